@@ -1,0 +1,2 @@
+// Public surface of @cinder/echoserver.
+export {};

@@ -1,0 +1,5 @@
+// Public surface of @cinder/core.
+export * from './deadline.js';
+export * from './errors.js';
+export * from './logger.js';
+export * from './types.js';

@@ -1,0 +1,2 @@
+// Public surface of @cinder/daemon.
+export {};

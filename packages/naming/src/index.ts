@@ -1,0 +1,2 @@
+// Public surface of @cinder/naming.
+export {};
