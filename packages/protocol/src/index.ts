@@ -1,2 +1,2 @@
 // Public surface of @cinder/protocol.
-export {};
+export * from './message.js';

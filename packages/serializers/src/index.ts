@@ -1,2 +1,3 @@
 // Public surface of @cinder/serializers.
-export {};
+export * from './pyvalues.js';
+export * from './serializer.js';

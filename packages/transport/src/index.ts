@@ -1,2 +1,2 @@
 // Public surface of @cinder/transport.
-export {};
+export * from './transport.js';

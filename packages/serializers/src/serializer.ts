@@ -1,0 +1,42 @@
+// The Serializer interface: how values and call envelopes become payload bytes, per format.
+// Every format (cbor, json, msgpack, serpent, marshal) implements it and runs one compliance suite.
+
+/** A remote call as Pyro lays it out (§2.7): object id, method, positional and keyword arguments. */
+export interface CallEnvelope {
+  object: string;
+  method: string;
+  params: unknown[];
+  /** Keyword arguments; `null` for Pyro's `__getattr__`, `__setattr__` and `<batch>` calls. */
+  kwargs: Record<string, unknown> | null;
+}
+
+/** Which Pyro dialect a serializer instance speaks: decides class names such as `Pyro5.core.URI`. */
+export type PyroDialect = 4 | 5;
+
+/**
+ * Hooks one encode/decode call may use: the daemon and the proxy put per-connection behaviour here
+ * (autoproxy of registered objects, callbacks, proxies received as values).
+ */
+export interface CodecHooks {
+  /**
+   * Called for every value that is not a plain value (number, string, boolean, null, bigint,
+   * Uint8Array, array, plain object, Map, Set, Date, Error). Return a replacement to encode instead,
+   * or `undefined` to fall back to the registry and the default object encoding.
+   */
+  replace?(value: object): unknown;
+  /** Called for every `__class__` dict the registry does not know; return a value or `undefined`. */
+  revive?(className: string, dict: Record<string, unknown>): unknown;
+}
+
+export interface Serializer {
+  /** Lower-case name: `cbor`, `json`, `msgpack`, `serpent`, `marshal`. */
+  readonly name: string;
+  /** Pyro5-numbered id (see `SerializerId` in @cinder/protocol). */
+  readonly id: number;
+  /** Whether the format keeps `Uint8Array` binary on the wire (false: base64 dict). */
+  readonly binary: boolean;
+  encode(value: unknown, hooks?: CodecHooks): Uint8Array;
+  decode(data: Uint8Array, hooks?: CodecHooks): unknown;
+  encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array;
+  decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope;
+}
