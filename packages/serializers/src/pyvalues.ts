@@ -13,7 +13,7 @@ export class Tuple<T = unknown> extends Array<T> {
   }
 
   /** Builds a tuple from items (unlike `new Tuple(n)`, never treats one number as a length). */
-  static of<T>(...items: T[]): Tuple<T> {
+  static override of<T>(...items: T[]): Tuple<T> {
     const t = new Tuple<T>();
     for (const item of items) t.push(item);
     return t;

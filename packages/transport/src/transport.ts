@@ -4,9 +4,7 @@ import type { CallOptions, Logger } from '@cinder/core';
 import type { Message, ProtocolVersion } from '@cinder/protocol';
 
 /** Where to listen or connect. A Unix path starting with `\0` is in the Linux abstract namespace. */
-export type Endpoint =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'unix'; path: string };
+export type Endpoint = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 /** Framing settings of one connection. */
 export interface FramingOptions {
