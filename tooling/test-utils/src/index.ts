@@ -1,4 +1,6 @@
 // Shared test helpers (see the individual modules).
+
+export * from './certs.js';
 export * from './child.js';
 export * from './paths.js';
 export * from './vectors.js';
