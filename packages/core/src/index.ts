@@ -3,3 +3,4 @@ export * from './deadline.js';
 export * from './errors.js';
 export * from './logger.js';
 export * from './types.js';
+export * from './uri.js';
