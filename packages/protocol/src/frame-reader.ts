@@ -1,0 +1,186 @@
+// Incremental frame reader for one byte stream (one connection). It accepts chunks exactly as
+// the socket delivers them, split or coalesced, and hands out complete Messages. The size limit
+// is checked from the header before a frame's bytes are gathered, chunks are joined at most once
+// per frame, and a frame that lies inside one chunk is decoded in place without copying.
+import { CinderError, ConfigError, ProtocolError } from '@cinder/core';
+import { asBuffer, decodeBody, frameSize, keyOrNull } from './codec.js';
+import { HEADER_SIZE_502, PREFIX_SIZE } from './constants.js';
+import { checkPrefix, headerSize, newFrameHeader, parseHeader } from './header.js';
+import type { Message, ProtocolVersion } from './message.js';
+
+export interface FrameReaderOptions {
+  /** Largest annotations + payload accepted (checked from the header, and again after inflating). */
+  maxMessageSize: number;
+  /**
+   * Versions accepted. With one, every frame must use it; with both, the first frame decides and
+   * the rest of the stream must stay with that version.
+   */
+  versions: readonly ProtocolVersion[];
+  /** Protocol 48 only: require and verify an `HMAC` annotation on every frame. */
+  hmacKey?: Uint8Array | undefined;
+}
+
+export class FrameReader {
+  readonly #max: number;
+  readonly #hmacKey: Uint8Array | null;
+  #accept502: boolean;
+  #accept48: boolean;
+  #version: ProtocolVersion | undefined;
+  /** Unconsumed input; the first `#head` bytes of `#chunks[0]` are already consumed. */
+  #chunks: Buffer[] = [];
+  #head = 0;
+  #buffered = 0;
+  /** Size of the frame being gathered once its header is parsed, 0 before. */
+  #frameLength = 0;
+  #prefixChecked = false;
+  readonly #header = newFrameHeader();
+  /** Where `#peek` found the bytes asked for: a chunk (in place) or the scratch buffer. */
+  #peekBuf: Buffer = Buffer.alloc(0);
+  #peekOff = 0;
+  readonly #scratch = Buffer.alloc(HEADER_SIZE_502);
+  #error: CinderError | undefined;
+
+  constructor(options: FrameReaderOptions) {
+    const { maxMessageSize, versions } = options;
+    if (!(maxMessageSize >= 0))
+      throw new ConfigError(`maxMessageSize must be a number >= 0, got ${maxMessageSize}`);
+    if (versions.length === 0 || versions.some((v) => v !== 502 && v !== 48)) {
+      throw new ConfigError(`versions must name 502 and/or 48, got [${versions.join(', ')}]`);
+    }
+    this.#max = maxMessageSize;
+    this.#hmacKey = keyOrNull(options.hmacKey);
+    this.#accept502 = versions.includes(502);
+    this.#accept48 = versions.includes(48);
+    this.#version = this.#accept502 !== this.#accept48 ? (this.#accept502 ? 502 : 48) : undefined;
+  }
+
+  /** The stream's protocol version: fixed when one version is accepted, else known after 6 bytes. */
+  get version(): ProtocolVersion | undefined {
+    return this.#version;
+  }
+
+  /** Bytes received but not yet handed out as messages. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /** The error that stopped this reader, if any. */
+  get error(): CinderError | undefined {
+    return this.#error;
+  }
+
+  /**
+   * Adds received bytes and calls `onMessage` for every frame they complete, in order. Throws
+   * ProtocolError / MessageTooLargeError / SecurityError on invalid input; after that the reader
+   * is poisoned and every later call throws the same error. If `onMessage` throws, the error
+   * propagates, the reader stays usable, and frames still buffered are delivered by the next
+   * `push` (an empty chunk will do).
+   */
+  push(chunk: Uint8Array, onMessage: (message: Message) => void): void {
+    if (this.#error !== undefined) throw this.#error;
+    if (chunk.length > 0) {
+      this.#chunks.push(asBuffer(chunk));
+      this.#buffered += chunk.length;
+    }
+    for (;;) {
+      let message: Message | null;
+      try {
+        message = this.#next();
+      } catch (err) {
+        // Anything else would be a bug here; it still must not escape as an untyped crash.
+        this.#error =
+          err instanceof CinderError
+            ? err
+            : new ProtocolError(`invalid frame: ${String(err)}`, { cause: err });
+        throw this.#error;
+      }
+      if (message === null) return;
+      onMessage(message);
+    }
+  }
+
+  /** The next complete message, or null when more bytes are needed. */
+  #next(): Message | null {
+    if (this.#frameLength === 0) {
+      if (!this.#prefixChecked) {
+        if (this.#buffered < PREFIX_SIZE) return null;
+        this.#peek(PREFIX_SIZE);
+        const version = checkPrefix(this.#peekBuf, this.#peekOff, this.#accept502, this.#accept48);
+        if (this.#version === undefined) {
+          this.#version = version;
+          this.#accept502 = version === 502;
+          this.#accept48 = version === 48;
+        }
+        this.#prefixChecked = true;
+      }
+      const version = this.#version!;
+      const size = headerSize(version);
+      if (this.#buffered < size) return null;
+      this.#peek(size);
+      parseHeader(this.#peekBuf, this.#peekOff, version, this.#max, this.#header);
+      this.#frameLength = frameSize(this.#header);
+      this.#prefixChecked = false;
+    }
+    if (this.#buffered < this.#frameLength) return null;
+    this.#take(this.#frameLength);
+    this.#frameLength = 0;
+    return decodeBody(this.#peekBuf, this.#peekOff, this.#header, this.#max, this.#hmacKey);
+  }
+
+  /** Makes the first `n` buffered bytes readable at `#peekBuf[#peekOff]` without consuming them. */
+  #peek(n: number): void {
+    const first = this.#chunks[0]!;
+    if (first.length - this.#head >= n) {
+      this.#peekBuf = first;
+      this.#peekOff = this.#head;
+      return;
+    }
+    const scratch = this.#scratch;
+    let filled = first.copy(scratch, 0, this.#head);
+    for (let i = 1; filled < n; i++) {
+      const chunk = this.#chunks[i]!;
+      filled += chunk.copy(scratch, filled, 0, Math.min(chunk.length, n - filled));
+    }
+    this.#peekBuf = scratch;
+    this.#peekOff = 0;
+  }
+
+  /**
+   * Consumes the next `n` bytes and makes them readable at `#peekBuf[#peekOff]`: in place when
+   * they lie in the first chunk, else joined once into a buffer of exactly `n` bytes.
+   */
+  #take(n: number): void {
+    const chunks = this.#chunks;
+    const first = chunks[0]!;
+    this.#buffered -= n;
+    if (first.length - this.#head >= n) {
+      this.#peekBuf = first;
+      this.#peekOff = this.#head;
+      this.#head += n;
+      if (this.#head === first.length) {
+        chunks.shift();
+        this.#head = 0;
+      }
+      return;
+    }
+    const frame = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let used = 0;
+    let head = this.#head;
+    while (filled < n) {
+      const chunk = chunks[used]!;
+      const count = Math.min(chunk.length - head, n - filled);
+      chunk.copy(frame, filled, head, head + count);
+      filled += count;
+      head += count;
+      if (head === chunk.length) {
+        used++;
+        head = 0;
+      }
+    }
+    chunks.splice(0, used);
+    this.#head = head;
+    this.#peekBuf = frame;
+    this.#peekOff = 0;
+  }
+}

@@ -1,0 +1,127 @@
+// Pyro5 (protocol 502) framing: 40-byte header, u32-length annotation chunks, payload. The header
+// carries the correlation id; there is no checksum and no HMAC.
+import { MessageTooLargeError, ProtocolError } from '@cinder/core';
+import {
+  checkAnnotationId,
+  checkAnnotationValue,
+  chunkHeaderTruncated,
+  chunkOverrun,
+  readAnnotationId,
+  writeAnnotationId,
+} from './annotations.js';
+import { deflatePayload, inflatePayload } from './compression.js';
+import {
+  COPY_THRESHOLD,
+  HEADER_SIZE_502,
+  MAGIC,
+  MAX_LENGTH_502,
+  PYRO5_COMPRESSION_LEVEL,
+  TAG,
+} from './constants.js';
+import { checkMessageFields } from './fields.js';
+import type { FrameHeader } from './header.js';
+import { type Annotations, Flags, type Message } from './message.js';
+
+const CHUNK_HEADER = 8;
+/** Pyro5 wire bit 0x8000 means nothing there and META_ON_CONNECT here, so it is dropped. */
+const RECEIVED_FLAGS_MASK = 0x7fff & ~Flags.COMPRESSED;
+
+/** Encodes a message as a protocol 502 frame (see `encodeMessage`). */
+export function encode502(m: Message, maxMessageSize: number, compressAbove: number): Uint8Array[] {
+  checkMessageFields(m);
+  const serializer = m.serializerId;
+  if (!(serializer >= 0 && serializer <= 0xff && (serializer | 0) === serializer)) {
+    throw new ProtocolError(`serializer id ${serializer} does not fit protocol 502 (u8)`);
+  }
+  let flags = m.flags;
+  if (flags & Flags.META_ON_CONNECT)
+    throw new ProtocolError('META_ON_CONNECT is a Pyro4 flag; protocol 502 has no such flag');
+  flags &= ~(Flags.COMPRESSED | Flags.CORR_ID);
+  const corr = m.correlationId;
+  if (corr !== null) flags |= Flags.CORR_ID;
+
+  let payload = m.payload;
+  if (compressAbove > 0 && payload.length > compressAbove) {
+    payload = deflatePayload(payload, PYRO5_COMPRESSION_LEVEL);
+    flags |= Flags.COMPRESSED;
+  }
+
+  const annotations = m.annotations;
+  let annotationsLength = 0;
+  if (annotations !== null) {
+    for (const [id, value] of annotations) {
+      checkAnnotationId(id);
+      checkAnnotationValue(id, value);
+      annotationsLength += CHUNK_HEADER + value.length;
+    }
+  }
+  const bodySize = annotationsLength + payload.length;
+  if (bodySize > maxMessageSize) throw new MessageTooLargeError(bodySize, maxMessageSize);
+  if (payload.length > MAX_LENGTH_502) throw new MessageTooLargeError(payload.length, MAX_LENGTH_502);
+  if (annotationsLength > MAX_LENGTH_502) throw new MessageTooLargeError(annotationsLength, MAX_LENGTH_502);
+
+  const headLength = HEADER_SIZE_502 + annotationsLength;
+  const inline = payload.length < COPY_THRESHOLD;
+  const out = Buffer.allocUnsafe(inline ? headLength + payload.length : headLength);
+  out.writeUInt32BE(TAG, 0);
+  out.writeUInt16BE(502, 4);
+  out[6] = m.type;
+  out[7] = serializer;
+  out.writeUInt16BE(flags, 8);
+  out.writeUInt16BE(m.seq, 10);
+  out.writeUInt32BE(payload.length, 12);
+  out.writeUInt32BE(annotationsLength, 16);
+  if (corr !== null) out.set(corr, 20);
+  else out.fill(0, 20, 36);
+  out.writeUInt16BE(0, 36);
+  out.writeUInt16BE(MAGIC, 38);
+  if (annotations !== null) {
+    let p = HEADER_SIZE_502;
+    for (const [id, value] of annotations) {
+      writeAnnotationId(out, p, id);
+      out.writeUInt32BE(value.length, p + 4);
+      out.set(value, p + CHUNK_HEADER);
+      p += CHUNK_HEADER + value.length;
+    }
+  }
+  if (inline) {
+    out.set(payload, headLength);
+    return [out];
+  }
+  return [out, payload];
+}
+
+/**
+ * Decodes the annotations and payload of a 502 frame starting at `off`, whose header `h` has
+ * been parsed and whose bytes are all present. Annotation values, the correlation id and an
+ * uncompressed payload are views into `buf`.
+ */
+export function decodeBody502(buf: Buffer, off: number, h: FrameHeader, maxMessageSize: number): Message {
+  const annotationsStart = off + HEADER_SIZE_502;
+  const annotationsEnd = annotationsStart + h.annotationsLength;
+  let annotations: Annotations | null = null;
+  let p = annotationsStart;
+  while (p < annotationsEnd) {
+    const left = annotationsEnd - p;
+    if (left < CHUNK_HEADER) throw chunkHeaderTruncated(left, CHUNK_HEADER);
+    const id = readAnnotationId(buf, p);
+    const length = buf.readUInt32BE(p + 4);
+    p += CHUNK_HEADER;
+    if (length > annotationsEnd - p) throw chunkOverrun(id, length, annotationsEnd - p);
+    if (annotations === null) annotations = new Map();
+    annotations.set(id, buf.subarray(p, p + length));
+    p += length;
+  }
+  const wireFlags = h.wireFlags;
+  let payload: Uint8Array = buf.subarray(annotationsEnd, annotationsEnd + h.dataLength);
+  if (wireFlags & Flags.COMPRESSED) payload = inflatePayload(payload, maxMessageSize - h.annotationsLength);
+  return {
+    type: h.type,
+    flags: wireFlags & RECEIVED_FLAGS_MASK,
+    seq: h.seq,
+    serializerId: h.wireSerializer,
+    correlationId: wireFlags & Flags.CORR_ID ? buf.subarray(off + 20, off + 36) : null,
+    annotations,
+    payload,
+  };
+}
