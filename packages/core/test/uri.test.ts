@@ -309,6 +309,7 @@ describe('Pyro state', () => {
       [['pyro', 'x', null, 'h', 1], /unknown protocol "pyro"/],
       [[1, 'x', null, 'h', 1], /unknown protocol number/],
       [['PYRO', 5, null, 'h', 1], /object must be a string, got number/],
+      [['PYRO', ['x'], null, 'h', 1], /object must be a string, got array/],
       [['PYRO', '', null, 'h', 1], /empty object/],
       [['PYRO', 'a b', null, 'h', 1], /whitespace in object/],
       [['PYRO', 'x', null, null, null], /missing location/],
