@@ -1,4 +1,6 @@
 // Public surface of @cinder/core.
+
+export * from './config.js';
 export * from './deadline.js';
 export * from './errors.js';
 export * from './logger.js';
