@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { format } from 'node:util';
+import { transformSync } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+import * as core from '../src/index.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** The configuration table's rows as they must appear in the README, built from configItems. */
+function configRows(): string[][] {
+  return [
+    ['Item', 'Environment variable', 'Default', 'Pyro', 'Description'],
+    ...core.configItems.map((i) => [
+      `\`${i.name}\``,
+      `\`${i.envVar}\``,
+      `\`${JSON.stringify(i.defaultValue)}\``,
+      i.pyroItem ? `\`${i.pyroItem}\`` : '—',
+      i.description,
+    ]),
+  ];
+}
+
+/** Cells of a Markdown table, whatever the column padding; the separator row is dropped. */
+function tableRows(markdown: string): string[][] {
+  return markdown
+    .split('\n')
+    .filter((line) => !/^\|[-\s|]+\|$/.test(line))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(/(?<!\\)\|/)
+        .map((cell) => cell.trim().replaceAll('\\|', '|')),
+    );
+}
+
+describe('README', () => {
+  it('has the configuration table of every item, up to date', () => {
+    const match = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(readme);
+    expect(match, 'config-table markers').not.toBeNull();
+    expect(tableRows(match![1]!)).toEqual(configRows());
+    for (const item of core.configItems) expect(readme).toContain(`\`${item.envVar}\``);
+  });
+
+  it('runs every code sample and prints what the comments say', () => {
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    for (const block of blocks) {
+      const lines = block.split('\n');
+      for (const line of lines.filter((l) => l.startsWith('import '))) {
+        const names = /^import \{ (.+) \} from '@cinder\/core';$/.exec(line)?.[1]?.split(', ') ?? [];
+        expect(names.length, line).toBeGreaterThan(0);
+        for (const name of names) expect(core, name).toHaveProperty(name);
+      }
+      const expected = lines.flatMap((l) => /\/\/ → (.*)$/.exec(l)?.[1] ?? []);
+      const code = transformSync(lines.filter((l) => !l.startsWith('import ')).join('\n'), {
+        loader: 'ts',
+      }).code;
+      const printed: string[] = [];
+      const fakeConsole = { log: (...args: unknown[]) => printed.push(format(...args)) };
+      new Function('console', ...Object.keys(core), code)(fakeConsole, ...Object.values(core));
+      expect(printed).toEqual(expected);
+    }
+  });
+});
