@@ -37,21 +37,24 @@ const DEFAULT_NS_PORT = 9090;
 const UNIX_PREFIX = './u:';
 // Pyro's protocol group is `[Pp][Yy][Rr][Oo][a-zA-Z]*`: anything else is not a Pyro URI at all.
 const PROTOCOL_RE = /^pyro[a-z]*$/i;
+// Character classes for the scanners below (ASCII; beyond it only Unicode whitespace is refused).
 // Pyro's object group is `\S+`. Control characters are refused too (stricter): none can be typed,
 // and Python's `$` would let a trailing newline slip through.
-const BAD_OBJECT_CHAR_RE = /[\s\x00-\x1f\x7f]/;
+const BAD_IN_OBJECT = 1;
 // Pyro takes any host text. Stricter: characters that cannot be in a host name or IPv4 address and
 // would make the formatted URI parse differently (`@`, `/` as in `./u:`, brackets, whitespace).
-const BAD_HOST_CHAR_RE = /[\s\x00-\x1f\x7f@/\\[\]]/;
+const BAD_IN_HOST = 2;
+const ASCII_CLASS = new Uint8Array(128);
+for (let c = 0; c <= 0x20; c++) ASCII_CLASS[c] = BAD_IN_OBJECT | BAD_IN_HOST;
+ASCII_CLASS[0x7f] = BAD_IN_OBJECT | BAD_IN_HOST;
+for (const c of '@/\\[]') ASCII_CLASS[c.charCodeAt(0)] = BAD_IN_HOST;
+const UNICODE_SPACE_RE = /\s/;
 // Pyro's IPv6 rule (numeric address, `%` so a numeric scope id fits). Stricter: at least one `:`,
 // otherwise it is no IPv6 address and would be formatted without brackets.
 const IPV6_RE = /^[0-9a-fA-F:%]*:[0-9a-fA-F:%]*$/;
 // Pyro accepts any control character in a socket name except the newline its regex cannot match.
 // Stricter: none at all, except the leading NUL that selects Linux's abstract namespace.
 const BAD_SOCKNAME_CHAR_RE = /[\x00-\x1f\x7f]/;
-// Pyro calls `int()`, which also takes `+5`, ` 5`, `-1`, `5_0`, non-ASCII digits and 99999.
-// Stricter: ASCII digits only, within 0..65535.
-const PORT_RE = /^[0-9]{1,5}$/;
 const MAX_QUOTED = 120;
 /** Error subject for serialized state, which has no text to quote. */
 const STATE = null;
@@ -97,7 +100,8 @@ export class URI {
   /** `host:port`, `[v6]:port`, `./u:path`, or null when the URI has no location. */
   readonly location: string | null;
   readonly #text: string;
-  readonly #endpoint: UriEndpoint | null;
+  // Built on first use; private fields stay writable after Object.freeze.
+  #endpoint: UriEndpoint | undefined;
 
   private constructor(
     protocol: UriProtocol,
@@ -115,13 +119,10 @@ export class URI {
     this.sockname = sockname;
     if (sockname !== null) {
       this.location = UNIX_PREFIX + sockname;
-      this.#endpoint = protocol === 'PYRO' ? Object.freeze({ kind: 'unix', path: sockname }) : null;
     } else if (host !== null && port !== null) {
       this.location = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-      this.#endpoint = protocol === 'PYRO' ? Object.freeze({ kind: 'tcp', host, port }) : null;
     } else {
       this.location = null;
-      this.#endpoint = null;
     }
     // Formatted once: URIs are used as map keys and log fields far more often than they are built.
     this.#text = this.location === null ? `${protocol}:${object}` : `${protocol}:${object}@${this.location}`;
@@ -142,14 +143,7 @@ export class URI {
       throw new ConfigError(`invalid nsPort option ${String(nsPort)}: expected an integer 0..65535`);
     }
     const colon = text.indexOf(':');
-    const protocolText = colon < 0 ? '' : text.slice(0, colon);
-    if (!PROTOCOL_RE.test(protocolText)) {
-      throw invalid(text, 'missing or invalid protocol (expected PYRO:, PYRONAME: or PYROMETA:)');
-    }
-    const protocol = protocolText.toUpperCase();
-    if (protocol !== 'PYRO' && protocol !== 'PYRONAME' && protocol !== 'PYROMETA') {
-      throw invalid(text, `unknown protocol ${quote(protocol)}`);
-    }
+    const protocol = parseProtocol(colon < 0 ? '' : text.slice(0, colon), text);
     // Pyro's non-greedy object group ends at the first '@': object ids cannot contain one.
     const at = text.indexOf('@', colon + 1);
     const object = at < 0 ? text.slice(colon + 1) : text.slice(colon + 1, at);
@@ -294,11 +288,17 @@ export class URI {
 
   /** Where to connect for a PYRO uri. PYRONAME/PYROMETA uris must be resolved through a name server first. */
   endpoint(): UriEndpoint {
-    if (this.#endpoint === null) {
+    if (this.#endpoint) return this.#endpoint;
+    if (this.protocol !== 'PYRO') {
       throw new InvalidUriError(
         `${this.protocol} uri ${quote(this.#text)} has no endpoint: resolve it through the name server first`,
       );
     }
+    this.#endpoint = Object.freeze(
+      this.sockname !== null
+        ? { kind: 'unix', path: this.sockname }
+        : { kind: 'tcp', host: this.host!, port: this.port! },
+    );
     return this.#endpoint;
   }
 
@@ -330,12 +330,37 @@ export class URI {
   }
 }
 
+function parseProtocol(protocolText: string, text: string): UriProtocol {
+  // Fast path for the usual spelling; the regex only runs for other cases.
+  if (protocolText === 'PYRO' || protocolText === 'PYRONAME' || protocolText === 'PYROMETA')
+    return protocolText;
+  if (!PROTOCOL_RE.test(protocolText)) {
+    throw invalid(text, 'missing or invalid protocol (expected PYRO:, PYRONAME: or PYROMETA:)');
+  }
+  const protocol = protocolText.toUpperCase();
+  if (protocol !== 'PYRO' && protocol !== 'PYRONAME' && protocol !== 'PYROMETA') {
+    throw invalid(text, `unknown protocol ${quote(protocol)}`);
+  }
+  return protocol;
+}
+
+/** Index of the first character of `s` in class `cls` (or Unicode whitespace), else -1. */
+function findBad(s: string, cls: number): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128 ? (ASCII_CLASS[c]! & cls) !== 0 : c >= 0xa0 && UNICODE_SPACE_RE.test(s[i]!)) return i;
+  }
+  return -1;
+}
+
 function checkObject(object: string, text: Subject): void {
   if (object === '') throw invalid(text, 'empty object');
   if (object.includes('@')) throw invalid(text, "object must not contain '@'");
-  const bad = BAD_OBJECT_CHAR_RE.exec(object);
-  if (bad) {
-    throw invalid(text, /\s/.test(bad[0]) ? 'whitespace in object' : 'control character in object');
+  const bad = findBad(object, BAD_IN_OBJECT);
+  if (bad >= 0) {
+    const c = object.charCodeAt(bad);
+    const space = c === 0x20 || (c >= 0x09 && c <= 0x0d) || c >= 0xa0;
+    throw invalid(text, space ? 'whitespace in object' : 'control character in object');
   }
 }
 
@@ -362,8 +387,8 @@ function checkSockname(sockname: string, text: Subject): void {
 
 function checkHost(host: string, text: Subject): void {
   if (host === '') throw invalid(text, 'invalid location: empty host');
-  const bad = BAD_HOST_CHAR_RE.exec(host);
-  if (bad) throw invalid(text, `invalid location: character ${quote(bad[0])} not allowed in host`);
+  const bad = findBad(host, BAD_IN_HOST);
+  if (bad >= 0) throw invalid(text, `invalid location: character ${quote(host[bad]!)} not allowed in host`);
 }
 
 /** A host given as data (not text): a bare IPv6 address, or a host name / IPv4 address. */
@@ -377,10 +402,23 @@ function checkHostOrIpv6(host: string, text: Subject): void {
   }
 }
 
+/**
+ * Pyro calls `int()`, which also takes `+5`, ` 5`, `-1`, `5_0`, non-ASCII digits and 99999.
+ * Stricter: ASCII digits only, within 0..65535.
+ */
 function parsePort(portText: string, text: Subject): number {
-  if (PORT_RE.test(portText)) {
-    const port = Number(portText);
-    if (port <= 65535) return port;
+  let port = 0;
+  const n = portText.length;
+  if (n > 0 && n <= 5) {
+    for (let i = 0; i < n; i++) {
+      const d = portText.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) {
+        port = -1;
+        break;
+      }
+      port = port * 10 + d;
+    }
+    if (port >= 0 && port <= 65535) return port;
   }
   throw invalid(text, `invalid port ${quote(portText)} (expected 0..65535)`);
 }

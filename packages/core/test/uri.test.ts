@@ -227,8 +227,11 @@ describe('URI formatting and identity', () => {
     expect(() => tags.delete('a')).toThrow(/immutable/);
     expect(() => tags.clear()).toThrow(/immutable/);
     expect([...u.tags]).toEqual(['a', 'b']);
-    const ep = URI.parse('PYRO:x@h:1').endpoint();
+    const tcp = URI.parse('PYRO:x@h:1');
+    const ep = tcp.endpoint();
     expect(Object.isFrozen(ep)).toBe(true);
+    // Built once, then shared: connecting again allocates nothing.
+    expect(tcp.endpoint()).toBe(ep);
   });
 
   it('prints as URI<…> in util.inspect', () => {
