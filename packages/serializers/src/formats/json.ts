@@ -1,0 +1,536 @@
+// JSON as Python writes and reads it: the encoder produces exactly `json.dumps(value, ensure_ascii=False)`
+// (separators ", " and ": ", NaN/Infinity, ints of any size), the decoder accepts what `json.loads` accepts.
+// Decoding tries the native JSON.parse first and falls back to a full parser when the text holds
+// something JSON.parse cannot represent exactly (NaN/Infinity, ints beyond 2^53, -0) or is invalid.
+import { SerializeError } from '@cinder/core';
+import { Complex } from '../pyvalues.js';
+import {
+  type FormatDecodeOptions,
+  type FormatEncodeOptions,
+  guardStack,
+  isPlainObject,
+  lineColumn,
+  maxDepthOf,
+  PY_INT_MAX_STR_DIGITS,
+  replaceValue,
+  setOwn,
+  tooDeep,
+  typeName,
+} from './options.js';
+import { bigintDigits, isPyInt, pyFloatRepr } from './py-float.js';
+import { decodeUtf8 } from './utf8.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Encoding
+
+/**
+ * Encodes a model value as UTF-8 JSON, byte for byte what Python's `json.dumps(v, ensure_ascii=False)`
+ * writes for the same value. Tuples and Sets become arrays, bytes the dict
+ * `{"data": "<base64>", "encoding": "base64"}`, Map keys are converted as Python converts dict keys
+ * (`1` → `"1"`, `true` → `"true"`). Complex numbers cannot be written (SerializeError). Lone surrogates
+ * are written as `\udXXX` escapes (Python itself would fail to encode them).
+ */
+export function encodeJson(value: unknown, options?: FormatEncodeOptions): Uint8Array {
+  const w = new JsonWriter(maxDepthOf(options), options);
+  guardStack(() => w.value(value, 0, false), 'json');
+  return Buffer.from(w.out, 'utf8');
+}
+
+/** The JSON text (before UTF-8 encoding) of a value; see encodeJson. */
+export function encodeJsonText(value: unknown, options?: FormatEncodeOptions): string {
+  const w = new JsonWriter(maxDepthOf(options), options);
+  guardStack(() => w.value(value, 0, false), 'json');
+  return w.out;
+}
+
+function jsonNumber(n: number): string {
+  if (isPyInt(n)) return String(n);
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (n === Number.NEGATIVE_INFINITY) return '-Infinity';
+  return pyFloatRepr(n);
+}
+
+/** A dict key as Python's json writes it: str as is, numbers/bools/None converted, anything else refused. */
+function jsonKey(k: unknown): string {
+  switch (typeof k) {
+    case 'string':
+      return k;
+    case 'number':
+      return jsonNumber(k);
+    case 'bigint':
+      return bigintDigits(k, PY_INT_MAX_STR_DIGITS, 'json');
+    case 'boolean':
+      return k ? 'true' : 'false';
+    case 'undefined':
+      return 'null';
+    default:
+      if (k === null) return 'null';
+      throw new SerializeError(`json: dict keys must be str, int, float, bool or None, not ${typeName(k)}`);
+  }
+}
+
+class JsonWriter {
+  out = '';
+
+  constructor(
+    private readonly maxDepth: number,
+    private readonly options: FormatEncodeOptions | undefined,
+  ) {}
+
+  value(v: unknown, depth: number, replaced: boolean): void {
+    switch (typeof v) {
+      case 'string':
+        // JSON.stringify escapes exactly what Python's ensure_ascii=False encoder escapes.
+        this.out += JSON.stringify(v);
+        return;
+      case 'number':
+        this.out += jsonNumber(v);
+        return;
+      case 'boolean':
+        this.out += v ? 'true' : 'false';
+        return;
+      case 'bigint':
+        this.out += bigintDigits(v, PY_INT_MAX_STR_DIGITS, 'json');
+        return;
+      case 'undefined':
+        this.out += 'null';
+        return;
+      case 'object':
+        if (v === null) this.out += 'null';
+        else this.object(v, depth, replaced);
+        return;
+      case 'function':
+        this.replaced(v, depth, replaced);
+        return;
+      default:
+        throw new SerializeError(`json cannot serialize a value of type ${typeof v}`);
+    }
+  }
+
+  private object(v: object, depth: number, replaced: boolean): void {
+    if (Array.isArray(v)) {
+      this.enter(depth);
+      this.list(v, depth + 1);
+    } else if (v instanceof Uint8Array) {
+      this.enter(depth);
+      const b64 = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+      this.out += `{"data": "${b64}", "encoding": "base64"}`;
+    } else if (v instanceof Map) {
+      this.enter(depth);
+      this.map(v, depth + 1);
+    } else if (v instanceof Set) {
+      this.enter(depth);
+      this.set(v, depth + 1);
+    } else if (isPlainObject(v)) {
+      this.enter(depth);
+      this.dict(v, depth + 1);
+    } else if (v instanceof Complex) {
+      throw new SerializeError('json cannot serialize a complex number');
+    } else {
+      this.replaced(v, depth, replaced);
+    }
+  }
+
+  private replaced(v: object, depth: number, replaced: boolean): void {
+    if (replaced) {
+      throw new SerializeError(`json: replace() returned a ${typeName(v)}, which is outside the value model`);
+    }
+    this.value(replaceValue(v, this.options, 'json'), depth, true);
+  }
+
+  private enter(depth: number): void {
+    if (depth + 1 > this.maxDepth) throw tooDeep(this.maxDepth, 'while encoding json');
+  }
+
+  private list(a: readonly unknown[], depth: number): void {
+    const n = a.length;
+    if (n === 0) {
+      this.out += '[]';
+      return;
+    }
+    this.out += '[';
+    for (let i = 0; i < n; i++) {
+      if (i > 0) this.out += ', ';
+      this.value(a[i], depth, false);
+    }
+    this.out += ']';
+  }
+
+  private set(s: ReadonlySet<unknown>, depth: number): void {
+    if (s.size === 0) {
+      this.out += '[]';
+      return;
+    }
+    this.out += '[';
+    let first = true;
+    for (const item of s) {
+      if (!first) this.out += ', ';
+      first = false;
+      this.value(item, depth, false);
+    }
+    this.out += ']';
+  }
+
+  private dict(o: Record<string, unknown>, depth: number): void {
+    const keys = Object.keys(o);
+    if (keys.length === 0) {
+      this.out += '{}';
+      return;
+    }
+    this.out += '{';
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      this.out += i > 0 ? `, ${JSON.stringify(k)}: ` : `${JSON.stringify(k)}: `;
+      this.value(o[k], depth, false);
+    }
+    this.out += '}';
+  }
+
+  private map(m: ReadonlyMap<unknown, unknown>, depth: number): void {
+    if (m.size === 0) {
+      this.out += '{}';
+      return;
+    }
+    this.out += '{';
+    let first = true;
+    for (const [k, v] of m) {
+      this.out += `${first ? '' : ', '}${JSON.stringify(jsonKey(k))}: `;
+      first = false;
+      this.value(v, depth, false);
+    }
+    this.out += '}';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Decoding
+
+/**
+ * Decodes UTF-8 JSON as Python's `json.loads` does: NaN/Infinity/-Infinity are accepted, ints keep
+ * their exact value (bigint beyond ±(2^53−1)), `-0` is the int 0, duplicate keys keep the last value.
+ * Objects become plain objects (keys such as `__proto__` are own data properties).
+ */
+export function decodeJson(data: Uint8Array, options?: FormatDecodeOptions): unknown {
+  return decodeJsonText(decodeUtf8(data, 'json'), options);
+}
+
+/** Decodes JSON text; see decodeJson. */
+export function decodeJsonText(text: string, options?: FormatDecodeOptions): unknown {
+  const maxDepth = maxDepthOf(options);
+  const revive = options?.reviveClass;
+  return guardStack(() => {
+    let parsed: unknown;
+    let ok = true;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      ok = false;
+    }
+    if (ok) {
+      const check = new FastCheck(maxDepth);
+      if (check.walk(parsed, 0)) {
+        return revive !== undefined && check.sawClass ? reviveWalk(parsed, revive) : parsed;
+      }
+    }
+    return new JsonParser(text, maxDepth, revive).parse();
+  }, 'json');
+}
+
+/**
+ * Checks the JSON.parse result: nesting within maxDepth and every number one that JSON.parse read
+ * exactly as Python would. Integral numbers beyond 2^53 and ±Infinity (a big int, or a float such as
+ * 1e300 or 1e400, which we cannot tell apart here) and -0 (the int `-0` or the float `-0.0`) send the
+ * text to the full parser.
+ */
+class FastCheck {
+  sawClass = false;
+
+  constructor(private readonly maxDepth: number) {}
+
+  walk(v: unknown, depth: number): boolean {
+    if (typeof v === 'number') {
+      if (Number.isInteger(v)) return Number.isSafeInteger(v) && !Object.is(v, -0);
+      // An overflowing literal is Infinity to JSON.parse, whether it was a float (1e400) or an int.
+      return Number.isFinite(v);
+    }
+    if (typeof v !== 'object' || v === null) return true;
+    if (depth + 1 > this.maxDepth) return false;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        if (typeof item === 'object' || typeof item === 'number') {
+          if (!this.walk(item, depth + 1)) return false;
+        }
+      }
+      return true;
+    }
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const item = o[k];
+      if (typeof item === 'object' || typeof item === 'number') {
+        if (!this.walk(item, depth + 1)) return false;
+      } else if (k === '__class__' && typeof item === 'string') {
+        this.sawClass = true;
+      }
+    }
+    return true;
+  }
+}
+
+/** Applies reviveClass bottom-up to a JSON.parse result that passed FastCheck (so depth is bounded). */
+function reviveWalk(v: unknown, revive: (dict: Record<string, unknown>) => unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const item: unknown = v[i];
+      if (typeof item === 'object' && item !== null) {
+        const r = reviveWalk(item, revive);
+        if (r !== item) v[i] = r;
+      }
+    }
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const item = o[k];
+    if (typeof item === 'object' && item !== null) {
+      const r = reviveWalk(item, revive);
+      if (r !== item) setOwn(o, k, r);
+    }
+  }
+  return Object.hasOwn(o, '__class__') && typeof o['__class__'] === 'string' ? revive(o) : o;
+}
+
+// Python's json number syntax (json.scanner.NUMBER_RE).
+const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?/y;
+const CONTROL = /[\0-\x1f]/;
+
+/** A complete JSON parser with Python's json.loads semantics, used when JSON.parse cannot be trusted. */
+class JsonParser {
+  private pos = 0;
+  /** Position of the next backslash at or after pos (text.length if none): keeps string scans linear. */
+  private nextBackslash = -1;
+
+  constructor(
+    private readonly text: string,
+    private readonly maxDepth: number,
+    private readonly revive: ((dict: Record<string, unknown>) => unknown) | undefined,
+  ) {}
+
+  parse(): unknown {
+    if (this.text.charCodeAt(0) === 0xfeff) throw this.error('unexpected UTF-8 BOM', 0);
+    const v = this.value(0);
+    this.skipWs();
+    if (this.pos < this.text.length) throw this.error('extra data', this.pos);
+    return v;
+  }
+
+  private error(what: string, at: number): SerializeError {
+    return new SerializeError(`invalid json at char ${at} (${lineColumn(this.text, at)}): ${what}`);
+  }
+
+  private skipWs(): void {
+    const t = this.text;
+    let p = this.pos;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) p++;
+      else break;
+    }
+    this.pos = p;
+  }
+
+  private value(depth: number): unknown {
+    this.skipWs();
+    const t = this.text;
+    const p = this.pos;
+    const c = t.charCodeAt(p);
+    switch (c) {
+      case 0x22: // "
+        return this.string();
+      case 0x7b: // {
+        return this.object(depth + 1);
+      case 0x5b: // [
+        return this.array(depth + 1);
+      case 0x6e: // n
+        return this.word('null', null);
+      case 0x74: // t
+        return this.word('true', true);
+      case 0x66: // f
+        return this.word('false', false);
+      case 0x4e: // N
+        return this.word('NaN', Number.NaN);
+      case 0x49: // I
+        return this.word('Infinity', Number.POSITIVE_INFINITY);
+      case 0x2d: // -
+        if (t.startsWith('-Infinity', p)) {
+          this.pos = p + 9;
+          return Number.NEGATIVE_INFINITY;
+        }
+        return this.number();
+      default:
+        if (c >= 0x30 && c <= 0x39) return this.number();
+        throw this.error('expecting value', p);
+    }
+  }
+
+  private word(w: string, v: unknown): unknown {
+    if (!this.text.startsWith(w, this.pos)) throw this.error('expecting value', this.pos);
+    this.pos += w.length;
+    return v;
+  }
+
+  private number(): number | bigint {
+    NUMBER.lastIndex = this.pos;
+    const m = NUMBER.exec(this.text);
+    if (m === null) throw this.error('expecting value', this.pos);
+    const s = m[0];
+    this.pos += s.length;
+    if (m[1] === undefined && m[2] === undefined) {
+      const digits = s.charCodeAt(0) === 0x2d ? s.length - 1 : s.length;
+      if (digits <= 15) return Number(s) || 0; // `|| 0`: the int -0 is 0
+      if (digits > PY_INT_MAX_STR_DIGITS) {
+        throw this.error(
+          `int with ${digits} digits exceeds Python's limit of ${PY_INT_MAX_STR_DIGITS}`,
+          this.pos - s.length,
+        );
+      }
+      const big = BigInt(s);
+      return big >= -9007199254740991n && big <= 9007199254740991n ? Number(big) : big;
+    }
+    return Number(s);
+  }
+
+  private string(): string {
+    const t = this.text;
+    const start = this.pos + 1;
+    const end = t.indexOf('"', start);
+    if (end === -1) throw this.error('unterminated string', this.pos);
+    if (this.nextBackslash < start) {
+      const b = t.indexOf('\\', start);
+      this.nextBackslash = b === -1 ? t.length : b;
+    }
+    if (this.nextBackslash > end) {
+      const s = t.slice(start, end);
+      if (CONTROL.test(s)) throw this.error('invalid control character in string', start + s.search(CONTROL));
+      this.pos = end + 1;
+      return s;
+    }
+    return this.escapedString(start);
+  }
+
+  private escapedString(start: number): string {
+    const t = this.text;
+    let out = '';
+    let p = start;
+    for (;;) {
+      const q = t.indexOf('"', p);
+      if (q === -1) throw this.error('unterminated string', start - 1);
+      if (this.nextBackslash < p) {
+        const b = t.indexOf('\\', p);
+        this.nextBackslash = b === -1 ? t.length : b;
+      }
+      const stop = Math.min(q, this.nextBackslash);
+      const chunk = t.slice(p, stop);
+      if (CONTROL.test(chunk))
+        throw this.error('invalid control character in string', p + chunk.search(CONTROL));
+      out += chunk;
+      if (stop === q) {
+        this.pos = q + 1;
+        return out;
+      }
+      const e = t.charCodeAt(stop + 1);
+      p = stop + 2;
+      switch (e) {
+        case 0x22:
+          out += '"';
+          break;
+        case 0x5c:
+          out += '\\';
+          break;
+        case 0x2f:
+          out += '/';
+          break;
+        case 0x62:
+          out += '\b';
+          break;
+        case 0x66:
+          out += '\f';
+          break;
+        case 0x6e:
+          out += '\n';
+          break;
+        case 0x72:
+          out += '\r';
+          break;
+        case 0x74:
+          out += '\t';
+          break;
+        case 0x75: {
+          const h = t.slice(p, p + 4);
+          if (!/^[0-9a-fA-F]{4}$/.test(h)) throw this.error('invalid \\uXXXX escape', stop);
+          out += String.fromCharCode(Number.parseInt(h, 16));
+          p += 4;
+          break;
+        }
+        default:
+          throw this.error('invalid \\escape', stop);
+      }
+    }
+  }
+
+  private array(depth: number): unknown[] {
+    if (depth > this.maxDepth) throw this.error(`nesting deeper than maxDepth=${this.maxDepth}`, this.pos);
+    this.pos++;
+    const out: unknown[] = [];
+    this.skipWs();
+    if (this.text.charCodeAt(this.pos) === 0x5d) {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(depth));
+      this.skipWs();
+      const c = this.text.charCodeAt(this.pos);
+      this.pos++;
+      if (c === 0x5d) return out;
+      if (c !== 0x2c) throw this.error("expecting ',' delimiter", this.pos - 1);
+    }
+  }
+
+  private object(depth: number): unknown {
+    if (depth > this.maxDepth) throw this.error(`nesting deeper than maxDepth=${this.maxDepth}`, this.pos);
+    this.pos++;
+    const out: Record<string, unknown> = {};
+    this.skipWs();
+    if (this.text.charCodeAt(this.pos) === 0x7d) {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipWs();
+      if (this.text.charCodeAt(this.pos) !== 0x22) {
+        throw this.error('expecting property name enclosed in double quotes', this.pos);
+      }
+      const key = this.string();
+      this.skipWs();
+      if (this.text.charCodeAt(this.pos) !== 0x3a) throw this.error("expecting ':' delimiter", this.pos);
+      this.pos++;
+      setOwn(out, key, this.value(depth));
+      this.skipWs();
+      const c = this.text.charCodeAt(this.pos);
+      this.pos++;
+      if (c === 0x7d) break;
+      if (c !== 0x2c) throw this.error("expecting ',' delimiter", this.pos - 1);
+    }
+    if (
+      this.revive !== undefined &&
+      Object.hasOwn(out, '__class__') &&
+      typeof out['__class__'] === 'string'
+    ) {
+      return this.revive(out);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,111 @@
+// Options and small helpers shared by the format codecs (json, serpent, marshal): how values outside
+// the value model are replaced, the nesting limit, class revival, and safe property definition.
+import { SerializeError } from '@cinder/core';
+
+export interface FormatEncodeOptions {
+  /**
+   * Called for any object outside the value model (class instances, Errors, Dates, …); must return a
+   * model value (usually a dict with `"__class__"`). If absent or it returns undefined → SerializeError
+   * naming the type.
+   */
+  replace?: (value: object) => unknown;
+  /** Deepest container nesting allowed (the outermost container is level 1). Default 100. */
+  maxDepth?: number;
+}
+
+export interface FormatDecodeOptions {
+  /** Deepest container nesting allowed (the outermost container is level 1). Default 100. */
+  maxDepth?: number;
+  /**
+   * Called with each decoded dict that has a string `"__class__"` key (after its members are decoded);
+   * its return value replaces the dict. Only plain-object dicts are offered: a dict with non-string
+   * keys decodes to a Map and is left alone.
+   */
+  reviveClass?: (dict: Record<string, unknown>) => unknown;
+}
+
+export const DEFAULT_MAX_DEPTH = 100;
+
+/** Python 3.11 refuses int↔str conversions of more than 4300 decimal digits (CVE-2020-10735). */
+export const PY_INT_MAX_STR_DIGITS = 4300;
+
+export function maxDepthOf(options: { maxDepth?: number } | undefined): number {
+  const d = options?.maxDepth;
+  if (d === undefined) return DEFAULT_MAX_DEPTH;
+  if (!Number.isInteger(d) || d < 0) throw new SerializeError(`invalid maxDepth: ${String(d)}`);
+  return d;
+}
+
+/**
+ * Sets an own data property. Plain assignment is fine for every key except `__proto__`, whose
+ * assignment would replace the object's prototype instead of creating a property.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+/** Whether `value` is a plain dict of the model: an object literal, `Object.create(null)` or JSON.parse output. */
+export function isPlainObject(value: object): value is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** A short description of a value's type for error messages (`Date`, `function`, `symbol`, …). */
+export function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    const ctor = (value as { constructor?: unknown }).constructor;
+    if (typeof ctor === 'function' && typeof ctor.name === 'string' && ctor.name !== '') return ctor.name;
+    return 'object';
+  }
+  return typeof value;
+}
+
+export function tooDeep(maxDepth: number, where: string): SerializeError {
+  return new SerializeError(`nesting deeper than maxDepth=${maxDepth} ${where}`);
+}
+
+/**
+ * Runs `fn`, turning a JavaScript stack overflow into a SerializeError. Recursion in the codecs is
+ * bounded by maxDepth, so this only fires when a caller raises maxDepth beyond what the stack holds.
+ */
+export function guardStack<T>(fn: () => T, what: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new SerializeError(`${what}: nesting too deep for the call stack (lower maxDepth)`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Calls options.replace for a value outside the model; a missing or undefined replacement is an error. */
+export function replaceValue(
+  value: object,
+  options: FormatEncodeOptions | undefined,
+  format: string,
+): unknown {
+  const replaced = options?.replace?.(value);
+  if (replaced === undefined) {
+    throw new SerializeError(`${format} cannot serialize a value of type ${typeName(value)}`);
+  }
+  return replaced;
+}
+
+/** Line and column (1-based) of a character offset, for error messages about text formats. */
+export function lineColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `line ${line} column ${offset - lineStart + 1}`;
+}

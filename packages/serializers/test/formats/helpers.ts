@@ -1,0 +1,289 @@
+// Test helpers for the format codecs: the vectors' `$`-rendering of Python values (both directions),
+// a canonical text form of model values for exact comparison, what each format turns a value into
+// after a round trip, and fast-check arbitraries of model values.
+import fc from 'fast-check';
+import { setOwn } from '../../src/formats/options.js';
+import { isPyInt, pyFloatRepr } from '../../src/formats/py-float.js';
+import { Complex, Tuple } from '../../src/pyvalues.js';
+
+export type Format = 'json' | 'serpent' | 'serpent-bytesrepr' | 'marshal';
+
+/** The vectors' rendering (README "Rendering of payload_decoded") → model value. */
+export function fromRendering(r: unknown): unknown {
+  if (r === null || typeof r === 'boolean' || typeof r === 'string' || typeof r === 'number') return r;
+  if (Array.isArray(r)) return r.map(fromRendering);
+  const o = r as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 1 && keys[0]!.startsWith('$')) {
+    const v = o[keys[0]!];
+    switch (keys[0]) {
+      case '$int': {
+        const big = BigInt(v as string);
+        return Number.isSafeInteger(Number(big)) && BigInt(Number(big)) === big ? Number(big) : big;
+      }
+      case '$float':
+        return parseFloatRendering(v as string);
+      case '$bytes':
+        return new Uint8Array(Buffer.from(v as string, 'hex'));
+      case '$tuple':
+        return Tuple.fromArray((v as unknown[]).map(fromRendering));
+      case '$set':
+      case '$frozenset':
+        return new Set((v as unknown[]).map(fromRendering));
+      case '$dict': {
+        const pairs = (v as [unknown, unknown][]).map(
+          ([k, x]) => [fromRendering(k), fromRendering(x)] as const,
+        );
+        if (pairs.every(([k]) => typeof k === 'string')) {
+          const out: Record<string, unknown> = {};
+          for (const [k, x] of pairs) setOwn(out, k as string, x);
+          return out;
+        }
+        return new Map(pairs);
+      }
+      case '$complex': {
+        const [re, im] = v as [unknown, unknown];
+        return new Complex(fromRendering(re) as number, fromRendering(im) as number);
+      }
+    }
+    throw new Error(`unknown rendering ${keys[0]}`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of keys) setOwn(out, k, fromRendering(o[k]));
+  return out;
+}
+
+function parseFloatRendering(s: string): number {
+  if (s === 'nan') return Number.NaN;
+  if (s === 'inf') return Number.POSITIVE_INFINITY;
+  if (s === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(s);
+}
+
+/** Model value → rendering, to hand a value to Python (test/formats/py/differential.py builds it). */
+export function toRendering(v: unknown): unknown {
+  switch (typeof v) {
+    case 'undefined':
+      return null;
+    case 'boolean':
+    case 'string':
+      return v;
+    case 'number':
+      if (isPyInt(v)) return v;
+      if (Number.isNaN(v)) return { $float: 'nan' };
+      if (v === Number.POSITIVE_INFINITY) return { $float: 'inf' };
+      if (v === Number.NEGATIVE_INFINITY) return { $float: '-inf' };
+      return Number.isInteger(v) || Object.is(v, -0) ? { $float: pyFloatRepr(v) } : v;
+    case 'bigint':
+      return { $int: v.toString() };
+    case 'object': {
+      if (v === null) return null;
+      if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('hex') };
+      if (v instanceof Tuple) return { $tuple: [...v].map(toRendering) };
+      if (Array.isArray(v)) return v.map(toRendering);
+      if (v instanceof Set) return { $set: [...v].map(toRendering) };
+      if (v instanceof Map) return { $dict: [...v].map(([k, x]) => [toRendering(k), toRendering(x)]) };
+      if (v instanceof Complex) return { $complex: [toRendering(v.real), toRendering(v.imag)] };
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o);
+      if (keys.some((k) => k.startsWith('$'))) return { $dict: keys.map((k) => [k, toRendering(o[k])]) };
+      const out: Record<string, unknown> = {};
+      for (const k of keys) setOwn(out, k, toRendering(o[k]));
+      return out;
+    }
+  }
+  throw new Error(`cannot render ${typeof v}`);
+}
+
+/**
+ * A canonical text of a model value that tells apart everything the model can: -0 from 0, bigint
+ * from number, Tuple from Array, Map from plain object, key order of dicts (not of sets).
+ */
+export function canon(v: unknown): string {
+  switch (typeof v) {
+    case 'undefined':
+      return 'undefined';
+    case 'boolean':
+      return v ? 'True' : 'False';
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      return Object.is(v, -0) ? 'n:-0' : `n:${v}`;
+    case 'bigint':
+      return `big:${v}`;
+    case 'object': {
+      if (v === null) return 'None';
+      if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString('hex')}`;
+      if (v instanceof Tuple) return `(${[...v].map(canon).join(',')})`;
+      if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+      if (v instanceof Set) return `set{${[...v].map(canon).sort().join(',')}}`;
+      if (v instanceof Map) return `map{${[...v].map(([k, x]) => `${canon(k)}=>${canon(x)}`).join(',')}}`;
+      if (v instanceof Complex) return `complex(${canon(v.real)},${canon(v.imag)})`;
+      const proto = Object.getPrototypeOf(v) as unknown;
+      if (proto !== Object.prototype && proto !== null) return `?${(v as object).constructor.name}`;
+      const o = v as Record<string, unknown>;
+      return `{${Object.keys(o)
+        .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
+        .join(',')}}`;
+    }
+  }
+  return `?${typeof v}`;
+}
+
+function b64dict(b: Uint8Array): Record<string, unknown> {
+  return { data: Buffer.from(b).toString('base64'), encoding: 'base64' };
+}
+
+function jsonKey(k: unknown): string {
+  if (typeof k === 'string') return k;
+  if (typeof k === 'number') {
+    if (isPyInt(k)) return String(k);
+    if (Number.isNaN(k)) return 'NaN';
+    if (k === Number.POSITIVE_INFINITY) return 'Infinity';
+    if (k === Number.NEGATIVE_INFINITY) return '-Infinity';
+    return pyFloatRepr(k);
+  }
+  if (typeof k === 'bigint') return k.toString();
+  if (typeof k === 'boolean') return k ? 'true' : 'false';
+  if (k === null || k === undefined) return 'null';
+  throw new Error('not a json key');
+}
+
+/** What decode(encode(v)) gives in a format: the format's own losses applied to v. */
+export function normalizeFor(format: Format, v: unknown): unknown {
+  switch (typeof v) {
+    case 'undefined':
+      return null;
+    case 'bigint':
+      return Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v ? Number(v) : v;
+    case 'object': {
+      if (v === null) return null;
+      const n = (x: unknown) => normalizeFor(format, x);
+      if (v instanceof Uint8Array) {
+        if (format === 'json' || format === 'serpent') return b64dict(v);
+        return new Uint8Array(v);
+      }
+      if (v instanceof Tuple) return format === 'json' ? [...v].map(n) : Tuple.fromArray([...v].map(n));
+      if (Array.isArray(v)) return v.map(n);
+      if (v instanceof Set) {
+        if (format === 'json') return [...v].map(n);
+        if (v.size === 0 && format !== 'marshal') return new Tuple();
+        return new Set([...v].map(n));
+      }
+      if (v instanceof Map) {
+        if (format === 'json') {
+          const out: Record<string, unknown> = {};
+          for (const [k, x] of v) setOwn(out, jsonKey(k), n(x));
+          return out;
+        }
+        const entries = [...v].map(([k, x]) => [n(k), n(x)] as const);
+        if (entries.every(([k]) => typeof k === 'string')) {
+          const out: Record<string, unknown> = {};
+          for (const [k, x] of entries) setOwn(out, k as string, x);
+          return out;
+        }
+        return new Map(entries);
+      }
+      if (v instanceof Complex) return v;
+      const o = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(o)) setOwn(out, k, n(o[k]));
+      return out;
+    }
+    default:
+      return v;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Arbitraries
+
+const loneSurrogate = fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff');
+const tricky = fc.constantFrom(
+  '\\',
+  "'",
+  '"',
+  '\n',
+  '\r',
+  '\t',
+  '\0',
+  '\x7f',
+  '\x85',
+  '\xa0',
+  '\u2028',
+  '\ufeff',
+  '😀',
+  'é',
+  '\u0378',
+  '#',
+);
+
+/** Strings with escapes, quotes, controls, non-BMP, unassigned code points (and lone surrogates if asked). */
+export function pyString(surrogates: boolean): fc.Arbitrary<string> {
+  const units: fc.Arbitrary<string>[] = [
+    fc.string({ unit: 'binary', maxLength: 1 }),
+    tricky,
+    fc.string({ maxLength: 1 }),
+  ];
+  if (surrogates) units.push(loneSurrogate);
+  return fc.string({ unit: fc.oneof(...units), maxLength: 12 });
+}
+
+const dictKey = fc.oneof(
+  { weight: 8, arbitrary: fc.string({ maxLength: 8 }) },
+  { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', '$x', '0', '12') },
+);
+
+/** Model values a format can encode (json: no complex, no tuple keys; serpent: no NaN in complex). */
+export function modelValue(format: Format): fc.Arbitrary<unknown> {
+  const surrogates = format !== 'json';
+  const str = pyString(surrogates);
+  const bigOutside = fc
+    .bigInt({ min: -(2n ** 200n), max: 2n ** 200n })
+    .filter((b) => b > 9007199254740991n || b < -9007199254740991n);
+  const int = fc.oneof(fc.integer(), fc.maxSafeInteger(), fc.integer({ min: -10, max: 300 }), bigOutside);
+  const double = fc.double();
+  const complexPart =
+    format === 'serpent' || format === 'serpent-bytesrepr' ? fc.double({ noNaN: true }) : double;
+  const scalars: fc.Arbitrary<unknown>[] = [
+    fc.constant(null),
+    fc.boolean(),
+    int,
+    double,
+    str,
+    fc.uint8Array({ maxLength: 12 }),
+  ];
+  if (format !== 'json')
+    scalars.push(fc.tuple(complexPart, complexPart).map(([re, im]) => new Complex(re, im)));
+  const scalar = fc.oneof(...scalars);
+  // Keys Python and JavaScript agree are distinct: no bool/float keys next to ints (1 == True in Python).
+  const hashable = fc.oneof(fc.integer({ min: -1000, max: 1000 }), bigOutside, fc.string({ maxLength: 6 }));
+  const mapKey =
+    format === 'json'
+      ? fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.string({ maxLength: 6 }))
+      : fc.oneof(
+          hashable,
+          fc.array(hashable, { maxLength: 3 }).map((a) => Tuple.fromArray(a)),
+        );
+  const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      scalar,
+      fc.array(tie('value'), { maxLength: 4 }),
+      fc.array(tie('value'), { maxLength: 4 }).map((a) => Tuple.fromArray(a)),
+      fc.array(fc.tuple(dictKey, tie('value')), { maxLength: 4 }).map((pairs) => {
+        const o: Record<string, unknown> = {};
+        for (const [k, x] of pairs) setOwn(o, k, x);
+        return o;
+      }),
+      fc
+        .uniqueArray(fc.tuple(mapKey, tie('value')), {
+          maxLength: 4,
+          selector: ([k]) => (format === 'json' ? String(k) : canon(k)),
+        })
+        .map((pairs) => new Map(pairs)),
+      fc.array(hashable, { maxLength: 4 }).map((a) => new Set(a)),
+    ),
+  }));
+  return value;
+}
