@@ -1,5 +1,21 @@
 // Public surface of @cinder/security.
+export {
+  type CertificateExpectation,
+  type CertificateInfo,
+  certificateMatches,
+  certificateMismatch,
+  requirePeerCertificate,
+} from './certificates.js';
 export { constantTimeEqual, secretEqual } from './constant-time.js';
+export {
+  allOf,
+  type HandshakeContext,
+  type HandshakeValidator,
+  requireCertificate,
+  requireToken,
+  runHandshakeValidator,
+  type TokenOptions,
+} from './handshake.js';
 export {
   AUTH_FAILED_MESSAGE,
   isKeyExchangeHello,
@@ -30,3 +46,13 @@ export {
   SharedKey,
   sharedKeyWarning,
 } from './shared-key.js';
+export {
+  loadCaCertificates,
+  loadTlsOptions,
+  MAX_CA_DIRECTORY_FILES,
+  MAX_PEM_FILE_SIZE,
+  type TlsClientOptions,
+  type TlsConfig,
+  type TlsOptionsSet,
+  type TlsServerOptions,
+} from './tls-options.js';
