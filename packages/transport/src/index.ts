@@ -1,2 +1,14 @@
 // Public surface of @cinder/transport.
+export { formatEndpoint } from './address.js';
+export { DEFAULT_CLOSE_TIMEOUT_MS } from './socket-connection.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS, type SocketTuning } from './stream-transport.js';
+export { type TcpTransportInit, tcpTransport } from './tcp-transport.js';
+export {
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  type TlsClientOptions,
+  type TlsServerOptions,
+  type TlsTransportInit,
+  tlsTransport,
+} from './tls-transport.js';
 export * from './transport.js';
+export { type UnixTransportInit, unixTransport } from './unix-transport.js';

@@ -51,31 +51,56 @@ export interface Connection {
   /** Unique per process, for logs and per-connection bookkeeping. */
   readonly id: number;
   readonly transport: 'tcp' | 'unix' | 'tls';
-  /** `host:port` (IPv6 in brackets) or the Unix socket path. */
+  /**
+   * `host:port` (IPv6 in brackets, IPv4-mapped IPv6 shown as IPv4) or the Unix socket path
+   * (`@name` for abstract names; on the server side, the listening path).
+   */
   readonly remoteAddress: string;
   readonly localAddress: string;
   /** Protocol version of this connection: fixed for clients, detected from the first frame for servers. */
   readonly protocolVersion: ProtocolVersion | undefined;
   /** The TLS peer certificate, if any. */
   peerCertificate(): PeerCertificate | null;
+  /**
+   * Installs (or replaces) the handler. Reading starts with the first call: until then incoming
+   * bytes wait in the socket, so nothing is lost between accept/connect and this call. If the
+   * connection has already closed, `onClose` is called at once.
+   */
   setHandler(handler: ConnectionHandler): void;
   /**
    * Queues a message. Messages queued in the same tick leave in one write (cork/writev).
    * Returns false when the socket's buffer is above its high-water mark: wait for `drained()`.
    * Throws ConnectionClosedError when the connection is closed and MessageTooLargeError when the
-   * message exceeds the limit.
+   * message exceeds the limit. Large payloads are handed to the socket without a copy: the caller
+   * must not modify `message.payload` after sending it.
    */
   send(message: Message): boolean;
-  /** Resolves when the write buffer has drained (immediately if it is not full). */
-  drained(): Promise<void>;
-  /** Stops reading (flow control: too many calls in progress); `resume()` restarts. */
+  /** Bytes queued by `send()` and not yet handed to the kernel (what the high-water mark limits). */
+  readonly bufferedBytes: number;
+  /**
+   * Resolves when the write buffer has drained (immediately if it is not full). Rejects with
+   * ConnectionClosedError if the connection closes first, or on the options' timeout/abort.
+   */
+  drained(options?: CallOptions): Promise<void>;
+  /**
+   * Stops delivering messages (flow control: too many calls in progress) and stops reading the
+   * socket; messages already read from the current chunk are held until `resume()`.
+   */
   pause(): void;
   resume(): void;
-  /** Flushes what is queued, ends the stream and resolves once the socket is closed. */
-  close(): Promise<void>;
-  /** Closes at once, dropping what is queued. */
+  /**
+   * Flushes what is queued, ends the stream and resolves once the socket is closed. No message is
+   * delivered after close() is called. If the peer does not finish closing within `timeoutMs`
+   * (default 10 s; 0 = wait forever) or `signal` aborts, the socket is destroyed and the promise
+   * rejects with TimeoutError/AbortedError.
+   */
+  close(options?: CallOptions): Promise<void>;
+  /** Closes at once, dropping what is queued. `error` (if any) is what `onClose` receives. */
   destroy(error?: Error): void;
+  /** True once close() or destroy() was called or the peer ended the connection. */
   readonly closed: boolean;
+  /** `await using connection = …` closes it. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface ListenOptions {
@@ -91,6 +116,10 @@ export interface ListenOptions {
   logger?: Logger;
 }
 
+/**
+ * `timeoutMs` bounds the whole connect, TLS handshake included (default 30 s; 0 = no limit), and
+ * `signal` aborts it.
+ */
 export interface ConnectOptions extends CallOptions {
   endpoint: Endpoint;
   framing: FramingOptions;
@@ -105,8 +134,10 @@ export interface Listener {
   readonly connections: ReadonlySet<Connection>;
   /** Stops accepting; existing connections stay open. */
   stopAccepting(): Promise<void>;
-  /** Stops accepting and destroys every connection. */
+  /** Stops accepting and destroys every connection; resolves once all of them have closed. */
   close(): Promise<void>;
+  /** `await using listener = …` closes it. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export interface Transport {

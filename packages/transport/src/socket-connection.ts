@@ -1,0 +1,370 @@
+// One framed connection over a stream socket (net.Socket for TCP and Unix, tls.TLSSocket for TLS).
+// Outgoing frames of one tick are corked and leave in one writev; incoming chunks go through one
+// FrameReader and reach the handler synchronously. This is the hot path of every call.
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import {
+  type CallOptions,
+  ConfigError,
+  ConnectionClosedError,
+  type Logger,
+  ProtocolError,
+  TimeoutError,
+  withDeadline,
+} from '@cinder/core';
+import {
+  type EncodeOptions,
+  encodeMessage,
+  FrameReader,
+  type Message,
+  type ProtocolVersion,
+} from '@cinder/protocol';
+import { connectionError } from './socket-errors.js';
+import type { Connection, ConnectionHandler, FramingOptions, PeerCertificate } from './transport.js';
+
+/** How long `close()` waits for the flush and the peer's FIN before destroying the socket. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+export interface SocketConnectionInit {
+  socket: Socket;
+  transport: 'tcp' | 'unix' | 'tls';
+  framing: FramingOptions;
+  /** Server side: the protocol version is detected from the first frame when several are accepted. */
+  server: boolean;
+  remoteAddress: string;
+  localAddress: string;
+  idleTimeoutMs?: number | undefined;
+  logger: Logger;
+  /** Called once the socket has closed (listeners drop the connection from their set). */
+  onClosed?: ((connection: SocketConnection) => void) | undefined;
+}
+
+const OPEN = 0;
+/** close() or destroy() was called, or the peer ended: nothing more is sent or delivered. */
+const CLOSING = 1;
+/** The socket has closed. */
+const CLOSED = 2;
+
+let nextId = 1;
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Checks framing options once, when a listener or connection is made. */
+export function checkFraming(framing: FramingOptions, forClient: boolean): void {
+  const { versions, maxMessageSize } = framing;
+  if (!Array.isArray(versions) || versions.length === 0) {
+    throw new ConfigError('framing.versions must name at least one protocol version');
+  }
+  for (const v of versions) {
+    if (v !== 502 && v !== 48) throw new ConfigError(`unsupported protocol version ${String(v)}`);
+  }
+  if (forClient && versions.length !== 1) {
+    throw new ConfigError('a client connection speaks exactly one protocol version');
+  }
+  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize <= 0) {
+    throw new ConfigError(`framing.maxMessageSize must be a positive integer, not ${String(maxMessageSize)}`);
+  }
+}
+
+export class SocketConnection implements Connection {
+  readonly id: number = nextId++;
+  readonly transport: 'tcp' | 'unix' | 'tls';
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+
+  readonly #socket: Socket;
+  readonly #reader: FrameReader;
+  readonly #encode: EncodeOptions;
+  readonly #logger: Logger;
+  readonly #onClosed: ((connection: SocketConnection) => void) | undefined;
+  #versionKnown: boolean;
+  #state = OPEN;
+  #handler: ConnectionHandler | null = null;
+  /** The 'data' listener is attached (only once a handler exists: bytes wait in the socket until then). */
+  #reading = false;
+  #paused = false;
+  /** What arrived in the chunk being parsed after pause(): messages, or a framing error last. */
+  #backlog: Array<Message | Error> | null = null;
+  /** A framing error was reported: further bytes are read (to see the peer's FIN) and dropped. */
+  #failed = false;
+  #corked = false;
+  #closeError: Error | undefined;
+  #closeNotified = false;
+  readonly #closed = deferred();
+  #drain: Deferred | null = null;
+
+  constructor(init: SocketConnectionInit) {
+    const { socket, framing } = init;
+    this.#socket = socket;
+    this.transport = init.transport;
+    this.remoteAddress = init.remoteAddress;
+    this.localAddress = init.localAddress;
+    this.#logger = init.logger;
+    this.#onClosed = init.onClosed;
+    this.#reader = new FrameReader({
+      maxMessageSize: framing.maxMessageSize,
+      versions: framing.versions,
+      hmacKey: framing.hmacKey,
+    });
+    // Built once: send() passes the same object for every frame. A server that accepts several
+    // versions answers in the first one listed until the peer's first frame says otherwise.
+    this.#encode = {
+      version: framing.versions[0] as ProtocolVersion,
+      maxMessageSize: framing.maxMessageSize,
+      hmacKey: framing.hmacKey,
+      compressAbove: framing.compressAbove,
+    };
+    this.#versionKnown = !init.server || framing.versions.length === 1;
+
+    socket.on('error', this.#onSocketError);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onSocketClose);
+    socket.on('drain', this.#onDrain);
+    if (init.idleTimeoutMs && init.idleTimeoutMs > 0) {
+      const ms = init.idleTimeoutMs;
+      socket.setTimeout(ms, () => {
+        this.destroy(new TimeoutError(`connection to ${this.remoteAddress} idle for ${ms} ms`));
+      });
+    }
+  }
+
+  get protocolVersion(): ProtocolVersion | undefined {
+    return this.#versionKnown ? this.#encode.version : undefined;
+  }
+
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  get closed(): boolean {
+    return this.#state !== OPEN;
+  }
+
+  peerCertificate(): PeerCertificate | null {
+    const tls = this.#socket as Partial<TLSSocket>;
+    if (typeof tls.getPeerCertificate !== 'function') return null;
+    const cert = tls.getPeerCertificate(false);
+    if (!cert?.raw) return null;
+    return {
+      subject: { ...cert.subject },
+      issuer: { ...cert.issuer },
+      serialNumber: cert.serialNumber,
+      fingerprint256: cert.fingerprint256,
+      validFrom: cert.valid_from,
+      validTo: cert.valid_to,
+      raw: new Uint8Array(cert.raw.buffer, cert.raw.byteOffset, cert.raw.byteLength),
+    };
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.#handler = handler;
+    if (!this.#reading && this.#state !== CLOSED) {
+      this.#reading = true;
+      this.#socket.on('data', this.#onData);
+      if (!this.#paused) this.#socket.resume();
+    }
+    if (this.#state === CLOSED) this.#notifyClose();
+  }
+
+  send(message: Message): boolean {
+    if (this.#state !== OPEN) {
+      throw new ConnectionClosedError(`connection to ${this.remoteAddress} is closed`);
+    }
+    const chunks = encodeMessage(message, this.#encode);
+    const socket = this.#socket;
+    if (!this.#corked) {
+      // Everything sent until the end of this tick leaves in one writev.
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    let ok = true;
+    for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
+    return ok;
+  }
+
+  drained(options?: CallOptions): Promise<void> {
+    if (this.#state === CLOSED) {
+      return Promise.reject(new ConnectionClosedError(`connection to ${this.remoteAddress} is closed`));
+    }
+    if (!this.#socket.writableNeedDrain) return Promise.resolve();
+    this.#drain ??= deferred();
+    return withDeadline(this.#drain.promise, options, `waiting for ${this.remoteAddress} to drain`);
+  }
+
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const backlog = this.#backlog;
+    if (backlog) {
+      this.#backlog = null;
+      for (let i = 0; i < backlog.length; i++) {
+        if (this.#paused) {
+          // Paused again by the handler: keep the rest for the next resume(). No I/O can have
+          // happened inside this loop, so nothing newer was queued meanwhile.
+          this.#backlog = backlog.slice(i);
+          return;
+        }
+        if (this.#state !== OPEN) return;
+        this.#dispatch(backlog[i] as Message | Error);
+      }
+    }
+    if (!this.#paused && this.#reading && this.#state === OPEN) this.#socket.resume();
+  }
+
+  close(options?: CallOptions): Promise<void> {
+    if (this.#state === CLOSED) return Promise.resolve();
+    if (this.#state === OPEN) {
+      this.#state = CLOSING;
+      this.#backlog = null;
+      this.#flush();
+      this.#socket.end();
+      // Keep reading (and dropping) so the peer's FIN is seen and the socket can close.
+      if (!this.#reading) {
+        this.#reading = true;
+        this.#socket.on('data', this.#onData);
+      }
+      this.#socket.resume();
+    }
+    const deadline: CallOptions = {
+      signal: options?.signal,
+      timeoutMs: options?.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
+    };
+    return withDeadline(this.#closed.promise, deadline, `closing connection to ${this.remoteAddress}`).catch(
+      (err: Error) => {
+        this.destroy(err);
+        throw err;
+      },
+    );
+  }
+
+  destroy(error?: Error): void {
+    if (this.#state === CLOSED) return;
+    if (error && !this.#closeError) this.#closeError = error;
+    this.#state = CLOSING;
+    this.#backlog = null;
+    this.#socket.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Resolves once the socket has closed (never rejects). */
+  whenClosed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  readonly #uncork = (): void => {
+    this.#flush();
+  };
+
+  #flush(): void {
+    if (this.#corked) {
+      this.#corked = false;
+      this.#socket.uncork();
+    }
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#failed || this.#state !== OPEN) return;
+    try {
+      this.#reader.push(chunk, this.#onMessage);
+    } catch (err) {
+      this.#failed = true;
+      // The version may be known even though the frame is bad: the answer should speak it.
+      if (!this.#versionKnown) this.#learnVersion();
+      const error = err instanceof Error ? err : new ProtocolError(String(err));
+      if (this.#paused) (this.#backlog ??= []).push(error);
+      else this.#dispatch(error);
+    }
+  };
+
+  readonly #onMessage = (message: Message): void => {
+    if (this.#state !== OPEN) return;
+    if (!this.#versionKnown) this.#learnVersion();
+    if (this.#paused) (this.#backlog ??= []).push(message);
+    else this.#dispatch(message);
+  };
+
+  #learnVersion(): void {
+    const version = this.#reader.version;
+    if (version !== undefined) {
+      this.#encode.version = version;
+      this.#versionKnown = true;
+    }
+  }
+
+  #dispatch(item: Message | Error): void {
+    const handler = this.#handler;
+    if (!handler) return;
+    try {
+      if (item instanceof Error) handler.onError(item);
+      else handler.onMessage(item);
+    } catch (err) {
+      // A throwing handler is a bug above us; a connection in an unknown state must not linger.
+      this.#logger.error({ err, conn: this.id }, 'connection handler threw; destroying the connection');
+      this.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  readonly #onSocketError = (err: Error): void => {
+    this.#closeError ??= connectionError(err, this.remoteAddress);
+  };
+
+  readonly #onEnd = (): void => {
+    // The peer sent FIN; with allowHalfOpen off our side ends too, so sending is over.
+    if (this.#state === OPEN) this.#state = CLOSING;
+  };
+
+  readonly #onDrain = (): void => {
+    const drain = this.#drain;
+    if (drain) {
+      this.#drain = null;
+      drain.resolve();
+    }
+  };
+
+  readonly #onSocketClose = (): void => {
+    this.#state = CLOSED;
+    this.#backlog = null;
+    const drain = this.#drain;
+    if (drain) {
+      this.#drain = null;
+      drain.reject(new ConnectionClosedError(`connection to ${this.remoteAddress} closed`));
+    }
+    this.#closed.resolve();
+    this.#onClosed?.(this);
+    if (this.#handler) this.#notifyClose();
+  };
+
+  #notifyClose(): void {
+    if (this.#closeNotified) return;
+    this.#closeNotified = true;
+    try {
+      this.#handler?.onClose(this.#closeError);
+    } catch (err) {
+      this.#logger.error({ err, conn: this.id }, 'connection onClose handler threw');
+    }
+  }
+}

@@ -1,0 +1,179 @@
+// A listening socket (net.Server or tls.Server) that wraps every accepted socket in a
+// SocketConnection, keeps the set of open connections, and owns the Unix socket file if any.
+import type { Server, Socket } from 'node:net';
+import { ConfigError, type Logger } from '@cinder/core';
+import { formatEndpoint, formatHostPort, formatUnixPath, isAbstractPath } from './address.js';
+import { SocketConnection } from './socket-connection.js';
+import { listenError } from './socket-errors.js';
+import type { Connection, Endpoint, Listener, ListenOptions } from './transport.js';
+import {
+  applySocketMode,
+  clearStaleSocket,
+  removeSocketFile,
+  type SocketFileId,
+  socketFileId,
+} from './unix-socket-file.js';
+
+export interface StartListenerInit {
+  server: Server;
+  transport: 'tcp' | 'unix' | 'tls';
+  /** The server event that hands over a ready socket ('secureConnection' once TLS is up). */
+  acceptEvent: 'connection' | 'secureConnection';
+  options: ListenOptions;
+  logger: Logger;
+  onConnection: (connection: Connection) => void;
+}
+
+/** Binds `init.server` to the endpoint and resolves with the listener once it is listening. */
+export async function startListener(init: StartListenerInit): Promise<Listener> {
+  const { server, options } = init;
+  const endpoint = options.endpoint;
+  let fileId: SocketFileId | null = null;
+  const isFile = endpoint.kind === 'unix' && !isAbstractPath(endpoint.path);
+  if (endpoint.kind === 'unix') {
+    if (options.socketMode !== undefined && !isFile) {
+      throw new ConfigError('socketMode cannot be applied to an abstract-namespace socket');
+    }
+    if (isFile) await clearStaleSocket(endpoint.path);
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      reject(listenError(err, formatEndpoint(endpoint)));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    const backlog = options.backlog;
+    if (endpoint.kind === 'tcp') {
+      // `::` accepts IPv4 too unless dual stack is switched off; other hosts are single-family anyway.
+      const ipv6Only = options.dualStack === false;
+      server.listen({ host: endpoint.host, port: endpoint.port, ipv6Only, ...(backlog ? { backlog } : {}) });
+    } else {
+      server.listen({ path: endpoint.path, ...(backlog ? { backlog } : {}) });
+    }
+  });
+  if (isFile && endpoint.kind === 'unix') {
+    try {
+      if (options.socketMode !== undefined) await applySocketMode(endpoint.path, options.socketMode);
+      fileId = await socketFileId(endpoint.path);
+    } catch (err) {
+      server.close();
+      await removeSocketFile(endpoint.path, null).catch(() => {});
+      throw err;
+    }
+  }
+  let bound: Endpoint = endpoint;
+  if (endpoint.kind === 'tcp') {
+    const address = server.address();
+    if (address && typeof address === 'object')
+      bound = { kind: 'tcp', host: endpoint.host, port: address.port };
+  }
+  const listener = new SocketListener(init, bound, isFile ? fileId : null);
+  server.on('error', (err) => init.logger.error({ err }, 'listener error'));
+  return listener;
+}
+
+export class SocketListener implements Listener {
+  readonly endpoint: Endpoint;
+  readonly #server: Server;
+  readonly #init: StartListenerInit;
+  readonly #connections = new Set<SocketConnection>();
+  /**
+   * TLS only: the raw TCP sockets under the TLS ones, including those still in their handshake
+   * (not connections yet, but ours to close, and the server's 'close' event waits for them).
+   */
+  readonly #rawSockets = new Set<Socket>();
+  readonly #fileId: SocketFileId | null;
+  readonly #unixAddress: string | null;
+  readonly #serverClosed: Promise<void>;
+  #accepting = true;
+  #closing: Promise<void> | null = null;
+
+  constructor(init: StartListenerInit, endpoint: Endpoint, fileId: SocketFileId | null) {
+    this.#init = init;
+    this.#server = init.server;
+    this.endpoint = endpoint;
+    this.#fileId = fileId;
+    this.#unixAddress = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
+    this.#serverClosed = new Promise((resolve) => this.#server.once('close', () => resolve()));
+    this.#server.on(init.acceptEvent, this.#accept);
+    if (init.acceptEvent === 'secureConnection') {
+      this.#server.on('connection', (socket: Socket) => {
+        this.#rawSockets.add(socket);
+        socket.once('close', () => this.#rawSockets.delete(socket));
+      });
+    }
+  }
+
+  get connections(): ReadonlySet<Connection> {
+    return this.#connections;
+  }
+
+  stopAccepting(): Promise<void> {
+    if (this.#accepting) {
+      this.#accepting = false;
+      // Closes the listening socket now; the server's 'close' event waits for the connections.
+      this.#server.close();
+      if (this.endpoint.kind === 'unix' && this.#fileId) {
+        return removeSocketFile(this.endpoint.path, this.#fileId).catch((err: unknown) => {
+          this.#init.logger.warn({ err }, 'cannot remove socket file');
+        });
+      }
+    }
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.stopAccepting();
+      for (const socket of this.#rawSockets) socket.destroy();
+      const closing: Promise<void>[] = [];
+      for (const connection of this.#connections) {
+        connection.destroy();
+        closing.push(connection.whenClosed());
+      }
+      await Promise.all(closing);
+      await this.#serverClosed;
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  readonly #accept = (socket: Socket): void => {
+    const { transport, options, logger } = this.#init;
+    if (!this.#accepting) {
+      socket.destroy();
+      return;
+    }
+    const unix = this.#unixAddress;
+    const connection = new SocketConnection({
+      socket,
+      transport,
+      framing: options.framing,
+      server: true,
+      remoteAddress: unix ?? formatHostPort(socket.remoteAddress, socket.remotePort),
+      localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
+      idleTimeoutMs: options.idleTimeoutMs,
+      logger,
+      onClosed: this.#forget,
+    });
+    this.#connections.add(connection);
+    try {
+      this.#init.onConnection(connection);
+    } catch (err) {
+      logger.error({ err, conn: connection.id }, 'onConnection threw; closing the connection');
+      connection.destroy(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
+  readonly #forget = (connection: SocketConnection): void => {
+    this.#connections.delete(connection);
+  };
+}

@@ -1,0 +1,178 @@
+// What TCP, Unix and TLS transports share: option checks, the connect race (ready event vs error,
+// timeout and abort), socket tuning, and building connections and listeners. Each transport only
+// says how to make its server and its client socket.
+import type { Server, Socket } from 'node:net';
+import {
+  abortError,
+  type CallOptions,
+  ConfigError,
+  componentLogger,
+  type Logger,
+  TimeoutError,
+} from '@cinder/core';
+import { checkEndpoint, formatEndpoint, formatHostPort, formatUnixPath } from './address.js';
+import { checkFraming, SocketConnection } from './socket-connection.js';
+import { connectError } from './socket-errors.js';
+import { startListener } from './socket-listener.js';
+import type {
+  Connection,
+  ConnectOptions,
+  Endpoint,
+  Listener,
+  ListenOptions,
+  Transport,
+} from './transport.js';
+
+/** Connect (TCP connect plus TLS handshake) gives up after this long unless `timeoutMs` says otherwise. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** Socket tuning shared by every stream transport. */
+export interface SocketTuning {
+  /** TCP_NODELAY (default true): RPC frames are small and latency-bound; Nagle only delays them. */
+  noDelay?: boolean;
+  /** SO_KEEPALIVE (default true), as Pyro always sets it, so dead peers are eventually noticed. */
+  keepAlive?: boolean;
+  /** Idle time before the first keepalive probe (default 60 s; 0 = the OS default). */
+  keepAliveInitialDelayMs?: number;
+}
+
+export interface StreamTransportSpec {
+  kind: 'tcp' | 'unix' | 'tls';
+  endpointKinds: ReadonlyArray<Endpoint['kind']>;
+  tuning: SocketTuning;
+  createServer(options: ListenOptions, logger: Logger): Server;
+  /** 'secureConnection' for TLS: connections exist only once the handshake is done. */
+  acceptEvent: 'connection' | 'secureConnection';
+  createSocket(endpoint: Endpoint, options: ConnectOptions): Socket;
+  /** 'secureConnect' for TLS: the handshake is part of connecting. */
+  readyEvent: 'connect' | 'secureConnect';
+}
+
+export function netServerOptions(tuning: SocketTuning) {
+  return {
+    allowHalfOpen: false,
+    noDelay: tuning.noDelay ?? true,
+    keepAlive: tuning.keepAlive ?? true,
+    keepAliveInitialDelay: tuning.keepAliveInitialDelayMs ?? 60_000,
+  };
+}
+
+export function streamTransport(spec: StreamTransportSpec): Transport {
+  const checkKind = (endpoint: Endpoint) => {
+    if (!spec.endpointKinds.includes(endpoint?.kind)) {
+      throw new ConfigError(`the ${spec.kind} transport cannot use a ${String(endpoint?.kind)} endpoint`);
+    }
+  };
+  return {
+    kind: spec.kind,
+
+    async listen(options, onConnection): Promise<Listener> {
+      checkKind(options.endpoint);
+      checkEndpoint(options.endpoint, true);
+      checkFraming(options.framing, false);
+      const logger = componentLogger(options.logger, `transport-${spec.kind}`);
+      return startListener({
+        server: spec.createServer(options, logger),
+        transport: spec.kind,
+        acceptEvent: spec.acceptEvent,
+        options,
+        logger,
+        onConnection,
+      });
+    },
+
+    async connect(options): Promise<Connection> {
+      const { endpoint } = options;
+      checkKind(endpoint);
+      checkEndpoint(endpoint, false);
+      checkFraming(options.framing, true);
+      const logger = componentLogger(options.logger, `transport-${spec.kind}`);
+      const address = formatEndpoint(endpoint);
+      const socket = await openSocket(
+        () => {
+          const s = spec.createSocket(endpoint, options);
+          if (endpoint.kind === 'tcp') tune(s, spec.tuning);
+          return s;
+        },
+        spec.readyEvent,
+        address,
+        options,
+      );
+      const unix = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
+      return new SocketConnection({
+        socket,
+        transport: spec.kind,
+        framing: options.framing,
+        server: false,
+        remoteAddress:
+          unix ??
+          formatHostPort(
+            socket.remoteAddress,
+            socket.remotePort ?? (endpoint.kind === 'tcp' ? endpoint.port : undefined),
+          ),
+        localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
+        idleTimeoutMs: options.idleTimeoutMs,
+        logger,
+      });
+    },
+  };
+}
+
+function tune(socket: Socket, tuning: SocketTuning): void {
+  // Both calls are remembered by net.Socket and applied once the handle exists.
+  socket.setNoDelay(tuning.noDelay ?? true);
+  if (tuning.keepAlive ?? true) socket.setKeepAlive(true, tuning.keepAliveInitialDelayMs ?? 60_000);
+}
+
+const ignore = (): void => {};
+
+/**
+ * Creates a socket and waits for `readyEvent`, an error, the timeout or the abort signal, whichever
+ * comes first. A socket that lost the race is destroyed and can no longer raise unhandled errors.
+ */
+export function openSocket(
+  create: () => Socket,
+  readyEvent: 'connect' | 'secureConnect',
+  address: string,
+  options: CallOptions,
+): Promise<Socket> {
+  const what = `connecting to ${address}`;
+  const signal = options.signal;
+  if (signal?.aborted) return Promise.reject(abortError(signal, what));
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  return new Promise<Socket>((resolve, reject) => {
+    let socket: Socket;
+    try {
+      socket = create();
+    } catch (err) {
+      reject(connectError(err, address));
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (err: Error | null) => {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off(readyEvent, onReady);
+      socket.off('error', onError);
+      if (err) {
+        socket.on('error', ignore);
+        socket.destroy();
+        reject(err);
+      } else {
+        resolve(socket);
+      }
+    };
+    const onReady = () => settle(null);
+    const onError = (err: Error) => settle(connectError(err, address));
+    const onAbort = () => settle(abortError(signal as AbortSignal, what));
+    socket.once(readyEvent, onReady);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs > 0) {
+      timer = setTimeout(
+        () => settle(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    }
+  });
+}

@@ -1,0 +1,21 @@
+// TCP over IPv4 and IPv6, including dual-stack listeners on `::` that accept IPv4 peers too.
+import { connect, createServer } from 'node:net';
+import { netServerOptions, type SocketTuning, streamTransport } from './stream-transport.js';
+import type { Endpoint, Transport } from './transport.js';
+
+export interface TcpTransportInit extends SocketTuning {}
+
+export function tcpTransport(init: TcpTransportInit = {}): Transport {
+  return streamTransport({
+    kind: 'tcp',
+    endpointKinds: ['tcp'],
+    tuning: init,
+    acceptEvent: 'connection',
+    readyEvent: 'connect',
+    createServer: () => createServer(netServerOptions(init)),
+    createSocket: (endpoint: Endpoint) => {
+      const { host, port } = endpoint as Extract<Endpoint, { kind: 'tcp' }>;
+      return connect({ host, port, allowHalfOpen: false });
+    },
+  });
+}

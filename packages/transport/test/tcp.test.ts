@@ -1,0 +1,121 @@
+// TCP over IPv4, IPv6 and a dual-stack `::` listener: the compliance suite plus what is specific to
+// TCP (real port reporting, dual-stack on/off, address formats, address in use, connect stall).
+import { connect as netConnect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { CommunicationError } from '@cinder/core';
+import { startChild } from '@cinder/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tcpTransport } from '../src/index.js';
+import type { Endpoint } from '../src/transport.js';
+import { type ComplianceTarget, transportCompliance } from './compliance.js';
+import { framing, message, Recorder, Tracker, within } from './harness.js';
+
+const stalledScript = fileURLToPath(new URL('./fixtures/stalled_listener.py', import.meta.url));
+
+export function rawTcpConnect(endpoint: Endpoint, track: Tracker): Promise<Socket> {
+  if (endpoint.kind !== 'tcp') throw new Error('tcp endpoint expected');
+  const socket = track.socket(netConnect({ host: endpoint.host, port: endpoint.port }));
+  return within(new Promise((resolve) => socket.once('connect', () => resolve(socket))), 5000, 'raw connect');
+}
+
+/**
+ * A listener that never accepts, with its one-slot backlog already taken, so that connecting to it
+ * stalls until the caller's timeout.
+ */
+export async function stalledTcpEndpoint(host: string, track: Tracker): Promise<Endpoint> {
+  const child = startChild(stalledScript, [host], { command: '/usr/bin/python3' });
+  track.onClose(() => child.stop('SIGKILL', 0).then(() => {}));
+  const [line] = await child.waitForLine(/^\d+$/, 5000);
+  const endpoint: Endpoint = { kind: 'tcp', host, port: Number(line) };
+  await rawTcpConnect(endpoint, track);
+  return endpoint;
+}
+
+function tcpTarget(listenHost: string, connectHost: string): ComplianceTarget {
+  const transport = tcpTransport();
+  return {
+    server: transport,
+    client: transport,
+    listenEndpoint: () => ({ kind: 'tcp', host: listenHost, port: 0 }),
+    connectEndpoint: (bound) => ({ ...(bound as Extract<Endpoint, { kind: 'tcp' }>), host: connectHost }),
+    rawConnect: rawTcpConnect,
+    stalled: (track) => stalledTcpEndpoint(connectHost, track),
+  };
+}
+
+transportCompliance('tcp IPv4', () => tcpTarget('127.0.0.1', '127.0.0.1'));
+transportCompliance('tcp IPv6', () => tcpTarget('::1', '::1'));
+transportCompliance('tcp dual stack (IPv4 client, :: listener)', () => tcpTarget('::', '127.0.0.1'));
+
+describe('tcp specifics', () => {
+  const track = new Tracker();
+  afterEach(() => track.closeAll());
+  const tcp = tcpTransport();
+
+  async function echoListener(endpoint: Endpoint, extra: { dualStack?: boolean } = {}) {
+    const serverRecs: Recorder[] = [];
+    const remotes: string[] = [];
+    const listener = track.listener(
+      await tcp.listen({ endpoint, framing: framing([502]), ...extra }, (conn) => {
+        track.connection(conn);
+        remotes.push(conn.remoteAddress);
+        const rec = new Recorder((m) => conn.send({ ...m, type: 5 }));
+        serverRecs.push(rec);
+        conn.setHandler(rec);
+      }),
+    );
+    return { listener, serverRecs, remotes };
+  }
+
+  it('reports the real port when port 0 was asked for, and refuses a port in use', async () => {
+    const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    expect(listener.endpoint).toEqual({ kind: 'tcp', host: '127.0.0.1', port: expect.any(Number) });
+    const { port } = listener.endpoint as { port: number };
+    expect(port).toBeGreaterThan(0);
+    const err = await tcp
+      .listen({ endpoint: { kind: 'tcp', host: '127.0.0.1', port }, framing: framing([502]) }, () => {})
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(CommunicationError);
+    expect((err as Error).message).toContain(`address already in use: 127.0.0.1:${port}`);
+  });
+
+  it('a dual-stack listener shows IPv4 peers as IPv4, an IPv6-only one refuses them', async () => {
+    const dual = await echoListener({ kind: 'tcp', host: '::', port: 0 });
+    const dualPort = (dual.listener.endpoint as { port: number }).port;
+    const conn = track.connection(
+      await tcp.connect({
+        endpoint: { kind: 'tcp', host: '127.0.0.1', port: dualPort },
+        framing: framing([502]),
+      }),
+    );
+    const rec = new Recorder();
+    conn.setHandler(rec);
+    conn.send(message(1, 'v4'));
+    await rec.messagesAtLeast(1);
+    expect(dual.remotes).toEqual([conn.localAddress]);
+    expect(dual.remotes[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+
+    const v6only = await echoListener({ kind: 'tcp', host: '::', port: 0 }, { dualStack: false });
+    const v6Port = (v6only.listener.endpoint as { port: number }).port;
+    await expect(
+      tcp.connect({ endpoint: { kind: 'tcp', host: '127.0.0.1', port: v6Port }, framing: framing([502]) }),
+    ).rejects.toThrow(/connection refused/);
+    const c6 = track.connection(
+      await tcp.connect({ endpoint: { kind: 'tcp', host: '::1', port: v6Port }, framing: framing([502]) }),
+    );
+    expect(c6.remoteAddress).toBe(`[::1]:${v6Port}`);
+    expect(c6.localAddress).toMatch(/^\[::1\]:\d+$/);
+  });
+
+  it('connects by host name', async () => {
+    const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const port = (listener.endpoint as { port: number }).port;
+    const conn = track.connection(
+      await tcp.connect({ endpoint: { kind: 'tcp', host: 'localhost', port }, framing: framing([502]) }),
+    );
+    expect(conn.remoteAddress).toBe(`127.0.0.1:${port}`);
+  });
+});
