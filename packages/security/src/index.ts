@@ -1,4 +1,5 @@
 // Public surface of @cinder/security.
+export { type BindProtection, bindWarning, isLoopbackHost } from './bind-warning.js';
 export {
   type CertificateExpectation,
   type CertificateInfo,
@@ -29,6 +30,18 @@ export {
   SharedKeyServer,
   type SharedKeyServerState,
 } from './key-exchange.js';
+export {
+  ConnectionLimitError,
+  ConnectionLimiter,
+  type ConnectionLimiterOptions,
+  type ConnectionRelease,
+  clientAddressKey,
+  type LimitName,
+  type LimitSpec,
+  type Limits,
+  limitsFromConfig,
+  securityLimits,
+} from './limits.js';
 export {
   deriveSessionKeys,
   MAC_ANNOTATION,
