@@ -50,6 +50,13 @@ export {
   type SessionKeys,
 } from './message-auth.js';
 export {
+  type DropPrivilegesOptions,
+  dropPrivileges,
+  type PrivilegeState,
+  resolveGroup,
+  resolveUser,
+} from './privileges.js';
+export {
   HMAC_KEY_ENV,
   type KeyConfig,
   keyFromConfig,
