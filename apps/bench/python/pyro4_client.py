@@ -1,0 +1,205 @@
+# The Pyro4 client of the bench: runs the planned scenarios against pyro4_server.py with one
+# serializer and prints JSON lines (see apps/bench/src/messages.ts): "start", one "run" per timed
+# run, "skip" when Pyro4 cannot do a scenario, then "done"; it exits when stdin closes. The loops
+# mirror apps/bench/src/harness.ts (same counts, same warm-up, same timing points) and Pyro4's 2011
+# benchmark scripts (pyro-reference.md section 3), with two deliberate differences: transfer
+# payloads are built before timing, and the batch has no printmessage() calls around it.
+import json
+import math
+import os
+import sys
+import time
+
+import Pyro4
+import Pyro4.util
+
+now = time.perf_counter
+
+
+def emit(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def nearest_rank(sorted_values, p):
+    rank = min(len(sorted_values), max(1, int(math.ceil(p * len(sorted_values)))))
+    return sorted_values[rank - 1]
+
+
+def run_connections(uri, s, runs):
+    p = Pyro4.Proxy(uri)
+    p._pyroBind()
+    for _ in range(s["warmup"]):
+        p._pyroRelease()
+        p._pyroBind()
+    for run in range(runs):
+        t0 = now()
+        for _ in range(s["count"]):
+            p._pyroRelease()
+            p._pyroBind()
+        emit({"type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
+    p._pyroRelease()
+
+
+def run_new_proxy_calls(uri, s, runs):
+    def one():
+        with Pyro4.Proxy(uri) as p:
+            p.ping()
+
+    for _ in range(s["warmup"]):
+        one()
+    for run in range(runs):
+        t0 = now()
+        for _ in range(s["count"]):
+            one()
+        emit({"type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
+
+
+def run_calls(uri, s, runs):
+    with Pyro4.Proxy(uri) as p:
+        p._pyroBind()
+        for _ in range(s["warmup"]):
+            p.ping()
+        count = s["count"]
+        for run in range(runs):
+            lat = [0.0] * count
+            t0 = now()
+            for i in range(count):
+                c0 = now()
+                p.ping()
+                lat[i] = now() - c0
+            seconds = now() - t0
+            lat.sort()
+            latency_us = [nearest_rank(lat, q) * 1e6 for q in (0.5, 0.99, 0.999)]
+            emit({"type": "run", "scenario": s["id"], "run": run, "count": count, "seconds": seconds,
+                  "latencyUs": latency_us})
+
+
+def run_oneway(uri, s, runs):
+    with Pyro4.Proxy(uri) as p:
+        p._pyroBind()
+        if "oneway" not in p._pyroOneway:
+            raise RuntimeError("the server did not mark oneway() as oneway")
+
+        def burst(n):
+            for _ in range(n):
+                p.oneway()
+            # the barrier: the server has read (and dispatched) every oneway call before it answers
+            p.ping()
+
+        burst(s["warmup"])
+        for run in range(runs):
+            t0 = now()
+            burst(s["count"])
+            emit({"type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
+
+
+def run_transfer(uri, s, runs):
+    if Pyro4.config.SERIALIZER == "json":
+        emit({"type": "skip", "scenario": s["id"], "reason": "Pyro4's json serializer cannot send bytes"})
+        return
+    sizes = s["sizes"]
+    payloads = [b"x" * n for n in sizes]
+    with Pyro4.Proxy(uri) as p:
+        p._pyroBind()
+
+        def send(data):
+            got = p.transfer(data)
+            if got != len(data):
+                raise RuntimeError("server received %d bytes, %d were sent" % (got, len(data)))
+
+        for data in payloads[: s["warmup"]]:
+            send(data)
+        for run in range(runs):
+            t0 = now()
+            for data in payloads:
+                send(data)
+            emit({"type": "run", "scenario": s["id"], "run": run, "count": len(payloads),
+                  "seconds": now() - t0, "bytes": sum(sizes)})
+
+
+def batch_unsupported():
+    """Why Pyro4 cannot send a batch with the configured serializer, or None if it can."""
+    serializer = Pyro4.util.get_serializer(Pyro4.config.SERIALIZER)
+    try:
+        # what Proxy._pyroInvokeBatch sends: no keyword arguments at all (None)
+        serializer.dumpsCall("bench", "<batch>", ([("add", (1, 2), {})],), None)
+    except (AttributeError, TypeError) as e:
+        return "Pyro4 %s cannot send a batch with %s (%s: %s)" % (
+            Pyro4.__version__, Pyro4.config.SERIALIZER, type(e).__name__, e)
+    return None
+
+
+def run_batched(uri, s, runs):
+    why = batch_unsupported()
+    if why:
+        emit({"type": "skip", "scenario": s["id"], "reason": why})
+        return
+    with Pyro4.Proxy(uri) as p:
+        p._pyroBind()
+
+        def sequential(pairs):
+            total = 0
+            for _ in range(pairs):
+                total += p.multiply(7, 6)
+                total += p.add(10, 20)
+            return total
+
+        def batched(pairs):
+            batch = Pyro4.batch(p)
+            for _ in range(pairs):
+                batch.multiply(7, 6)
+                batch.add(10, 20)
+            return sum(batch())
+
+        def check(total, pairs):
+            if total != pairs * (7 * 6 + 10 + 20):
+                raise RuntimeError("batch results sum to %d for %d pairs" % (total, pairs))
+
+        check(sequential(s["warmup"]), s["warmup"])
+        check(batched(s["warmup"]), s["warmup"])
+        for run in range(runs):
+            t0 = now()
+            check(sequential(s["count"]), s["count"])
+            seq_seconds = now() - t0
+            t0 = now()
+            check(batched(s["count"]), s["count"])
+            emit({"type": "run", "scenario": s["id"], "run": run, "count": 2 * s["count"],
+                  "seconds": now() - t0, "seqSeconds": seq_seconds})
+
+
+SCENARIOS = {
+    "connections": run_connections,
+    "new_proxy_calls": run_new_proxy_calls,
+    "calls": run_calls,
+    "oneway": run_oneway,
+    "transfer": run_transfer,
+    "batched": run_batched,
+}
+
+
+def main():
+    plan = json.loads(sys.argv[1])
+    Pyro4.config.SERIALIZER = plan["serializer"]
+    if plan["transport"] == "tls":
+        Pyro4.config.SSL = True
+        Pyro4.config.SSL_CACERTS = plan["tls"]["ca"]
+    for s in plan["scenarios"]:
+        fn = SCENARIOS.get(s["id"])
+        if fn is None:
+            emit({"type": "skip", "scenario": s["id"], "reason": "not supported by Pyro4"})
+            continue
+        emit({"type": "start", "scenario": s["id"]})
+        fn(plan["address"], s, plan["runs"])
+    emit({"type": "done"})
+    # stay alive until the bench has read our peak RSS
+    sys.stdin.buffer.read()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:
+        emit({"type": "error", "message": "%s: %s" % (type(e).__name__, e)})
+        sys.stdout.flush()
+        os._exit(1)

@@ -1,0 +1,218 @@
+// The measuring loops of every Node client (raw, grpc-js, and Cinder when it lands). A system only
+// supplies a ClientDriver; the loops, warm-up, timing and reporting are shared, so every Node system
+// does exactly the same work. python/pyro4_client.py mirrors these loops for Pyro4.
+
+import { BenchError } from './errors.js';
+import { type ChildMessage, type ClientPlan, nearestRank, type ScenarioPlan } from './messages.js';
+import type { ScenarioId } from './scenarios.js';
+
+/**
+ * What a system's client can do. Only `call` is required; a scenario whose operation is missing is
+ * reported as skipped with `unsupported[scenario]` (or a generic reason) as the reason.
+ */
+export interface ClientDriver {
+  /** One round-trip call without arguments (Pyro's `ping()`); safe to run concurrently if pipelining. */
+  call(): Promise<void>;
+  /** One oneway call: sent, no reply awaited. */
+  oneway?(): void | Promise<void>;
+  /** Sends `data` as binary in one call; resolves with the byte count the server received. */
+  transfer?(data: Uint8Array): Promise<number>;
+  /** Closes the connection and opens a new one, with the system's handshake but no call. */
+  reconnect?(): Promise<void>;
+  /** A brand-new proxy/client: connect, handshake, one round-trip call, close. */
+  newProxyCall?(): Promise<void>;
+  multiply?(a: number, b: number): Promise<number>;
+  add?(a: number, b: number): Promise<number>;
+  /** `pairs` × (multiply(7, 6), add(10, 20)) queued and sent as one batch; resolves with the sum. */
+  batch?(pairs: number): Promise<number>;
+  /** Whether `call` may have several calls in flight on one connection. */
+  readonly pipelining: boolean;
+  /** Why a scenario is not available, when the reason is more specific than "not supported". */
+  readonly unsupported?: Partial<Record<ScenarioId, string>>;
+  close(): Promise<void>;
+}
+
+export type Emit = (message: ChildMessage) => void;
+
+/** Writes one JSON line on stdout (a pipe: synchronous on Linux, so nothing is lost at exit). */
+export const emitStdout: Emit = (message) => {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+};
+
+const now = (): number => performance.now();
+
+/** Runs every scenario of the plan, in order, reporting through `emit`. */
+export async function runClient(driver: ClientDriver, plan: ClientPlan, emit: Emit): Promise<void> {
+  for (const scenario of plan.scenarios) {
+    const missing = missingOperation(driver, scenario.id);
+    if (missing !== undefined) {
+      emit({ type: 'skip', scenario: scenario.id, reason: driver.unsupported?.[scenario.id] ?? missing });
+      continue;
+    }
+    emit({ type: 'start', scenario: scenario.id });
+    await runScenario(driver, scenario, plan.runs, emit);
+  }
+}
+
+function missingOperation(d: ClientDriver, id: ScenarioId): string | undefined {
+  const has = (ok: boolean, what: string) => (ok ? undefined : `${what} not supported`);
+  switch (id) {
+    case 'connections':
+      return has(d.reconnect !== undefined, 'reconnect');
+    case 'new_proxy_calls':
+      return has(d.newProxyCall !== undefined, 'new proxy calls');
+    case 'calls':
+      return undefined;
+    case 'oneway':
+      return has(d.oneway !== undefined, 'oneway calls');
+    case 'pipelined16':
+    case 'pipelined128':
+      return has(d.pipelining, 'pipelining');
+    case 'transfer':
+      return has(d.transfer !== undefined, 'binary transfer');
+    case 'batched':
+      return has(d.batch !== undefined && d.multiply !== undefined && d.add !== undefined, 'batching');
+  }
+}
+
+async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit: Emit): Promise<void> {
+  switch (s.id) {
+    case 'connections': {
+      const reconnect = d.reconnect!.bind(d);
+      await repeat(reconnect, s.warmup);
+      for (let run = 0; run < runs; run++) {
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(reconnect, s.count) });
+      }
+      return;
+    }
+    case 'new_proxy_calls': {
+      const op = d.newProxyCall!.bind(d);
+      await repeat(op, s.warmup);
+      for (let run = 0; run < runs; run++) {
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(op, s.count) });
+      }
+      return;
+    }
+    case 'calls': {
+      const call = d.call.bind(d);
+      await repeat(call, s.warmup);
+      const lat = new Float64Array(s.count);
+      for (let run = 0; run < runs; run++) {
+        const t0 = now();
+        for (let i = 0; i < s.count; i++) {
+          const c0 = now();
+          await call();
+          lat[i] = now() - c0;
+        }
+        const seconds = (now() - t0) / 1000;
+        lat.sort();
+        const latencyUs: [number, number, number] = [
+          nearestRank(lat, 0.5) * 1000,
+          nearestRank(lat, 0.99) * 1000,
+          nearestRank(lat, 0.999) * 1000,
+        ];
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, latencyUs });
+      }
+      return;
+    }
+    case 'oneway': {
+      const oneway = d.oneway!.bind(d);
+      const burst = async (n: number) => {
+        for (let i = 0; i < n; i++) await oneway();
+        // The barrier: the server has read (and dispatched) every oneway call before it answers.
+        await d.call();
+      };
+      await burst(s.warmup);
+      for (let run = 0; run < runs; run++) {
+        const t0 = now();
+        await burst(s.count);
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: (now() - t0) / 1000 });
+      }
+      return;
+    }
+    case 'pipelined16':
+    case 'pipelined128': {
+      const inFlight = s.inFlight ?? (s.id === 'pipelined16' ? 16 : 128);
+      await pipelined(d, s.warmup, inFlight);
+      for (let run = 0; run < runs; run++) {
+        const t0 = now();
+        await pipelined(d, s.count, inFlight);
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: (now() - t0) / 1000 });
+      }
+      return;
+    }
+    case 'transfer': {
+      const sizes = s.sizes ?? [];
+      // Built before timing and kept, like every system's client does: the payload is the input,
+      // not work of the RPC system.
+      const payloads = sizes.map((n) => Buffer.alloc(n, 0x78));
+      const send = async (data: Uint8Array) => {
+        const got = await d.transfer!(data);
+        if (got !== data.length) {
+          throw new BenchError('CHECK', `server received ${got} bytes, ${data.length} were sent`);
+        }
+      };
+      for (const p of payloads.slice(0, s.warmup)) await send(p);
+      const bytes = sizes.reduce((a, b) => a + b, 0);
+      for (let run = 0; run < runs; run++) {
+        const t0 = now();
+        for (const p of payloads) await send(p);
+        const seconds = (now() - t0) / 1000;
+        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes });
+      }
+      return;
+    }
+    case 'batched': {
+      const expected = (pairs: number) => pairs * (7 * 6 + 10 + 20);
+      const sequential = async (pairs: number) => {
+        let total = 0;
+        for (let i = 0; i < pairs; i++) {
+          total += await d.multiply!(7, 6);
+          total += await d.add!(10, 20);
+        }
+        return total;
+      };
+      const check = (total: number, pairs: number) => {
+        if (total !== expected(pairs)) {
+          throw new BenchError('CHECK', `batch results sum to ${total}, expected ${expected(pairs)}`);
+        }
+      };
+      check(await sequential(s.warmup), s.warmup);
+      check(await d.batch!(s.warmup), s.warmup);
+      for (let run = 0; run < runs; run++) {
+        let t0 = now();
+        check(await sequential(s.count), s.count);
+        const seqSeconds = (now() - t0) / 1000;
+        t0 = now();
+        check(await d.batch!(s.count), s.count);
+        const seconds = (now() - t0) / 1000;
+        emit({ type: 'run', scenario: s.id, run, count: 2 * s.count, seconds, seqSeconds });
+      }
+      return;
+    }
+  }
+}
+
+async function repeat(op: () => Promise<void>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await op();
+}
+
+async function timed(op: () => Promise<void>, n: number): Promise<number> {
+  const t0 = now();
+  for (let i = 0; i < n; i++) await op();
+  return (now() - t0) / 1000;
+}
+
+/** `total` calls with `inFlight` lanes, each starting its next call as soon as its last returns. */
+async function pipelined(d: ClientDriver, total: number, inFlight: number): Promise<void> {
+  let issued = 0;
+  const lane = async () => {
+    while (issued < total) {
+      issued++;
+      await d.call();
+    }
+  };
+  const lanes: Promise<void>[] = [];
+  for (let i = 0; i < Math.min(inFlight, total); i++) lanes.push(lane());
+  await Promise.all(lanes);
+}

@@ -1,0 +1,222 @@
+// `pnpm bench`: runs Cinder's scenarios and its baselines (raw node:net ceiling, grpc-js, Python
+// Pyro4) in one go on this machine, prints a table with ratios, and writes JSON/SVG on request.
+
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BenchError } from './errors.js';
+import { machineInfo } from './machine.js';
+import { Progress } from './progress.js';
+import { computeResults, type RunMeta, renderNotMeasured, renderSvg, renderTable, toJson } from './report.js';
+import { runBench } from './runner.js';
+import {
+  type Mode,
+  resolveScenarioWord,
+  type ScenarioId,
+  scenarioDef,
+  scenarioIds,
+  scenarios,
+  type TransportId,
+  transportIds,
+} from './scenarios.js';
+import type { SystemId, SystemSpec } from './system.js';
+import { cinderSpec } from './systems/cinder.js';
+import { grpcSpec } from './systems/grpc.js';
+import { pyro4Spec } from './systems/pyro4.js';
+import { rawSpec } from './systems/raw.js';
+
+const allSystems: readonly SystemSpec[] = [cinderSpec, rawSpec, grpcSpec, pyro4Spec];
+const allSerializers = [...new Set(allSystems.flatMap((s) => s.serializers))].filter((s) => s !== 'none');
+
+const USAGE = `Usage: pnpm bench -- [options]
+
+  --quick                 about a minute: fewer iterations, 1 run instead of 3
+  --only <list>           scenarios (comma-separated): ${scenarioIds.join(', ')};
+                          figure names and "latency", "pipelined" work too
+  --serializer <list>     ${allSerializers.join(', ')} (raw and grpc-js always run "none")
+  --transport <list>      ${transportIds.join(', ')} (default: all)
+  --system <list>         ${allSystems.map((s) => s.id).join(', ')} (default: all)
+  --runs <n>              runs per measurement (default 3, 1 with --quick); figures are medians
+  --json <file>           write machine-readable results
+  --svg <file>            write a bar chart of Cinder against the baselines
+  -h, --help              this text
+
+Scenarios:
+${scenarios.map((s) => `  ${s.id.padEnd(16)} ${s.title}`).join('\n')}
+`;
+
+interface Cli {
+  mode: Mode;
+  runs: number;
+  scenarios: ScenarioId[];
+  serializers: string[] | null;
+  transports: TransportId[];
+  systems: SystemSpec[];
+  json?: string;
+  svg?: string;
+}
+
+const words = (values: string[] | undefined): string[] | undefined =>
+  values
+    ?.flatMap((v) => v.split(','))
+    .map((w) => w.trim())
+    .filter((w) => w !== '');
+
+/** Parses the command line; throws BenchError('USAGE') with a precise message on anything wrong. */
+export function parseCli(argv: readonly string[]): Cli | 'help' {
+  // `pnpm bench -- --quick` hands us one or two literal "--" first, depending on how it was called.
+  let skip = 0;
+  while (argv[skip] === '--') skip++;
+  const args = argv.slice(skip);
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(args).values;
+  } catch (err) {
+    throw new BenchError('USAGE', (err as Error).message, { cause: err });
+  }
+  if (values.help) return 'help';
+  const mode: Mode = values.quick ? 'quick' : 'full';
+  const pick = <T extends string>(
+    flag: string,
+    given: string[] | undefined,
+    known: readonly T[],
+  ): T[] | undefined => {
+    if (!given) return undefined;
+    for (const w of given) {
+      if (!(known as readonly string[]).includes(w)) {
+        throw new BenchError('USAGE', `--${flag}: unknown "${w}" (choose from ${known.join(', ')})`);
+      }
+    }
+    return given as T[];
+  };
+  const only = words(values.only);
+  const chosen = new Set<ScenarioId>();
+  for (const w of only ?? scenarioIds) {
+    const ids = resolveScenarioWord(w);
+    if (!ids)
+      throw new BenchError(
+        'USAGE',
+        `--only: unknown scenario "${w}" (choose from ${scenarioIds.join(', ')})`,
+      );
+    for (const id of ids) chosen.add(id);
+  }
+  const systems = pick<SystemId>(
+    'system',
+    words(values.system),
+    allSystems.map((s) => s.id),
+  );
+  let runs = mode === 'quick' ? 1 : 3;
+  if (values.runs !== undefined) {
+    runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1 || runs > 50) {
+      throw new BenchError('USAGE', `--runs: expected a whole number from 1 to 50, got "${values.runs}"`);
+    }
+  }
+  return {
+    mode,
+    runs,
+    scenarios: scenarioIds.filter((id) => chosen.has(id)),
+    serializers: pick('serializer', words(values.serializer), allSerializers) ?? null,
+    transports: pick('transport', words(values.transport), transportIds) ?? [...transportIds],
+    systems: allSystems.filter((s) => !systems || systems.includes(s.id)),
+    ...(values.json !== undefined ? { json: values.json } : {}),
+    ...(values.svg !== undefined ? { svg: values.svg } : {}),
+  };
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      quick: { type: 'boolean' },
+      only: { type: 'string', multiple: true },
+      serializer: { type: 'string', multiple: true },
+      transport: { type: 'string', multiple: true },
+      system: { type: 'string', multiple: true },
+      runs: { type: 'string' },
+      json: { type: 'string' },
+      svg: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+async function main(): Promise<number> {
+  let cli: Cli | 'help';
+  try {
+    cli = parseCli(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof BenchError && err.code === 'USAGE') {
+      process.stderr.write(`bench: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cli === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const started = new Date();
+  const outcome = await runBench({
+    mode: cli.mode,
+    runs: cli.runs,
+    systems: cli.systems,
+    scenarios: cli.scenarios,
+    serializers: cli.serializers,
+    transports: cli.transports,
+    progress: new Progress(),
+  });
+  const results = computeResults(outcome);
+  const meta: RunMeta = {
+    date: started.toISOString(),
+    mode: cli.mode,
+    runs: cli.runs,
+    argv: process.argv.slice(2),
+    machine: machineInfo(),
+    node: process.version,
+    versions: outcome.versions,
+    iterations: Object.fromEntries(
+      cli.scenarios.map((id) => {
+        const def = scenarioDef(id);
+        return [id, { count: def.count[cli.mode], warmup: def.warmup[cli.mode] }];
+      }),
+    ),
+    notes: [
+      'MB = 2^20 bytes, as Pyro prints it; transfer sends 14 calls of 500000*i bytes (51269 KiB).',
+      'One server and one client process per measurement, measurements one after another.',
+      'batched: count is the number of calls in the batch; batch_speedup = sequential time / batch time.',
+    ],
+  };
+  if (results.length > 0) process.stdout.write(`${renderTable(results, meta)}\n`);
+  else process.stdout.write('No figures: nothing selected could run here.\n');
+  const notMeasured = renderNotMeasured(outcome.skipped, outcome.failed);
+  if (notMeasured) process.stdout.write(`\n${notMeasured}\n`);
+  if (cli.json) {
+    writeFileSync(
+      cli.json,
+      `${JSON.stringify(toJson(meta, results, outcome.skipped, outcome.failed), null, 2)}\n`,
+    );
+  }
+  if (cli.svg) {
+    const cinderSkip = outcome.skipped.find((s) => s.system === 'cinder' && s.serializer === undefined);
+    writeFileSync(cli.svg, renderSvg(results, meta, cinderSkip?.reason));
+  }
+  return outcome.failed.length > 0 ? 1 : 0;
+}
+
+// Only as a program: tests import parseCli without starting a bench.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(
+        `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exitCode = 1;
+    },
+  );
+}

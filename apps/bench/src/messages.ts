@@ -1,0 +1,94 @@
+// The contract between the orchestrator and its child processes (Node workers and the Python
+// scripts alike). A child gets one JSON argument (a plan) and reports JSON lines on stdout. Python's
+// python/pyro4_*.py implement the same shapes, so keep them in step.
+
+import type { ScenarioId, TransportId } from './scenarios.js';
+
+/** What a server child needs: where to listen, and its certificate for TLS. */
+export interface ServerPlan {
+  transport: TransportId;
+  /** Unix socket path (transport `unix`). TCP servers listen on 127.0.0.1 with a free port. */
+  socketPath?: string;
+  tls?: { cert: string; key: string };
+}
+
+export interface ScenarioPlan {
+  id: ScenarioId;
+  /** Timed iterations per run (transfer: number of calls; batched: pairs). */
+  count: number;
+  /** Untimed iterations before the first run. */
+  warmup: number;
+  inFlight?: number;
+  /** Transfer only: the byte size of each call, in order. */
+  sizes?: number[];
+}
+
+/** What a client child needs: the server's address as its ready line gave it, and the work. */
+export interface ClientPlan {
+  address: string;
+  transport: TransportId;
+  serializer: string;
+  /** CA certificate that signed the server's (transport `tls`). */
+  tls?: { ca: string };
+  runs: number;
+  scenarios: ScenarioPlan[];
+}
+
+/** One timed run of one scenario, as the client measured it. */
+export interface RunMessage {
+  type: 'run';
+  scenario: ScenarioId;
+  /** 0-based run index. */
+  run: number;
+  /** Operations timed (calls, connections; batched: calls in the batch). */
+  count: number;
+  seconds: number;
+  /** Transfer: payload bytes sent in the timed calls. */
+  bytes?: number;
+  /** Batched: the same calls made one by one. */
+  seqSeconds?: number;
+  /** Calls: p50, p99 and p99.9 of the per-call times, nearest-rank, microseconds. */
+  latencyUs?: [number, number, number];
+}
+
+export type ChildMessage =
+  | { type: 'ready'; address: string }
+  | { type: 'start'; scenario: ScenarioId }
+  | RunMessage
+  | { type: 'skip'; scenario: ScenarioId; reason: string }
+  | { type: 'done' }
+  | { type: 'error'; message: string };
+
+/** Parses one stdout line of a child; undefined for anything that is not one of our messages. */
+export function parseChildMessage(line: string): ChildMessage | undefined {
+  if (!line.startsWith('{')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const type = (value as { type?: unknown }).type;
+  switch (type) {
+    case 'ready':
+    case 'start':
+    case 'skip':
+    case 'done':
+    case 'error':
+      return value as ChildMessage;
+    case 'run': {
+      const run = value as RunMessage;
+      return typeof run.count === 'number' && typeof run.seconds === 'number' ? run : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Nearest-rank percentile of an ascending-sorted sample (the Python client uses the same rule). */
+export function nearestRank(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(p * sorted.length)));
+  return sorted[rank - 1]!;
+}

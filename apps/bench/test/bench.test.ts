@@ -1,0 +1,84 @@
+// The bench end to end, as `pnpm bench` runs it but from the TypeScript sources: a quick run limited
+// to two scenarios over TCP, checked for a well-formed JSON file and positive figures (not speed).
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild, stopAllChildren } from '@cinder/test-utils';
+import { afterAll, expect, it } from 'vitest';
+import type { BenchJson } from '../src/index.js';
+import { figures } from '../src/scenarios.js';
+
+const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+
+afterAll(async () => {
+  await stopAllChildren();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function pyro4Available(): boolean {
+  try {
+    execFileSync('/usr/bin/python3', ['-E', '-c', 'import Pyro4'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+it('runs a quick bench and writes well-formed JSON with positive figures', { timeout: 120_000 }, async () => {
+  const jsonFile = join(dir, 'bench.json');
+  const svgFile = join(dir, 'bench.svg');
+  const args = ['--quick', '--only', 'calls,transfer', '--transport', 'tcp', '--serializer', 'marshal'];
+  const child = startChild(main, [...args, '--json', jsonFile, '--svg', svgFile]);
+  const code = await child.exited;
+  expect(code, child.stderr()).toBe(0);
+
+  const out = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchJson;
+  expect(out.meta).toMatchObject({ mode: 'quick', runs: 1, node: process.version });
+  expect(out.meta.machine.cores).toBeGreaterThan(0);
+  expect(Number.isNaN(Date.parse(out.meta.date))).toBe(false);
+  expect(out.failed).toEqual([]);
+
+  const known = new Map(figures.map((f) => [f.name, f]));
+  for (const e of out.results) {
+    expect(Object.keys(e)).toEqual(
+      expect.arrayContaining(['scenario', 'system', 'serializer', 'transport', 'value', 'unit']),
+    );
+    expect(known.get(e.scenario)?.unit, e.scenario).toBe(e.unit);
+    expect(['calls', 'transfer']).toContain(known.get(e.scenario)?.scenario);
+    expect(e.transport).toBe('tcp');
+    expect(Number.isFinite(e.value) && e.value > 0, `${e.system} ${e.scenario} = ${e.value}`).toBe(true);
+    expect(e.runs).toHaveLength(1);
+  }
+
+  const produced = (system: string) =>
+    new Set(out.results.filter((e) => e.system === system).map((e) => e.scenario));
+  const callAndTransfer = figures
+    .filter((f) => f.scenario === 'calls' || f.scenario === 'transfer')
+    .map((f) => f.name);
+  expect([...produced('raw')].sort()).toEqual([...callAndTransfer].sort());
+  expect([...produced('grpc')].sort()).toEqual([...callAndTransfer].sort());
+  if (pyro4Available()) {
+    expect([...produced('pyro4')].sort()).toEqual([...callAndTransfer].sort());
+    expect(out.meta.versions.pyro4?.pyro4).toMatch(/^4\./);
+    expect(out.results.filter((e) => e.system === 'pyro4').every((e) => e.serializer === 'marshal')).toBe(
+      true,
+    );
+  }
+  // Cinder is not there yet: it must be reported as skipped, never given a figure.
+  expect(produced('cinder').size).toBe(0);
+  expect(out.skipped).toContainEqual(
+    expect.objectContaining({ system: 'cinder', reason: expect.stringMatching(/not yet available/) }),
+  );
+
+  const raw = out.results.find((e) => e.system === 'raw' && e.scenario === 'calls_per_s')!;
+  const grpc = out.results.find((e) => e.system === 'grpc' && e.scenario === 'calls_per_s')!;
+  expect(grpc.ratios.raw).toBeCloseTo(grpc.value / raw.value, 9);
+
+  const table = child.lines.join('\n');
+  expect(table).toMatch(/^calls_per_s\s+tcp\s+raw\s+none/m);
+  expect(readFileSync(svgFile, 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+});
