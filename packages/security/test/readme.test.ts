@@ -19,7 +19,7 @@ describe('README', () => {
     expect(match, 'limits-table markers').not.toBeNull();
     const rows = match![1]!
       .split('\n')
-      .filter((line) => !/^\|[-|]+\|$/.test(line))
+      .filter((line) => !/^\|[-:\s|]+\|$/.test(line))
       .map((line) =>
         line
           .slice(1, -1)
