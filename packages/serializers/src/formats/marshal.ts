@@ -477,7 +477,9 @@ class MarshalReader {
       }
       case T_STRING: {
         const n = this.length(at, 1);
-        const b = this.data.slice(this.pos, this.pos + n);
+        // A copy (Buffer#slice would be a view): the input buffer may be reused by the transport.
+        const b = new Uint8Array(n);
+        b.set(this.data.subarray(this.pos, this.pos + n));
         this.pos += n;
         return this.keep(flag, b);
       }

@@ -384,7 +384,7 @@ class SerpentParser {
     return this.complexTail(this.number(), start);
   }
 
-  /** `real ± imag j`: ast.literal_eval's one binary operation, computed as Python computes it. */
+  /** `real ± imag j`: the one binary operation ast.literal_eval allows. */
   private complexTail(left: number | bigint | Complex, start: number): unknown {
     if (left instanceof Complex) return left;
     const save = this.pos;
@@ -410,9 +410,10 @@ class SerpentParser {
     const right = this.number();
     if (!(right instanceof Complex)) throw this.error('only real ± imaginary is allowed', start);
     const re = typeof left === 'bigint' ? Number(left) : left;
-    const im = sign * right.imag;
-    // Python: float + complex(0.0, im) → (re + 0.0, 0.0 + im); subtraction → (re - 0.0, 0.0 - im).
-    return op === 0x2b ? new Complex(re + 0, 0 + im) : new Complex(re - 0, 0 - im);
+    const im = sign === -1 ? -right.imag : right.imag;
+    // Python would compute float + complex(0.0, im), turning a -0.0 part into 0.0; the parts are
+    // kept as written instead, so that serpent's `(re±imj)` round-trips signed zeros exactly.
+    return new Complex(re, op === 0x2b ? im : -im);
   }
 
   private number(): number | bigint | Complex {
