@@ -3,4 +3,5 @@
 export * from './certs.js';
 export * from './child.js';
 export * from './paths.js';
+export * from './pyrender.js';
 export * from './vectors.js';
