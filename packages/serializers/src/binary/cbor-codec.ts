@@ -1,0 +1,465 @@
+// CBOR (RFC 8949), Cinder's own default format between Cinder peers. Standard items only:
+// definite-length ints, byte and text strings, arrays, maps (string keys → object, any other key →
+// Map), floats (float32 when exact, else float64), and this closed set of tags:
+//   0/1 date (→ Date) · 2/3 bignum (→ bigint) · 258 set (→ Set) · 43000 complex [re, im] (→ Complex)
+//   · 55799 self-described CBOR (ignored).
+// Every other tag, indefinite-length items and unknown simple values are refused, so nothing from
+// the wire can choose a class (no Error/RegExp/typed-array/record/shared-reference tags). Encoding and
+// decoding are single passes that apply the registry, the hooks, the depth limit and revival inline.
+import { SerializeError } from '@cinder/core';
+import { Complex } from '../pyvalues.js';
+import { defineOwn } from '../registry.js';
+import type { CodecHooks } from '../serializer.js';
+import type { ValueMapper } from '../value-mapper.js';
+import { ByteWriter } from './byte-writer.js';
+import { type DecodeOptions, wrapDecodeError, wrapEncodeError } from './msgpack-codec.js';
+import { f32be, f64be, u16be, u32be, u64be } from './read-num.js';
+import { readUtf8 } from './read-utf8.js';
+
+export const TAG_DATE_STRING = 0;
+export const TAG_DATE_EPOCH = 1;
+export const TAG_BIGNUM_POS = 2;
+export const TAG_BIGNUM_NEG = 3;
+export const TAG_SET = 258;
+/** Tag for a complex number as `[real, imaginary]`. */
+export const TAG_COMPLEX = 43000;
+export const TAG_SELF_DESCRIBED = 55799;
+
+/** Bignums are limited to what Python's 4300-digit int/str limit allows (≈1786 bytes). */
+const MAX_BIGNUM_BYTES = 1786;
+const TWO_64 = 2n ** 64n;
+const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
+
+const objectProto = Object.prototype;
+const getProto = Object.getPrototypeOf;
+const isArray = Array.isArray;
+
+function head(w: ByteWriter, major: number, n: number): void {
+  const m = major << 5;
+  if (n < 24) w.u8(m | n);
+  else if (n < 0x100) w.u8u8(m | 24, n);
+  else if (n < 0x10000) w.u8u16(m | 25, n);
+  else if (n < 0x1_0000_0000) w.u8u32(m | 26, n);
+  else w.u8u64n(m | 27, n);
+}
+
+function textHeader(w: ByteWriter, len: number): void {
+  head(w, 3, len);
+}
+
+export class CborEncoder {
+  private hooks: CodecHooks | undefined;
+  private readonly maxDepth: number;
+
+  constructor(
+    private readonly w: ByteWriter,
+    private readonly mapper: ValueMapper,
+  ) {
+    this.maxDepth = mapper.maxDepth;
+  }
+
+  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array {
+    if (this.w.busy) return new CborEncoder(new ByteWriter(), this.mapper).encode(value, hooks);
+    this.hooks = hooks;
+    this.w.begin();
+    try {
+      this.value(value, 0);
+    } catch (err) {
+      this.w.abort();
+      throw wrapEncodeError(err);
+    } finally {
+      this.hooks = undefined;
+    }
+    return this.w.finish();
+  }
+
+  /** Encodes a call envelope `[object, method, params, kwargs]` without building the array. */
+  encodeCall(
+    object: string,
+    method: string,
+    params: unknown[],
+    kwargs: unknown,
+    hooks: CodecHooks | undefined,
+  ): Uint8Array {
+    if (this.w.busy)
+      return new CborEncoder(new ByteWriter(), this.mapper).encodeCall(object, method, params, kwargs, hooks);
+    this.hooks = hooks;
+    this.w.begin();
+    try {
+      this.w.u8(0x84);
+      this.w.utf8(object, 0x60, 24, textHeader);
+      this.w.utf8(method, 0x60, 24, textHeader);
+      this.array(params, 1);
+      this.value(kwargs, 1);
+    } catch (err) {
+      this.w.abort();
+      throw wrapEncodeError(err);
+    } finally {
+      this.hooks = undefined;
+    }
+    return this.w.finish();
+  }
+
+  private value(v: unknown, depth: number): void {
+    switch (typeof v) {
+      case 'string':
+        this.w.utf8(v, 0x60, 24, textHeader);
+        return;
+      case 'number':
+        if (Number.isSafeInteger(v) && !Object.is(v, -0)) {
+          if (v >= 0) head(this.w, 0, v);
+          else head(this.w, 1, -1 - v);
+        } else if (Math.fround(v) === v) {
+          this.w.u8f32(0xfa, v);
+        } else {
+          this.w.u8f64(0xfb, v);
+        }
+        return;
+      case 'boolean':
+        this.w.u8(v ? 0xf5 : 0xf4);
+        return;
+      case 'bigint':
+        this.bigint(v);
+        return;
+      case 'undefined':
+        this.w.u8(0xf6);
+        return;
+      case 'object':
+        if (v === null) this.w.u8(0xf6);
+        else this.object(v, depth);
+        return;
+      default:
+        throw new SerializeError(`cbor cannot serialize a ${typeof v}`);
+    }
+  }
+
+  private object(v: object, depth: number): void {
+    if (++depth > this.maxDepth)
+      throw new SerializeError(`cbor: nesting deeper than maxDepth=${this.maxDepth}`);
+    if (isArray(v)) {
+      this.array(v, depth);
+      return;
+    }
+    const proto = getProto(v);
+    if (proto === objectProto || proto === null) {
+      const rec = v as Record<string, unknown>;
+      const keys = Object.keys(rec);
+      const n = keys.length;
+      head(this.w, 5, n);
+      for (let i = 0; i < n; i++) {
+        const key = keys[i]!;
+        this.w.utf8(key, 0x60, 24, textHeader);
+        this.value(rec[key], depth);
+      }
+      return;
+    }
+    if (v instanceof Uint8Array) {
+      head(this.w, 2, v.length);
+      this.w.bytes(v);
+      return;
+    }
+    if (v instanceof Map) {
+      head(this.w, 5, v.size);
+      for (const [key, item] of v) {
+        this.value(key, depth);
+        this.value(item, depth);
+      }
+      return;
+    }
+    if (v instanceof Set) {
+      this.w.u8(0xd9);
+      this.w.u8u8(TAG_SET >> 8, TAG_SET & 0xff);
+      head(this.w, 4, v.size);
+      for (const item of v) this.value(item, depth);
+      return;
+    }
+    if (v instanceof Complex) {
+      this.w.u8(0xd9);
+      this.w.u8u8(TAG_COMPLEX >> 8, TAG_COMPLEX & 0xff);
+      this.w.u8(0x82);
+      this.w.u8f64(0xfb, v.real);
+      this.w.u8f64(0xfb, v.imag);
+      return;
+    }
+    if (v instanceof Date) {
+      const t = v.getTime();
+      if (Number.isNaN(t)) throw new SerializeError('cbor cannot serialize an invalid Date');
+      this.w.u8(0xc0 | TAG_DATE_EPOCH);
+      this.value(t / 1000, depth);
+      return;
+    }
+    this.value(this.mapper.toModel(v, this.hooks), depth);
+  }
+
+  private array(v: readonly unknown[], depth: number): void {
+    const n = v.length;
+    head(this.w, 4, n);
+    for (let i = 0; i < n; i++) this.value(v[i], depth);
+  }
+
+  private bigint(v: bigint): void {
+    if (v >= -0x1f_ffff_ffff_ffffn && v <= 0x1f_ffff_ffff_ffffn) {
+      this.value(Number(v), 0);
+    } else if (v >= 0n && v < TWO_64) {
+      this.w.u8u64(0x1b, v);
+    } else if (v < 0n && v >= -TWO_64) {
+      this.w.u8u64(0x3b, -1n - v);
+    } else {
+      const magnitude = v < 0n ? -1n - v : v;
+      let hex = magnitude.toString(16);
+      if (hex.length & 1) hex = `0${hex}`;
+      if (hex.length / 2 > MAX_BIGNUM_BYTES) throw new SerializeError('cbor: int too large');
+      this.w.u8(0xc0 | (v < 0n ? TAG_BIGNUM_NEG : TAG_BIGNUM_POS));
+      const bytes = Buffer.from(hex, 'hex');
+      head(this.w, 2, bytes.length);
+      this.w.bytes(bytes);
+    }
+  }
+}
+
+export class CborDecoder {
+  private buf: Uint8Array = EMPTY;
+  private pos = 0;
+  /** End of the input being decoded; -1 when idle. */
+  private end = -1;
+  private hooks: CodecHooks | undefined;
+  private readonly maxDepth: number;
+
+  constructor(
+    private readonly mapper: ValueMapper,
+    private readonly options: DecodeOptions,
+  ) {
+    this.maxDepth = mapper.maxDepth;
+  }
+
+  decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown {
+    if (!(data instanceof Uint8Array)) throw new SerializeError('cbor: data must be a Uint8Array');
+    // A hook that decodes while this decoder is busy gets a decoder of its own.
+    if (this.end !== -1) return new CborDecoder(this.mapper, this.options).decode(data, hooks);
+    this.buf = data;
+    this.pos = 0;
+    this.end = data.length;
+    this.hooks = hooks;
+    try {
+      if (this.end === 0) throw new SerializeError('cbor: empty data');
+      const value = this.value(0);
+      if (this.pos !== this.end) {
+        throw new SerializeError(`cbor: ${this.end - this.pos} bytes of extra data after the value`);
+      }
+      return value;
+    } catch (err) {
+      throw wrapDecodeError(err);
+    } finally {
+      this.buf = EMPTY;
+      this.hooks = undefined;
+      this.end = -1;
+    }
+  }
+
+  /** Claims `n` bytes and returns where they start. */
+  private take(n: number): number {
+    const p = this.pos;
+    if (p + n > this.end) {
+      throw new SerializeError(`cbor: truncated data (need ${n} bytes at offset ${p}, have ${this.end - p})`);
+    }
+    this.pos = p + n;
+    return p;
+  }
+
+  /** Reads the argument of a head whose additional information is `ai`; bigint beyond 2^53−1. */
+  private arg(ai: number): number | bigint {
+    if (ai < 24) return ai;
+    switch (ai) {
+      case 24:
+        return this.buf[this.take(1)]!;
+      case 25:
+        return u16be(this.buf, this.take(2));
+      case 26:
+        return u32be(this.buf, this.take(4));
+      case 27:
+        return u64be(this.buf, this.take(8));
+      case 31:
+        throw new SerializeError(`cbor: indefinite-length items are not supported (offset ${this.pos - 1})`);
+      default:
+        throw new SerializeError(
+          `cbor: malformed head (additional information ${ai}) at offset ${this.pos - 1}`,
+        );
+    }
+  }
+
+  /** A length argument: a number no larger than what is left of the input divided by `perItem`. */
+  private length(ai: number, perItem: number): number {
+    const n = this.arg(ai);
+    if (typeof n === 'bigint' || n * perItem > this.end - this.pos) {
+      throw new SerializeError(`cbor: truncated data (length ${n} at offset ${this.pos} exceeds the input)`);
+    }
+    return n;
+  }
+
+  private value(depth: number): unknown {
+    const b = this.buf[this.take(1)]!;
+    const ai = b & 0x1f;
+    switch (b >> 5) {
+      case 0:
+        return this.arg(ai);
+      case 1: {
+        const n = this.arg(ai);
+        return typeof n === 'number' ? -1 - n : normalize(-1n - n);
+      }
+      case 2: {
+        const n = this.length(ai, 1);
+        const start = this.take(n);
+        return this.options.copyBuffers
+          ? this.buf.slice(start, start + n)
+          : this.buf.subarray(start, start + n);
+      }
+      case 3: {
+        const n = this.length(ai, 1);
+        const start = this.take(n);
+        return readUtf8(this.buf, start, start + n, 'cbor');
+      }
+      case 4:
+        return this.array(this.length(ai, 1), depth);
+      case 5:
+        return this.map(this.length(ai, 2), depth);
+      case 6:
+        return this.tag(this.arg(ai), depth);
+      default:
+        return this.simple(b, ai);
+    }
+  }
+
+  private simple(b: number, ai: number): unknown {
+    switch (ai) {
+      case 20:
+        return false;
+      case 21:
+        return true;
+      case 22:
+      case 23:
+        // undefined has no Python counterpart: it reads as None, as it is written.
+        return null;
+      case 25:
+        return halfToFloat(u16be(this.buf, this.take(2)));
+      case 26:
+        return f32be(this.buf, this.take(4));
+      case 27:
+        return f64be(this.buf, this.take(8));
+      default:
+        throw new SerializeError(
+          `cbor: unsupported simple value 0x${b.toString(16)} at offset ${this.pos - 1}`,
+        );
+    }
+  }
+
+  private array(n: number, depth: number): unknown[] {
+    if (++depth > this.maxDepth)
+      throw new SerializeError(`cbor: nesting deeper than maxDepth=${this.maxDepth}`);
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = this.value(depth);
+    return out;
+  }
+
+  private map(n: number, depth: number): unknown {
+    if (++depth > this.maxDepth)
+      throw new SerializeError(`cbor: nesting deeper than maxDepth=${this.maxDepth}`);
+    const obj: Record<string, unknown> = {};
+    let hasClass = false;
+    for (let i = 0; i < n; i++) {
+      const key = this.value(depth);
+      if (typeof key !== 'string') {
+        const map = new Map<unknown, unknown>();
+        for (const k of Object.keys(obj)) map.set(k, obj[k]);
+        map.set(key, this.value(depth));
+        for (let j = i + 1; j < n; j++) {
+          const k = this.value(depth);
+          map.set(k, this.value(depth));
+        }
+        return map;
+      }
+      const item = this.value(depth);
+      if (key === '__proto__') defineOwn(obj, key, item);
+      else {
+        obj[key] = item;
+        if (key === '__class__' && typeof item === 'string') hasClass = true;
+      }
+    }
+    if (hasClass && typeof obj.__class__ === 'string') return this.mapper.fromClassDict(obj, this.hooks);
+    return obj;
+  }
+
+  private tag(tag: number | bigint, depth: number): unknown {
+    if (++depth > this.maxDepth)
+      throw new SerializeError(`cbor: nesting deeper than maxDepth=${this.maxDepth}`);
+    const at = this.pos;
+    switch (tag) {
+      case TAG_DATE_STRING: {
+        const text = this.value(depth);
+        if (typeof text === 'string' && ISO_DATE_RE.test(text)) {
+          const date = new Date(text);
+          if (!Number.isNaN(date.getTime())) return date;
+        }
+        throw new SerializeError(`cbor: tag 0 needs an RFC 3339 date string (offset ${at})`);
+      }
+      case TAG_DATE_EPOCH: {
+        const seconds = this.value(depth);
+        if (typeof seconds === 'number') {
+          const date = new Date(seconds * 1000);
+          if (!Number.isNaN(date.getTime())) return date;
+        }
+        throw new SerializeError(`cbor: tag 1 needs a number of seconds within Date's range (offset ${at})`);
+      }
+      case TAG_BIGNUM_POS:
+      case TAG_BIGNUM_NEG: {
+        const bytes = this.value(depth);
+        if (!(bytes instanceof Uint8Array) || bytes.length > MAX_BIGNUM_BYTES) {
+          throw new SerializeError(
+            `cbor: bignum tag needs a byte string of at most ${MAX_BIGNUM_BYTES} bytes (offset ${at})`,
+          );
+        }
+        const magnitude =
+          bytes.length === 0
+            ? 0n
+            : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`);
+        return normalize(tag === TAG_BIGNUM_POS ? magnitude : -1n - magnitude);
+      }
+      case TAG_SET: {
+        const items = this.value(depth);
+        if (!isArray(items)) throw new SerializeError(`cbor: tag 258 needs an array (offset ${at})`);
+        return new Set(items);
+      }
+      case TAG_COMPLEX: {
+        const parts = this.value(depth);
+        if (
+          isArray(parts) &&
+          parts.length === 2 &&
+          typeof parts[0] === 'number' &&
+          typeof parts[1] === 'number'
+        ) {
+          return new Complex(parts[0], parts[1]);
+        }
+        throw new SerializeError(`cbor: tag ${TAG_COMPLEX} needs [real, imaginary] (offset ${at})`);
+      }
+      case TAG_SELF_DESCRIBED:
+        return this.value(depth);
+      default:
+        throw new SerializeError(`cbor: unsupported tag ${tag} at offset ${at}`);
+    }
+  }
+}
+
+/** Ints within ±(2^53−1) are numbers in the value model, whatever their encoding. */
+function normalize(v: bigint): number | bigint {
+  return v >= -0x1f_ffff_ffff_ffffn && v <= 0x1f_ffff_ffff_ffffn ? Number(v) : v;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+const EMPTY = new Uint8Array(0);

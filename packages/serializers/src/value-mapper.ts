@@ -1,0 +1,131 @@
+// The one place where values outside the wire formats meet the class registry and the per-call
+// hooks: what an encoder writes for an object it does not know, and what a decoder makes of a
+// `__class__` dict. Every serializer of a set shares one mapper.
+import { SecurityError, SerializeError } from '@cinder/core';
+import { decodeError, encodeError } from './error-codec.js';
+import { type ClassRegistry, classToDict, defineOwn, dictToClass, ownProps } from './registry.js';
+import type { CodecHooks, PyroDialect } from './serializer.js';
+
+export const DEFAULT_MAX_DEPTH = 100;
+/** The largest maxDepth accepted: deeper recursion could exhaust the JavaScript stack. */
+export const MAX_DEPTH_LIMIT = 1000;
+
+export interface MapperOptions {
+  dialect: PyroDialect;
+  registry: ClassRegistry;
+  /** Unregistered `__class__` dicts are refused (SerializeError) instead of kept as plain dicts. */
+  strictClasses: boolean;
+  /** Send the JavaScript stack as `_pyroTraceback`. */
+  tracebacks: boolean;
+  maxDepth: number;
+}
+
+export class ValueMapper {
+  readonly dialect: PyroDialect;
+  readonly registry: ClassRegistry;
+  readonly strictClasses: boolean;
+  readonly tracebacks: boolean;
+  readonly maxDepth: number;
+
+  constructor(options: MapperOptions) {
+    this.dialect = options.dialect;
+    this.registry = options.registry;
+    this.strictClasses = options.strictClasses;
+    this.tracebacks = options.tracebacks;
+    this.maxDepth = options.maxDepth;
+  }
+
+  /**
+   * What to write in place of `value`, an object none of the formats knows (anything but arrays,
+   * plain objects, Map, Set, Uint8Array, Complex and, where the format has them, Date). Order: errors
+   * → their exception dict; then the hook's replacement; then the registry; then typed arrays and
+   * buffers; then Pyro's default, the own properties plus `__class__`.
+   */
+  toModel(value: object, hooks: CodecHooks | undefined): unknown {
+    if (typeof value === 'function') throw new SerializeError('cannot serialize a function');
+    if (value instanceof Error) {
+      return encodeError(value, {
+        dialect: this.dialect,
+        registry: this.registry,
+        tracebacks: this.tracebacks,
+      });
+    }
+    if (hooks?.replace !== undefined) {
+      const replaced = hooks.replace(value);
+      if (replaced !== undefined && replaced !== value) return replaced;
+    }
+    const entry = this.registry.entryFor(value);
+    if (entry !== undefined) return classToDict(entry, value, this.dialect);
+    if (value instanceof Date) return dateToIso(value);
+    if (ArrayBuffer.isView(value)) {
+      if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      // Typed arrays travel as lists of numbers (bigints for the 64-bit kinds), like Python's array.array.
+      return Array.from(value as unknown as ArrayLike<unknown>);
+    }
+    if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return new Uint8Array(value);
+    const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+    const name = typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'object';
+    const dict = ownProps(value);
+    defineOwn(dict, '__class__', name);
+    return dict;
+  }
+
+  /**
+   * What a received dict with a string `__class__` becomes: exceptions (`__exception__: true`) an
+   * Error, registered classes their instance, then whatever the revive hook returns; otherwise the
+   * dict itself (or a SerializeError with strictClasses). Names containing `__` are refused.
+   */
+  fromClassDict(dict: Record<string, unknown>, hooks: CodecHooks | undefined): unknown {
+    const className = dict.__class__ as string;
+    if (className.includes('__')) {
+      throw new SecurityError(
+        `refused to deserialize types with double underscores in their name: ${className}`,
+      );
+    }
+    if (dict.__exception__ === true) {
+      return decodeError(dict, { dialect: this.dialect, registry: this.registry });
+    }
+    const entry = this.registry.entryNamed(className);
+    if (entry !== undefined) return dictToClass(entry, dict, className, this.dialect);
+    if (hooks?.revive !== undefined) {
+      const revived = hooks.revive(className, dict);
+      if (revived !== undefined) return revived;
+    }
+    if (this.strictClasses) throw new SerializeError(`unsupported serialized class: ${className}`);
+    return dict;
+  }
+}
+
+/** Dates in formats without a date type: ISO 8601 text, as Pyro writes Python datetimes to json. */
+function dateToIso(date: Date): string {
+  if (Number.isNaN(date.getTime())) throw new SerializeError('cannot serialize an invalid Date');
+  return date.toISOString();
+}
+
+/** A maxDepth option checked and defaulted. */
+export function checkMaxDepth(maxDepth: number | undefined): number {
+  if (maxDepth === undefined) return DEFAULT_MAX_DEPTH;
+  if (!Number.isInteger(maxDepth) || maxDepth < 1 || maxDepth > MAX_DEPTH_LIMIT) {
+    throw new SerializeError(
+      `maxDepth must be an integer from 1 to ${MAX_DEPTH_LIMIT}, got ${String(maxDepth)}`,
+    );
+  }
+  return maxDepth;
+}
+
+/**
+ * The exact dict json and serpent write for bytes, `{"data": <base64>, "encoding": "base64"}`, back
+ * as a Uint8Array; anything else is returned as it is.
+ */
+export function bytesFromDict(dict: Record<string, unknown>): unknown {
+  const data = dict.data;
+  if (dict.encoding !== 'base64' || typeof data !== 'string') return dict;
+  let count = 0;
+  for (const _ in dict) if (++count > 2) return dict;
+  if (count !== 2 || !BASE64_RE.test(data)) return dict;
+  const buf = Buffer.from(data, 'base64');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+// Strict standard base64 with padding, as Python's base64.b64encode writes it.
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
