@@ -79,7 +79,7 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
   switch (s.id) {
     case 'connections': {
       const reconnect = d.reconnect!.bind(d);
-      await repeat(reconnect, s.warmup);
+      await warmUp(() => repeat(reconnect, s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
         emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(reconnect, s.count) });
       }
@@ -87,7 +87,7 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
     }
     case 'new_proxy_calls': {
       const op = d.newProxyCall!.bind(d);
-      await repeat(op, s.warmup);
+      await warmUp(() => repeat(op, s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
         emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(op, s.count) });
       }
@@ -95,7 +95,7 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
     }
     case 'calls': {
       const call = d.call.bind(d);
-      await repeat(call, s.warmup);
+      await warmUp(() => repeat(call, s.warmup), s.warmupMs);
       const lat = new Float64Array(s.count);
       for (let run = 0; run < runs; run++) {
         const t0 = now();
@@ -122,7 +122,7 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
         // The barrier: the server has read (and dispatched) every oneway call before it answers.
         await d.call();
       };
-      await burst(s.warmup);
+      await warmUp(() => burst(s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
         const t0 = now();
         await burst(s.count);
@@ -133,7 +133,7 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
     case 'pipelined16':
     case 'pipelined128': {
       const inFlight = s.inFlight ?? (s.id === 'pipelined16' ? 16 : 128);
-      await pipelined(d, s.warmup, inFlight);
+      await warmUp(() => pipelined(d, s.warmup, inFlight), s.warmupMs);
       for (let run = 0; run < runs; run++) {
         const t0 = now();
         await pipelined(d, s.count, inFlight);
@@ -152,7 +152,9 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
           throw new BenchError('CHECK', `server received ${got} bytes, ${data.length} were sent`);
         }
       };
-      for (const p of payloads.slice(0, s.warmup)) await send(p);
+      await warmUp(async () => {
+        for (const p of payloads.slice(0, s.warmup)) await send(p);
+      }, s.warmupMs);
       const bytes = sizes.reduce((a, b) => a + b, 0);
       for (let run = 0; run < runs; run++) {
         const t0 = now();
@@ -177,8 +179,10 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
           throw new BenchError('CHECK', `batch results sum to ${total}, expected ${expected(pairs)}`);
         }
       };
-      check(await sequential(s.warmup), s.warmup);
-      check(await d.batch!(s.warmup), s.warmup);
+      await warmUp(async () => {
+        check(await sequential(s.warmup), s.warmup);
+        check(await d.batch!(s.warmup), s.warmup);
+      }, s.warmupMs);
       for (let run = 0; run < runs; run++) {
         let t0 = now();
         check(await sequential(s.count), s.count);
@@ -191,6 +195,17 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
       return;
     }
   }
+}
+
+/**
+ * Repeats one warm-up step (the scenario's warm-up count) until `minMs` have passed. Counting alone
+ * is not enough: on this VM a ping-pong pair only reaches its steady rate after about a second of
+ * traffic, whatever the language, so a count-only warm-up would time the ramp.
+ */
+async function warmUp(step: () => Promise<unknown>, minMs: number): Promise<void> {
+  const t0 = now();
+  do await step();
+  while (now() - t0 < minMs);
 }
 
 async function repeat(op: () => Promise<void>, n: number): Promise<void> {

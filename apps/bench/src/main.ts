@@ -18,6 +18,7 @@ import {
   scenarios,
   type TransportId,
   transportIds,
+  warmupMsFor,
 } from './scenarios.js';
 import type { SystemId, SystemSpec } from './system.js';
 import { cinderSpec } from './systems/cinder.js';
@@ -180,13 +181,17 @@ async function main(): Promise<number> {
     iterations: Object.fromEntries(
       cli.scenarios.map((id) => {
         const def = scenarioDef(id);
-        return [id, { count: def.count[cli.mode], warmup: def.warmup[cli.mode] }];
+        return [
+          id,
+          { count: def.count[cli.mode], warmup: def.warmup[cli.mode], warmupMs: warmupMsFor(cli.mode, true) },
+        ];
       }),
     ),
     notes: [
       'MB = 2^20 bytes, as Pyro prints it; transfer sends 14 calls of 500000*i bytes (51269 KiB).',
       'One server and one client process per measurement, measurements one after another.',
       'batched: count is the number of calls in the batch; batch_speedup = sequential time / batch time.',
+      'Warm-up: the count is repeated until warmupMs have passed (a quarter of it for later scenarios of the same client process).',
     ],
   };
   if (results.length > 0) process.stdout.write(`${renderTable(results, meta)}\n`);

@@ -16,8 +16,9 @@ export interface ScenarioPlan {
   id: ScenarioId;
   /** Timed iterations per run (transfer: number of calls; batched: pairs). */
   count: number;
-  /** Untimed iterations before the first run. */
+  /** Untimed iterations before the first run, repeated as a whole until `warmupMs` have passed. */
   warmup: number;
+  warmupMs: number;
   inFlight?: number;
   /** Transfer only: the byte size of each call, in order. */
   sizes?: number[];

@@ -45,7 +45,7 @@ export interface RunMeta {
   node: string;
   /** Per system, e.g. pyro4 → { python, pyro4, serpent, msgpack }. */
   versions: Partial<Record<SystemId, Record<string, string>>>;
-  iterations: Partial<Record<ScenarioId, { count: number; warmup: number }>>;
+  iterations: Partial<Record<ScenarioId, { count: number; warmup: number; warmupMs: number }>>;
   notes: string[];
 }
 

@@ -10,7 +10,14 @@ import { BenchError } from './errors.js';
 import type { ChildMessage, ClientPlan, RunMessage, ScenarioPlan, ServerPlan } from './messages.js';
 import { Child, registerTempDir, removeTempDir } from './procs.js';
 import type { Progress } from './progress.js';
-import { type Mode, type ScenarioId, scenarioDef, type TransportId, transferSizes } from './scenarios.js';
+import {
+  type Mode,
+  type ScenarioId,
+  scenarioDef,
+  type TransportId,
+  transferSizes,
+  warmupMsFor,
+} from './scenarios.js';
 import type { SystemId, SystemSpec } from './system.js';
 
 export interface BenchOptions {
@@ -61,12 +68,13 @@ interface Job extends Where {
   isolated: boolean;
 }
 
-export function scenarioPlan(id: ScenarioId, mode: Mode): ScenarioPlan {
+export function scenarioPlan(id: ScenarioId, mode: Mode, firstInProcess = true): ScenarioPlan {
   const def = scenarioDef(id);
   return {
     id,
     count: def.count[mode],
     warmup: def.warmup[mode],
+    warmupMs: warmupMsFor(mode, firstInProcess),
     ...(def.inFlight !== undefined ? { inFlight: def.inFlight } : {}),
     ...(id === 'transfer' ? { sizes: [...transferSizes] } : {}),
   };
@@ -178,7 +186,7 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
       transport: job.transport,
       serializer: job.serializer,
       runs: opts.runs,
-      scenarios: job.scenarios.map((id) => scenarioPlan(id, opts.mode)),
+      scenarios: job.scenarios.map((id, i) => scenarioPlan(id, opts.mode, i === 0)),
       ...(job.transport === 'tls' && ctx.tls ? { tls: { ca: ctx.tls.ca } } : {}),
     };
     let current = '';

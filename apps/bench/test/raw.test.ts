@@ -104,6 +104,7 @@ describe('raw system through the harness', () => {
             ...scenarioPlan(id, 'quick'),
             count: id === 'transfer' ? 14 : 20,
             warmup: 2,
+            warmupMs: 0,
           })),
         };
         const messages: ChildMessage[] = [];
