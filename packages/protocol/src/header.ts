@@ -2,6 +2,7 @@
 // caller-owned FrameHeader, so a frame reader parses headers without allocating. The error texts
 // are Pyro's own where Pyro has one (as captured in the wire vectors).
 import { MessageTooLargeError, ProtocolError } from '@cinder/core';
+import { u16, u32 } from './bytes.js';
 import {
   HEADER_SIZE_48,
   HEADER_SIZE_502,
@@ -51,8 +52,8 @@ export function checkPrefix(
   accept502: boolean,
   accept48: boolean,
 ): ProtocolVersion {
-  if (buf.readUInt32BE(off) !== TAG) throw new ProtocolError(accept502 ? 'invalid data' : PYRO4_BAD_PREFIX);
-  const version = buf.readUInt16BE(off + 4);
+  if (u32(buf, off) !== TAG) throw new ProtocolError(accept502 ? 'invalid data' : PYRO4_BAD_PREFIX);
+  const version = u16(buf, off + 4);
   if (version === 502 && accept502) return 502;
   if (version === 48 && accept48) return 48;
   throw new ProtocolError(accept502 ? `invalid protocol version: ${version}` : PYRO4_BAD_PREFIX);
@@ -76,22 +77,22 @@ export function parseHeader(
 ): void {
   let type: number;
   if (version === 502) {
-    if (buf.readUInt16BE(off + 38) !== MAGIC) throw new ProtocolError('invalid message or protocol version');
+    if (u16(buf, off + 38) !== MAGIC) throw new ProtocolError('invalid message or protocol version');
     type = buf[off + 6]!;
     h.wireSerializer = buf[off + 7]!;
-    h.wireFlags = buf.readUInt16BE(off + 8);
-    h.seq = buf.readUInt16BE(off + 10);
-    h.dataLength = buf.readUInt32BE(off + 12);
-    h.annotationsLength = buf.readUInt32BE(off + 16);
+    h.wireFlags = u16(buf, off + 8);
+    h.seq = u16(buf, off + 10);
+    h.dataLength = u32(buf, off + 12);
+    h.annotationsLength = u32(buf, off + 16);
     h.size = HEADER_SIZE_502;
   } else {
-    type = buf.readUInt16BE(off + 6);
-    const flags = buf.readUInt16BE(off + 8);
-    const seq = buf.readUInt16BE(off + 10);
-    const dataLength = buf.readUInt32BE(off + 12);
-    const serializer = buf.readUInt16BE(off + 16);
-    const annotationsLength = buf.readUInt16BE(off + 18);
-    const checksum = buf.readUInt16BE(off + 22);
+    type = u16(buf, off + 6);
+    const flags = u16(buf, off + 8);
+    const seq = u16(buf, off + 10);
+    const dataLength = u32(buf, off + 12);
+    const serializer = u16(buf, off + 16);
+    const annotationsLength = u16(buf, off + 18);
+    const checksum = u16(buf, off + 22);
     // Pyro4 sums the signed data length; it differs from the unsigned one by 2^32, which the
     // 16-bit mask removes, so the unsigned read gives the same checksum.
     if (checksum !== pyro4Checksum(type, flags, seq, dataLength, serializer, annotationsLength))

@@ -11,6 +11,7 @@ import {
   readAnnotationId,
   writeAnnotationId,
 } from './annotations.js';
+import { putU16, putU32, u16, view } from './bytes.js';
 import { deflatePayload, inflatePayload } from './compression.js';
 import {
   COPY_THRESHOLD,
@@ -177,16 +178,16 @@ export function encode48(
   const headLength = HEADER_SIZE_48 + annotationsLength;
   const inline = payload.length < COPY_THRESHOLD;
   const out = Buffer.allocUnsafe(inline ? headLength + payload.length : headLength);
-  out.writeUInt32BE(TAG, 0);
-  out.writeUInt16BE(48, 4);
-  out.writeUInt16BE(m.type, 6);
-  out.writeUInt16BE(flags, 8);
-  out.writeUInt16BE(m.seq, 10);
-  out.writeUInt32BE(payload.length, 12);
-  out.writeUInt16BE(serializer, 16);
-  out.writeUInt16BE(annotationsLength, 18);
-  out.writeUInt16BE(0, 20);
-  out.writeUInt16BE(pyro4Checksum(m.type, flags, m.seq, payload.length, serializer, annotationsLength), 22);
+  putU32(out, 0, TAG);
+  putU16(out, 4, 48);
+  putU16(out, 6, m.type);
+  putU16(out, 8, flags);
+  putU16(out, 10, m.seq);
+  putU32(out, 12, payload.length);
+  putU16(out, 16, serializer);
+  putU16(out, 18, annotationsLength);
+  putU16(out, 20, 0);
+  putU16(out, 22, pyro4Checksum(m.type, flags, m.seq, payload.length, serializer, annotationsLength));
   // Pyro4's order: the message's own annotations, then CORR, then HMAC (added last by Message).
   let p = HEADER_SIZE_48;
   if (annotations !== null) {
@@ -211,7 +212,7 @@ function skipped(id: string, corr: Uint8Array | null, hmacKey: Uint8Array | null
 
 function writeChunk(out: Buffer, p: number, id: string, value: Uint8Array): number {
   writeAnnotationId(out, p, id);
-  out.writeUInt16BE(value.length, p + 4);
+  putU16(out, p + 4, value.length);
   out.set(value, p + CHUNK_HEADER);
   return p + CHUNK_HEADER + value.length;
 }
@@ -240,10 +241,10 @@ export function decodeBody48(
     const left = annotationsEnd - p;
     if (left < CHUNK_HEADER) throw chunkHeaderTruncated(left, CHUNK_HEADER);
     const id = readAnnotationId(buf, p);
-    const length = buf.readUInt16BE(p + 4);
+    const length = u16(buf, p + 4);
     p += CHUNK_HEADER;
     if (length > annotationsEnd - p) throw chunkOverrun(id, length, annotationsEnd - p);
-    const value = buf.subarray(p, p + length);
+    const value = view(buf, p, p + length);
     p += length;
     if (id === CORR_ANNOTATION) {
       if (length !== CORRELATION_ID_SIZE) {
@@ -257,7 +258,7 @@ export function decodeBody48(
       annotations.set(id, value);
     }
   }
-  let payload: Uint8Array = buf.subarray(annotationsEnd, annotationsEnd + h.dataLength);
+  let payload: Uint8Array = view(buf, annotationsEnd, annotationsEnd + h.dataLength);
   if (hmacKey !== null) {
     if (mac === null) throw new SecurityError('hmac key config not symmetric');
     if (!hmacMatches(mac, pyro4Hmac(hmacKey, payload, annotations, corr))) {

@@ -9,6 +9,7 @@ import {
   readAnnotationId,
   writeAnnotationId,
 } from './annotations.js';
+import { putU16, putU32, u32, view } from './bytes.js';
 import { deflatePayload, inflatePayload } from './compression.js';
 import {
   COPY_THRESHOLD,
@@ -63,23 +64,23 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
   const headLength = HEADER_SIZE_502 + annotationsLength;
   const inline = payload.length < COPY_THRESHOLD;
   const out = Buffer.allocUnsafe(inline ? headLength + payload.length : headLength);
-  out.writeUInt32BE(TAG, 0);
-  out.writeUInt16BE(502, 4);
+  putU32(out, 0, TAG);
+  putU16(out, 4, 502);
   out[6] = m.type;
   out[7] = serializer;
-  out.writeUInt16BE(flags, 8);
-  out.writeUInt16BE(m.seq, 10);
-  out.writeUInt32BE(payload.length, 12);
-  out.writeUInt32BE(annotationsLength, 16);
+  putU16(out, 8, flags);
+  putU16(out, 10, m.seq);
+  putU32(out, 12, payload.length);
+  putU32(out, 16, annotationsLength);
   if (corr !== null) out.set(corr, 20);
-  else out.fill(0, 20, 36);
-  out.writeUInt16BE(0, 36);
-  out.writeUInt16BE(MAGIC, 38);
+  else for (let i = 20; i < 36; i++) out[i] = 0;
+  putU16(out, 36, 0);
+  putU16(out, 38, MAGIC);
   if (annotations !== null) {
     let p = HEADER_SIZE_502;
     for (const [id, value] of annotations) {
       writeAnnotationId(out, p, id);
-      out.writeUInt32BE(value.length, p + 4);
+      putU32(out, p + 4, value.length);
       out.set(value, p + CHUNK_HEADER);
       p += CHUNK_HEADER + value.length;
     }
@@ -105,22 +106,22 @@ export function decodeBody502(buf: Buffer, off: number, h: FrameHeader, maxMessa
     const left = annotationsEnd - p;
     if (left < CHUNK_HEADER) throw chunkHeaderTruncated(left, CHUNK_HEADER);
     const id = readAnnotationId(buf, p);
-    const length = buf.readUInt32BE(p + 4);
+    const length = u32(buf, p + 4);
     p += CHUNK_HEADER;
     if (length > annotationsEnd - p) throw chunkOverrun(id, length, annotationsEnd - p);
     if (annotations === null) annotations = new Map();
-    annotations.set(id, buf.subarray(p, p + length));
+    annotations.set(id, view(buf, p, p + length));
     p += length;
   }
   const wireFlags = h.wireFlags;
-  let payload: Uint8Array = buf.subarray(annotationsEnd, annotationsEnd + h.dataLength);
+  let payload: Uint8Array = view(buf, annotationsEnd, annotationsEnd + h.dataLength);
   if (wireFlags & Flags.COMPRESSED) payload = inflatePayload(payload, maxMessageSize - h.annotationsLength);
   return {
     type: h.type,
     flags: wireFlags & RECEIVED_FLAGS_MASK,
     seq: h.seq,
     serializerId: h.wireSerializer,
-    correlationId: wireFlags & Flags.CORR_ID ? buf.subarray(off + 20, off + 36) : null,
+    correlationId: wireFlags & Flags.CORR_ID ? view(buf, off + 20, off + 36) : null,
     annotations,
     payload,
   };

@@ -1,0 +1,313 @@
+// FrameReader over real vector streams in every chunking, and its contract: version detection,
+// size limit from the header, poisoning, zero-copy views, callback errors.
+import { deflateSync } from 'node:zlib';
+import { ConfigError, MessageTooLargeError, ProtocolError, SecurityError } from '@cinder/core';
+import { frameBytes, loadVectors, type VectorLine, vectorFiles } from '@cinder/test-utils';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeMessage,
+  encodeMessage,
+  Flags,
+  FrameReader,
+  type Message,
+  MsgType,
+  type ProtocolVersion,
+  SerializerId,
+} from '../src/index.js';
+import { lineKey, lineName, plain, prng, randomSplit } from './helpers.js';
+
+type Outcome = { messages: Record<string, unknown>[]; error: string | null };
+
+/** What a stream must yield: decodeMessage of each frame, up to the first one that fails. */
+function oracle(frames: Buffer[], version: ProtocolVersion, key: Buffer | undefined, max: number): Outcome {
+  const messages: Record<string, unknown>[] = [];
+  for (const frame of frames) {
+    try {
+      messages.push(plain(decodeMessage(frame, { versions: [version], hmacKey: key, maxMessageSize: max })));
+    } catch (err) {
+      return { messages, error: `${(err as Error).name}: ${(err as Error).message}` };
+    }
+  }
+  return { messages, error: null };
+}
+
+function run(chunks: Buffer[], options: ConstructorParameters<typeof FrameReader>[0]): Outcome {
+  const reader = new FrameReader(options);
+  const messages: Record<string, unknown>[] = [];
+  try {
+    for (const chunk of chunks) reader.push(chunk, (m) => messages.push(plain(m)));
+  } catch (err) {
+    return { messages, error: `${(err as Error).name}: ${(err as Error).message}` };
+  }
+  expect(reader.buffered).toBe(0);
+  return { messages, error: null };
+}
+
+/** The byte streams of a file: frames of one scenario, connection and direction, in step order. */
+function streams(lines: VectorLine[]): { name: string; lines: VectorLine[] }[] {
+  const groups = new Map<string, VectorLine[]>();
+  for (const line of lines) {
+    if (line.frame_hex === null) continue;
+    const key = `${line.scenario}/conn${line.conn}/${line.direction}`;
+    const group = groups.get(key) ?? [];
+    group.push(line);
+    groups.set(key, group);
+  }
+  return [...groups].map(([name, group]) => ({ name: `${group[0]!.file}/${name}`, lines: group }));
+}
+
+const MAX = 1 << 20;
+
+describe('FrameReader over every vector stream', () => {
+  for (const file of vectorFiles) {
+    if (file === 'broadcast') continue;
+    it(`${file}: every stream, whole, frame by frame, byte by byte and in random splits`, () => {
+      const random = prng(file.length * 7919);
+      let count = 0;
+      for (const stream of streams(loadVectors(file))) {
+        const first = stream.lines[0]!;
+        const version = first.protocol;
+        const key = lineKey(first);
+        const frames = stream.lines.map(frameBytes);
+        const expected = oracle(frames, version, key, MAX);
+        const all = Buffer.concat(frames);
+        const chunkings: Buffer[][] = [
+          [all],
+          frames,
+          [...all].map((b) => Buffer.of(b)),
+          randomSplit(all, 7, random),
+          randomSplit(all, 300, random),
+        ];
+        for (const versions of [[version], [502, 48]] as ProtocolVersion[][]) {
+          for (const chunks of chunkings) {
+            const got = run(chunks, { maxMessageSize: MAX, versions, hmacKey: key });
+            // With both versions accepted the error texts follow Pyro5 for a bad prefix.
+            if (versions.length === 2 && expected.error !== null) {
+              expect(got.messages, stream.name).toEqual(expected.messages);
+              expect(got.error, stream.name).not.toBeNull();
+            } else {
+              expect(got, stream.name).toEqual(expected);
+            }
+          }
+        }
+        count += expected.messages.length;
+      }
+      expect(count).toBeGreaterThan(90);
+    });
+
+    it(`${file}: all well-formed frames of the file as one stream in random splits`, () => {
+      const random = prng(file.length * 104729);
+      const lines = loadVectors(file).filter((l) => l.frame_hex !== null && l.malformed === undefined);
+      const key = lineKey(lines.find((l) => l.hmac_key === 'secret') ?? lines[0]!);
+      const usable = lines.filter((l) => lineKey(l)?.toString() === key?.toString());
+      const frames = usable.map(frameBytes);
+      const expected = oracle(frames, usable[0]!.protocol, key, MAX);
+      expect(expected.error).toBeNull();
+      const all = Buffer.concat(frames);
+      for (const maxSize of [1, 16, 1024, 65536]) {
+        expect(
+          run(randomSplit(all, maxSize, random), { maxMessageSize: MAX, versions: [502, 48], hmacKey: key }),
+        ).toEqual(expected);
+      }
+    });
+  }
+});
+
+function message(overrides: Partial<Message> = {}): Message {
+  return {
+    type: MsgType.INVOKE,
+    flags: 0,
+    seq: 1,
+    serializerId: SerializerId.JSON,
+    correlationId: null,
+    annotations: null,
+    payload: Buffer.from('{"object": "x", "method": "m", "params": [], "kwargs": {}}'),
+    ...overrides,
+  };
+}
+
+function frame(version: ProtocolVersion, m: Message = message(), compressAbove = 0): Buffer {
+  return Buffer.concat(encodeMessage(m, { version, compressAbove }));
+}
+
+describe('FrameReader contract', () => {
+  it('fixes the version when one is accepted and detects it from 6 bytes otherwise', () => {
+    expect(new FrameReader({ maxMessageSize: MAX, versions: [48] }).version).toBe(48);
+    expect(new FrameReader({ maxMessageSize: MAX, versions: [502] }).version).toBe(502);
+    for (const version of [502, 48] as const) {
+      const reader = new FrameReader({ maxMessageSize: MAX, versions: [502, 48] });
+      const bytes = frame(version);
+      reader.push(bytes.subarray(0, 5), () => {});
+      expect(reader.version).toBeUndefined();
+      reader.push(bytes.subarray(5, 6), () => {});
+      expect(reader.version).toBe(version);
+      expect(reader.buffered).toBe(6);
+    }
+  });
+
+  it('refuses a second version once the stream has chosen one', () => {
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502, 48] });
+    const got: Message[] = [];
+    reader.push(frame(48), (m) => got.push(m));
+    expect(got).toHaveLength(1);
+    expect(() => reader.push(frame(502), () => {})).toThrow(
+      new ProtocolError('invalid data or unsupported protocol version'),
+    );
+    const reader5 = new FrameReader({ maxMessageSize: MAX, versions: [502, 48] });
+    reader5.push(frame(502), () => {});
+    expect(() => reader5.push(frame(48), () => {})).toThrow(
+      new ProtocolError('invalid protocol version: 48'),
+    );
+  });
+
+  it('rejects an oversized frame from its header, before the body arrives', () => {
+    for (const version of [502, 48] as const) {
+      const big = frame(version, message({ payload: Buffer.alloc(5000, 0x61) }));
+      const headerSize = version === 502 ? 40 : 24;
+      const reader = new FrameReader({ maxMessageSize: 1000, versions: [version] });
+      reader.push(big.subarray(0, headerSize - 1), () => {});
+      expect(() => reader.push(big.subarray(headerSize - 1, headerSize), () => {})).toThrow(
+        MessageTooLargeError,
+      );
+      expect(reader.buffered).toBe(headerSize);
+    }
+  });
+
+  it('reports the size the way Pyro5 does (vector message_too_large_connect)', () => {
+    const lines = loadVectors('pyro5-json').filter((l) => l.scenario === 'message_too_large_connect');
+    const request = lines.find((l) => l.direction === 'c2s')!;
+    const reply = lines.find((l) => l.direction === 's2c' && l.frame_hex !== null)!;
+    const reader = new FrameReader({ maxMessageSize: 1000, versions: [502] });
+    expect(() => reader.push(frameBytes(request), () => {})).toThrow(reply.payload_decoded as string);
+  });
+
+  it('announces a 4 GiB frame without allocating for it', () => {
+    const header = frame(502).subarray(0, 40);
+    header.writeUInt32BE(0xffffffff, 12);
+    const reader = new FrameReader({ maxMessageSize: 64 * 1024, versions: [502] });
+    expect(() => reader.push(header, () => {})).toThrow(new MessageTooLargeError(0xffffffff + 0, 64 * 1024));
+  });
+
+  it('stays poisoned after an error and throws the same error again', () => {
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const broken = frame(502);
+    broken.writeUInt16BE(0x1234, 38);
+    let first: unknown;
+    try {
+      reader.push(broken, () => {});
+    } catch (err) {
+      first = err;
+    }
+    expect(first).toBeInstanceOf(ProtocolError);
+    expect(reader.error).toBe(first);
+    let second: unknown;
+    try {
+      reader.push(frame(502), () => {});
+    } catch (err) {
+      second = err;
+    }
+    expect(second).toBe(first);
+  });
+
+  it('hands out views into the pushed chunk when a frame lies inside it', () => {
+    const bytes = Buffer.concat([frame(502), frame(502, message({ seq: 2 }))]);
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: Message[] = [];
+    reader.push(bytes, (m) => got.push(m));
+    expect(got.map((m) => m.seq)).toEqual([1, 2]);
+    // A view, not a copy: changing the received bytes changes the payload.
+    bytes.fill(0x21);
+    for (const m of got) expect(Buffer.from(m.payload).toString()).toBe('!'.repeat(m.payload.length));
+  });
+
+  it('joins a frame split over chunks into one buffer of the frame size', () => {
+    const bytes = frame(
+      48,
+      message({ correlationId: Buffer.alloc(16, 7), annotations: new Map([['XREQ', Buffer.from('hi')]]) }),
+    );
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [48] });
+    const got: Message[] = [];
+    reader.push(bytes.subarray(0, 30), (m) => got.push(m));
+    reader.push(bytes.subarray(30), (m) => got.push(m));
+    expect(got).toHaveLength(1);
+    const m = got[0]!;
+    // Joined into a buffer of its own: the received chunks can be reused.
+    bytes.fill(0);
+    expect(Buffer.from(m.payload).equals(message().payload)).toBe(true);
+    expect(Buffer.from(m.correlationId!).equals(Buffer.alloc(16, 7))).toBe(true);
+    expect(m.flags & Flags.CORR_ID).toBe(Flags.CORR_ID);
+    expect(Buffer.from(m.annotations!.get('XREQ')!).toString()).toBe('hi');
+  });
+
+  it('lets a callback error through and delivers the remaining frames on the next push', () => {
+    const bytes = Buffer.concat([1, 2, 3].map((seq) => frame(502, message({ seq }))));
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const seen: number[] = [];
+    expect(() =>
+      reader.push(bytes, (m) => {
+        seen.push(m.seq);
+        if (m.seq === 1) throw new Error('handler failed');
+      }),
+    ).toThrow('handler failed');
+    expect(reader.error).toBeUndefined();
+    reader.push(new Uint8Array(0), (m) => seen.push(m.seq));
+    expect(seen).toEqual([1, 2, 3]);
+    expect(reader.buffered).toBe(0);
+  });
+
+  it('stops a zlib bomb at the size limit', () => {
+    for (const version of [502, 48] as const) {
+      const bomb = deflateSync(Buffer.alloc(8 * 1024 * 1024), { level: 9 });
+      expect(bomb.length).toBeLessThan(64 * 1024);
+      const bytes = frame(version, message({ payload: bomb }));
+      // Mark the raw deflate stream as compressed; the 48 header checksum must follow.
+      if (version === 502) bytes.writeUInt16BE(bytes.readUInt16BE(8) | 0x02, 8);
+      else {
+        bytes.writeUInt16BE(bytes.readUInt16BE(8) | 0x02, 8);
+        bytes.writeUInt16BE((bytes.readUInt16BE(22) + 2) & 0xffff, 22);
+      }
+      const reader = new FrameReader({ maxMessageSize: 64 * 1024, versions: [version] });
+      expect(() => reader.push(bytes, () => {})).toThrow(/inflates to more than the message size limit/);
+    }
+  });
+
+  it('inflates compressed payloads within the limit', () => {
+    const payload = Buffer.from('x'.repeat(3000));
+    for (const version of [502, 48] as const) {
+      const bytes = frame(version, message({ payload }), 100);
+      expect(bytes.length).toBeLessThan(500);
+      const got: Message[] = [];
+      new FrameReader({ maxMessageSize: 4000, versions: [version] }).push(bytes, (m) => got.push(m));
+      expect(Buffer.from(got[0]!.payload).equals(payload)).toBe(true);
+      expect(got[0]!.flags & Flags.COMPRESSED).toBe(0);
+      expect(() =>
+        new FrameReader({ maxMessageSize: 2000, versions: [version] }).push(bytes, () => {}),
+      ).toThrow(ProtocolError);
+    }
+  });
+
+  it('verifies HMACs on a stream', () => {
+    const key = Buffer.from('secret');
+    const signed = Buffer.concat(encodeMessage(message(), { version: 48, hmacKey: key }));
+    const got: Message[] = [];
+    new FrameReader({ maxMessageSize: MAX, versions: [48], hmacKey: key }).push(signed, (m) => got.push(m));
+    expect(got).toHaveLength(1);
+    expect(got[0]!.annotations).toBeNull();
+    expect(() => new FrameReader({ maxMessageSize: MAX, versions: [48] }).push(signed, () => {})).toThrow(
+      SecurityError,
+    );
+  });
+
+  it('refuses invalid configuration', () => {
+    expect(() => new FrameReader({ maxMessageSize: -1, versions: [502] })).toThrow(ConfigError);
+    expect(() => new FrameReader({ maxMessageSize: Number.NaN, versions: [502] })).toThrow(ConfigError);
+    expect(() => new FrameReader({ maxMessageSize: 10, versions: [] })).toThrow(ConfigError);
+    expect(() => new FrameReader({ maxMessageSize: 10, versions: [47 as ProtocolVersion] })).toThrow(
+      ConfigError,
+    );
+  });
+
+  it('names the stream in failures', () => {
+    expect(lineName(loadVectors('pyro5-json')[0]!)).toMatch(/^pyro5-json\//);
+  });
+});
