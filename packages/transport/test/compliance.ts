@@ -10,12 +10,20 @@ import {
   ConnectionClosedError,
   MessageTooLargeError,
   ProtocolError,
+  SecurityError,
   TimeoutError,
 } from '@cinder/core';
 import type { ProtocolVersion } from '@cinder/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatEndpoint } from '../src/address.js';
-import type { Connection, ConnectOptions, Endpoint, ListenOptions, Transport } from '../src/transport.js';
+import type {
+  Connection,
+  ConnectOptions,
+  Endpoint,
+  FramingOptions,
+  ListenOptions,
+  Transport,
+} from '../src/transport.js';
 import {
   delay,
   encodedBytes,
@@ -70,6 +78,7 @@ export function transportCompliance(
     interface ListenSpec {
       versions?: readonly ProtocolVersion[];
       maxMessageSize?: number;
+      framingExtra?: Partial<FramingOptions>;
       extra?: Partial<ListenOptions>;
       /** Sets up each accepted connection; default: echo every message back as a RESULT. */
       accept?: (conn: Connection) => Recorder;
@@ -91,7 +100,7 @@ export function transportCompliance(
         await tt.server.listen(
           {
             endpoint: tt.listenEndpoint(),
-            framing: framing(spec.versions ?? [502, 48], spec.maxMessageSize),
+            framing: { ...framing(spec.versions ?? [502, 48], spec.maxMessageSize), ...spec.framingExtra },
             ...spec.extra,
           },
           (conn) => {
@@ -539,6 +548,65 @@ export function transportCompliance(
       await idle.rec.closed(3000);
       expect(busy.conn.closed).toBe(false);
       expect(busy.rec.messages).toHaveLength(7);
+    });
+
+    it('passes hmacKey and compressAbove to the codec', async () => {
+      const hmacKey = Buffer.from('shared secret');
+      const { endpoint, accept } = await listen({ versions: [502, 48], framingExtra: { hmacKey } });
+      const tt = await t();
+      const signed = track.connection(
+        await tt.client.connect({
+          endpoint,
+          framing: { ...framing([48]), hmacKey, compressAbove: 100 },
+          timeoutMs: 5000,
+        }),
+      );
+      const rec = new Recorder();
+      signed.setHandler(rec);
+      const big = Buffer.alloc(5000, 'a');
+      signed.send(message(1, big));
+      await rec.messagesAtLeast(1);
+      expect(Buffer.from(rec.messages[0]!.payload)).toEqual(big);
+      await accept();
+
+      const { conn: unsigned } = await connect(endpoint, 48);
+      unsigned.send(message(1, 'no hmac'));
+      const server = await accept();
+      const err = await server.rec.errored();
+      expect(err).toBeInstanceOf(SecurityError);
+      expect(server.rec.messages).toHaveLength(0);
+    });
+
+    it('a handler that throws destroys its connection with that error', async () => {
+      const boom = new Error('handler bug');
+      const closes: Array<Error | undefined> = [];
+      const { endpoint } = await listen({
+        accept: (c) => {
+          const rec = new Recorder();
+          c.setHandler({
+            onMessage: () => {
+              throw boom;
+            },
+            onError: (e) => rec.onError(e),
+            onClose: (e) => {
+              closes.push(e);
+              rec.onClose(e);
+            },
+          });
+          return rec;
+        },
+      });
+      const { conn, rec } = await connect(endpoint);
+      conn.send(message(1, 'x'));
+      await rec.closed();
+      await within(
+        (async () => {
+          while (closes.length === 0) await delay(5);
+        })(),
+        5000,
+        'server close',
+      );
+      expect(closes).toEqual([boom]);
     });
 
     it('rejects bad options with ConfigError', async () => {
