@@ -19,7 +19,7 @@ export class Progress {
     if (text === this.#current) return;
     this.#current = text;
     if (this.#tty) {
-      const width = Math.max(20, (this.#out.columns ?? 100) - 1);
+      const width = Math.max(20, (this.#out.columns || 100) - 1);
       this.#out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
     } else {
       this.#out.write(`${text}\n`);

@@ -319,7 +319,8 @@ export function renderSvg(entries: readonly ResultEntry[], meta: RunMeta, cinder
     );
     y += rowH + 2;
     for (const { system, best } of bars) {
-      if (!best && system !== 'cinder') continue;
+      // Cinder keeps its row while it has no figures, so the chart says why; other systems drop out.
+      if (!best && (system !== 'cinder' || cinderNote === undefined)) continue;
       const label = best && best.serializer !== 'none' ? `${system} (${best.serializer})` : system;
       parts.push(`<text x="${labelW - 8}" y="${y + 13}" class="l">${xml(label)}</text>`);
       if (best) {
@@ -329,7 +330,7 @@ export function renderSvg(entries: readonly ResultEntry[], meta: RunMeta, cinder
           `<text x="${labelW + w + 6}" y="${y + 13}" class="v">${xml(formatValue(best.value))}</text>`,
         );
       } else {
-        parts.push(`<text x="${labelW}" y="${y + 13}" class="n">${xml(cinderNote ?? 'not measured')}</text>`);
+        parts.push(`<text x="${labelW}" y="${y + 13}" class="n">${xml(cinderNote ?? '')}</text>`);
       }
       y += rowH;
     }

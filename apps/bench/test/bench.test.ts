@@ -2,7 +2,7 @@
 // to two scenarios over TCP, checked for a well-formed JSON file and positive figures (not speed).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,4 +81,38 @@ it('runs a quick bench and writes well-formed JSON with positive figures', { tim
   const table = child.lines.join('\n');
   expect(table).toMatch(/^calls_per_s\s+tcp\s+raw\s+none/m);
   expect(readFileSync(svgFile, 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+});
+
+/** Pids of the live children of `pid`, from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Field 4 of /proc/<pid>/stat is the parent pid; the command name (field 2) may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+it('stops its server and client when interrupted', { timeout: 60_000 }, async () => {
+  const child = startChild(main, ['--system', 'raw', '--only', 'calls', '--transport', 'tcp']);
+  const deadline = Date.now() + 30_000;
+  while (!/: calls\n/.test(child.stderr())) {
+    if (Date.now() > deadline) throw new Error(`no progress line; stderr:\n${child.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pids = childrenOf(child.child.pid!);
+  expect(pids.length).toBeGreaterThanOrEqual(2);
+  child.child.kill('SIGINT');
+  expect(await child.exited).toBe(130);
+  expect(child.stderr()).toContain('bench interrupted (SIGINT)');
+  const stillThere = () => pids.filter((p) => existsSync(`/proc/${p}`));
+  for (let i = 0; i < 50 && stillThere().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(stillThere()).toEqual([]);
 });
