@@ -44,8 +44,18 @@ export function checkEndpoint(endpoint: Endpoint, forListen: boolean): void {
       throw new ConfigError(`invalid TCP port ${String(port)} (must be ${min}..65535)`);
     }
   } else if (endpoint.kind === 'unix') {
-    if (typeof endpoint.path !== 'string' || endpoint.path === '' || endpoint.path === '\0') {
+    const { path } = endpoint;
+    if (typeof path !== 'string' || path === '' || path === '\0') {
       throw new ConfigError('Unix endpoint needs a socket path');
+    }
+    // sockaddr_un has 108 bytes: a file path needs its NUL terminator, an abstract name does not.
+    // libuv silently truncates longer paths, which would bind or dial a different socket.
+    const max = isAbstractPath(path) ? 108 : 107;
+    const length = Buffer.byteLength(path);
+    if (length > max) {
+      throw new ConfigError(
+        `Unix socket path too long (${length} bytes, max ${max}): ${formatUnixPath(path)}`,
+      );
     }
   } else {
     throw new ConfigError(`unknown endpoint kind ${String((endpoint as { kind: unknown }).kind)}`);

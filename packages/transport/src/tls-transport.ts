@@ -149,7 +149,11 @@ export function tlsTransport(init: TlsTransportInit): Transport {
       // Node leaves the socket open after a handshake timeout.
       socket.destroy();
       logger.debug({ err: error }, 'TLS handshake failed');
-      server.onHandshakeError?.(error, address);
+      try {
+        server.onHandshakeError?.(error, address);
+      } catch (hookError) {
+        logger.error({ err: hookError }, 'onHandshakeError threw');
+      }
     });
     return tlsServer;
   }

@@ -136,6 +136,22 @@ describe('unix specifics', () => {
     ).rejects.toBeInstanceOf(ConfigError);
   });
 
+  it('refuses paths longer than sockaddr_un can hold instead of truncating them', async () => {
+    const long = join(dir, `${'x'.repeat(120)}.sock`);
+    await expect(
+      unix.listen({ endpoint: { kind: 'unix', path: long }, framing: framing([502]) }, () => {}),
+    ).rejects.toThrow(/too long/);
+    await expect(
+      unix.connect({ endpoint: { kind: 'unix', path: long }, framing: framing([502]) }),
+    ).rejects.toBeInstanceOf(ConfigError);
+    await expect(
+      unix.listen(
+        { endpoint: { kind: 'unix', path: `\0${'y'.repeat(108)}` }, framing: framing([502]) },
+        () => {},
+      ),
+    ).rejects.toBeInstanceOf(ConfigError);
+  });
+
   it('connecting to a missing path is a CommunicationError naming it', async () => {
     const path = freshPath();
     const err = await unix.connect({ endpoint: { kind: 'unix', path }, framing: framing([502]) }).then(
