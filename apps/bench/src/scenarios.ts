@@ -29,7 +29,7 @@ export interface ScenarioDef {
   readonly transports: readonly TransportId[];
   /** Timed iterations per run (for `batched`: (multiply, add) pairs; for `transfer`: ignored). */
   readonly count: Readonly<Record<Mode, number>>;
-  /** Untimed iterations before the first run (for `transfer`: how many of the sizes, smallest first). */
+  /** Untimed iterations before the first run (for `transfer`: how many of the sizes, largest first). */
   readonly warmup: Readonly<Record<Mode, number>>;
   /** Calls kept in flight on one connection (pipelined scenarios only). */
   readonly inFlight?: number;
