@@ -101,20 +101,27 @@ function lengthPrefixedReader(onFrame: (buf: Buffer, start: number, end: number)
   };
 }
 
+/**
+ * `corked`: the echo corks the frames of one read and the client those of one tick, as Cinder
+ * does; without it every frame is its own write, which is what naive code does.
+ */
 function rawVariant(
   name: string,
   listenArgs: () => { host: string; port: number } | { path: string },
+  corked: boolean,
 ): Variant {
   return {
     name,
     async start() {
       const server: Server = netServer({ noDelay: true }, (socket) => {
-        socket.on(
-          'data',
-          lengthPrefixedReader((buf, start, end) => {
-            socket.write(buf.subarray(start, end));
-          }),
-        );
+        const read = lengthPrefixedReader((buf, start, end) => {
+          socket.write(buf.subarray(start, end));
+        });
+        socket.on('data', (chunk: Buffer) => {
+          if (corked) socket.cork();
+          read(chunk);
+          if (corked) socket.uncork();
+        });
         socket.on('error', () => {});
       });
       const args = listenArgs();
@@ -135,9 +142,21 @@ function rawVariant(
       const frame = Buffer.alloc(4 + PAYLOAD.length);
       frame.writeUInt32BE(PAYLOAD.length, 0);
       PAYLOAD.copy(frame, 4);
+      let corkedNow = false;
+      const uncork = () => {
+        corkedNow = false;
+        socket.uncork();
+      };
       return {
         client: {
-          send: () => socket.write(frame),
+          send: () => {
+            if (corked && !corkedNow) {
+              corkedNow = true;
+              socket.cork();
+              process.nextTick(uncork);
+            }
+            return socket.write(frame);
+          },
           drained: () =>
             socket.writableNeedDrain ? new Promise((r) => socket.once('drain', r)) : Promise.resolve(),
           onReply(cb) {
@@ -232,9 +251,11 @@ async function main(): Promise<void> {
   let n = 0;
   const sockPath = () => join(dir, `b${++n}.sock`);
   const variants: Variant[] = [
-    rawVariant('raw net tcp', () => ({ host: '127.0.0.1', port: 0 })),
+    rawVariant('raw tcp', () => ({ host: '127.0.0.1', port: 0 }), false),
+    rawVariant('raw tcp corked', () => ({ host: '127.0.0.1', port: 0 }), true),
     cinderVariant('cinder tcp', tcpTransport(), () => ({ kind: 'tcp', host: '127.0.0.1', port: 0 })),
-    rawVariant('raw net unix', () => ({ path: sockPath() })),
+    rawVariant('raw unix', () => ({ path: sockPath() }), false),
+    rawVariant('raw unix corked', () => ({ path: sockPath() }), true),
     cinderVariant('cinder unix', unixTransport(), () => ({ kind: 'unix', path: sockPath() })),
   ];
   console.log(
@@ -259,7 +280,7 @@ async function main(): Promise<void> {
     for (const v of started) {
       await v.client.close();
       await v.stop();
-      console.log(`${v.variant.name.padEnd(14)} ${show(v.rtt).padStart(30)}   ${show(v.pipe).padStart(30)}`);
+      console.log(`${v.variant.name.padEnd(16)} ${show(v.rtt).padStart(30)}   ${show(v.pipe).padStart(30)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
