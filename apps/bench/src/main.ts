@@ -190,7 +190,7 @@ async function main(): Promise<number> {
     notes: [
       'MB = 2^20 bytes, as Pyro prints it; transfer sends 14 calls of 500000*i bytes (51269 KiB).',
       'One server and one client process per measurement, measurements one after another.',
-      'batched: count is the number of calls in the batch; batch_speedup = sequential time / batch time.',
+      'batched: iterations count (multiply, add) pairs, so 2*count calls each way; batch_speedup = sequential time / batch time.',
       'Warm-up: the count is repeated until warmupMs have passed (a quarter of it for later scenarios of the same client process).',
     ],
   };
