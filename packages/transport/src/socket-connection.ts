@@ -134,6 +134,8 @@ export class SocketConnection implements Connection {
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onSocketClose);
     socket.on('drain', this.#onDrain);
+    // Defensive: a socket that already closed will not emit 'close' again.
+    if (socket.closed) queueMicrotask(this.#onSocketClose);
     if (init.idleTimeoutMs && init.idleTimeoutMs > 0) {
       const ms = init.idleTimeoutMs;
       socket.setTimeout(ms, () => {

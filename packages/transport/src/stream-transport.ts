@@ -88,7 +88,8 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
       checkFraming(options.framing, true);
       const logger = componentLogger(options.logger, `transport-${spec.kind}`);
       const address = formatEndpoint(endpoint);
-      const socket = await openSocket(
+      const unix = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
+      return openSocket(
         () => {
           const s = spec.createSocket(endpoint, options);
           if (endpoint.kind === 'tcp') tune(s, spec.tuning);
@@ -97,23 +98,23 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
         spec.readyEvent,
         address,
         options,
+        (socket) =>
+          new SocketConnection({
+            socket,
+            transport: spec.kind,
+            framing: options.framing,
+            server: false,
+            remoteAddress:
+              unix ??
+              formatHostPort(
+                socket.remoteAddress,
+                socket.remotePort ?? (endpoint.kind === 'tcp' ? endpoint.port : undefined),
+              ),
+            localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
+            idleTimeoutMs: options.idleTimeoutMs,
+            logger,
+          }),
       );
-      const unix = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
-      return new SocketConnection({
-        socket,
-        transport: spec.kind,
-        framing: options.framing,
-        server: false,
-        remoteAddress:
-          unix ??
-          formatHostPort(
-            socket.remoteAddress,
-            socket.remotePort ?? (endpoint.kind === 'tcp' ? endpoint.port : undefined),
-          ),
-        localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
-        idleTimeoutMs: options.idleTimeoutMs,
-        logger,
-      });
     },
   };
 }
@@ -129,18 +130,21 @@ const ignore = (): void => {};
 /**
  * Creates a socket and waits for `readyEvent`, an error, the timeout or the abort signal, whichever
  * comes first. A socket that lost the race is destroyed and can no longer raise unhandled errors.
+ * The winner is wrapped by `wrap` inside the ready event itself: an error or close queued right
+ * behind it (a TLS alert in the same read as the handshake's end) must find its listeners there.
  */
-export function openSocket(
+export function openSocket<T>(
   create: () => Socket,
   readyEvent: 'connect' | 'secureConnect',
   address: string,
   options: CallOptions,
-): Promise<Socket> {
+  wrap: (socket: Socket) => T,
+): Promise<T> {
   const what = `connecting to ${address}`;
   const signal = options.signal;
   if (signal?.aborted) return Promise.reject(abortError(signal, what));
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  return new Promise<Socket>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     let socket: Socket;
     try {
       socket = create();
@@ -158,8 +162,14 @@ export function openSocket(
         socket.on('error', ignore);
         socket.destroy();
         reject(err);
-      } else {
-        resolve(socket);
+        return;
+      }
+      try {
+        resolve(wrap(socket));
+      } catch (wrapError) {
+        socket.on('error', ignore);
+        socket.destroy();
+        reject(wrapError);
       }
     };
     const onReady = () => settle(null);
