@@ -1,8 +1,8 @@
 // CBOR (RFC 8949), Cinder's own default format between Cinder peers. Standard items only:
 // definite-length ints, byte and text strings, arrays, maps (string keys → object, any other key →
 // Map), floats (float32 when exact, else float64), and this closed set of tags:
-//   0/1 date (→ Date) · 2/3 bignum (→ bigint) · 258 set (→ Set) · 43000 complex [re, im] (→ Complex)
-//   · 55799 self-described CBOR (ignored).
+//   0/1 date (→ Date) · 2/3 bignum (→ bigint) · 64 uint8 typed array (→ Uint8Array) · 258 set (→ Set)
+//   · 259 map (read like any map) · 43000 complex [re, im] (→ Complex) · 55799 self-described (ignored).
 // Every other tag, indefinite-length items and unknown simple values are refused, so nothing from
 // the wire can choose a class (no Error/RegExp/typed-array/record/shared-reference tags). Encoding and
 // decoding are single passes that apply the registry, the hooks, the depth limit and revival inline.
@@ -10,17 +10,21 @@ import { SerializeError } from '@cinder/core';
 import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
-import type { ValueMapper } from '../value-mapper.js';
+import { copyBytes, type ValueMapper } from '../value-mapper.js';
 import { ByteWriter } from './byte-writer.js';
 import { type DecodeOptions, wrapDecodeError, wrapEncodeError } from './msgpack-codec.js';
 import { f32be, f64be, u16be, u32be, u64be } from './read-num.js';
-import { readUtf8 } from './read-utf8.js';
+import { readUtf8, StringCache } from './read-utf8.js';
 
 export const TAG_DATE_STRING = 0;
 export const TAG_DATE_EPOCH = 1;
 export const TAG_BIGNUM_POS = 2;
 export const TAG_BIGNUM_NEG = 3;
+/** RFC 8746 uint8 typed array: a byte string (cbor-x tags Uint8Arrays with it by default). */
+export const TAG_UINT8_ARRAY = 64;
 export const TAG_SET = 258;
+/** "Decode as a Map" (cbor-x writes it on Maps): the value model decides by the keys, as for any map. */
+export const TAG_MAP = 259;
 /** Tag for a complex number as `[real, imaginary]`. */
 export const TAG_COMPLEX = 43000;
 export const TAG_SELF_DESCRIBED = 55799;
@@ -218,6 +222,7 @@ export class CborEncoder {
 }
 
 export class CborDecoder {
+  private readonly strings = new StringCache();
   private buf: Uint8Array = EMPTY;
   private pos = 0;
   /** End of the input being decoded; -1 when idle. */
@@ -310,13 +315,13 @@ export class CborDecoder {
         const n = this.length(ai, 1);
         const start = this.take(n);
         return this.options.copyBuffers
-          ? this.buf.slice(start, start + n)
+          ? copyBytes(this.buf, start, start + n)
           : this.buf.subarray(start, start + n);
       }
       case 3: {
         const n = this.length(ai, 1);
         const start = this.take(n);
-        return readUtf8(this.buf, start, start + n, 'cbor');
+        return readUtf8(this.buf, start, start + n, 'cbor', this.strings);
       }
       case 4:
         return this.array(this.length(ai, 1), depth);
@@ -423,10 +428,19 @@ export class CborDecoder {
             : BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')}`);
         return normalize(tag === TAG_BIGNUM_POS ? magnitude : -1n - magnitude);
       }
+      case TAG_UINT8_ARRAY: {
+        const data = this.value(depth);
+        if (data instanceof Uint8Array) return data;
+        throw new SerializeError(`cbor: tag 64 needs a byte string (offset ${at})`);
+      }
       case TAG_SET: {
         const items = this.value(depth);
         if (!isArray(items)) throw new SerializeError(`cbor: tag 258 needs an array (offset ${at})`);
         return new Set(items);
+      }
+      case TAG_MAP: {
+        if (this.pos < this.end && this.buf[this.pos]! >> 5 === 5) return this.value(depth);
+        throw new SerializeError(`cbor: tag 259 needs a map (offset ${at})`);
       }
       case TAG_COMPLEX: {
         const parts = this.value(depth);

@@ -8,10 +8,10 @@ import { SerializeError } from '@cinder/core';
 import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
-import type { ValueMapper } from '../value-mapper.js';
+import { copyBytes, type ValueMapper } from '../value-mapper.js';
 import { ByteWriter } from './byte-writer.js';
 import { f32be, f64be, f64le, i32be, i64be, i64le, u16be, u32be, u64be } from './read-num.js';
-import { readUtf8 } from './read-utf8.js';
+import { readUtf8, StringCache } from './read-utf8.js';
 
 export const EXT_COMPLEX = 0x30;
 export const EXT_BIGINT = 0x31;
@@ -269,6 +269,7 @@ export interface DecodeOptions {
 }
 
 export class MsgpackDecoder {
+  private readonly strings = new StringCache();
   private buf: Uint8Array = EMPTY;
   private pos = 0;
   /** End of the input being decoded; -1 when idle. */
@@ -399,12 +400,14 @@ export class MsgpackDecoder {
 
   private str(n: number): string {
     const start = this.take(n);
-    return readUtf8(this.buf, start, start + n, 'msgpack');
+    return readUtf8(this.buf, start, start + n, 'msgpack', this.strings);
   }
 
   private bin(n: number): Uint8Array {
     const start = this.take(n);
-    return this.options.copyBuffers ? this.buf.slice(start, start + n) : this.buf.subarray(start, start + n);
+    return this.options.copyBuffers
+      ? copyBytes(this.buf, start, start + n)
+      : this.buf.subarray(start, start + n);
   }
 
   private array(n: number, depth: number): unknown[] {

@@ -7,10 +7,53 @@ import { SerializeError } from '@cinder/core';
 const JS_LIMIT = 64;
 const fromCharCode = String.fromCharCode;
 
+const CACHE_SIZE = 4096;
+
+/**
+ * Remembers short ASCII strings by their bytes, so the object ids, method names and dict keys every
+ * call repeats are neither rebuilt nor re-internalized. One per decoder; a slot holds the last
+ * string that hashed to it.
+ */
+export class StringCache {
+  private readonly slots: (string | undefined)[] = new Array(CACHE_SIZE);
+
+  /** `buf[start, end)` (at most 16 bytes) as a string if it is ASCII, else undefined. */
+  ascii(buf: Uint8Array, start: number, end: number): string | undefined {
+    const n = end - start;
+    let h = n;
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c >= 0x80) return undefined;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    const slot = (h ^ (h >>> 12)) & (CACHE_SIZE - 1);
+    const hit = this.slots[slot];
+    if (hit !== undefined && hit.length === n) {
+      let i = 0;
+      while (i < n && hit.charCodeAt(i) === buf[start + i]) i++;
+      if (i === n) return hit;
+    }
+    const s = asciiUpTo16(buf, start, end)!;
+    this.slots[slot] = s;
+    return s;
+  }
+}
+
 /** Decodes `buf[start, end)` as strict UTF-8; `format` names the codec in error messages. */
-export function readUtf8(buf: Uint8Array, start: number, end: number, format: string): string {
+export function readUtf8(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  format: string,
+  cache?: StringCache,
+): string {
   if (end - start <= JS_LIMIT) {
-    const s = (end - start <= 16 ? asciiUpTo16(buf, start, end) : undefined) ?? shortUtf8(buf, start, end);
+    const s =
+      (end - start <= 16
+        ? cache !== undefined
+          ? cache.ascii(buf, start, end)
+          : asciiUpTo16(buf, start, end)
+        : undefined) ?? shortUtf8(buf, start, end);
     if (s !== undefined) return s;
   } else {
     const slice = buf.subarray(start, end);
