@@ -16,6 +16,7 @@ import {
   guardStack,
   isPlainObject,
   maxDepthOf,
+  newTuple,
   replaceValue,
   setOwn,
   tooDeep,
@@ -64,8 +65,12 @@ const T_SHORT_ASCII_INTERNED = 0x5a; // 'Z'
  */
 export function encodeMarshal(value: unknown, options?: FormatEncodeOptions): Uint8Array {
   const w = new MarshalWriter(maxDepthOf(options), options);
-  guardStack(() => w.value(value, 0, false, false), 'marshal');
-  return w.finish();
+  try {
+    guardStack(() => w.value(value, 0, false, false), 'marshal');
+    return w.finish();
+  } finally {
+    w.release();
+  }
 }
 
 const utf8Encoder = new TextEncoder();
@@ -74,24 +79,42 @@ const IDENT = /^[A-Za-z0-9_]*$/;
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 
+// One scratch buffer serves every top-level encode (they are synchronous); a nested encode (from a
+// replace() callback, or the per-element encodes that order a set) gets its own buffer.
+const SCRATCH_KEEP = 1 << 20;
+let scratch: Uint8Array | undefined = new Uint8Array(4096);
+
 class MarshalWriter {
-  private buf = new Uint8Array(256);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
+  private readonly ownsScratch: boolean;
   private pos = 0;
   /** Number of FLAG_REF objects written so far: the index the next one gets in the reader. */
   private refCount = 0;
-  private smallIntRefs: Int32Array | undefined;
-  private strRefs: Map<string, number> | undefined;
+  /** Ref index of small ints (number keys) and identifier str (string keys) already written. */
+  private shared: Map<number | string, number> | undefined;
   private emptyTupleRef = -1;
 
   constructor(
     private readonly maxDepth: number,
     private readonly options: FormatEncodeOptions | undefined,
-  ) {}
+  ) {
+    this.ownsScratch = scratch !== undefined;
+    this.buf = scratch ?? new Uint8Array(256);
+    scratch = undefined;
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
 
+  /** The encoded bytes, copied out of the working buffer. */
   finish(): Uint8Array {
-    // Give back a large unused tail rather than keep it alive with the result.
-    return this.buf.length - this.pos > 4096 ? this.buf.slice(0, this.pos) : this.buf.subarray(0, this.pos);
+    const out = Buffer.allocUnsafe(this.pos);
+    out.set(this.buf.subarray(0, this.pos));
+    return out;
+  }
+
+  release(): void {
+    if (this.ownsScratch && this.buf.length <= SCRATCH_KEEP) scratch = this.buf;
+    else if (this.ownsScratch) scratch = new Uint8Array(4096);
   }
 
   private ensure(n: number): void {
@@ -203,13 +226,14 @@ class MarshalWriter {
       return;
     }
     if (n >= -5 && n <= 256) {
-      this.smallIntRefs ??= new Int32Array(262).fill(-1);
-      const seen = this.smallIntRefs[n + 5]!;
-      if (seen >= 0) {
+      // Cached objects in CPython: one object, so later occurrences are references to the first.
+      this.shared ??= new Map();
+      const seen = this.shared.get(n);
+      if (seen !== undefined) {
         this.ref(seen);
         return;
       }
-      this.smallIntRefs[n + 5] = this.refCount;
+      this.shared.set(n, this.refCount);
     }
     this.typeAndI32(T_INT | FLAG_REF, n);
     this.refCount++;
@@ -253,13 +277,13 @@ class MarshalWriter {
     const n = s.length;
     if (n < 256 && IDENT.test(s)) {
       // Interned in CPython: one object, so later occurrences are references to the first.
-      this.strRefs ??= new Map();
-      const seen = this.strRefs.get(s);
+      this.shared ??= new Map();
+      const seen = this.shared.get(s);
       if (seen !== undefined) {
         this.ref(seen);
         return;
       }
-      this.strRefs.set(s, this.refCount);
+      this.shared.set(s, this.refCount);
       this.ensure(2 + n);
       this.buf[this.pos] = T_SHORT_ASCII_INTERNED | FLAG_REF;
       this.buf[this.pos + 1] = n;
@@ -270,17 +294,24 @@ class MarshalWriter {
     }
     this.refCount++;
     if (n < 256) {
-      // Try the short ASCII form first; UTF-8 output as long as the input means it was all ASCII.
       this.ensure(5 + n * 3);
-      const { written } = utf8Encoder.encodeInto(s, this.buf.subarray(this.pos + 2));
-      if (written === n) {
-        this.buf[this.pos] = T_SHORT_ASCII | FLAG_REF;
-        this.buf[this.pos + 1] = n;
+      // Short ASCII is the common case: copy the chars directly, and fall back at the first non-ASCII.
+      const buf = this.buf;
+      const base = this.pos + 2;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[base + i] = c;
+      }
+      if (i === n) {
+        buf[this.pos] = T_SHORT_ASCII | FLAG_REF;
+        buf[this.pos + 1] = n;
         this.pos += 2 + n;
         return;
       }
       if (isWellFormed(s)) {
-        this.buf.copyWithin(this.pos + 5, this.pos + 2, this.pos + 2 + written);
+        const { written } = utf8Encoder.encodeInto(s, buf.subarray(this.pos + 5));
         this.typeAndI32(T_UNICODE | FLAG_REF, written);
         this.pos += written;
         return;
@@ -621,9 +652,9 @@ class MarshalReader {
 
   private tuple(n: number, depth: number, flag: boolean, at: number): Tuple<unknown> {
     this.enter(depth, at);
-    const t = new Tuple<unknown>();
+    const t = newTuple();
     const ref = this.reserve(flag);
-    for (let i = 0; i < n; i++) t.push(this.item(depth, 'tuple'));
+    for (let i = 0; i < n; i++) t[i] = this.item(depth, 'tuple');
     if (ref >= 0) this.refs[ref] = t;
     return t;
   }

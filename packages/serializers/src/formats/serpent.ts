@@ -10,6 +10,7 @@ import {
   isPlainObject,
   lineColumn,
   maxDepthOf,
+  newTuple,
   PY_INT_MAX_STR_DIGITS,
   replaceValue,
   setOwn,
@@ -243,11 +244,6 @@ export function decodeSerpent(data: Uint8Array, options?: FormatDecodeOptions): 
 }
 
 const NAME_CHAR = /[A-Za-z0-9_]/;
-// What ends or interrupts a string literal body, per quote style.
-const SQ1 = /['\\\r\n]/g;
-const DQ1 = /["\\\r\n]/g;
-const SQ3 = /['\\]/g;
-const DQ3 = /["\\]/g;
 const INT_DEC = /^(?:[1-9](?:_?\d)*|0(?:_?0)*)$/;
 const NUMBER =
   /0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|(\d(?:_?\d)*)?(\.(?:\d(?:_?\d)*)?)?([eE][+-]?\d(?:_?\d)*)?([jJ])?/y;
@@ -258,6 +254,9 @@ interface StrLit {
 
 class SerpentParser {
   private pos = 0;
+  private nextBackslash = -1;
+  private nextLf = -1;
+  private nextCr = -1;
 
   constructor(
     private readonly text: string,
@@ -453,7 +452,7 @@ class SerpentParser {
     this.skip();
     if (this.text.charCodeAt(this.pos) === 0x29) {
       this.pos++;
-      return new Tuple();
+      return newTuple();
     }
     const first = this.value(depth);
     this.skip();
@@ -462,14 +461,15 @@ class SerpentParser {
       this.pos++;
       return first; // a parenthesized expression, not a tuple
     }
-    const out = new Tuple<unknown>();
-    out.push(first);
+    const out = newTuple();
+    out[0] = first;
+    let n = 1;
     for (;;) {
       if (c !== 0x2c) throw this.error("expected ',' or ')'", Number.isNaN(c) ? open : this.pos);
       this.pos++;
       this.skip();
       if (this.text.charCodeAt(this.pos) === 0x29) break;
-      out.push(this.value(depth));
+      out[n++] = this.value(depth);
       this.skip();
       c = this.text.charCodeAt(this.pos);
       if (c === 0x29) break;
@@ -652,35 +652,60 @@ class SerpentParser {
     const triple = t.charCodeAt(p + 1) === q && t.charCodeAt(p + 2) === q;
     const qlen = triple ? 3 : 1;
     const bodyStart = p + qlen;
-    const special = q === 0x27 ? (triple ? SQ3 : SQ1) : triple ? DQ3 : DQ1;
-    // Find the closing quote: a backslash escapes the next character (in raw literals too), a raw
-    // newline ends a single-quoted literal early, which is an error.
-    let i = bodyStart;
-    let hasBackslash = false;
-    for (;;) {
-      special.lastIndex = i;
-      const m = special.exec(t);
-      if (m === null) throw this.error('unterminated string literal', start);
-      const at = m.index;
-      const c = t.charCodeAt(at);
-      if (c === 0x5c) {
-        hasBackslash = true;
-        i = t.charCodeAt(at + 1) === 0x0d && t.charCodeAt(at + 2) === 0x0a ? at + 3 : at + 2;
-      } else if (c === 0x0a || c === 0x0d) {
-        throw this.error('unterminated string literal (newline in a single-quoted string)', at);
-      } else if (!triple || (t.charCodeAt(at + 1) === q && t.charCodeAt(at + 2) === q)) {
-        i = at;
-        break;
-      } else {
-        i = at + 1;
-      }
-    }
-    if (i > t.length) throw this.error('unterminated string literal', start);
+    // The closing quote: found natively when no backslash (and, single-quoted, no newline) comes
+    // before it, which is the common case even for very long strings; otherwise scanned.
+    const qi = triple
+      ? t.indexOf(q === 0x27 ? "'''" : '"""', bodyStart)
+      : t.indexOf(q === 0x27 ? "'" : '"', bodyStart);
+    const plain = qi !== -1 && this.backslashAt(bodyStart) > qi && (triple || this.newlineAt(bodyStart) > qi);
+    const i = plain ? qi : this.scanLiteral(bodyStart, q, triple, start);
     const body = t.slice(bodyStart, i);
     this.pos = i + qlen;
+    const hasBackslash = !plain && body.includes('\\');
     if (bytes) return { bytes: true, value: this.bytesBody(body, raw, bodyStart) };
     if (raw || !hasBackslash) return { bytes: false, value: body };
     return { bytes: false, value: this.unescape(body, bodyStart) };
+  }
+
+  /** Position of the next backslash at or after p (text length if none), cached: pos only grows. */
+  private backslashAt(p: number): number {
+    if (this.nextBackslash < p) {
+      const b = this.text.indexOf('\\', p);
+      this.nextBackslash = b === -1 ? this.text.length : b;
+    }
+    return this.nextBackslash;
+  }
+
+  /** Position of the next CR or LF at or after p (text length if none), cached like backslashAt. */
+  private newlineAt(p: number): number {
+    const t = this.text;
+    if (this.nextLf < p) {
+      const lf = t.indexOf('\n', p);
+      this.nextLf = lf === -1 ? t.length : lf;
+    }
+    if (this.nextCr < p) {
+      const cr = t.indexOf('\r', p);
+      this.nextCr = cr === -1 ? t.length : cr;
+    }
+    return Math.min(this.nextLf, this.nextCr);
+  }
+
+  /** Finds the closing quote char by char: a backslash escapes the next character (raw literals too). */
+  private scanLiteral(from: number, q: number, triple: boolean, start: number): number {
+    const t = this.text;
+    const n = t.length;
+    for (let i = from; i < n; i++) {
+      const c = t.charCodeAt(i);
+      if (c === 0x5c) {
+        i++;
+        if (t.charCodeAt(i) === 0x0d && t.charCodeAt(i + 1) === 0x0a) i++;
+      } else if (c === q) {
+        if (!triple || (t.charCodeAt(i + 1) === q && t.charCodeAt(i + 2) === q)) return i;
+      } else if (!triple && (c === 0x0a || c === 0x0d)) {
+        throw this.error('unterminated string literal (newline in a single-quoted string)', i);
+      }
+    }
+    throw this.error('unterminated string literal', start);
   }
 
   private unescape(body: string, at: number): string {
@@ -688,141 +713,139 @@ class SerpentParser {
     let p = 0;
     for (;;) {
       const b = body.indexOf('\\', p);
-      if (b === -1) return out + body.slice(p);
-      out += body.slice(p, b);
-      const e = body[b + 1]!;
+      if (b === -1) return p === 0 ? body : out + body.slice(p);
+      if (b > p) out += body.slice(p, b);
+      const e = body.charCodeAt(b + 1);
       p = b + 2;
+      const simple = e < 128 ? SIMPLE_ESCAPES[e]! : -1;
+      if (simple >= 0) {
+        out += String.fromCharCode(simple);
+        continue;
+      }
       switch (e) {
-        case '\n':
+        case 0x0a: // backslash-newline: a line continuation
           break;
-        case '\r':
-          if (body[p] === '\n') p++;
+        case 0x0d:
+          if (body.charCodeAt(p) === 0x0a) p++;
           break;
-        case '\\':
-        case "'":
-        case '"':
-          out += e;
-          break;
-        case 'a':
-          out += '\x07';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'v':
-          out += '\v';
-          break;
-        case 'x':
-        case 'u':
-        case 'U': {
-          const len = e === 'x' ? 2 : e === 'u' ? 4 : 8;
-          const h = body.slice(p, p + len);
-          if (h.length !== len || !/^[0-9a-fA-F]+$/.test(h)) {
-            throw this.error(`truncated \\${e} escape`, at + b);
-          }
-          const cp = Number.parseInt(h, 16);
+        case 0x78: // \xhh
+        case 0x75: // \uhhhh
+        case 0x55: {
+          // \Uhhhhhhhh
+          const len = e === 0x78 ? 2 : e === 0x75 ? 4 : 8;
+          const cp = hexValue(body, p, len);
+          if (cp < 0) throw this.error(`truncated \\${String.fromCharCode(e)} escape`, at + b);
           if (cp > 0x10ffff) throw this.error('illegal Unicode character', at + b);
-          out += String.fromCodePoint(cp);
+          out += cp <= 0xffff ? String.fromCharCode(cp) : String.fromCodePoint(cp);
           p += len;
           break;
         }
-        case 'N':
+        case 0x4e:
           throw this.error('\\N{...} escapes are not supported', at + b);
         default:
-          if (e >= '0' && e <= '7') {
-            let n = e.charCodeAt(0) - 48;
-            for (let k = 0; k < 2 && body[p]! >= '0' && body[p]! <= '7'; k++)
-              n = n * 8 + body.charCodeAt(p++) - 48;
+          if (e >= 0x30 && e <= 0x37) {
+            let n = e - 0x30;
+            for (let k = 0; k < 2; k++) {
+              const d = body.charCodeAt(p);
+              if (d < 0x30 || d > 0x37) break;
+              n = n * 8 + d - 0x30;
+              p++;
+            }
             out += String.fromCharCode(n);
           } else {
-            out += `\\${e}`; // unknown escapes stay as they are
+            out += body.slice(b, b + 2); // unknown escapes stay as they are
           }
       }
     }
   }
 
   private bytesBody(body: string, raw: boolean, at: number): Uint8Array {
-    const out = new Uint8Array(body.length);
+    const n = body.length;
+    const out = new Uint8Array(n);
     let o = 0;
-    for (let p = 0; p < body.length; ) {
+    for (let p = 0; p < n; ) {
       const c = body.charCodeAt(p);
       if (c >= 0x80) throw this.error('bytes can only contain ASCII literal characters', at + p);
-      if (c !== 0x5c || raw) {
+      p++;
+      if (c !== 0x5c || p >= n) {
         out[o++] = c;
-        p++;
-        if (c === 0x5c && p < body.length) out[o++] = body.charCodeAt(p++); // raw: keep the escaped char
         continue;
       }
-      const e = body[p + 1]!;
-      p += 2;
-      switch (e) {
-        case '\n':
-          break;
-        case '\r':
-          if (body[p] === '\n') p++;
-          break;
-        case '\\':
-        case "'":
-        case '"':
-          out[o++] = e.charCodeAt(0);
-          break;
-        case 'a':
-          out[o++] = 7;
-          break;
-        case 'b':
-          out[o++] = 8;
-          break;
-        case 'f':
-          out[o++] = 12;
-          break;
-        case 'n':
-          out[o++] = 10;
-          break;
-        case 'r':
-          out[o++] = 13;
-          break;
-        case 't':
-          out[o++] = 9;
-          break;
-        case 'v':
-          out[o++] = 11;
-          break;
-        case 'x': {
-          const h = body.slice(p, p + 2);
-          if (!/^[0-9a-fA-F]{2}$/.test(h)) throw this.error('truncated \\x escape', at + p - 2);
-          out[o++] = Number.parseInt(h, 16);
-          p += 2;
-          break;
+      const e = body.charCodeAt(p);
+      if (e >= 0x80) throw this.error('bytes can only contain ASCII literal characters', at + p);
+      p++;
+      if (raw) {
+        // raw: the backslash stays, and it still keeps the next character from ending the literal
+        out[o++] = c;
+        out[o++] = e;
+        continue;
+      }
+      const simple = SIMPLE_ESCAPES[e]!;
+      if (simple >= 0) {
+        out[o++] = simple;
+        continue;
+      }
+      if (e === 0x0a) continue;
+      if (e === 0x0d) {
+        if (body.charCodeAt(p) === 0x0a) p++;
+        continue;
+      }
+      if (e === 0x78) {
+        const v = hexValue(body, p, 2);
+        if (v < 0) throw this.error('truncated \\x escape', at + p - 2);
+        out[o++] = v;
+        p += 2;
+      } else if (e >= 0x30 && e <= 0x37) {
+        let v = e - 0x30;
+        for (let k = 0; k < 2; k++) {
+          const d = body.charCodeAt(p);
+          if (d < 0x30 || d > 0x37) break;
+          v = v * 8 + d - 0x30;
+          p++;
         }
-        default:
-          if (e >= '0' && e <= '7') {
-            let n = e.charCodeAt(0) - 48;
-            for (let k = 0; k < 2 && body[p]! >= '0' && body[p]! <= '7'; k++)
-              n = n * 8 + body.charCodeAt(p++) - 48;
-            out[o++] = n & 0xff;
-          } else {
-            // unknown escapes (including \u and \N in bytes) stay as they are
-            out[o++] = 0x5c;
-            if (e.charCodeAt(0) >= 0x80)
-              throw this.error('bytes can only contain ASCII literal characters', at + p - 1);
-            out[o++] = e.charCodeAt(0);
-          }
+        out[o++] = v & 0xff;
+      } else {
+        // unknown escapes (\u and \N included, in bytes) stay as they are
+        out[o++] = 0x5c;
+        out[o++] = e;
       }
     }
     return out.slice(0, o);
   }
+}
+
+/** The simple one-character escapes of Python literals (\a \b \f \n \r \t \v \\ \' \"), else -1. */
+const SIMPLE_ESCAPES = (() => {
+  const t = new Int16Array(128).fill(-1);
+  const pairs: [string, number][] = [
+    ['a', 7],
+    ['b', 8],
+    ['f', 12],
+    ['n', 10],
+    ['r', 13],
+    ['t', 9],
+    ['v', 11],
+    ['\\', 0x5c],
+    ["'", 0x27],
+    ['"', 0x22],
+  ];
+  for (const [c, v] of pairs) t[c.charCodeAt(0)] = v;
+  return t;
+})();
+
+/** The value of exactly `len` hex digits at s[p…], or -1. */
+function hexValue(s: string, p: number, len: number): number {
+  let v = 0;
+  for (let k = 0; k < len; k++) {
+    const c = s.charCodeAt(p + k);
+    const l = c | 0x20;
+    let d: number;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if (l >= 0x61 && l <= 0x66) d = l - 0x57;
+    else return -1;
+    v = v * 16 + d;
+  }
+  return v;
 }
 
 function isDigit(c: number): boolean {
