@@ -1,0 +1,300 @@
+// One client connection on the daemon side: the handshake (CONNECT → CONNECTOK/CONNECTFAIL with
+// Pyro's texts and marshal-encoded early errors), capability negotiation, limits (refused
+// connections, handshake timeout), then a Session that serves the client's calls.
+import { CommunicationError, type Logger, ProtocolError } from '@cinder/core';
+import { Flags, type Message, MsgType, toPyro4SerializerId } from '@cinder/protocol';
+import {
+  ALL_CAPABILITIES,
+  boundProxy,
+  CALLBACK_CLASS,
+  CAPS_ANNOTATION,
+  Capability,
+  callbackFunction,
+  connect,
+  decodeCapabilities,
+  describeProxy,
+  encodeCapabilities,
+  newCorrelationId,
+  parseCallbackReference,
+  proxyHooks,
+  Session,
+} from '@cinder/proxy';
+import type { Serializer, SerializerSet } from '@cinder/serializers';
+import type { Connection, ConnectionHandler } from '@cinder/transport';
+import type { Daemon } from './daemon.js';
+
+type State = 'handshake' | 'validating' | 'ready' | 'closed';
+
+const MARSHAL_ID = 2;
+
+export class ServerConnection implements ConnectionHandler {
+  readonly connection: Connection;
+  readonly sessionInstances = new Map<string, object>();
+  /** Callbacks the client lent on this connection, revived once each. */
+  private readonly callbackProxies = new Map<string, unknown>();
+  private readonly daemon: Daemon;
+  private readonly logger: Logger;
+  private readonly refusal: string | undefined;
+  private state: State = 'handshake';
+  private session: Session | undefined;
+
+  /** Cinder capabilities agreed with this client (0 for Pyro clients). */
+  get capabilities(): number {
+    return this.session?.capabilities ?? 0;
+  }
+  private readonly early: Message[] = [];
+  private handshakeTimer: NodeJS.Timeout | undefined;
+
+  constructor(daemon: Daemon, connection: Connection, refusal: string | undefined) {
+    this.daemon = daemon;
+    this.connection = connection;
+    this.logger = daemon.logger;
+    this.refusal = refusal;
+    const timeout = daemon.config.handshakeTimeoutMs;
+    if (timeout > 0) {
+      this.handshakeTimer = setTimeout(() => {
+        this.logger.debug({ client: connection.remoteAddress }, 'handshake timeout: dropping connection');
+        connection.destroy(new CommunicationError('handshake timeout'));
+      }, timeout);
+      this.handshakeTimer.unref();
+    }
+  }
+
+  private get dialect(): 4 | 5 {
+    return this.connection.protocolVersion === 48 ? 4 : 5;
+  }
+
+  private get serializers(): SerializerSet {
+    return this.daemon.serializers[this.dialect];
+  }
+
+  onMessage(message: Message): void {
+    if (this.state === 'validating') {
+      this.early.push(message);
+      return;
+    }
+    if (this.state !== 'handshake') return;
+    if (this.refusal) {
+      this.fail(this.refusal);
+      return;
+    }
+    if (message.type !== MsgType.CONNECT) {
+      const expected = this.dialect === 4 ? '' : ' (expected: 1)';
+      this.fail(`invalid msg type ${message.type} received${expected}`);
+      return;
+    }
+    this.onConnect(message);
+  }
+
+  onError(error: Error): void {
+    if (this.state === 'handshake' || this.state === 'validating') {
+      // Pyro answers framing errors before the handshake with a marshal-encoded CONNECTFAIL.
+      this.fail(error.message);
+    } else {
+      this.connection.destroy(error);
+    }
+  }
+
+  onClose(): void {
+    this.ended();
+  }
+
+  private ended(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.daemon.connectionEnded(this);
+  }
+
+  /** Sends CONNECTFAIL (in `serializer`, or marshal when the client's serializer is unknown) and closes. */
+  private fail(reason: string, serializer?: Serializer, seq = 0): void {
+    if (this.state === 'closed') return;
+    const s = serializer ?? this.serializers.byId(MARSHAL_ID);
+    try {
+      if (s) {
+        this.connection.send({
+          type: MsgType.CONNECTFAIL,
+          flags: this.dialect === 5 ? Flags.CORR_ID : 0,
+          seq,
+          serializerId: s.id,
+          correlationId: this.dialect === 5 ? newCorrelationId() : null,
+          annotations: null,
+          payload: s.encode(reason),
+        });
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'could not send CONNECTFAIL');
+    }
+    void this.connection.close();
+    this.ended();
+  }
+
+  private onConnect(message: Message): void {
+    const serializer = this.serializers.byId(message.serializerId);
+    const accepted =
+      serializer && (this.daemon.config.serializersAccepted as readonly string[]).includes(serializer.name);
+    if (!serializer || !accepted) {
+      if (this.dialect === 4)
+        this.fail(
+          `message used serializer that is not accepted: ${toPyro4SerializerId(message.serializerId) ?? message.serializerId}`,
+        );
+      else this.connection.destroy(new ProtocolError(`unsupported serializer id ${message.serializerId}`));
+      return;
+    }
+    let data: Record<string, unknown>;
+    try {
+      const value = serializer.decode(message.payload);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw new ProtocolError('invalid handshake data');
+      data = value as Record<string, unknown>;
+    } catch (err) {
+      this.fail(err instanceof Error ? err.message : String(err), serializer, message.seq);
+      return;
+    }
+    const wantsMeta = this.dialect === 5 || (message.flags & Flags.META_ON_CONNECT) !== 0;
+    const objectId = data.object;
+    if (wantsMeta && typeof objectId !== 'string') {
+      this.fail("'object'", serializer, message.seq);
+      return;
+    }
+    if (wantsMeta && !this.daemon.hasObject(objectId as string)) {
+      this.fail('unknown object', serializer, message.seq);
+      return;
+    }
+    this.state = 'validating';
+    const validate = this.daemon.options.validateHandshake;
+    let response: unknown = 'hello';
+    const finish = () =>
+      this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, response);
+    if (!validate) {
+      finish();
+      return;
+    }
+    try {
+      const result = validate({
+        data: data.handshake,
+        objectId: typeof objectId === 'string' ? objectId : '',
+        remoteAddress: this.connection.remoteAddress,
+        protocolVersion: this.connection.protocolVersion,
+        peerCertificate: this.connection.peerCertificate(),
+        annotations: message.annotations ?? new Map(),
+      });
+      if (result instanceof Promise) {
+        result.then(
+          (value: unknown) => {
+            response = value === undefined ? 'hello' : value;
+            if (this.state === 'validating') finish();
+          },
+          (err: unknown) => this.refuse(err, serializer, message.seq),
+        );
+        return;
+      }
+      response = result === undefined ? 'hello' : result;
+    } catch (err) {
+      this.refuse(err, serializer, message.seq);
+      return;
+    }
+    finish();
+  }
+
+  private refuse(err: unknown, serializer: Serializer, seq: number): void {
+    this.fail(err instanceof Error ? err.message : String(err), serializer, seq);
+  }
+
+  private accept(
+    message: Message,
+    serializer: Serializer,
+    objectId: string | undefined,
+    response: unknown,
+  ): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    const dialect = this.dialect;
+    const daemon = this.daemon;
+    const hooks = proxyHooks({
+      dialect,
+      describe: describeProxy,
+      makeProxy: (d) =>
+        connect(d.uri, {
+          config: daemon.config,
+          metadata: d.metadata,
+          ...(d.serializer ? { serializer: d.serializer } : {}),
+        }),
+      replaceOther: (value) => daemon.autoproxy(value, dialect),
+      reviveOther: (className, dict) => {
+        if (className !== CALLBACK_CLASS || (session.capabilities & Capability.CALLBACKS) === 0)
+          return undefined;
+        const ref = parseCallbackReference(dict);
+        let revived = this.callbackProxies.get(ref.id);
+        if (revived === undefined) {
+          revived =
+            ref.kind === 'function'
+              ? callbackFunction(session, ref.id, session.defaultSerializer ?? serializer)
+              : boundProxy(session, ref.id, ref.meta!, daemon.config);
+          this.callbackProxies.set(ref.id, revived);
+        }
+        return revived;
+      },
+    });
+    const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
+    const ourCaps = daemon.config.multiplex ? ALL_CAPABILITIES : ALL_CAPABILITIES & ~Capability.MULTIPLEX;
+    const caps = clientCaps & ourCaps;
+    const session = new Session({
+      connection: this.connection,
+      serializers: this.serializers,
+      logger: this.logger,
+      server: daemon.callServer(this, hooks),
+      hooks,
+      maxConcurrentCalls: daemon.config.maxConcurrentCalls,
+      onControl: (m) => {
+        this.logger.debug(
+          { type: m.type, client: this.connection.remoteAddress },
+          'unexpected message after the handshake',
+        );
+        session.fail(new ProtocolError(`unexpected message type ${m.type} after the handshake`));
+      },
+      onBadMessage: (_m, err) => session.fail(err),
+      onClose: () => this.ended(),
+    });
+    session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
+    session.capabilities = caps;
+    session.streamCredit = daemon.config.streamCredit;
+    session.defaultSerializer = serializer;
+    this.session = session;
+    let payload: Uint8Array;
+    try {
+      payload = serializer.encode(
+        objectId === undefined ? response : { handshake: response, meta: daemon.metadataOf(objectId) },
+        hooks,
+      );
+    } catch (err) {
+      this.fail(
+        `cannot serialize the handshake response: ${(err as Error).message}`,
+        serializer,
+        message.seq,
+      );
+      return;
+    }
+    this.state = 'ready';
+    this.connection.send({
+      type: MsgType.CONNECTOK,
+      flags: dialect === 5 ? Flags.CORR_ID : 0,
+      seq: message.seq,
+      serializerId: serializer.id,
+      correlationId: message.correlationId ?? (dialect === 5 ? newCorrelationId() : null),
+      annotations: clientCaps !== 0 ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]]) : null,
+      payload,
+    });
+    for (const m of this.early.splice(0)) session.onMessage(m);
+  }
+
+  /** Graceful close: waits (up to `graceMs`) for calls in progress, then closes. */
+  async shutdown(graceMs: number): Promise<void> {
+    const session = this.session;
+    if (!session || this.state !== 'ready') {
+      this.connection.destroy();
+      return;
+    }
+    await session.drain(graceMs);
+    await session.close();
+  }
+}

@@ -1,0 +1,30 @@
+import { connect } from '@cinder/proxy';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Daemon, expose } from '../src/index.js';
+
+@expose
+class Calc {
+  add(a: number, b: number): number {
+    return a + b;
+  }
+}
+
+describe('smoke', () => {
+  let daemon: Daemon;
+  afterAll(async () => {
+    await daemon?.close();
+  });
+  it('calls a method end to end', async () => {
+    daemon = await Daemon.start();
+    const uri = daemon.register(new Calc(), 'calc');
+    const p = connect<Calc>(uri);
+    expect(await p.add(1, 2)).toBe(3);
+    const t0 = performance.now();
+    for (let i = 0; i < 2000; i++) await p.add(i, 1);
+    const dt = performance.now() - t0;
+    console.log(
+      `sequential in-process: ${((2000 / dt) * 1000).toFixed(0)} calls/s, multiplexed=${p.$multiplexed}`,
+    );
+    await p.$release();
+  });
+});

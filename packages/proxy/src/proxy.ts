@@ -1,0 +1,875 @@
+// The client: `connect<T>(uri)` gives a typed proxy whose method calls become remote calls. Lazy
+// connect, PYRONAME/PYROMETA resolution on every (re)connect, the Pyro handshake with metadata,
+// oneway calls, remote attributes, batches, per-call options, timeouts and cancellation, automatic
+// reconnection with backoff, and calls pipelined on one connection when both ends are Cinder.
+import {
+  type CallOptions,
+  type CinderConfig,
+  CommunicationError,
+  ConnectionClosedError,
+  componentLogger,
+  DAEMON_NAME,
+  type Logger,
+  type ObjectMetadata,
+  ProtocolError,
+  RemoteError,
+  resolveConfig,
+  SerializeError,
+  sleep,
+  TimeoutError,
+  URI,
+  withDeadline,
+} from '@cinder/core';
+import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import {
+  type ClassRegistry,
+  type CodecHooks,
+  createSerializers,
+  type Serializer,
+  type SerializerSet,
+} from '@cinder/serializers';
+import {
+  type Connection,
+  type Endpoint,
+  type FramingOptions,
+  type PeerCertificate,
+  type TlsClientOptions,
+  type Transport,
+  tcpTransport,
+  tlsTransport,
+  unixTransport,
+} from '@cinder/transport';
+import { CallbackTable } from './callbacks.js';
+import {
+  ALL_CAPABILITIES,
+  CAPS_ANNOTATION,
+  Capability,
+  decodeCapabilities,
+  encodeCapabilities,
+} from './capabilities.js';
+import { type ProxyDescriptor, proxyHooks } from './proxy-ref.js';
+import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
+import { resolveUri } from './resolve.js';
+import { Session } from './session.js';
+import { PullStream, StreamStart } from './streams.js';
+
+export interface ReconnectOptions {
+  /** First delay between attempts (doubles each time, with jitter). Default 100 ms. */
+  initialDelayMs?: number;
+  /** Longest delay between attempts. Default 2000 ms (Pyro waits 2 s). */
+  maxDelayMs?: number;
+  /** Give up after this long. Default 30000 ms. */
+  maxWaitMs?: number;
+}
+
+export interface ProxyOptions {
+  /** Settings (the rest come from defaults and `CINDER_*` variables). */
+  config?: Partial<CinderConfig> | CinderConfig;
+  /** Serializer: cbor (default), json, msgpack, serpent or marshal. Python Pyro peers need one of the last four. */
+  serializer?: string;
+  /** Wire protocol: 502 (Pyro5, default) or 48 (Pyro4 peers). */
+  protocol?: ProtocolVersion;
+  /** Default timeout of every call (0 = none). Default `config.commTimeoutMs`. */
+  timeoutMs?: number;
+  /** Timeout of connecting, including TLS and the handshake. Default `config.connectTimeoutMs`. */
+  connectTimeoutMs?: number;
+  /** Handshake data sent with CONNECT (Pyro's `_pyroHandshake`, default `"hello"`). */
+  handshake?: unknown;
+  /** Checks the daemon's handshake response; throw to refuse the connection. */
+  validateHandshake?: (
+    response: unknown,
+    peer: { peerCertificate: PeerCertificate | null; address: string },
+  ) => void | Promise<void>;
+  /** TLS client options (certificate, key, CA, servername); `true` uses the config's SSL items. */
+  tls?: TlsClientOptions | boolean;
+  /** Pyro4 HMAC key (protocol 48 only). */
+  hmacKey?: string | Uint8Array;
+  /** Reconnect with backoff when the connection drops (calls retried only when provably not delivered). */
+  reconnect?: boolean | ReconnectOptions;
+  /** Methods safe to retry after a connection loss even if they may have run (idempotent). */
+  idempotent?: readonly string[];
+  /** Retry any call this many times on connection loss or timeout (Pyro's MAX_RETRIES; beware side effects). */
+  maxRetries?: number;
+  /** Pipeline calls on one connection when the daemon is Cinder (default `config.multiplex`). */
+  multiplex?: boolean;
+  /** Annotations sent with every call and with CONNECT. */
+  annotations?: Annotations;
+  /** Class registry for custom classes. */
+  registry?: ClassRegistry;
+  /** A custom transport (default: TCP, Unix socket or TLS from the URI and options). */
+  transport?: Transport;
+  logger?: Logger;
+  /** Metadata known in advance (e.g. from an autoproxy): skips nothing on the wire but allows calls before binding. */
+  metadata?: ObjectMetadata;
+  /**
+   * A local daemon whose registered objects travel as proxies when passed as arguments (Pyro's way
+   * of doing callbacks, needed with Python peers; Cinder peers call back over the same connection).
+   */
+  autoproxy?: { autoproxy(value: object, dialect: 4 | 5): unknown };
+  /** @internal a session this proxy is bound to (callback proxies): no connecting of its own. */
+  boundSession?: Session | undefined;
+}
+
+interface Meta {
+  methods: Set<string>;
+  oneway: Set<string>;
+  attrs: Set<string>;
+  raw: ObjectMetadata;
+}
+
+const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+const serializerCache = new Map<string, SerializerSet>();
+const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
+
+function serializersFor(
+  dialect: 4 | 5,
+  config: CinderConfig,
+  registry: ClassRegistry | undefined,
+): SerializerSet {
+  if (registry)
+    return createSerializers({
+      dialect,
+      registry,
+      maxDepth: config.maxDepth,
+      serpentBytesRepr: config.serpentBytesRepr,
+    });
+  const key = `${dialect}:${config.maxDepth}:${config.serpentBytesRepr}`;
+  let set = serializerCache.get(key);
+  if (!set) {
+    set = createSerializers({
+      dialect,
+      maxDepth: config.maxDepth,
+      serpentBytesRepr: config.serpentBytesRepr,
+    });
+    serializerCache.set(key, set);
+  }
+  return set;
+}
+
+function toMeta(raw: ObjectMetadata): Meta {
+  return { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
+}
+
+function parseMetadata(value: unknown): ObjectMetadata {
+  const list = (v: unknown, what: string): string[] => {
+    if (v === undefined || v === null) return [];
+    const items = v instanceof Set ? [...v] : v;
+    if (!Array.isArray(items) || !items.every((s) => typeof s === 'string')) {
+      throw new ProtocolError(`invalid metadata in handshake: ${what} is not a list of names`);
+    }
+    return items as string[];
+  };
+  if (typeof value !== 'object' || value === null) throw new ProtocolError('invalid metadata in handshake');
+  const m = value as Record<string, unknown>;
+  return {
+    methods: list(m.methods, 'methods'),
+    oneway: list(m.oneway, 'oneway'),
+    attrs: list(m.attrs, 'attrs'),
+  };
+}
+
+function keyBytes(key: string | Uint8Array | null | undefined): Uint8Array | undefined {
+  if (key === null || key === undefined || key === '') return undefined;
+  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+}
+
+/** Internal state of one proxy. The public object is a JS Proxy over it (see `connect`). */
+export class ProxyCore {
+  readonly uri: URI;
+  readonly config: CinderConfig;
+  readonly logger: Logger;
+  readonly serializer: Serializer;
+  readonly serializers: SerializerSet;
+  readonly protocol: ProtocolVersion;
+  readonly options: ProxyOptions;
+  timeoutMs: number;
+  resolved: URI | undefined;
+  handshakeResponse: unknown;
+  readonly hooks: CodecHooks;
+  private session: Session | undefined;
+  private connecting: Promise<Session> | undefined;
+  private meta: Meta | undefined;
+  private seq = 0;
+  private readonly reconnect: Required<ReconnectOptions> | undefined;
+  private readonly idempotent: ReadonlySet<string>;
+  private readonly maxRetries: number;
+  private readonly framing: FramingOptions;
+  private closedByUser = false;
+  private readonly callbacks = new CallbackTable();
+
+  constructor(uri: string | URI, options: ProxyOptions) {
+    this.options = options;
+    this.config = resolveConfig(options.config);
+    this.uri = URI.parse(uri, { nsPort: this.config.nsPort });
+    this.logger = componentLogger(options.logger, 'proxy');
+    this.protocol = options.protocol ?? 502;
+    if (this.protocol !== 502 && this.protocol !== 48)
+      throw new TypeError(`unsupported protocol version ${String(this.protocol)}`);
+    this.serializers = serializersFor(this.protocol === 48 ? 4 : 5, this.config, options.registry);
+    const name = options.serializer ?? this.config.serializer;
+    const serializer = this.serializers.byName(name);
+    if (!serializer) throw new SerializeError(`unknown serializer '${name}'`);
+    this.serializer = serializer;
+    this.timeoutMs = options.timeoutMs ?? this.config.commTimeoutMs;
+    const r = options.reconnect;
+    this.reconnect = r
+      ? { initialDelayMs: 100, maxDelayMs: 2000, maxWaitMs: 30_000, ...(typeof r === 'object' ? r : {}) }
+      : undefined;
+    this.idempotent = new Set(options.idempotent ?? []);
+    this.maxRetries = options.maxRetries ?? this.config.maxRetries;
+    const hmacKey = keyBytes(options.hmacKey ?? (this.protocol === 48 ? this.config.hmacKey : undefined));
+    this.framing = {
+      maxMessageSize: this.config.maxMessageSize,
+      versions: [this.protocol],
+      ...(hmacKey ? { hmacKey } : {}),
+      ...(this.config.compression ? { compressAbove: 100 } : {}),
+    };
+    if (options.metadata) this.meta = toMeta(options.metadata);
+    const dialect = this.protocol === 48 ? 4 : 5;
+    this.hooks = proxyHooks({
+      dialect,
+      describe: describeProxy,
+      makeProxy: (d) => connect(d.uri, { ...this.options, boundSession: undefined, metadata: d.metadata }),
+      replaceOther: (value) => {
+        const viaDaemon = this.options.autoproxy?.autoproxy(value, dialect);
+        if (viaDaemon !== undefined) return viaDaemon;
+        const s = this.session;
+        if (s === undefined || (s.capabilities & Capability.CALLBACKS) === 0) return undefined;
+        return this.callbacks.reference(value);
+      },
+    });
+    if (options.boundSession) this.session = options.boundSession;
+  }
+
+  /** What travels when this proxy is passed as a value. */
+  describe(): ProxyDescriptor {
+    return {
+      uri: this.resolved ?? this.uri,
+      metadata: this.meta?.raw ?? { methods: [], oneway: [], attrs: [] },
+      handshake: this.options.handshake ?? 'hello',
+      serializer: this.serializer.name,
+    };
+  }
+
+  get metadata(): ObjectMetadata | undefined {
+    return this.meta?.raw;
+  }
+
+  get connected(): boolean {
+    return this.session !== undefined && !this.session.isClosed;
+  }
+
+  get multiplexed(): boolean {
+    return this.session?.multiplexed ?? false;
+  }
+
+  get objectId(): string {
+    return (this.resolved ?? this.uri).object;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connecting
+
+  /** The live session, connecting first when needed (retrying with backoff when enabled). */
+  ensure(options?: CallOptions): Promise<Session> {
+    const s = this.session;
+    if (s !== undefined && !s.isClosed) return Promise.resolve(s);
+    if (this.options.boundSession)
+      return Promise.reject(
+        new ConnectionClosedError(`callback ${this.uri.object}: the connection it came on is closed`),
+      );
+    this.closedByUser = false;
+    if (!this.connecting) {
+      const attempt = this.reconnect ? this.openWithRetry(options) : this.open(options);
+      this.connecting = attempt.finally(() => {
+        this.connecting = undefined;
+      });
+    }
+    return options?.signal || options?.timeoutMs
+      ? withDeadline(this.connecting, options, `connect to ${this.uri}`)
+      : this.connecting;
+  }
+
+  private async openWithRetry(options?: CallOptions): Promise<Session> {
+    const r = this.reconnect!;
+    const deadline = Date.now() + r.maxWaitMs;
+    let delay = r.initialDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.open(options);
+      } catch (err) {
+        const retriable =
+          err instanceof CommunicationError && !(err instanceof ProtocolError) && !this.closedByUser;
+        if (!retriable || Date.now() + delay > deadline || options?.signal?.aborted) throw err;
+        this.logger.debug({ err, attempt, delay }, 'connect failed, retrying');
+        await sleep(delay * (0.75 + Math.random() * 0.5), options?.signal);
+        delay = Math.min(delay * 2, r.maxDelayMs);
+      }
+    }
+  }
+
+  private transportFor(endpoint: Endpoint): Transport {
+    if (this.options.transport) return this.options.transport;
+    const tls = this.options.tls ?? (this.config.ssl ? true : undefined);
+    if (tls)
+      return tlsTransport({
+        client: tls === true ? {} : tls,
+        ...(tls === true ? { config: this.config } : {}),
+      } as never);
+    if (endpoint.kind === 'unix') return (defaultTransports.unix ??= unixTransport());
+    return (defaultTransports.tcp ??= tcpTransport());
+  }
+
+  private async open(options?: CallOptions): Promise<Session> {
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? this.config.connectTimeoutMs;
+    const target = await resolveUri(this.uri, {
+      config: this.config,
+      logger: this.logger,
+      ...(options?.signal ? { signal: options.signal } : {}),
+    });
+    const endpoint = target.endpoint() as Endpoint;
+    const connection = await this.transportFor(endpoint).connect({
+      endpoint,
+      framing: this.framing,
+      timeoutMs: connectTimeoutMs,
+      ...(options?.signal ? { signal: options.signal } : {}),
+      logger: this.logger,
+    });
+    try {
+      const session = await this.handshake(connection, target, connectTimeoutMs, options?.signal);
+      this.resolved = target;
+      this.session = session;
+      return session;
+    } catch (err) {
+      connection.destroy();
+      throw err;
+    }
+  }
+
+  private handshake(
+    connection: Connection,
+    target: URI,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Session> {
+    return new Promise<Session>((resolve, reject) => {
+      let settled = false;
+      const address = connection.remoteAddress;
+      const done = (err: Error | undefined, session?: Session) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(session!);
+      };
+      const onAbort = () =>
+        done(new CommunicationError(`connect to ${address} was aborted`, { cause: signal?.reason }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(
+        () => done(new TimeoutError(`handshake with ${address} timed out after ${timeoutMs} ms`)),
+        timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1,
+      );
+      const session: Session = new Session({
+        connection,
+        serializers: this.serializers,
+        logger: this.logger,
+        maxConcurrentCalls: this.config.maxConcurrentCalls,
+        hooks: this.hooks,
+        server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+        onControl: (message) => {
+          this.onHandshakeReply(session, message, address).then(
+            () => done(undefined, session),
+            (err: Error) => {
+              done(err);
+              session.fail(err);
+            },
+          );
+        },
+        onClose: (err) => {
+          if (this.session === session) {
+            this.session = undefined;
+            this.callbacks.clear();
+          }
+          const why = err ? `: ${err.message}` : '';
+          const hint =
+            this.serializer.name === 'cbor'
+              ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
+              : '';
+          done(
+            new ConnectionClosedError(
+              `connection to ${address} closed during the handshake${why}${settled ? '' : hint}`,
+              err ? { cause: err } : undefined,
+            ),
+          );
+        },
+      });
+      session.currentSeq = this.seq;
+      const annotations: Annotations = new Map(this.options.annotations ?? []);
+      const wantMultiplex = this.options.multiplex ?? this.config.multiplex;
+      annotations.set(
+        CAPS_ANNOTATION,
+        encodeCapabilities(wantMultiplex ? ALL_CAPABILITIES : ALL_CAPABILITIES & ~Capability.MULTIPLEX),
+      );
+      const payload = this.serializer.encode(
+        { handshake: this.options.handshake ?? 'hello', object: target.object },
+        this.hooks,
+      );
+      try {
+        connection.send({
+          type: MsgType.CONNECT,
+          flags: this.protocol === 48 ? Flags.META_ON_CONNECT : 0,
+          seq: this.seq,
+          serializerId: this.serializer.id,
+          correlationId: null,
+          annotations,
+          payload,
+        });
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+  }
+
+  private async onHandshakeReply(session: Session, message: Message, address: string): Promise<void> {
+    const serializer = this.serializers.byId(message.serializerId);
+    if (message.type === MsgType.CONNECTFAIL) {
+      let reason: string;
+      try {
+        if (!serializer) throw new SerializeError('unknown serializer');
+        const value = serializer.decode(message.payload);
+        reason = typeof value === 'string' ? value : String(value);
+      } catch {
+        reason = Buffer.from(message.payload).toString('latin1');
+      }
+      throw new CommunicationError(`connection to ${address} rejected: ${reason}`);
+    }
+    if (message.type !== MsgType.CONNECTOK) {
+      throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
+    }
+    if (!serializer)
+      throw new SerializeError(`invalid serializer in handshake response: ${message.serializerId}`);
+    const data = serializer.decode(message.payload, this.hooks);
+    let response: unknown;
+    let rawMeta: ObjectMetadata | undefined;
+    if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'meta' in data) {
+      const d = data as Record<string, unknown>;
+      response = d.handshake;
+      rawMeta = parseMetadata(d.meta);
+    } else {
+      response = data; // Pyro4 without META_ON_CONNECT
+    }
+    if (rawMeta) {
+      if (rawMeta.methods.length === 0 && rawMeta.attrs.length === 0 && rawMeta.oneway.length === 0) {
+        throw new CommunicationError(
+          `remote object '${this.uri}' doesn't expose any methods or attributes. Did you forget to expose them?`,
+        );
+      }
+      this.meta = toMeta(rawMeta);
+    }
+    const caps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
+    session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
+    session.capabilities = caps;
+    session.streamCredit = this.config.streamCredit;
+    session.defaultSerializer = this.serializer;
+    this.handshakeResponse = response;
+    if (this.options.validateHandshake) {
+      await this.options.validateHandshake(response, {
+        peerCertificate: session.connection.peerCertificate(),
+        address,
+      });
+    }
+  }
+
+  /** Closes the connection; the proxy stays usable. */
+  async release(): Promise<void> {
+    if (this.options.boundSession) return;
+    this.closedByUser = true;
+    const s = this.session;
+    this.session = undefined;
+    if (s) {
+      this.seq = s.currentSeq;
+      await s.close();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Calls
+
+  private notExposed(name: string): RemoteError {
+    const message = `remote object '${this.uri}' has no exposed attribute or method '${name}'`;
+    return new RemoteError({
+      remoteType: 'builtins.AttributeError',
+      remoteMessage: message,
+      args: [message],
+    });
+  }
+
+  /** Calls a remote method. The hot path: no work beyond encoding and one map insert when connected. */
+  call(method: string, args: unknown[], options?: RemoteCallOptions): Promise<unknown> {
+    const s = this.session;
+    let attempt =
+      s !== undefined && !s.isClosed && this.meta !== undefined
+        ? this.invokeOn(s, method, args, options)
+        : this.ensure(options).then((session) => this.invokeOn(session, method, args, options));
+    if (this.reconnect !== undefined || this.maxRetries !== 0) {
+      attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
+    }
+    return attempt.then(this.unwrap);
+  }
+
+  /** Turns a stream start into a stream object; any other value passes through. */
+  private readonly unwrap = (value: unknown): unknown =>
+    value instanceof StreamStart ? new PullStream(this, value.streamId) : value;
+
+  /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */
+  async callDaemon(method: string, args: unknown[], oneway: boolean): Promise<unknown> {
+    const s = await this.ensure();
+    return s.invoke(
+      { object: DAEMON_NAME, method, params: args, kwargs: EMPTY_KWARGS },
+      { serializer: this.serializer, flags: oneway ? Flags.ONEWAY : 0, timeoutMs: this.timeoutMs },
+    );
+  }
+
+  private invokeOn(
+    s: Session,
+    method: string,
+    args: unknown[],
+    options: RemoteCallOptions | undefined,
+  ): Promise<unknown> {
+    const meta = this.meta;
+    let flags = 0;
+    if (meta !== undefined) {
+      if (meta.oneway.has(method)) flags = Flags.ONEWAY;
+      else if (!meta.methods.has(method)) return Promise.reject(this.notExposed(method));
+    }
+    return s.invoke(
+      { object: this.objectId, method, params: args, kwargs: options?.kwargs ?? EMPTY_KWARGS },
+      {
+        serializer: this.serializer,
+        flags,
+        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
+        signal: options?.signal,
+        annotations: options?.annotations ?? this.options.annotations ?? null,
+        ...(options?.correlationId ? { correlationId: options.correlationId } : {}),
+        ...(options?.onReplyAnnotations ? { onReplyAnnotations: options.onReplyAnnotations } : {}),
+      },
+    );
+  }
+
+  private async retry(
+    err: unknown,
+    method: string,
+    args: unknown[],
+    options: RemoteCallOptions | undefined,
+    attempt: number,
+  ): Promise<unknown> {
+    const lost = err instanceof ConnectionClosedError || (err instanceof TimeoutError && this.maxRetries > 0);
+    const allowed =
+      lost &&
+      (attempt <= this.maxRetries ||
+        (this.reconnect !== undefined && this.idempotent.has(method) && attempt <= 10));
+    if (!allowed || this.closedByUser || options?.signal?.aborted) throw err;
+    this.logger.debug({ err, method, attempt }, 'retrying call after connection loss');
+    await this.ensure(options);
+    try {
+      return await this.invokeOn(this.session!, method, args, options);
+    } catch (again) {
+      return this.retry(again, method, args, options, attempt + 1);
+    }
+  }
+
+  async getAttribute(name: string, options?: CallOptions): Promise<unknown> {
+    const s = await this.ensure(options);
+    if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
+    return s
+      .invoke(
+        { object: this.objectId, method: '__getattr__', params: [name], kwargs: null },
+        {
+          serializer: this.serializer,
+          timeoutMs: options?.timeoutMs ?? this.timeoutMs,
+          signal: options?.signal,
+        },
+      )
+      .then(this.unwrap);
+  }
+
+  async setAttribute(name: string, value: unknown, options?: CallOptions): Promise<void> {
+    const s = await this.ensure(options);
+    if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
+    await s.invoke(
+      { object: this.objectId, method: '__setattr__', params: [name, value], kwargs: null },
+      {
+        serializer: this.serializer,
+        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
+        signal: options?.signal,
+      },
+    );
+  }
+
+  async ping(options?: CallOptions): Promise<void> {
+    const s = await this.ensure(options);
+    await s.ping({ timeoutMs: options?.timeoutMs ?? this.timeoutMs, signal: options?.signal });
+  }
+
+  /** Sends a batch of calls as one `<batch>` INVOKE; resolves with the raw result list. */
+  async runBatch(
+    calls: readonly [string, unknown[], Record<string, unknown> | null][],
+    oneway: boolean,
+    options?: CallOptions,
+  ): Promise<unknown[] | undefined> {
+    const s = await this.ensure(options);
+    const params = calls.map(([m, a, k]) => [m, a, k ?? EMPTY_KWARGS]);
+    const result = await s.invoke(
+      { object: this.objectId, method: '<batch>', params, kwargs: null },
+      {
+        serializer: this.serializer,
+        flags: Flags.BATCH | (oneway ? Flags.ONEWAY : 0),
+        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
+        signal: options?.signal,
+      },
+    );
+    if (oneway) return undefined;
+    if (!Array.isArray(result)) throw new ProtocolError('batch reply is not a list');
+    return result;
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
+// The public proxy object
+
+const cores = new WeakMap<object, ProxyCore>();
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
+
+/** The internal state behind a proxy made by `connect`, or undefined for anything else. */
+export function proxyCore(value: unknown): ProxyCore | undefined {
+  return typeof value === 'object' && value !== null ? cores.get(value) : undefined;
+}
+
+/** The descriptor of a Cinder proxy (for passing it as a value), or undefined for anything else. */
+export function describeProxy(value: object): ProxyDescriptor | undefined {
+  return cores.get(value)?.describe();
+}
+
+/** True when `value` is a Cinder proxy. */
+export function isProxy(value: unknown): boolean {
+  return proxyCore(value) !== undefined;
+}
+
+type Member = ((...args: unknown[]) => Promise<unknown>) & { then: Promise<unknown>['then'] };
+
+function makeMember(core: ProxyCore, name: string, options: RemoteCallOptions | undefined): Member {
+  const fn = ((...args: unknown[]) => core.call(name, args, options)) as Member;
+  // `await proxy.attr` reads a remote attribute; the member itself is never a promise otherwise.
+  Object.defineProperty(fn, 'then', {
+    value: (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
+      core.getAttribute(name, options).then(onFulfilled, onRejected),
+  });
+  Object.defineProperty(fn, 'name', { value: name });
+  return fn;
+}
+
+function makeBatch<T>(core: ProxyCore): RemoteBatch<T> {
+  let calls: [string, unknown[], Record<string, unknown> | null][] = [];
+  const take = () => {
+    const c = calls;
+    calls = [];
+    return c;
+  };
+  const controls: BatchControls = {
+    $queue(method, args = [], kwargs = null) {
+      calls.push([method, args, kwargs]);
+    },
+    get $size() {
+      return calls.length;
+    },
+    async $run(options) {
+      const results = (await core.runBatch(take(), false, options)) ?? [];
+      const out: unknown[] = [];
+      for (const r of results) {
+        if (r instanceof Error) throw r;
+        if (
+          typeof r === 'object' &&
+          r !== null &&
+          'exception' in r &&
+          r.constructor?.name === 'ExceptionWrapper'
+        ) {
+          throw (r as { exception: unknown }).exception;
+        }
+        out.push(r);
+      }
+      return out;
+    },
+    async *$results(options) {
+      const results = (await core.runBatch(take(), false, options)) ?? [];
+      for (const r of results) {
+        if (r instanceof Error) throw r;
+        if (
+          typeof r === 'object' &&
+          r !== null &&
+          'exception' in r &&
+          r.constructor?.name === 'ExceptionWrapper'
+        ) {
+          throw (r as { exception: unknown }).exception;
+        }
+        yield r;
+      }
+    },
+    async $oneway(options) {
+      await core.runBatch(take(), true, options);
+    },
+  };
+  return new Proxy(controls, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'symbol' || prop.startsWith('$') || prop === 'then')
+        return Reflect.get(target, prop, receiver);
+      return (...args: unknown[]) => {
+        calls.push([prop, args, null]);
+      };
+    },
+  }) as unknown as RemoteBatch<T>;
+}
+
+function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefined): Remote<T> {
+  const members = new Map<string, Member>();
+  const controls: Record<string, unknown> = {
+    $bind: (options?: CallOptions) => core.ensure(options).then(() => undefined),
+    $release: () => core.release(),
+    $reconnect: async (options?: CallOptions) => {
+      await core.release();
+      await core.ensure(options);
+    },
+    $call: (method: string, args: unknown[] = [], options?: RemoteCallOptions) =>
+      core.call(method, args, callOptions ? { ...callOptions, ...options } : options),
+    $get: (name: string, options?: CallOptions) => core.getAttribute(name, options ?? callOptions),
+    $set: (name: string, value: unknown, options?: CallOptions) =>
+      core.setAttribute(name, value, options ?? callOptions),
+    $with: (options: RemoteCallOptions) =>
+      makeProxy<T>(core, callOptions ? { ...callOptions, ...options } : options),
+    $batch: () => makeBatch<T>(core),
+    $ping: (options?: CallOptions) => core.ping(options ?? callOptions),
+  };
+  const describe = () => `<cinder.Proxy at ${core.uri}>`;
+  const handler: ProxyHandler<object> = {
+    get(_target, prop) {
+      if (typeof prop === 'symbol') {
+        if (prop === Symbol.asyncDispose) return () => core.release();
+        if (prop === inspectCustom) return describe;
+        if (prop === Symbol.toStringTag) return 'CinderProxy';
+        return undefined;
+      }
+      if (prop.charCodeAt(0) === 36 /* $ */) {
+        switch (prop) {
+          case '$uri':
+            return core.uri;
+          case '$resolvedUri':
+            return core.resolved;
+          case '$metadata':
+            return core.metadata;
+          case '$handshakeResponse':
+            return core.handshakeResponse;
+          case '$multiplexed':
+            return core.multiplexed;
+          case '$connected':
+            return core.connected;
+          default:
+            return controls[prop];
+        }
+      }
+      switch (prop) {
+        case 'then':
+          return undefined; // never mistaken for a promise
+        case 'toString':
+          return describe;
+        case 'toJSON':
+          return () => core.uri.toString();
+        case 'valueOf':
+          return () => core.uri.toString();
+        case 'constructor':
+          return Object;
+      }
+      let m = members.get(prop);
+      if (m === undefined) {
+        m = makeMember(core, prop, callOptions);
+        members.set(prop, m);
+      }
+      return m;
+    },
+    set(_target, prop) {
+      throw new TypeError(
+        `cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`,
+      );
+    },
+    has(_target, prop) {
+      if (typeof prop !== 'string') return false;
+      const meta = core.metadata;
+      return (
+        prop in controls ||
+        (meta !== undefined &&
+          (meta.methods.includes(prop) || meta.attrs.includes(prop) || meta.oneway.includes(prop)))
+      );
+    },
+    ownKeys() {
+      const meta = core.metadata;
+      return meta ? [...new Set([...meta.methods, ...meta.oneway, ...meta.attrs])] : [];
+    },
+    getOwnPropertyDescriptor(_target, prop) {
+      if (typeof prop !== 'string') return undefined;
+      const meta = core.metadata;
+      if (meta && (meta.methods.includes(prop) || meta.attrs.includes(prop) || meta.oneway.includes(prop))) {
+        return {
+          configurable: true,
+          enumerable: true,
+          writable: false,
+          value: handler.get!(_target, prop, undefined),
+        };
+      }
+      return undefined;
+    },
+    deleteProperty() {
+      return false;
+    },
+    defineProperty() {
+      return false;
+    },
+  };
+  const proxy = new Proxy({}, handler) as Remote<T>;
+  cores.set(proxy, core);
+  return proxy;
+}
+
+/**
+ * A proxy for object `objectId` of the peer at the other end of `session` (a callback the peer
+ * lent us): calls go over that connection and fail once it is closed.
+ */
+export function boundProxy<T>(
+  session: Session,
+  objectId: string,
+  metadata: ObjectMetadata,
+  config: CinderConfig,
+): Remote<T> {
+  const serializer = session.defaultSerializer;
+  const uri = URI.forObject(objectId, { path: `cinder-connection-${session.connection.id}` });
+  return makeProxy<T>(
+    new ProxyCore(uri, {
+      config,
+      boundSession: session,
+      metadata,
+      ...(serializer ? { serializer: serializer.name } : {}),
+      protocol: session.connection.protocolVersion ?? 502,
+    }),
+    undefined,
+  );
+}
+
+/**
+ * A proxy for the remote object at `uri` (`PYRO:`, `PYRONAME:` or `PYROMETA:`). Connects lazily on
+ * the first call; `await proxy.$bind()` connects now. `await using p = connect(uri)` releases the
+ * connection at the end of the scope.
+ */
+export function connect<T = Record<string, (...args: any[]) => any>>(
+  uri: string | URI,
+  options: ProxyOptions = {},
+): Remote<T> {
+  return makeProxy<T>(new ProxyCore(uri, options), undefined);
+}
