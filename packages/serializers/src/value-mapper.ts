@@ -36,13 +36,13 @@ export class ValueMapper {
   }
 
   /**
-   * What to write in place of `value`, an object none of the formats knows (anything but arrays,
+   * What to write in place of `value`, an object the format does not know (anything but arrays,
    * plain objects, Map, Set, Uint8Array, Complex and, where the format has them, Date). Order: errors
-   * → their exception dict; then the hook's replacement; then the registry; then typed arrays and
-   * buffers; then Pyro's default, the own properties plus `__class__`.
+   * → their exception dict; dates → ISO text; then the hook's replacement; functions → SerializeError;
+   * then the registry; then typed arrays and buffers; then Pyro's default, the own properties plus
+   * `__class__`.
    */
   toModel(value: object, hooks: CodecHooks | undefined): unknown {
-    if (typeof value === 'function') throw new SerializeError('cannot serialize a function');
     if (value instanceof Error) {
       return encodeError(value, {
         dialect: this.dialect,
@@ -50,13 +50,16 @@ export class ValueMapper {
         tracebacks: this.tracebacks,
       });
     }
+    // Formats without a date type: every one treats a Date the same, without the hook.
+    if (value instanceof Date) return dateToIso(value);
     if (hooks?.replace !== undefined) {
       const replaced = hooks.replace(value);
       if (replaced !== undefined && replaced !== value) return replaced;
     }
+    // Functions only travel when a hook turns them into something (a callback reference).
+    if (typeof value === 'function') throw new SerializeError('cannot serialize a function');
     const entry = this.registry.entryFor(value);
     if (entry !== undefined) return classToDict(entry, value, this.dialect);
-    if (value instanceof Date) return dateToIso(value);
     if (ArrayBuffer.isView(value)) {
       if (value instanceof DataView) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
       // Typed arrays travel as lists of numbers (bigints for the 64-bit kinds), like Python's array.array.

@@ -132,6 +132,10 @@ export class CborEncoder {
         if (v === null) this.w.u8(0xf6);
         else this.object(v, depth);
         return;
+      case 'function':
+        // Only the replace hook can make a function travel (as a callback reference).
+        this.object(v, depth);
+        return;
       default:
         throw new SerializeError(`cbor cannot serialize a ${typeof v}`);
     }

@@ -120,6 +120,10 @@ export class MsgpackEncoder {
         if (v === null) this.w.u8(0xc0);
         else this.object(v, depth);
         return;
+      case 'function':
+        // Only the replace hook can make a function travel (as a callback reference).
+        this.object(v, depth);
+        return;
       default:
         throw new SerializeError(`msgpack cannot serialize a ${typeof v}`);
     }
