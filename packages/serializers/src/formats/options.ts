@@ -71,17 +71,24 @@ export function tooDeep(maxDepth: number, where: string): SerializeError {
 }
 
 /**
- * Runs `fn`, turning a JavaScript stack overflow into a SerializeError. Recursion in the codecs is
- * bounded by maxDepth, so this only fires when a caller raises maxDepth beyond what the stack holds.
+ * Runs `fn`, turning the RangeErrors of JavaScript's own limits into SerializeErrors: a stack
+ * overflow (recursion is bounded by maxDepth, so only when a caller raises maxDepth beyond what the
+ * stack holds) and strings or buffers beyond the engine's maximum size.
  */
 export function guardStack<T>(fn: () => T, what: string): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof RangeError && /call stack/i.test(err.message)) {
-      throw new SerializeError(`${what}: nesting too deep for the call stack (lower maxDepth)`, {
-        cause: err,
-      });
+    if (err instanceof RangeError) {
+      const why = /call stack/i.test(err.message)
+        ? 'nesting too deep for the call stack (lower maxDepth)'
+        : `value too large (${err.message})`;
+      throw new SerializeError(`${what}: ${why}`, { cause: err });
+    }
+    // Node's own size limits (Buffer#toString of more than the maximum string length).
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ERR_STRING_TOO_LONG' || code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new SerializeError(`${what}: value too large (${(err as Error).message})`, { cause: err });
     }
     throw err;
   }

@@ -3,6 +3,7 @@ import { SerializeError } from '@cinder/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeJson, decodeJsonText, encodeJson, encodeJsonText } from '../../src/formats/json.js';
+import { guardStack } from '../../src/formats/options.js';
 import { Complex, Tuple } from '../../src/pyvalues.js';
 import { canon, modelValue, normalizeFor } from './helpers.js';
 
@@ -279,5 +280,37 @@ describe('json round trip', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('engine limits', () => {
+  // Outputs beyond V8's maximum string length (~512 MiB) would need that much memory to provoke;
+  // the guard that turns those errors into SerializeErrors is tested directly.
+  it('turns size-limit and stack errors into SerializeErrors, and lets others through', () => {
+    const tooLong = Object.assign(new Error('Cannot create a string longer than 0x1fffffe8 characters'), {
+      code: 'ERR_STRING_TOO_LONG',
+    });
+    expect(() =>
+      guardStack(() => {
+        throw tooLong;
+      }, 'json'),
+    ).toThrow(/json: value too large/);
+    expect(() =>
+      guardStack(() => {
+        throw new RangeError('Invalid string length');
+      }, 'json'),
+    ).toThrow(SerializeError);
+    expect(() =>
+      guardStack(() => {
+        throw new RangeError('Maximum call stack size exceeded');
+      }, 'json'),
+    ).toThrow(/nesting too deep for the call stack/);
+    const other = new TypeError('from a callback');
+    expect(() =>
+      guardStack(() => {
+        throw other;
+      }, 'json'),
+    ).toThrow(other);
+    expect(guardStack(() => 5, 'json')).toBe(5);
   });
 });
