@@ -19,9 +19,11 @@ export type PyroDialect = 4 | 5;
  */
 export interface CodecHooks {
   /**
-   * Called for every value that is not a plain value (number, string, boolean, null, bigint,
-   * Uint8Array, array, plain object, Map, Set, Date, Error). Return a replacement to encode instead,
-   * or `undefined` to fall back to the registry and the default object encoding.
+   * Called for every object outside the value model: class instances (registered or not), typed
+   * arrays and buffers, and functions (which can only travel as whatever this returns, e.g. a
+   * callback reference). Not called for plain values, Map, Set, Tuple, Complex, Uint8Array, Date or
+   * Error. Return a replacement to encode instead, or `undefined` to fall back to the registry and
+   * the default object encoding (for functions: a SerializeError).
    */
   replace?(value: object): unknown;
   /** Called for every `__class__` dict the registry does not know; return a value or `undefined`. */

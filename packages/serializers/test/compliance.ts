@@ -388,6 +388,23 @@ export function serializerCompliance(name: string, make: MakeSerializer): void {
       expect(() => s.encode([Symbol('x')])).toThrow(SerializeError);
     });
 
+    it('lets the replace hook send a function as something else (a callback reference)', () => {
+      const callback = () => 1;
+      const hooks: CodecHooks = { replace: (v) => (v === callback ? { callback: 'obj_1' } : undefined) };
+      expect(s.decode(s.encode({ onDone: callback }, hooks))).toEqual({ onDone: { callback: 'obj_1' } });
+      expect(
+        s.decodeCall(s.encodeCall({ object: 'o', method: 'm', params: [callback], kwargs: {} }, hooks))
+          .params,
+      ).toEqual(expectedAfterRoundTrip(t, [{ callback: 'obj_1' }]));
+    });
+
+    it('does not offer Dates to the replace hook', () => {
+      const seen: unknown[] = [];
+      const date = new Date(0);
+      s.encode([date], { replace: (v) => void seen.push(v) });
+      expect(seen).toEqual([]);
+    });
+
     describe('call envelopes', () => {
       const calls = [
         { object: 'test.thing', method: 'add', params: [1, 2], kwargs: {} },
