@@ -210,8 +210,11 @@ class SerpentWriter {
   /** serpent accepts str, bytes, numbers, bool and tuples as dict keys and set elements. */
   private checkHashable(k: unknown, what: string): void {
     switch (typeof k) {
-      case 'string':
       case 'number':
+        // NaN is written as a dict, which Python cannot use as a key or set element.
+        if (Number.isNaN(k)) break;
+        return;
+      case 'string':
       case 'bigint':
       case 'boolean':
         return;
@@ -659,7 +662,9 @@ class SerpentParser {
       : t.indexOf(q === 0x27 ? "'" : '"', bodyStart);
     const plain = qi !== -1 && this.backslashAt(bodyStart) > qi && (triple || this.newlineAt(bodyStart) > qi);
     const i = plain ? qi : this.scanLiteral(bodyStart, q, triple, start);
-    const body = t.slice(bodyStart, i);
+    let body = t.slice(bodyStart, i);
+    // Python reads source with universal newlines: CRLF and CR inside a literal are LF.
+    if (body.includes('\r')) body = body.replace(/\r\n?/g, '\n');
     this.pos = i + qlen;
     const hasBackslash = !plain && body.includes('\\');
     if (bytes) return { bytes: true, value: this.bytesBody(body, raw, bodyStart) };

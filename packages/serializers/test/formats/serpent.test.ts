@@ -96,6 +96,8 @@ describe('encodeSerpent', () => {
     expect(() => enc(new Map([[null, 1]]))).toThrow(/dict key must be .* not null/);
     expect(() => enc(new Map([[[1], 1]]))).toThrow(/not Array/);
     expect(() => enc(new Set([{}]))).toThrow(/set element/);
+    expect(() => enc(new Set([Number.NaN]))).toThrow(/set element .* not number/);
+    expect(enc(new Map([[Number.POSITIVE_INFINITY, 1]]))).toBe('{1e30000:1}');
     expect(() => enc(new Date(0))).toThrow(/type Date/);
     expect(() => enc(Symbol('s'))).toThrow(SerializeError);
     expect(() => enc(() => 0)).toThrow(/function/);
@@ -193,6 +195,8 @@ describe('decodeSerpent', () => {
     expect(dec(`'\\q'`)).toBe('\\q');
     expect(dec(`'line\\\ncontinued'`)).toBe('linecontinued');
     expect(dec(`'crlf\\\r\ncontinued'`)).toBe('crlfcontinued');
+    expect(dec(`'''a\r\nb\rc'''`)).toBe('a\nb\nc');
+    expect(dec(`rb'''a\r\nb'''`)).toEqual(new Uint8Array([97, 10, 98]));
     expect(dec(`b'\\x00ab\\'\\777\\u12'`)).toEqual(new Uint8Array([0, 97, 98, 39, 255, 92, 117, 49, 50]));
     expect(dec(`B"x" b'y'`)).toEqual(new Uint8Array([120, 121]));
     expect(dec(`rb'\\x00'`)).toEqual(new Uint8Array(Buffer.from('\\x00')));
