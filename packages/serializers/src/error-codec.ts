@@ -153,7 +153,8 @@ export function encodeError(err: Error, options: ErrorCodecOptions): Record<stri
   } else {
     delete attributes[TRACEBACK_ATTRIBUTE];
   }
-  return { __class__: className, __exception__: true, args, attributes };
+  // Python's args is a tuple: serpent and marshal write it as one, json and msgpack as a list.
+  return { __class__: className, __exception__: true, args: Tuple.fromArray(args), attributes };
 }
 
 function withoutClass(state: Record<string, unknown>): Record<string, unknown> {
