@@ -213,11 +213,15 @@ export class ServerConnection implements ConnectionHandler {
     const hooks = proxyHooks({
       dialect,
       describe: describeProxy,
+      // A proxy a client passed us speaks that client's protocol, and (when the proxy does not say)
+      // the serializer the client uses with us; Pyro4 proxies never carry the HMAC key, so use ours.
       makeProxy: (d) =>
         connect(d.uri, {
           config: daemon.config,
           metadata: d.metadata,
-          ...(d.serializer ? { serializer: d.serializer } : {}),
+          protocol: dialect === 4 ? 48 : 502,
+          serializer: d.serializer ?? serializer.name,
+          ...(dialect === 4 && daemon.hmacKey ? { hmacKey: daemon.hmacKey } : {}),
         }),
       replaceOther: (value) => daemon.autoproxy(value, dialect),
       reviveOther: (className, dict) => {
