@@ -149,7 +149,8 @@ describe('cbor agrees with cbor-x on standard data', () => {
       fc.oneof(
         fc.integer(),
         fc.maxSafeInteger(),
-        fc.double(),
+        // cbor-x writes -0 as the int 0.
+        fc.double().filter((d) => !Object.is(d, -0)),
         fc.string(),
         fc.boolean(),
         fc.constant(null),

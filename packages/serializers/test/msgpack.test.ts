@@ -155,7 +155,8 @@ describe('msgpack layout', () => {
         { depthSize: 'small' },
         fc.oneof(
           fc.integer(),
-          fc.double(),
+          // msgpackr writes -0 as the int 0.
+          fc.double().filter((d) => !Object.is(d, -0)),
           fc.string(),
           fc.boolean(),
           fc.constant(null),
