@@ -640,6 +640,12 @@ export class ProxyCore {
 
 const cores = new WeakMap<object, ProxyCore>();
 const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
+/**
+ * The target of every proxy object. Its prototype is not Object.prototype, so serializers never
+ * take a proxy for a plain dict (which would enumerate its remote members): they hand it to the
+ * codec hooks, which write it as a Pyro proxy.
+ */
+class RemoteProxyTarget {}
 
 /** The internal state behind a proxy made by `connect`, or undefined for anything else. */
 export function proxyCore(value: unknown): ProxyCore | undefined {
@@ -833,7 +839,7 @@ function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefine
       return false;
     },
   };
-  const proxy = new Proxy({}, handler) as Remote<T>;
+  const proxy = new Proxy(new RemoteProxyTarget(), handler) as Remote<T>;
   cores.set(proxy, core);
   return proxy;
 }
