@@ -57,6 +57,7 @@ const jsonBigString = encodeJson(bigString);
 const jsonBigUnicode = encodeJson(bigUnicode);
 const jsonBigBytes = encodeJson(bigBytes);
 const jsonEscaped = encodeJson([`${'line\n'.repeat(MiB / 5)}`, Number.NaN]);
+const jsonBigStringNaN = encodeJson([bigString, Number.NaN]);
 
 const serpentEnvelope = encodeSerpent(envelopeTuple);
 const serpentBigString = encodeSerpent(bigString);
@@ -79,6 +80,11 @@ report([
   bench('decodeJsonText envelope (no UTF-8 step)', () => decodeJsonText(jsonEnvelopeText)),
   bench('encode envelope', () => encodeJson(envelope)),
   bench('decode 1 MiB ascii string', () => decodeJson(jsonBigString), jsonBigString.length),
+  bench(
+    'decode 1 MiB ascii string + NaN (full parser)',
+    () => decodeJson(jsonBigStringNaN),
+    jsonBigStringNaN.length,
+  ),
   bench('decode 1 MiB unicode string', () => decodeJson(jsonBigUnicode), jsonBigUnicode.length),
   bench(
     'decode 1 MiB of escaped lines + NaN (full parser)',

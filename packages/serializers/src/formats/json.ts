@@ -18,6 +18,7 @@ import {
   typeName,
 } from './options.js';
 import { bigintDigits, isPyInt, pyFloatRepr } from './py-float.js';
+import { StringAssembler } from './string-assembler.js';
 import { decodeUtf8 } from './utf8.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -431,64 +432,62 @@ class JsonParser {
 
   private escapedString(start: number): string {
     const t = this.text;
-    let out = '';
-    let p = start;
-    let q = -1;
+    // The closing quote: the first one not escaped by an odd run of backslashes.
+    let end = t.indexOf('"', start);
     for (;;) {
-      // The closing quote may be far away: look for it again only once p has passed it.
-      if (q < p) q = t.indexOf('"', p);
-      if (q === -1) throw this.error('unterminated string', start - 1);
-      if (this.nextBackslash < p) {
-        const b = t.indexOf('\\', p);
-        this.nextBackslash = b === -1 ? t.length : b;
+      if (end === -1) throw this.error('unterminated string', start - 1);
+      let k = end - 1;
+      while (k >= start && t.charCodeAt(k) === 0x5c) k--;
+      if (((end - 1 - k) & 1) === 0) break;
+      end = t.indexOf('"', end + 1);
+    }
+    // One check of the raw text for control characters (an escape is never followed by one: that
+    // would be an invalid escape).
+    const raw = t.slice(start, end);
+    if (CONTROL.test(raw))
+      throw this.error('invalid control character in string', start + raw.search(CONTROL));
+    const out = new StringAssembler(end - start);
+    let p = start;
+    for (;;) {
+      const b = t.indexOf('\\', p);
+      if (b === -1 || b >= end) {
+        out.run(t, p, end);
+        this.pos = end + 1;
+        return out.toString();
       }
-      const stop = Math.min(q, this.nextBackslash);
-      if (stop > p) out += t.slice(p, stop);
-      if (stop === q) {
-        // One check of the raw text for control characters (an escape is never followed by one:
-        // that would have been an invalid escape).
-        const raw = t.slice(start, q);
-        if (CONTROL.test(raw))
-          throw this.error('invalid control character in string', start + raw.search(CONTROL));
-        this.pos = q + 1;
-        return out;
-      }
-      const e = t.charCodeAt(stop + 1);
-      p = stop + 2;
+      out.run(t, p, b);
+      const e = t.charCodeAt(b + 1);
+      p = b + 2;
       switch (e) {
         case 0x22:
-          out += '"';
-          break;
         case 0x5c:
-          out += '\\';
-          break;
         case 0x2f:
-          out += '/';
+          out.unit(e);
           break;
         case 0x62:
-          out += '\b';
+          out.unit(0x08);
           break;
         case 0x66:
-          out += '\f';
+          out.unit(0x0c);
           break;
         case 0x6e:
-          out += '\n';
+          out.unit(0x0a);
           break;
         case 0x72:
-          out += '\r';
+          out.unit(0x0d);
           break;
         case 0x74:
-          out += '\t';
+          out.unit(0x09);
           break;
         case 0x75: {
-          const h = t.slice(p, p + 4);
-          if (!/^[0-9a-fA-F]{4}$/.test(h)) throw this.error('invalid \\uXXXX escape', stop);
-          out += String.fromCharCode(Number.parseInt(h, 16));
+          const v = hex4(t, p);
+          if (v < 0) throw this.error('invalid \\uXXXX escape', b);
+          out.unit(v);
           p += 4;
           break;
         }
         default:
-          throw this.error('invalid \\escape', stop);
+          throw this.error('invalid \\escape', b);
       }
     }
   }
@@ -546,4 +545,17 @@ class JsonParser {
     }
     return out;
   }
+}
+
+/** The value of the 4 hex digits at s[p…], or -1. */
+function hex4(s: string, p: number): number {
+  let v = 0;
+  for (let k = 0; k < 4; k++) {
+    const c = s.charCodeAt(p + k);
+    const l = c | 0x20;
+    if (c >= 0x30 && c <= 0x39) v = v * 16 + c - 0x30;
+    else if (l >= 0x61 && l <= 0x66) v = v * 16 + l - 0x57;
+    else return -1;
+  }
+  return v;
 }

@@ -19,6 +19,7 @@ import {
 } from './options.js';
 import { bigintDigits, isPyInt, pyFloatFromString, pyFloatRepr } from './py-float.js';
 import { pyBytesRepr, pyStrRepr } from './py-repr.js';
+import { StringAssembler } from './string-assembler.js';
 import { decodeUtf8 } from './utf8.js';
 
 export const SERPENT_HEADER = '# serpent utf-8 python3.2\n';
@@ -714,24 +715,24 @@ class SerpentParser {
   }
 
   private unescape(body: string, at: number): string {
-    let out = '';
+    const out = new StringAssembler(body.length);
     let p = 0;
     for (;;) {
       const b = body.indexOf('\\', p);
-      if (b === -1) return p === 0 ? body : out + body.slice(p);
-      if (b > p) out += body.slice(p, b);
+      if (b === -1) {
+        out.run(body, p, body.length);
+        return out.toString();
+      }
+      out.run(body, p, b);
       const e = body.charCodeAt(b + 1);
       p = b + 2;
       const simple = e < 128 ? SIMPLE_ESCAPES[e]! : -1;
       if (simple >= 0) {
-        out += String.fromCharCode(simple);
+        out.unit(simple);
         continue;
       }
       switch (e) {
         case 0x0a: // backslash-newline: a line continuation
-          break;
-        case 0x0d:
-          if (body.charCodeAt(p) === 0x0a) p++;
           break;
         case 0x78: // \xhh
         case 0x75: // \uhhhh
@@ -741,7 +742,7 @@ class SerpentParser {
           const cp = hexValue(body, p, len);
           if (cp < 0) throw this.error(`truncated \\${String.fromCharCode(e)} escape`, at + b);
           if (cp > 0x10ffff) throw this.error('illegal Unicode character', at + b);
-          out += cp <= 0xffff ? String.fromCharCode(cp) : String.fromCodePoint(cp);
+          out.codePoint(cp);
           p += len;
           break;
         }
@@ -756,9 +757,9 @@ class SerpentParser {
               n = n * 8 + d - 0x30;
               p++;
             }
-            out += String.fromCharCode(n);
+            out.unit(n);
           } else {
-            out += body.slice(b, b + 2); // unknown escapes stay as they are
+            out.run(body, b, b + 2); // unknown escapes stay as they are
           }
       }
     }
@@ -790,11 +791,7 @@ class SerpentParser {
         out[o++] = simple;
         continue;
       }
-      if (e === 0x0a) continue;
-      if (e === 0x0d) {
-        if (body.charCodeAt(p) === 0x0a) p++;
-        continue;
-      }
+      if (e === 0x0a) continue; // line continuation (CR and CRLF are LF by now)
       if (e === 0x78) {
         const v = hexValue(body, p, 2);
         if (v < 0) throw this.error('truncated \\x escape', at + p - 2);

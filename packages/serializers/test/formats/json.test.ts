@@ -145,6 +145,18 @@ describe('decodeJson', () => {
     expect(dec('[Infinity, -Infinity]')).toEqual([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
     expect(dec('"a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00"')).toBe('a"\\/\b\f\n\r\té😀');
     expect(dec('"\\ud800"')).toBe('\ud800');
+    // The same escapes through the full parser (a NaN elsewhere keeps JSON.parse out of it).
+    const escapes = '"a\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u00E9\\ud83d\\ude00"';
+    expect(dec(`[${escapes}, NaN, "\\\\", "x\\\\\\"y"]`)).toEqual([
+      'a"\\/\b\f\n\r\téé😀',
+      Number.NaN,
+      '\\',
+      'x\\"y',
+    ]);
+    expect(dec(`[${escapes}]`)).toEqual((dec(`[${escapes}, NaN]`) as unknown[]).slice(0, 1));
+    expect(() => dec('[NaN, "a\\n\tb"]')).toThrow(/char 10.*control character/);
+    const long = `${'é\\n'.repeat(300)}`;
+    expect(dec(`["${long}", NaN]`)).toEqual(['é\n'.repeat(300), Number.NaN]);
     expect(dec(' {"a" : [1 , 2] , "b":{}} ')).toEqual({ a: [1, 2], b: {} });
   });
 
