@@ -68,11 +68,8 @@ it('runs a quick bench and writes well-formed JSON with positive figures', { tim
       true,
     );
   }
-  // Cinder is not there yet: it must be reported as skipped, never given a figure.
-  expect(produced('cinder').size).toBe(0);
-  expect(out.skipped).toContainEqual(
-    expect.objectContaining({ system: 'cinder', reason: expect.stringMatching(/not yet available/) }),
-  );
+  expect([...produced('cinder')].sort()).toEqual([...callAndTransfer].sort());
+  expect(out.meta.versions.cinder?.cinder).toMatch(/^\d+\.\d+\.\d+/);
 
   const raw = out.results.find((e) => e.system === 'raw' && e.scenario === 'calls_per_s')!;
   const grpc = out.results.find((e) => e.system === 'grpc' && e.scenario === 'calls_per_s')!;
@@ -81,6 +78,50 @@ it('runs a quick bench and writes well-formed JSON with positive figures', { tim
   const table = child.lines.join('\n');
   expect(table).toMatch(/^calls_per_s\s+tcp\s+raw\s+none/m);
   expect(readFileSync(svgFile, 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+});
+
+it("gives Cinder's headline figures, each positive", {
+  timeout: 120_000,
+}, async () => {
+  const jsonFile = join(dir, 'cinder.json');
+  const only = 'connections,new_proxy_calls,calls,transfer,batched';
+  const args = [
+    '--quick',
+    '--system',
+    'cinder',
+    '--only',
+    only,
+    '--transport',
+    'tcp',
+    '--serializer',
+    'cbor',
+  ];
+  const child = startChild(main, [...args, '--json', jsonFile]);
+  const code = await child.exited;
+  expect(code, child.stderr()).toBe(0);
+
+  const out = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchJson;
+  expect(out.failed).toEqual([]);
+  expect(out.skipped.filter((s) => s.system === 'cinder')).toEqual([]);
+  const cinder = out.results.filter((e) => e.system === 'cinder');
+  for (const e of cinder) {
+    expect(e).toMatchObject({ serializer: 'cbor', transport: 'tcp' });
+    expect(Number.isFinite(e.value) && e.value > 0, `${e.scenario} = ${e.value}`).toBe(true);
+  }
+  const names = new Set(cinder.map((e) => e.scenario));
+  for (const headline of [
+    'connections_per_s',
+    'new_proxy_calls_per_s',
+    'calls_per_s',
+    'transfer_MB_per_s',
+    'batched_calls_per_s',
+    'batch_speedup',
+    'transfer_peak_rss_server_MiB',
+    'transfer_peak_rss_client_MiB',
+  ]) {
+    expect(names, headline).toContain(headline);
+  }
+  expect(child.lines.join('\n')).toMatch(/^batched_calls_per_s\s+tcp\s+cinder\s+cbor/m);
 });
 
 /** Pids of the live children of `pid`, from /proc. */
