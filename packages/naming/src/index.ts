@@ -1,2 +1,34 @@
-// Public surface of @cinder/naming.
-export {};
+// Public surface of @cinder/naming: the name server (object, storage backends, broadcast responder,
+// auto-cleaner, one-call start) and the client side (locating a name server, a typed client).
+
+export { broadcastLocate, locateNameServer, resolveUri } from '@cinder/proxy';
+export { AutoCleaner, type AutoCleanOptions, type SweepResult } from './autoclean.js';
+export { BroadcastResponder, type BroadcastResponderOptions } from './broadcast.js';
+export {
+  connectNameServer,
+  type ListFilter,
+  type LocateNSOptions,
+  locateNS,
+  type NameServerApi,
+  NameServerClient,
+  type NameServerProxy,
+  type Registration,
+} from './client.js';
+export { type NameListing, NameServer, type NameServerInit } from './name-server.js';
+export { translatePythonRegex } from './python-regex.js';
+export { openSqliteStorage, SqliteStorage, type SqliteStorageOptions } from './sqlite-storage.js';
+export {
+  NAMESERVER_TAGS,
+  type RunningNameServer,
+  type StartNameServerOptions,
+  startNameServer,
+} from './start.js';
+export {
+  type ListOptions,
+  MemoryStorage,
+  type NameEntry,
+  type NameQuery,
+  type NameRecord,
+  type NameStorage,
+} from './storage.js';
+export { openStorage } from './storage-spec.js';

@@ -1,0 +1,302 @@
+// The client side: `locateNS()` finds a name server (Cinder, or Python Pyro4/Pyro5) and returns a
+// NameServerClient — typed methods with keyword arguments, so the same calls work whatever the
+// server's parameter order, and results normalised across serializers (tuples, sets, URI objects).
+// The raw proxy stays available for anything else.
+import {
+  type CallOptions,
+  type CinderConfig,
+  ConnectionClosedError,
+  type Logger,
+  NAMESERVER_NAME,
+  NamingError,
+  ProtocolError,
+  resolveConfig,
+  URI,
+} from '@cinder/core';
+import { connect, locateNameServer, type ProxyOptions, type Remote } from '@cinder/proxy';
+
+/** The remote name server's methods, with Pyro5's positional order (what a Cinder NS serves). */
+export interface NameServerApi {
+  register(name: string, uri: string | URI, safe?: boolean, metadata?: readonly string[] | null): null;
+  lookup(name: string, return_metadata?: boolean): unknown;
+  list(prefix?: string | null, regex?: string | null, return_metadata?: boolean): unknown;
+  yplookup(
+    meta_all?: readonly string[] | null,
+    meta_any?: readonly string[] | null,
+    return_metadata?: boolean,
+  ): unknown;
+  set_metadata(name: string, metadata: readonly string[] | null): null;
+  remove(name?: string | null, prefix?: string | null, regex?: string | null): number;
+  count(): number;
+  ping(): null;
+}
+
+/** A typed proxy of a name server. */
+export type NameServerProxy = Remote<NameServerApi>;
+
+/** One registration as a client sees it. */
+export interface Registration {
+  readonly name: string;
+  readonly uri: string;
+  /** Tags; empty when the listing was made without metadata. */
+  readonly metadata: string[];
+}
+
+/** Which registrations a listing selects (at most one filter). */
+export type ListFilter =
+  | { prefix: string }
+  | { regex: string }
+  | { metadataAll: readonly string[] }
+  | { metadataAny: readonly string[] };
+
+export interface LocateNSOptions extends CallOptions {
+  /** Name server host; absent: the configured nsHost, then broadcast discovery (Pyro's order). */
+  host?: string | null;
+  /** Name server port (default `config.nsPort`); without a host, the broadcast port (like Pyro). */
+  port?: number | null;
+  /** The name server's Unix socket (instead of host and port). */
+  unixSocket?: string | null;
+  /** Try broadcast discovery (default true). */
+  broadcast?: boolean;
+  /**
+   * How to talk to the name server (serializer, protocol, TLS, HMAC key). Without a protocol,
+   * Pyro5's is tried first and Pyro4's (protocol 48, serpent) when the server speaks only that.
+   */
+  proxyOptions?: ProxyOptions;
+  config?: Partial<CinderConfig> | CinderConfig;
+  logger?: Logger;
+}
+
+// Serializers a stock Pyro4 name server accepts.
+const PYRO4_SERIALIZERS = new Set(['serpent', 'json', 'marshal']);
+
+function speaksPyro4(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    if (/protocol version:? 48\b/.test(e.message)) return true;
+  }
+  return false;
+}
+
+function list(value: unknown): string[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value) || value instanceof Set) return [...(value as Iterable<unknown>)].map(String);
+  return [];
+}
+
+function uriText(value: unknown): string {
+  return value instanceof URI ? value.toString() : String(value);
+}
+
+function entriesOf(value: unknown): [string, unknown][] {
+  if (value instanceof Map) return [...value].map(([k, v]) => [String(k), v]);
+  if (typeof value === 'object' && value !== null) return Object.entries(value as Record<string, unknown>);
+  throw new NamingError('name server returned an invalid listing');
+}
+
+/** A name server, through a proxy; works with Cinder's and Python Pyro4/Pyro5 name servers. */
+export class NameServerClient implements AsyncDisposable {
+  readonly proxy: NameServerProxy;
+
+  constructor(proxy: NameServerProxy) {
+    this.proxy = proxy;
+  }
+
+  /** The name server's URI. */
+  get uri(): URI {
+    return this.proxy.$resolvedUri ?? this.proxy.$uri;
+  }
+
+  /** True when the server is a Pyro4 name server (no yplookup; metadata filters on list). */
+  get isPyro4(): boolean {
+    const meta = this.proxy.$metadata;
+    return meta !== undefined && !meta.methods.includes('yplookup');
+  }
+
+  /** Registers `name` → `uri`; `safe` refuses to replace an existing registration. */
+  async register(
+    name: string,
+    uri: string | URI,
+    options: CallOptions & { safe?: boolean; metadata?: Iterable<string> | null } = {},
+  ): Promise<void> {
+    const kwargs: Record<string, unknown> = {};
+    if (options.safe) kwargs.safe = true;
+    if (options.metadata) kwargs.metadata = [...options.metadata];
+    await this.proxy.$call('register', [name, typeof uri === 'string' ? uri : uri.toString()], {
+      ...this.#call(options),
+      kwargs,
+    });
+  }
+
+  /** The URI registered for `name`; NamingError `unknown name: …` when there is none. */
+  async lookup(name: string, options: CallOptions = {}): Promise<URI> {
+    const value = await this.proxy.$call('lookup', [name], this.#call(options));
+    return value instanceof URI ? value : URI.parse(String(value));
+  }
+
+  /** The URI and tags registered for `name`. */
+  async lookupWithMetadata(
+    name: string,
+    options: CallOptions = {},
+  ): Promise<{ uri: URI; metadata: string[] }> {
+    const value = await this.proxy.$call('lookup', [name], {
+      ...this.#call(options),
+      kwargs: { return_metadata: true },
+    });
+    if (!Array.isArray(value) || value.length !== 2)
+      throw new NamingError('name server returned an invalid lookup result');
+    const [uri, metadata] = value as [unknown, unknown];
+    return { uri: uri instanceof URI ? uri : URI.parse(String(uri)), metadata: list(metadata) };
+  }
+
+  /** Registrations, all or filtered, with their tags unless `withMetadata` is false. */
+  async list(
+    filter?: ListFilter,
+    options: CallOptions & { withMetadata?: boolean } = {},
+  ): Promise<Registration[]> {
+    const withMetadata = options.withMetadata ?? true;
+    const kwargs: Record<string, unknown> = { return_metadata: withMetadata };
+    let method = 'list';
+    if (filter && 'prefix' in filter) kwargs.prefix = filter.prefix;
+    else if (filter && 'regex' in filter) kwargs.regex = filter.regex;
+    else if (filter && ('metadataAll' in filter || 'metadataAny' in filter)) {
+      const all = 'metadataAll' in filter;
+      const tags = [...(all ? filter.metadataAll : filter.metadataAny)];
+      if (this.isPyro4) kwargs[all ? 'metadata_all' : 'metadata_any'] = tags;
+      else {
+        method = 'yplookup';
+        kwargs[all ? 'meta_all' : 'meta_any'] = tags;
+      }
+    }
+    const value = await this.proxy.$call(method, [], { ...this.#call(options), kwargs });
+    return entriesOf(value).map(([name, v]) => {
+      if (withMetadata && Array.isArray(v) && v.length === 2) {
+        return { name, uri: uriText(v[0]), metadata: list(v[1]) };
+      }
+      return { name, uri: uriText(v), metadata: [] };
+    });
+  }
+
+  /** Replaces the tags of a registration (empty clears them). */
+  async setMetadata(name: string, metadata: Iterable<string>, options: CallOptions = {}): Promise<void> {
+    await this.proxy.$call('set_metadata', [name, [...metadata]], this.#call(options));
+  }
+
+  /** Removes one name, or all with a prefix, or all matching a regex; resolves with the count. */
+  async remove(
+    what: { name: string } | { prefix: string } | { regex: string },
+    options: CallOptions = {},
+  ): Promise<number> {
+    const value = await this.proxy.$call('remove', [], { ...this.#call(options), kwargs: { ...what } });
+    return Number(value);
+  }
+
+  async count(options: CallOptions = {}): Promise<number> {
+    return Number(await this.proxy.$call('count', [], this.#call(options)));
+  }
+
+  async ping(options: CallOptions = {}): Promise<void> {
+    await this.proxy.$call('ping', [], this.#call(options));
+  }
+
+  /** Closes the connection. */
+  close(): Promise<void> {
+    return this.proxy.$release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #call(options: CallOptions): CallOptions {
+    return {
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    };
+  }
+}
+
+/**
+ * Connects to the name server at `uri` and completes the handshake; without a configured protocol,
+ * a Pyro4 name server is detected and spoken to in protocol 48.
+ */
+export async function connectNameServer(
+  uri: string | URI,
+  options: LocateNSOptions = {},
+): Promise<NameServerClient> {
+  const config = resolveConfig(options.config);
+  const base: ProxyOptions = {
+    ...options.proxyOptions,
+    config,
+    ...(options.logger ? { logger: options.logger } : {}),
+  };
+  const bind = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  };
+  const first = connect<NameServerApi>(uri, base);
+  try {
+    await first.$bind(bind);
+    return new NameServerClient(first);
+  } catch (err) {
+    await first.$release();
+    if (options.proxyOptions?.protocol !== undefined) throw err;
+    if (!(err instanceof ConnectionClosedError || err instanceof ProtocolError) || !speaksPyro4(err))
+      throw err;
+  }
+  const serializer = base.serializer ?? config.serializer;
+  const retry = connect<NameServerApi>(uri, {
+    ...base,
+    protocol: 48,
+    serializer: PYRO4_SERIALIZERS.has(serializer) ? serializer : 'serpent',
+  });
+  try {
+    await retry.$bind(bind);
+    return new NameServerClient(retry);
+  } catch (err) {
+    await retry.$release();
+    throw err;
+  }
+}
+
+/**
+ * Finds a name server, like Pyro's `locate_ns()`: at the given host/port or Unix socket; else the
+ * configured nsHost (first when it is loopback), then broadcast discovery. Throws NamingError
+ * `failed to locate the nameserver` when none answers.
+ */
+export async function locateNS(options: LocateNSOptions = {}): Promise<NameServerClient> {
+  const config = resolveConfig(options.config);
+  if (options.unixSocket) {
+    return wrapLocateError(
+      connectNameServer(URI.forObject(NAMESERVER_NAME, { path: options.unixSocket }), { ...options, config }),
+      `./u:${options.unixSocket}`,
+    );
+  }
+  if (options.host) {
+    const port = options.port ?? config.nsPort;
+    const host = options.host.replace(/^\[(.*)\]$/, '$1');
+    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return wrapLocateError(
+      connectNameServer(URI.forObject(NAMESERVER_NAME, { host, port }), { ...options, config }),
+      where,
+    );
+  }
+  const found = await locateNameServer({
+    config,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.proxyOptions ? { proxyOptions: options.proxyOptions } : {}),
+    ...(options.port ? { port: options.port } : {}),
+    ...(options.broadcast !== undefined ? { broadcast: options.broadcast } : {}),
+  });
+  return connectNameServer(found, { ...options, config });
+}
+
+async function wrapLocateError(attempt: Promise<NameServerClient>, where: string): Promise<NameServerClient> {
+  try {
+    return await attempt;
+  } catch (err) {
+    throw new NamingError(`failed to locate the nameserver at ${where}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}

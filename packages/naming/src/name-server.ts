@@ -1,0 +1,284 @@
+// The name server object, served as `Pyro.NameServer`: Pyro5's API (register, lookup, list,
+// yplookup, set_metadata, remove, count, ping) with Pyro5's argument names, return shapes and
+// error texts, plus Pyro4's `list(metadata_all=…, metadata_any=…)`, so Python Pyro4 and Pyro5
+// clients and Cinder clients all use it as they would Pyro's own. Keyword arguments from Python
+// map onto positions through `@params`.
+//
+// Errors, as Pyro raises them: unknown names and duplicate safe registrations are NamingErrors;
+// a name or metadata of the wrong type is a TypeError (Python `TypeError`); two filters at once is
+// a RangeError (Python `ValueError`); an invalid uri is an InvalidUriError (Pyro's `PyroError`).
+//
+// Deliberately different from Pyro: an empty name is refused (no PYRONAME uri could ever name it);
+// metadata tags must be strings; `Pyro.NameServer` cannot be registered over or removed by clients;
+// uris are stored normalised (`pyro:x@h:1` is kept as `PYRO:x@h:1`); `list(return_metadata=True)`
+// works for entries without metadata (Pyro5 fails to serialize their frozenset with json).
+import { type Logger, NAMESERVER_NAME, NamingError, silentLogger, URI } from '@cinder/core';
+import { expose, params } from '@cinder/daemon';
+import { Tuple } from '@cinder/serializers';
+import { translatePythonRegex } from './python-regex.js';
+import { RegexFilter } from './regex-filter.js';
+import { MemoryStorage, type NameQuery, type NameRecord, type NameStorage } from './storage.js';
+
+export interface NameServerInit {
+  /** Where registrations live (default: a new MemoryStorage). */
+  storage?: NameStorage;
+  /** Longest time one regex filter may run before the call fails (default 1000 ms; 0 = no limit). */
+  regexTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** A listing: `{name: uri}`, or `{name: [uri, [tags]]}` with metadata. */
+export type NameListing = Record<string, string> | Record<string, Tuple<string | string[]>>;
+
+/** Python's truth value of a decoded argument. */
+function truthy(value: unknown): boolean {
+  if (
+    value === null ||
+    value === undefined ||
+    value === false ||
+    value === 0 ||
+    value === 0n ||
+    value === ''
+  ) {
+    return false;
+  }
+  if (Array.isArray(value)) return value.length > 0;
+  if (value instanceof Set || value instanceof Map) return value.size > 0;
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.keys(value).length > 0;
+  }
+  return true;
+}
+
+/** Python's type name of a decoded value, for error messages a Python caller recognises. */
+function pyType(value: unknown): string {
+  if (value === null || value === undefined) return 'NoneType';
+  if (typeof value === 'boolean') return 'bool';
+  if (typeof value === 'bigint') return 'int';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
+  if (typeof value === 'string') return 'str';
+  if (value instanceof Uint8Array) return 'bytes';
+  if (value instanceof Tuple) return 'tuple';
+  if (Array.isArray(value)) return 'list';
+  if (value instanceof Set) return 'set';
+  if (value instanceof URI) return 'URI';
+  return typeof value === 'object' ? 'dict' : typeof value;
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string') throw new TypeError('name must be a str');
+}
+
+/**
+ * Metadata as Pyro takes it: None (no metadata) or an iterable that is not a str. `what` names the
+ * argument in Pyro's words.
+ */
+function tagsOf(metadata: unknown, what = 'metadata'): string[] | null {
+  if (metadata === null || metadata === undefined) return null;
+  if (typeof metadata === 'string') {
+    throw new TypeError(`${what} should not be a str, but another iterable (set, list, etc)`);
+  }
+  if (!Array.isArray(metadata) && !(metadata instanceof Set)) {
+    throw new TypeError(
+      `'${pyType(metadata)}' object is not iterable: ${what} must be a list, set or tuple of str`,
+    );
+  }
+  const tags: string[] = [];
+  for (const tag of metadata as Iterable<unknown>) {
+    if (typeof tag !== 'string') throw new TypeError(`${what} items must be str, got ${pyType(tag)}`);
+    tags.push(tag);
+  }
+  return tags;
+}
+
+function checkText(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a str, got ${pyType(value)}`);
+}
+
+/** Sets `key` as an own property, also when it is `__proto__` (names come from the network). */
+function put(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+function shape(records: readonly NameRecord[], withMetadata: boolean): NameListing {
+  const out: Record<string, unknown> = {};
+  for (const r of records)
+    put(out, r.name, withMetadata ? Tuple.of<string | string[]>(r.uri, [...r.metadata]) : r.uri);
+  return out as NameListing;
+}
+
+/** The name server object. Serve it with a Daemon as `Pyro.NameServer` (startNameServer does). */
+export class NameServer {
+  readonly storage: NameStorage;
+  readonly #regex: RegexFilter;
+  readonly #logger: Logger;
+
+  constructor(init: NameServerInit = {}) {
+    this.storage = init.storage ?? new MemoryStorage();
+    this.#regex = new RegexFilter(init.regexTimeoutMs ?? 1000);
+    this.#logger = init.logger ?? silentLogger;
+  }
+
+  /**
+   * Registers `name` for `uri` (a URI or uri text, validated), replacing an existing registration
+   * unless `safe`. `metadata`: a list or set of tags, or null.
+   */
+  @expose
+  @params('name', 'uri', 'safe', 'metadata')
+  register(name: unknown, uri: unknown, safe: unknown = false, metadata: unknown = null): null {
+    let text: string;
+    if (uri instanceof URI) text = uri.toString();
+    else if (typeof uri === 'string') text = URI.parse(uri).toString();
+    else throw new TypeError('only URIs or strings can be registered');
+    checkName(name);
+    const tags = tagsOf(metadata);
+    if (name === '') throw new NamingError('name must not be empty: no PYRONAME uri could refer to it');
+    if (name === NAMESERVER_NAME) {
+      throw new NamingError(
+        `${NAMESERVER_NAME} is the name server's own registration and cannot be replaced`,
+      );
+    }
+    if (truthy(safe) && this.storage.has(name)) throw new NamingError(`name already registered: ${name}`);
+    this.storage.set(name, text, tags ?? []);
+    this.#logger.debug({ name, uri: text }, 'registered');
+    return null;
+  }
+
+  /** The URI registered for `name`, or `[uri, tags]` with `return_metadata`. */
+  @expose
+  @params('name', 'return_metadata')
+  lookup(name: unknown, return_metadata: unknown = false): URI | Tuple<URI | string[]> {
+    checkName(name);
+    const entry = this.storage.get(name);
+    if (entry === undefined) throw new NamingError(`unknown name: ${name}`);
+    const uri = URI.parse(entry.uri);
+    return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...entry.metadata]) : uri;
+  }
+
+  /**
+   * Registrations as `{name: uri}` (or `{name: [uri, tags]}` with `return_metadata`), all of them or
+   * filtered by one of: a name prefix, a Python regex (matched at the start, like `re.match`), or
+   * Pyro4's metadata filters.
+   */
+  @expose
+  @params('prefix', 'regex', 'return_metadata', 'metadata_all', 'metadata_any')
+  list(
+    prefix: unknown = null,
+    regex: unknown = null,
+    return_metadata: unknown = false,
+    metadata_all: unknown = null,
+    metadata_any: unknown = null,
+  ): NameListing {
+    let filters = 0;
+    for (const f of [prefix, regex, metadata_all, metadata_any]) if (f !== null && f !== undefined) filters++;
+    if (filters > 1) throw new RangeError('you can only filter on one thing at a time');
+    const withMetadata = truthy(return_metadata);
+    if (truthy(prefix)) {
+      checkText(prefix, 'prefix');
+      return shape(this.storage.list({ prefix }, { withMetadata }), withMetadata);
+    }
+    if (truthy(regex)) {
+      checkText(regex, 'regex');
+      return shape(this.#matching(regex, withMetadata), withMetadata);
+    }
+    if (truthy(metadata_all))
+      return this.#byMetadata('metadataAll', metadata_all, 'metadata_all', withMetadata);
+    if (truthy(metadata_any))
+      return this.#byMetadata('metadataAny', metadata_any, 'metadata_any', withMetadata);
+    return shape(this.storage.list(undefined, { withMetadata }), withMetadata);
+  }
+
+  /**
+   * Yellow-pages lookup: registrations carrying all (`meta_all`) or any (`meta_any`) of the tags, as
+   * `{name: [uri, tags]}` (or `{name: uri}` without `return_metadata`). Neither given: `{}`.
+   */
+  @expose
+  @params('meta_all', 'meta_any', 'return_metadata')
+  yplookup(meta_all: unknown = null, meta_any: unknown = null, return_metadata: unknown = true): NameListing {
+    if (truthy(meta_all) && truthy(meta_any)) {
+      throw new RangeError("you can't use meta_all or meta_any at the same time");
+    }
+    const withMetadata = truthy(return_metadata);
+    if (truthy(meta_all)) return this.#byMetadata('metadataAll', meta_all, 'metadata_all', withMetadata);
+    if (truthy(meta_any)) return this.#byMetadata('metadataAny', meta_any, 'metadata_any', withMetadata);
+    return {};
+  }
+
+  /** Replaces the tags of a registration (null or empty clears them). */
+  @expose
+  @params('name', 'metadata')
+  set_metadata(name: unknown, metadata: unknown): null {
+    checkName(name);
+    const tags = tagsOf(metadata);
+    if (!this.storage.setMetadata(name, tags ?? [])) throw new NamingError(`unknown name: ${name}`);
+    this.#logger.debug({ name, metadata: tags }, 'metadata set');
+    return null;
+  }
+
+  /**
+   * Removes one name, or every name with a prefix or matching a regex; returns how many were
+   * removed. The name server's own registration is never removed.
+   */
+  @expose
+  @params('name', 'prefix', 'regex')
+  remove(name: unknown = null, prefix: unknown = null, regex: unknown = null): number {
+    if (truthy(name)) {
+      checkName(name);
+      if (name !== NAMESERVER_NAME && this.storage.delete(name)) {
+        this.#logger.debug({ name }, 'removed');
+        return 1;
+      }
+    }
+    let names: string[] | undefined;
+    if (truthy(prefix)) {
+      checkText(prefix, 'prefix');
+      names = this.storage.list({ prefix }).map((r) => r.name);
+    } else if (truthy(regex)) {
+      checkText(regex, 'regex');
+      names = this.#matching(regex, false).map((r) => r.name);
+    }
+    if (names === undefined) return 0;
+    const removed = this.storage.deleteMany(names.filter((n) => n !== NAMESERVER_NAME));
+    this.#logger.debug({ prefix, regex, removed }, 'removed');
+    return removed;
+  }
+
+  /** Number of registrations (the name server's own included). */
+  @expose
+  count(): number {
+    return this.storage.count();
+  }
+
+  /** Does nothing: lets a client check that the name server answers. */
+  @expose
+  ping(): null {
+    return null;
+  }
+
+  /** Registers the name server itself (not remotely callable: clients cannot replace it). */
+  registerSelf(uri: URI, metadata: readonly string[]): void {
+    this.storage.set(NAMESERVER_NAME, uri.toString(), metadata);
+  }
+
+  #matching(pattern: string, withMetadata: boolean): NameRecord[] {
+    const regex = translatePythonRegex(pattern);
+    const all = this.storage.list(undefined, { withMetadata });
+    const names = all.map((r) => r.name);
+    return this.#regex.select(regex, names, pattern).map((i) => all[i]!);
+  }
+
+  #byMetadata(
+    kind: 'metadataAll' | 'metadataAny',
+    metadata: unknown,
+    what: string,
+    withMetadata: boolean,
+  ): NameListing {
+    const tags = tagsOf(metadata, what) ?? [];
+    const query: NameQuery = kind === 'metadataAll' ? { metadataAll: tags } : { metadataAny: tags };
+    return shape(this.storage.list(query, { withMetadata }), withMetadata);
+  }
+}
