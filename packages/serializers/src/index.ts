@@ -1,5 +1,4 @@
 // Public surface of @cinder/serializers.
-export type { ByteWriter } from './binary/byte-writer.js';
 export { TAG_COMPLEX } from './binary/cbor-codec.js';
 export { EXT_BIGINT, EXT_COMPLEX, EXT_DATE, EXT_DATETIME } from './binary/msgpack-codec.js';
 export {

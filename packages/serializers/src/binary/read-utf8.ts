@@ -15,7 +15,8 @@ const CACHE_SIZE = 4096;
  * string that hashed to it.
  */
 export class StringCache {
-  private readonly slots: (string | undefined)[] = new Array(CACHE_SIZE);
+  // Allocated on first use: a serializer set that never decodes this format costs nothing.
+  private slots: (string | undefined)[] | undefined;
 
   /** `buf[start, end)` (at most 16 bytes) as a string if it is ASCII, else undefined. */
   ascii(buf: Uint8Array, start: number, end: number): string | undefined {
@@ -27,14 +28,15 @@ export class StringCache {
       h = (Math.imul(h, 31) + c) | 0;
     }
     const slot = (h ^ (h >>> 12)) & (CACHE_SIZE - 1);
-    const hit = this.slots[slot];
+    const slots = (this.slots ??= new Array<string | undefined>(CACHE_SIZE));
+    const hit = slots[slot];
     if (hit !== undefined && hit.length === n) {
       let i = 0;
       while (i < n && hit.charCodeAt(i) === buf[start + i]) i++;
       if (i === n) return hit;
     }
     const s = asciiUpTo16(buf, start, end)!;
-    this.slots[slot] = s;
+    slots[slot] = s;
     return s;
   }
 }
