@@ -47,20 +47,23 @@ export function buildArguments(
       hasKwargs = true;
       break;
     }
-  if (!hasKwargs) return params.length === 0 ? EMPTY_ARGS : (params as unknown[]);
   const names = m.params;
+  if (!hasKwargs && names === undefined) return params.length === 0 ? EMPTY_ARGS : (params as unknown[]);
   if (names === undefined) return [...params, kwargs];
   const restIndex = names.findIndex((n) => n.startsWith('**'));
   const positional = restIndex >= 0 ? names.slice(0, restIndex) : names;
-  if (params.length > positional.length && restIndex < 0) {
+  // `**rest` collects keywords only, as in Python: extra positionals are an error either way
+  if (params.length > positional.length) {
+    const n = positional.length;
     throw argumentError(
-      `${method}() takes ${positional.length} positional arguments but ${params.length} were given`,
+      `${method}() takes ${n} positional argument${n === 1 ? '' : 's'} but ${params.length} ${params.length === 1 ? 'was' : 'were'} given`,
     );
   }
+  if (!hasKwargs && restIndex < 0) return params.length === 0 ? EMPTY_ARGS : (params as unknown[]);
   const args: unknown[] = params.slice();
   while (args.length < positional.length) args.push(undefined);
   let rest: Record<string, unknown> | undefined;
-  for (const key of Object.keys(kwargs!)) {
+  for (const key of hasKwargs ? Object.keys(kwargs!) : []) {
     const idx = positional.indexOf(key);
     if (idx < 0) {
       if (restIndex < 0) throw argumentError(`${method}() got an unexpected keyword argument '${key}'`);
