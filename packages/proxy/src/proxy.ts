@@ -50,7 +50,7 @@ import {
 import { type ProxyDescriptor, proxyHooks } from './proxy-ref.js';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
-import { Session } from './session.js';
+import { Session, wasNotSent } from './session.js';
 import { PullStream, StreamStart } from './streams.js';
 
 export interface ReconnectOptions {
@@ -568,7 +568,7 @@ export class ProxyCore {
     const allowed =
       lost &&
       (attempt <= this.maxRetries ||
-        (this.reconnect !== undefined && this.idempotent.has(method) && attempt <= 10));
+        (this.reconnect !== undefined && (this.idempotent.has(method) || wasNotSent(err)) && attempt <= 10));
     if (!allowed || this.closedByUser || options?.signal?.aborted) throw err;
     this.logger.debug({ err, method, attempt }, 'retrying call after connection loss');
     await this.ensure(options);

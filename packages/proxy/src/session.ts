@@ -103,6 +103,20 @@ interface Pending {
 interface Queued {
   send: () => void;
   reject: (err: Error) => void;
+  what: string;
+}
+
+// Errors of calls that provably never reached the wire: a reconnecting proxy may retry them even
+// when they are not idempotent.
+const unsent = new WeakSet<Error>();
+function notSent(err: Error): Error {
+  unsent.add(err);
+  return err;
+}
+
+/** True when the call that failed with `err` was never sent to the peer (safe to retry). */
+export function wasNotSent(err: unknown): boolean {
+  return err instanceof Error && unsent.has(err);
 }
 
 const PONG = Buffer.from('pong');
@@ -330,7 +344,7 @@ export class Session {
    * calls. With a Pyro peer only one call is on the wire at a time; the rest wait their turn.
    */
   invoke(call: CallEnvelope, options: OutgoingCall): Promise<unknown> {
-    if (this.closed) return Promise.reject(this.closedFor(call.method));
+    if (this.closed) return Promise.reject(notSent(this.closedFor(`call ${call.method}`)));
     const serializer = options.serializer;
     let payload: Uint8Array;
     try {
@@ -398,11 +412,11 @@ export class Session {
           this.connection.send(message);
         } catch (err) {
           this.settle(p);
-          reject(err as Error);
+          reject(notSent(err as Error));
         }
       };
       if (!this.multiplexed && this.busy) {
-        this.sendQueue.push({ send: start, reject });
+        this.sendQueue.push({ send: start, reject, what });
       } else {
         start();
       }
@@ -469,7 +483,7 @@ export class Session {
           reject(err as Error);
         }
       };
-      if (!this.multiplexed && this.busy) this.sendQueue.push({ send: start, reject });
+      if (!this.multiplexed && this.busy) this.sendQueue.push({ send: start, reject, what: 'ping' });
       else start();
     });
   }
@@ -920,7 +934,7 @@ export class Session {
       state.closed = true;
       state.wake?.();
     }
-    for (const q of this.sendQueue.splice(0)) q.reject(this.closedFor('call'));
+    for (const q of this.sendQueue.splice(0)) q.reject(notSent(this.closedFor(q.what)));
     this.serveQueue.length = 0;
     const reason = new ConnectionClosedError('the caller disconnected');
     for (const ctx of this.active) ctx.abort(reason);
