@@ -839,7 +839,10 @@ function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefine
       return false;
     },
   };
-  const proxy = new Proxy(new RemoteProxyTarget(), handler) as Remote<T>;
+  const target = new RemoteProxyTarget();
+  // util.inspect reads a proxy's target directly, never through the handler
+  Object.defineProperty(target, inspectCustom, { value: describe, configurable: true });
+  const proxy = new Proxy(target, handler) as Remote<T>;
   cores.set(proxy, core);
   return proxy;
 }
