@@ -11,6 +11,7 @@ import {
   DaemonError,
   type Logger,
   type ObjectMetadata,
+  ProtocolError,
   resolveConfig,
   URI,
   type UriLocation,
@@ -428,7 +429,8 @@ export class Daemon implements AsyncDisposable {
       throw new CinderError('streaming is disabled in this daemon (iterStreaming)');
     if ((server.capabilities & Capability.PUSH_STREAMS) !== 0) return new PushStreamReply(toIterator(value));
     const id = this.streams.add(toIterator(value), server.connection.id);
-    const marker = new CinderError('result of call is an iterator');
+    // Pyro's own marker class: a client checks ITEMSTREAMRESULT first and never raises it.
+    const marker = new ProtocolError('result of call is an iterator');
     return new SpecialReply(
       Flags.ITEMSTREAMRESULT,
       marker,
