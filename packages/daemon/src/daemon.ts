@@ -31,6 +31,13 @@ import {
   SpecialReply,
 } from '@cinder/proxy';
 import {
+  bindWarning,
+  ConnectionLimiter,
+  loadTlsOptions,
+  SharedKey,
+  sharedKeyWarning,
+} from '@cinder/security';
+import {
   type ClassRegistry,
   type CodecHooks,
   createSerializers,
@@ -78,9 +85,16 @@ export interface DaemonOptions {
   /** Address published in URIs when the daemon is behind NAT. */
   natHost?: string;
   natPort?: number;
-  /** Protocol versions served (default both: Pyro5 502 and Pyro4 48, detected per connection). */
+  /**
+   * Protocol versions served, detected per connection. Default both (Pyro5 502 and Pyro4 48);
+   * with a shared key only 502 unless 48 is asked for, since Pyro4's HMAC is the weaker scheme.
+   */
   protocols?: readonly ProtocolVersion[];
-  /** Pyro4 HMAC key for protocol 48 connections. */
+  /**
+   * Shared key (default `config.hmacKey`, i.e. `CINDER_HMAC_KEY`): Cinder clients must pass the
+   * challenge-response handshake and sign every message; Pyro4 clients (protocol 48) must use
+   * Pyro4's HMAC with the same key.
+   */
   hmacKey?: string | Uint8Array;
   /**
    * Validates a client's handshake. Return the handshake response (default "hello"); throw to
@@ -115,15 +129,6 @@ interface ObjectEntry {
   single: object | undefined;
 }
 
-function keyBytes(key: string | Uint8Array | null | undefined): Uint8Array | undefined {
-  if (key === null || key === undefined || key === '') return undefined;
-  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host.startsWith('127.') || host === '::1';
-}
-
 /** A Cinder daemon. `await new Daemon(options).start()` (or `Daemon.start(options)`). */
 export class Daemon implements AsyncDisposable {
   readonly config: CinderConfig;
@@ -131,12 +136,13 @@ export class Daemon implements AsyncDisposable {
   readonly serializers: { 4: SerializerSet; 5: SerializerSet };
   readonly streams: StreamRegistry;
   readonly options: DaemonOptions;
-  readonly hmacKey: Uint8Array | undefined;
+  /** The shared key clients must hold, if any. */
+  readonly sharedKey: SharedKey | undefined;
   private readonly objects = new Map<string, ObjectEntry>();
   private readonly idsByObject = new WeakMap<object, string>();
   private listener: Listener | undefined;
   private readonly connections = new Set<ServerConnection>();
-  private readonly perAddress = new Map<string, number>();
+  private readonly limiter: ConnectionLimiter;
   private closing = false;
   private location: UriLocation | undefined;
   private natLocation: UriLocation | undefined;
@@ -155,7 +161,16 @@ export class Daemon implements AsyncDisposable {
       5: createSerializers({ ...common, dialect: 5 }),
     };
     this.streams = new StreamRegistry(this.config.iterStreamLifetimeMs, this.config.iterStreamLingerMs);
-    this.hmacKey = keyBytes(options.hmacKey ?? this.config.hmacKey);
+    const key = options.hmacKey ?? this.config.hmacKey;
+    this.sharedKey = key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);
+    if (this.sharedKey) {
+      const weak = sharedKeyWarning(this.sharedKey);
+      if (weak) this.logger.warn(weak);
+    }
+    this.limiter = new ConnectionLimiter({
+      maxConnections: this.config.maxConnections,
+      maxConnectionsPerClient: this.config.maxConnectionsPerClient,
+    });
     const daemonObject = new DaemonObject({
       registeredIds: () => [...this.objects.keys()],
       describe: () => this.describe(),
@@ -182,29 +197,33 @@ export class Daemon implements AsyncDisposable {
         ? { kind: 'unix', path: o.unixSocket }
         : { kind: 'tcp', host: o.host ?? this.config.host, port: o.port ?? 0 };
     const tls = o.tls ?? (this.config.ssl ? true : undefined);
+    let tlsServer: TlsServerOptions | undefined;
+    if (tls === true) {
+      tlsServer = loadTlsOptions(this.config).server;
+      if (!tlsServer) throw new DaemonError('TLS is on but sslServerCert/sslServerKey are not set');
+    } else if (tls) {
+      tlsServer = tls;
+    }
     const transport: Transport =
       o.transport ??
-      (tls
-        ? tlsTransport({
-            server: tls === true ? {} : tls,
-            ...(tls === true ? { config: this.config } : {}),
-          } as never)
+      (tlsServer
+        ? tlsTransport({ server: tlsServer })
         : endpoint.kind === 'unix'
           ? unixTransport()
           : tcpTransport());
-    if (endpoint.kind === 'tcp' && !isLoopback(endpoint.host) && !tls && !this.hmacKey) {
-      this.logger.warn(
-        { host: endpoint.host },
-        'daemon binds to a non-loopback address without TLS or a shared key: anyone who can reach it can call exposed methods',
-      );
-    }
+    const warning = bindWarning(endpoint.kind === 'unix' ? endpoint.path : endpoint.host, {
+      tls: tlsServer !== undefined,
+      key: this.sharedKey !== undefined,
+      ...(tlsServer ? { clientCertificates: tlsServer.requestCert === true } : {}),
+    });
+    if (warning) this.logger.warn({ location: endpoint }, warning);
     this.listener = await transport.listen(
       {
         endpoint,
         framing: {
           maxMessageSize: this.config.maxMessageSize,
-          versions: o.protocols ?? [502, 48],
-          ...(this.hmacKey ? { hmacKey: this.hmacKey } : {}),
+          versions: o.protocols ?? (this.sharedKey ? [502] : [502, 48]),
+          ...(this.sharedKey ? { hmacKey: this.sharedKey.bytes } : {}),
           ...(this.config.compression ? { compressAbove: 100 } : {}),
         },
         ...(o.socketMode !== undefined ? { socketMode: o.socketMode } : {}),
@@ -345,25 +364,22 @@ export class Daemon implements AsyncDisposable {
       connection.destroy();
       return;
     }
-    const address = clientHost(connection.remoteAddress);
-    const perClient = (this.perAddress.get(address) ?? 0) + 1;
-    let refusal: string | undefined;
-    if (this.connections.size >= this.config.maxConnections) refusal = 'too many connections';
-    else if (perClient > this.config.maxConnectionsPerClient)
-      refusal = 'too many connections from this address';
-    const server = new ServerConnection(this, connection, refusal);
+    const acquired = this.limiter.tryAcquire(connection.remoteAddress);
+    const refusal = acquired instanceof Error ? acquired.message : undefined;
+    const server = new ServerConnection(
+      this,
+      connection,
+      refusal,
+      acquired instanceof Error ? undefined : acquired,
+    );
     this.connections.add(server);
-    this.perAddress.set(address, perClient);
     connection.setHandler(server);
   }
 
   /** @internal a ServerConnection ended. */
   connectionEnded(server: ServerConnection): void {
     if (!this.connections.delete(server)) return;
-    const address = clientHost(server.connection.remoteAddress);
-    const n = (this.perAddress.get(address) ?? 1) - 1;
-    if (n <= 0) this.perAddress.delete(address);
-    else this.perAddress.set(address, n);
+    server.release?.();
     this.streams.connectionClosed(server.connection.id);
     this.options.onClientDisconnect?.(server.connection);
   }
@@ -496,10 +512,4 @@ export class Daemon implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-function clientHost(remote: string): string {
-  if (remote.startsWith('[')) return remote.slice(1, remote.indexOf(']'));
-  const i = remote.lastIndexOf(':');
-  return i > 0 && !remote.startsWith('/') && !remote.startsWith('\0') ? remote.slice(0, i) : 'unix';
 }

@@ -19,6 +19,7 @@ import {
   proxyHooks,
   Session,
 } from '@cinder/proxy';
+import { isKeyExchangeHello, type MessageAuthenticator, SharedKeyServer } from '@cinder/security';
 import type { Serializer, SerializerSet } from '@cinder/serializers';
 import type { Connection, ConnectionHandler } from '@cinder/transport';
 import type { Daemon } from './daemon.js';
@@ -26,6 +27,7 @@ import type { Daemon } from './daemon.js';
 type State = 'handshake' | 'validating' | 'ready' | 'closed';
 
 const MARSHAL_ID = 2;
+const PONG = Buffer.from('pong');
 
 export class ServerConnection implements ConnectionHandler {
   readonly connection: Connection;
@@ -45,9 +47,17 @@ export class ServerConnection implements ConnectionHandler {
   private readonly early: Message[] = [];
   private handshakeTimer: NodeJS.Timeout | undefined;
 
-  constructor(daemon: Daemon, connection: Connection, refusal: string | undefined) {
+  /** Gives the connection's slot back to the daemon's limiter. */
+  readonly release: (() => void) | undefined;
+  /** Shared-key state: the key exchange before CONNECT, then the connection's authenticator. */
+  private keyServer: SharedKeyServer | undefined;
+  private authenticator: MessageAuthenticator | undefined;
+
+  constructor(daemon: Daemon, connection: Connection, refusal: string | undefined, release?: () => void) {
     this.daemon = daemon;
     this.connection = connection;
+    this.release = release;
+    if (daemon.sharedKey) this.keyServer = new SharedKeyServer(daemon.sharedKey);
     this.logger = daemon.logger;
     this.refusal = refusal;
     const timeout = daemon.config.handshakeTimeoutMs;
@@ -76,6 +86,30 @@ export class ServerConnection implements ConnectionHandler {
     if (this.state !== 'handshake') return;
     if (this.refusal) {
       this.fail(this.refusal);
+      return;
+    }
+    if (
+      message.type === MsgType.PING &&
+      this.keyServer &&
+      this.dialect === 5 &&
+      isKeyExchangeHello(message)
+    ) {
+      const pong: Message = {
+        type: MsgType.PING,
+        flags: Flags.CORR_ID,
+        seq: message.seq,
+        serializerId: message.serializerId,
+        correlationId: message.correlationId ?? newCorrelationId(),
+        annotations: null,
+        payload: PONG,
+      };
+      try {
+        this.keyServer.answerHello(message, pong);
+      } catch (err) {
+        this.fail((err as Error).message);
+        return;
+      }
+      this.connection.send(pong);
       return;
     }
     if (message.type !== MsgType.CONNECT) {
@@ -112,7 +146,7 @@ export class ServerConnection implements ConnectionHandler {
     const s = serializer ?? this.serializers.byId(MARSHAL_ID);
     try {
       if (s) {
-        this.connection.send({
+        this.sendSigned({
           type: MsgType.CONNECTFAIL,
           flags: this.dialect === 5 ? Flags.CORR_ID : 0,
           seq,
@@ -130,6 +164,15 @@ export class ServerConnection implements ConnectionHandler {
   }
 
   private onConnect(message: Message): void {
+    if (this.keyServer && this.dialect === 5) {
+      // authenticated before anything of the payload is read; on failure nothing else is looked at
+      try {
+        this.authenticator = this.keyServer.verifyConnect(message);
+      } catch (err) {
+        this.fail((err as Error).message);
+        return;
+      }
+    }
     const serializer = this.serializers.byId(message.serializerId);
     const accepted =
       serializer && (this.daemon.config.serializersAccepted as readonly string[]).includes(serializer.name);
@@ -221,7 +264,7 @@ export class ServerConnection implements ConnectionHandler {
           metadata: d.metadata,
           protocol: dialect === 4 ? 48 : 502,
           serializer: d.serializer ?? serializer.name,
-          ...(dialect === 4 && daemon.hmacKey ? { hmacKey: daemon.hmacKey } : {}),
+          ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
         }),
       replaceOther: (value) => daemon.autoproxy(value, dialect),
       reviveOther: (className, dict) => {
@@ -279,7 +322,7 @@ export class ServerConnection implements ConnectionHandler {
       return;
     }
     this.state = 'ready';
-    this.connection.send({
+    this.sendSigned({
       type: MsgType.CONNECTOK,
       flags: dialect === 5 ? Flags.CORR_ID : 0,
       seq: message.seq,
@@ -288,7 +331,14 @@ export class ServerConnection implements ConnectionHandler {
       annotations: clientCaps !== 0 ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]]) : null,
       payload,
     });
+    session.authenticator = this.authenticator;
     for (const m of this.early.splice(0)) session.onMessage(m);
+  }
+
+  /** Sends a handshake reply, signed once the client has authenticated (the daemon's first MAC). */
+  private sendSigned(message: Message): void {
+    this.authenticator?.sign(message);
+    this.connection.send(message);
   }
 
   /** Graceful close: waits (up to `graceMs`) for calls in progress, then closes. */

@@ -14,6 +14,7 @@ import {
   ProtocolError,
   RemoteError,
   resolveConfig,
+  SecurityError,
   SerializeError,
   sleep,
   TimeoutError,
@@ -21,10 +22,12 @@ import {
   withDeadline,
 } from '@cinder/core';
 import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import { loadTlsOptions, SharedKey, SharedKeyClient } from '@cinder/security';
 import {
   type ClassRegistry,
   type CodecHooks,
   createSerializers,
+  ExceptionWrapper,
   type Serializer,
   type SerializerSet,
 } from '@cinder/serializers';
@@ -82,7 +85,11 @@ export interface ProxyOptions {
   ) => void | Promise<void>;
   /** TLS client options (certificate, key, CA, servername); `true` uses the config's SSL items. */
   tls?: TlsClientOptions | boolean;
-  /** Pyro4 HMAC key (protocol 48 only). */
+  /**
+   * Shared key (default `config.hmacKey`, i.e. `CINDER_HMAC_KEY`). With a Cinder daemon: a
+   * challenge-response handshake and a MAC on every message (protocol 502); with a Python Pyro4
+   * daemon: Pyro4's HMAC annotation (protocol 48).
+   */
   hmacKey?: string | Uint8Array;
   /** Reconnect with backoff when the connection drops (calls retried only when provably not delivered). */
   reconnect?: boolean | ReconnectOptions;
@@ -168,11 +175,6 @@ function parseMetadata(value: unknown): ObjectMetadata {
   };
 }
 
-function keyBytes(key: string | Uint8Array | null | undefined): Uint8Array | undefined {
-  if (key === null || key === undefined || key === '') return undefined;
-  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-}
-
 /** Internal state of one proxy. The public object is a JS Proxy over it (see `connect`). */
 export class ProxyCore {
   readonly uri: URI;
@@ -194,6 +196,8 @@ export class ProxyCore {
   private readonly idempotent: ReadonlySet<string>;
   private readonly maxRetries: number;
   private readonly framing: FramingOptions;
+  private readonly sharedKey: SharedKey | undefined;
+  private transport: Transport | undefined;
   private closedByUser = false;
   private readonly callbacks = new CallbackTable();
 
@@ -217,11 +221,12 @@ export class ProxyCore {
       : undefined;
     this.idempotent = new Set(options.idempotent ?? []);
     this.maxRetries = options.maxRetries ?? this.config.maxRetries;
-    const hmacKey = keyBytes(options.hmacKey ?? (this.protocol === 48 ? this.config.hmacKey : undefined));
+    const key = options.hmacKey ?? this.config.hmacKey;
+    this.sharedKey = key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);
     this.framing = {
       maxMessageSize: this.config.maxMessageSize,
       versions: [this.protocol],
-      ...(hmacKey ? { hmacKey } : {}),
+      ...(this.sharedKey && this.protocol === 48 ? { hmacKey: this.sharedKey.bytes } : {}),
       ...(this.config.compression ? { compressAbove: 100 } : {}),
     };
     if (options.metadata) this.meta = toMeta(options.metadata);
@@ -311,13 +316,61 @@ export class ProxyCore {
   private transportFor(endpoint: Endpoint): Transport {
     if (this.options.transport) return this.options.transport;
     const tls = this.options.tls ?? (this.config.ssl ? true : undefined);
-    if (tls)
-      return tlsTransport({
-        client: tls === true ? {} : tls,
-        ...(tls === true ? { config: this.config } : {}),
-      } as never);
+    if (tls) {
+      // one transport per proxy: it keeps the parsed TLS context for every reconnect
+      this.transport ??= tlsTransport({ client: tls === true ? loadTlsOptions(this.config).client : tls });
+      return this.transport;
+    }
     if (endpoint.kind === 'unix') return (defaultTransports.unix ??= unixTransport());
     return (defaultTransports.tcp ??= tcpTransport());
+  }
+
+  /** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
+  private keyHello(connection: Connection, client: SharedKeyClient, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const address = connection.remoteAddress;
+      const timer = setTimeout(
+        () => done(new TimeoutError(`key exchange with ${address} timed out after ${timeoutMs} ms`)),
+        timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1,
+      );
+      let settled = false;
+      const done = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
+      connection.setHandler({
+        onMessage: (reply) => {
+          try {
+            client.acceptHelloReply(reply);
+            done();
+          } catch (err) {
+            done(err as Error);
+          }
+        },
+        onError: (err) => done(err),
+        onClose: (err) =>
+          done(
+            new ConnectionClosedError(
+              `connection to ${address} closed during the key exchange`,
+              err ? { cause: err } : undefined,
+            ),
+          ),
+      });
+      const ping: Message = {
+        type: MsgType.PING,
+        flags: 0,
+        seq: this.seq,
+        serializerId: 42,
+        correlationId: null,
+        annotations: null,
+        payload: Buffer.from('ping'),
+      };
+      client.hello(ping);
+      connection.send(ping);
+    });
   }
 
   private async open(options?: CallOptions): Promise<Session> {
@@ -336,7 +389,12 @@ export class ProxyCore {
       logger: this.logger,
     });
     try {
-      const session = await this.handshake(connection, target, connectTimeoutMs, options?.signal);
+      let keyClient: SharedKeyClient | undefined;
+      if (this.sharedKey && this.protocol === 502) {
+        keyClient = new SharedKeyClient(this.sharedKey);
+        await this.keyHello(connection, keyClient, connectTimeoutMs);
+      }
+      const session = await this.handshake(connection, target, connectTimeoutMs, options?.signal, keyClient);
       this.resolved = target;
       this.session = session;
       return session;
@@ -351,6 +409,7 @@ export class ProxyCore {
     target: URI,
     timeoutMs: number,
     signal: AbortSignal | undefined,
+    keyClient: SharedKeyClient | undefined,
   ): Promise<Session> {
     return new Promise<Session>((resolve, reject) => {
       let settled = false;
@@ -378,7 +437,7 @@ export class ProxyCore {
         hooks: this.hooks,
         server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
         onControl: (message) => {
-          this.onHandshakeReply(session, message, address).then(
+          this.onHandshakeReply(session, message, address, keyClient).then(
             () => done(undefined, session),
             (err: Error) => {
               done(err);
@@ -416,7 +475,7 @@ export class ProxyCore {
         this.hooks,
       );
       try {
-        connection.send({
+        const connect: Message = {
           type: MsgType.CONNECT,
           flags: this.protocol === 48 ? Flags.META_ON_CONNECT : 0,
           seq: this.seq,
@@ -424,15 +483,26 @@ export class ProxyCore {
           correlationId: null,
           annotations,
           payload,
-        });
+        };
+        keyClient?.signConnect(connect);
+        connection.send(connect);
       } catch (err) {
         done(err as Error);
       }
     });
   }
 
-  private async onHandshakeReply(session: Session, message: Message, address: string): Promise<void> {
+  private async onHandshakeReply(
+    session: Session,
+    message: Message,
+    address: string,
+    keyClient: SharedKeyClient | undefined,
+  ): Promise<void> {
     const serializer = this.serializers.byId(message.serializerId);
+    if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
+      // checked before the payload is read: proves the daemon holds the key
+      session.authenticator = keyClient.verifyConnectReply(message);
+    }
     if (message.type === MsgType.CONNECTFAIL) {
       let reason: string;
       try {
@@ -441,6 +511,13 @@ export class ProxyCore {
         reason = typeof value === 'string' ? value : String(value);
       } catch {
         reason = Buffer.from(message.payload).toString('latin1');
+      }
+      if (
+        keyClient !== undefined ||
+        reason === 'this daemon requires a shared key' ||
+        reason.includes('hmac')
+      ) {
+        throw new SecurityError(`connection to ${address} rejected: ${reason}`);
       }
       throw new CommunicationError(`connection to ${address} rejected: ${reason}`);
     }
@@ -693,15 +770,7 @@ function makeBatch<T>(core: ProxyCore): RemoteBatch<T> {
       const results = (await core.runBatch(take(), false, options)) ?? [];
       const out: unknown[] = [];
       for (const r of results) {
-        if (r instanceof Error) throw r;
-        if (
-          typeof r === 'object' &&
-          r !== null &&
-          'exception' in r &&
-          r.constructor?.name === 'ExceptionWrapper'
-        ) {
-          throw (r as { exception: unknown }).exception;
-        }
+        if (r instanceof ExceptionWrapper) throw r.exception;
         out.push(r);
       }
       return out;
@@ -709,15 +778,7 @@ function makeBatch<T>(core: ProxyCore): RemoteBatch<T> {
     async *$results(options) {
       const results = (await core.runBatch(take(), false, options)) ?? [];
       for (const r of results) {
-        if (r instanceof Error) throw r;
-        if (
-          typeof r === 'object' &&
-          r !== null &&
-          'exception' in r &&
-          r.constructor?.name === 'ExceptionWrapper'
-        ) {
-          throw (r as { exception: unknown }).exception;
-        }
+        if (r instanceof ExceptionWrapper) throw r.exception;
         yield r;
       }
     },

@@ -32,6 +32,12 @@ import {
 } from './push-stream.js';
 import { StreamStart } from './streams.js';
 
+/** Per-message authentication (shared-key sessions): signs what is sent, verifies what is read. */
+export interface MessageSigner {
+  sign(message: Message): void;
+  verify(message: Message): void;
+}
+
 /** Looks serializers up by their (Pyro5-numbered) id. */
 export interface SerializerLookup {
   byId(id: number): Serializer | undefined;
@@ -246,6 +252,8 @@ export class Session {
   streamCredit = 64;
   /** The serializer the connection was opened with (used for calls back to the peer). */
   defaultSerializer: Serializer | undefined;
+  /** Signs every message sent and verifies every message read, once the handshake set it. */
+  authenticator: MessageSigner | undefined;
   private readonly serializers: SerializerLookup;
   private readonly logger: Logger;
   private readonly server: CallServer | undefined;
@@ -307,10 +315,29 @@ export class Session {
     return this.pending.size + this.sendQueue.length;
   }
 
+  /** Every message this session sends goes through here, so signing follows wire order. */
+  private out(message: Message): boolean {
+    const auth = this.authenticator;
+    if (auth !== undefined) {
+      // signing adds an annotation: never to a map shared with other messages
+      message.annotations = message.annotations ? new Map(message.annotations) : null;
+      auth.sign(message);
+    }
+    return this.connection.send(message);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Connection handler
 
   onMessage(message: Message): void {
+    if (this.authenticator !== undefined) {
+      try {
+        this.authenticator.verify(message);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+    }
     switch (message.type) {
       case MsgType.RESULT:
         this.onReply(message);
@@ -367,7 +394,7 @@ export class Session {
     });
     if (oneway) {
       try {
-        this.connection.send(build());
+        this.out(build());
       } catch (err) {
         return Promise.reject(err);
       }
@@ -409,7 +436,7 @@ export class Session {
         this.pending.set(p.seq, p);
         if (!this.multiplexed) this.busy = true;
         try {
-          this.connection.send(message);
+          this.out(message);
         } catch (err) {
           this.settle(p);
           reject(notSent(err as Error));
@@ -469,7 +496,7 @@ export class Session {
         this.pending.set(seq, p);
         if (!this.multiplexed) this.busy = true;
         try {
-          this.connection.send({
+          this.out({
             type: MsgType.PING,
             flags: 0,
             seq,
@@ -588,7 +615,7 @@ export class Session {
   /** Sends a Cinder control message (a oneway PING with one annotation); only to Cinder peers. */
   sendControl(id: string, value: Uint8Array): void {
     if (this.closed || this.capabilities === 0) return;
-    this.connection.send({
+    this.out({
       type: MsgType.PING,
       flags: Flags.ONEWAY,
       seq: 0,
@@ -643,7 +670,7 @@ export class Session {
     this.pushes.set(seq, state);
     const hooks = this.server?.hooks;
     const frame = (flags: number, annotation: string, payload: Uint8Array): boolean =>
-      this.connection.send({
+      this.out({
         type: MsgType.RESULT,
         flags: Flags.CORR_ID | Flags.ITEMSTREAMRESULT | flags,
         seq,
@@ -701,7 +728,7 @@ export class Session {
       p.resolve(message);
       return;
     }
-    this.connection.send({
+    this.out({
       type: MsgType.PING,
       flags: Flags.CORR_ID,
       seq: message.seq,
@@ -862,7 +889,7 @@ export class Session {
       flags |= Flags.EXCEPTION;
     }
     try {
-      this.connection.send({
+      this.out({
         type: MsgType.RESULT,
         flags,
         seq: request.seq,
