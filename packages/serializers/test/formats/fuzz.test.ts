@@ -12,27 +12,34 @@ type Codec = [
   name: string,
   encode: (v: unknown) => Uint8Array,
   decode: (b: Uint8Array) => unknown,
-  alphabet: string,
+  tokens: number[],
 ];
 
+const text = (s: string) => [...Buffer.from(s, 'latin1')];
+// marshal: every type code, with and without FLAG_REF, and small length bytes.
+const MARSHAL_TOKENS = text('0NFTSi.lfgxysrt([{c}u<>aA)zZ?')
+  .flatMap((c) => [c, c | 0x80])
+  .concat([0, 1, 2, 3, 0xff]);
+
 const codecs: Codec[] = [
-  ['json', (v) => encodeJson(v), (b) => decodeJson(b), '[]{},:"\\ 0123456789.eE+-tfnulraseNIy\t\nbu'],
+  ['json', (v) => encodeJson(v), (b) => decodeJson(b), text('[]{},:"\\ 0123456789.eE+-tfnulraseNIy\t\nbu')],
   [
     'serpent',
     (v) => encodeSerpent(v),
     (b) => decodeSerpent(b),
-    '[]{}(),:\'"\\ 0123456789._eEjJxXoObB+-TrueFalsNoset#\nrbu',
+    text('[]{}(),:\'"\\ 0123456789._eEjJxXoObB+-TrueFalsNoset#\nrbu'),
   ],
-  ['marshal', (v) => encodeMarshal(v), (b) => decodeMarshal(b), ''],
+  ['marshal', (v) => encodeMarshal(v), (b) => decodeMarshal(b), MARSHAL_TOKENS],
 ];
 
 function decodesOrThrowsSerializeError(decode: (b: Uint8Array) => unknown, bytes: Uint8Array): void {
+  let thrown: unknown;
   try {
     decode(bytes);
   } catch (err) {
-    if (!(err instanceof SerializeError))
-      throw new Error(`not a SerializeError: ${String(err)}`, { cause: err });
+    thrown = err;
   }
+  if (thrown !== undefined) expect(thrown).toBeInstanceOf(SerializeError);
 }
 
 /** Mutations of valid encodings: byte flips, insertions, deletions and truncations. */
@@ -65,7 +72,7 @@ function mutated(encode: (v: unknown) => Uint8Array, format: 'json' | 'serpent' 
     });
 }
 
-describe.each(codecs)('%s decoder on malformed input', (name, encode, decode, alphabet) => {
+describe.each(codecs)('%s decoder on malformed input', (name, encode, decode, tokens) => {
   it('random bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (b) => decodesOrThrowsSerializeError(decode, b)),
@@ -82,10 +89,10 @@ describe.each(codecs)('%s decoder on malformed input', (name, encode, decode, al
     );
   });
 
-  it.skipIf(alphabet === '')('text made of the format’s own tokens', () => {
-    const text = fc.string({ unit: fc.constantFrom(...alphabet.split('')), maxLength: 40 });
+  it('sequences of the format’s own tokens', () => {
+    const soup = fc.array(fc.constantFrom(...tokens), { maxLength: 40 }).map((a) => new Uint8Array(a));
     fc.assert(
-      fc.property(text, (t) => decodesOrThrowsSerializeError(decode, Buffer.from(t))),
+      fc.property(soup, (b) => decodesOrThrowsSerializeError(decode, b)),
       { numRuns: 1000 },
     );
   });
