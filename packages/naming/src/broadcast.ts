@@ -53,6 +53,10 @@ function interfaceFacing(address: string): Promise<string | undefined> {
 
 export class BroadcastResponder implements AsyncDisposable {
   readonly uri: URI;
+  /** The bound address. */
+  readonly host: string;
+  /** The bound UDP port. */
+  readonly port: number;
   readonly #socket: Socket;
   readonly #logger: Logger;
   readonly #interfaces = new Map<string, Buffer>();
@@ -64,6 +68,9 @@ export class BroadcastResponder implements AsyncDisposable {
     this.uri = uri;
     this.#logger = logger;
     this.#answer = Buffer.from(uri.toString(), 'latin1');
+    const { address, port } = socket.address();
+    this.host = address;
+    this.port = port;
     socket.on('message', (data, rinfo) => this.#onMessage(data, rinfo));
     // A failed send (unreachable requester…) must not take the name server down.
     socket.on('error', (err) => this.#logger.debug({ err }, 'broadcast responder socket error'));
@@ -95,19 +102,8 @@ export class BroadcastResponder implements AsyncDisposable {
     return responder;
   }
 
-  /** The bound address. */
-  get host(): string {
-    return this.#socket.address().address;
-  }
-
-  /** The bound UDP port. */
-  get port(): number {
-    return this.#socket.address().port;
-  }
-
   get locationString(): string {
-    const { address, port } = this.#socket.address();
-    return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;
+    return isIPv6(this.host) ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
   }
 
   #onMessage(data: Buffer, rinfo: RemoteInfo): void {
