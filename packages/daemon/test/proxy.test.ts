@@ -1,0 +1,443 @@
+// The proxy against real daemons on loopback: lazy connect, $bind/$release/$reconnect, timeouts
+// (per call and per proxy), AbortSignal, pending calls rejected on disconnect with the method's
+// name, remote exceptions, automatic reconnection with backoff that re-resolves a PYRONAME uri,
+// and which calls are retried after a connection loss (only undelivered or idempotent ones).
+import { createServer, type Server } from 'node:net';
+import {
+  AbortedError,
+  CommunicationError,
+  ConnectionClosedError,
+  NAMESERVER_NAME,
+  RemoteError,
+  TimeoutError,
+} from '@cinder/core';
+import { connect, currentContext } from '@cinder/proxy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Daemon, expose } from '../src/index.js';
+import { delay } from './helpers.js';
+
+class Detailed extends Error {
+  override name = 'Detailed';
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
+
+const runs = new Map<string, number>();
+const aborted: string[] = [];
+
+@expose
+class Service {
+  constructor(readonly label = 'service') {}
+
+  where(): string {
+    return this.label;
+  }
+
+  add(a: number, b: number): number {
+    return a + b;
+  }
+
+  async sleep(ms: number, tag: string): Promise<string> {
+    runs.set(tag, (runs.get(tag) ?? 0) + 1);
+    const signal = currentContext()?.signal;
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(t);
+        aborted.push(tag);
+        reject(signal.reason as Error);
+      });
+    });
+    return tag;
+  }
+
+  /** Same as sleep; the proxies in these tests mark this one idempotent. */
+  async idem(ms: number, tag: string): Promise<string> {
+    return this.sleep(ms, tag);
+  }
+
+  range(msg: string): never {
+    throw new RangeError(msg);
+  }
+
+  detailed(): never {
+    throw new Detailed('with details', 7);
+  }
+}
+
+/** A fake name server: a daemon object named Pyro.NameServer with a settable lookup table. */
+@expose
+class Names {
+  readonly table = new Map<string, string>();
+  lookups = 0;
+  lookup(name: string): string {
+    this.lookups++;
+    const uri = this.table.get(name);
+    if (!uri) throw new Error(`unknown name ${name}`);
+    return uri;
+  }
+}
+
+function tcpPort(d: Daemon): number {
+  const ep = d.endpoint;
+  if (ep.kind !== 'tcp') throw new Error('tcp expected');
+  return ep.port;
+}
+
+describe('connecting', () => {
+  let daemon: Daemon;
+  beforeAll(async () => {
+    daemon = await Daemon.start();
+    daemon.register(new Service(), 'svc');
+  });
+  afterAll(() => daemon?.close({ graceMs: 0 }));
+
+  it('connects lazily, on the first call or on $bind', async () => {
+    const p = connect<Service>(daemon.uriFor('svc'));
+    await delay(50);
+    expect(daemon.connectionCount).toBe(0);
+    expect(p.$connected).toBe(false);
+    expect(p.$metadata).toBeUndefined();
+    expect(await p.add(1, 2)).toBe(3);
+    expect(daemon.connectionCount).toBe(1);
+    expect(p.$connected).toBe(true);
+    const q = connect<Service>(daemon.uriFor('svc'));
+    await q.$bind();
+    expect(daemon.connectionCount).toBe(2);
+    expect(q.$metadata?.methods).toContain('add');
+    expect(q.$resolvedUri?.toString()).toBe(daemon.uriFor('svc').toString());
+    await p.$release();
+    await q.$release();
+    await expect.poll(() => daemon.connectionCount, { timeout: 2000 }).toBe(0);
+  });
+
+  it('$release keeps the proxy usable; $reconnect opens a new connection', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'));
+    expect(await p.add(1, 1)).toBe(2);
+    await p.$release();
+    expect(p.$connected).toBe(false);
+    await expect.poll(() => daemon.connectionCount, { timeout: 2000 }).toBe(0);
+    expect(await p.add(2, 2)).toBe(4);
+    expect(daemon.connectionCount).toBe(1);
+    await p.$reconnect();
+    expect(p.$connected).toBe(true);
+    await expect.poll(() => daemon.connectionCount, { timeout: 2000 }).toBe(1);
+    expect(await p.add(3, 3)).toBe(6);
+    await p.$release();
+    await p.$release();
+  });
+
+  it('many concurrent first calls share one connection', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'));
+    const sums = await Promise.all(Array.from({ length: 50 }, (_, i) => p.add(i, i)));
+    expect(sums).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i));
+    expect(daemon.connectionCount).toBe(1);
+  });
+});
+
+describe('timeouts and cancellation', () => {
+  let daemon: Daemon;
+  beforeAll(async () => {
+    daemon = await Daemon.start();
+    daemon.register(new Service(), 'svc');
+  });
+  afterAll(() => daemon?.close({ graceMs: 0 }));
+
+  it('per-call timeout: TimeoutError naming the call; the server sees the cancellation', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'));
+    const t0 = performance.now();
+    const err = await p
+      .$with({ timeoutMs: 150 })
+      .sleep(5000, 'call-timeout')
+      .catch((e: unknown) => e);
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/call sleep timed out after 150 ms/);
+    await expect.poll(() => aborted.includes('call-timeout'), { timeout: 2000 }).toBe(true);
+    // multiplexed: the connection survives a timed-out call
+    expect(await p.add(1, 2)).toBe(3);
+    expect(daemon.connectionCount).toBe(1);
+  });
+
+  it('per-proxy timeout applies to every call; $call options override it', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'), { timeoutMs: 100 });
+    await expect(p.sleep(3000, 'proxy-timeout')).rejects.toBeInstanceOf(TimeoutError);
+    expect(await p.$call('sleep', [300, 'longer allowed'], { timeoutMs: 2000 })).toBe('longer allowed');
+  });
+
+  it('without multiplexing a timed-out call drops the connection (like Pyro), and the next call reconnects', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'), { multiplex: false });
+    await expect(p.$with({ timeoutMs: 100 }).sleep(3000, 'plain-timeout')).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
+    expect(await p.add(5, 5)).toBe(10);
+  });
+
+  it('AbortSignal: aborts a call in progress, and refuses an already aborted signal at once', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'));
+    const ac = new AbortController();
+    const pending = p.$with({ signal: ac.signal }).sleep(5000, 'abort-me');
+    setTimeout(() => ac.abort(new Error('user pressed stop')), 100);
+    const err = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as Error).message).toMatch(/call sleep was aborted/);
+    await expect.poll(() => aborted.includes('abort-me'), { timeout: 2000 }).toBe(true);
+    const before = runs.get('never-sent') ?? 0;
+    await expect(
+      p.$call('sleep', [10, 'never-sent'], { signal: AbortSignal.abort() }),
+    ).rejects.toBeInstanceOf(AbortedError);
+    await delay(100);
+    expect(runs.get('never-sent') ?? 0).toBe(before);
+    expect(await p.add(1, 1)).toBe(2);
+  });
+
+  it('connect timeout against a port that accepts but never answers', async () => {
+    const silent: Server = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as { port: number };
+    try {
+      await using p = connect<Service>(`PYRO:svc@127.0.0.1:${port}`, { connectTimeoutMs: 200 });
+      const t0 = performance.now();
+      const err = await p.add(1, 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    } finally {
+      silent.close();
+    }
+  });
+});
+
+describe('a call never hangs', () => {
+  it.each([true, false])(
+    'every pending call rejects with ConnectionClosedError naming its method (multiplex %s)',
+    async (multiplex) => {
+      const daemon = await Daemon.start();
+      daemon.register(new Service(), 'svc');
+      const p = connect<Service>(daemon.uriFor('svc'), { multiplex });
+      await p.$bind();
+      const pending = [
+        p.sleep(10_000, 'a').catch((e: unknown) => e),
+        p.idem(10_000, 'b').catch((e: unknown) => e),
+        p.add(1, 2).then(
+          (v) => (multiplex ? v : new Error('queued call should not have run')),
+          (e: unknown) => e,
+        ),
+        p.sleep(10_000, 'c').catch((e: unknown) => e),
+      ];
+      await delay(100);
+      const t0 = performance.now();
+      await daemon.close({ graceMs: 0 });
+      const results = await Promise.all(pending);
+      expect(performance.now() - t0).toBeLessThan(2000);
+      const expected = multiplex ? ['sleep', 'idem', null, 'sleep'] : ['sleep', 'idem', 'add', 'sleep'];
+      results.forEach((r, i) => {
+        const method = expected[i];
+        if (method === null) {
+          expect(r).toBe(3);
+          return;
+        }
+        expect(r).toBeInstanceOf(ConnectionClosedError);
+        expect((r as Error).message).toMatch(new RegExp(`call ${method}\\b`));
+      });
+      await expect(p.add(1, 1)).rejects.toBeInstanceOf(CommunicationError);
+      await p.$release();
+    },
+  );
+});
+
+describe('remote exceptions', () => {
+  let daemon: Daemon;
+  beforeAll(async () => {
+    daemon = await Daemon.start();
+    daemon.register(new Service(), 'svc');
+  });
+  afterAll(() => daemon?.close({ graceMs: 0 }));
+
+  it('come back as their own class (built-ins) or RemoteError, with the remote stack', async () => {
+    await using p = connect<Service>(daemon.uriFor('svc'));
+    const range = (await p.range('out of range').catch((e: unknown) => e)) as RangeError & {
+      remoteTraceback?: string[];
+    };
+    expect(range).toBeInstanceOf(RangeError);
+    expect(range.message).toBe('out of range');
+    expect(range.remoteTraceback?.join('')).toMatch(/range/);
+    const detailed = (await p.detailed().catch((e: unknown) => e)) as RemoteError;
+    expect(detailed).toBeInstanceOf(RemoteError);
+    expect(detailed.remoteMessage).toBe('with details');
+    expect(detailed.attributes.code).toBe(7);
+    expect(detailed.remoteStack).toMatch(/detailed/);
+    // the connection is not harmed by remote exceptions
+    expect(await p.add(1, 1)).toBe(2);
+  });
+});
+
+describe('automatic reconnection', () => {
+  it('retries the connect with backoff (not a tight loop) until the daemon is there', async () => {
+    let attempts = 0;
+    const flaky: Server = createServer((s) => {
+      attempts++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    const { port } = flaky.address() as { port: number };
+    const p = connect<Service>(`PYRO:svc@127.0.0.1:${port}`, {
+      reconnect: { initialDelayMs: 40, maxDelayMs: 200, maxWaitMs: 5000 },
+    });
+    const call = p.add(20, 22);
+    await delay(1000);
+    await new Promise<void>((r) => flaky.close(() => r()));
+    // roughly 40, 80, 160, 200, 200… ms apart: a handful of attempts per second, not hundreds
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(attempts).toBeLessThanOrEqual(15);
+    const daemon = await Daemon.start({ port });
+    daemon.register(new Service(), 'svc');
+    expect(await call).toBe(42);
+    await p.$release();
+    await daemon.close({ graceMs: 0 });
+  });
+
+  it('gives up after maxWaitMs with a CommunicationError', async () => {
+    const unused = await Daemon.start();
+    const port = tcpPort(unused);
+    await unused.close();
+    const p = connect<Service>(`PYRO:svc@127.0.0.1:${port}`, {
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50, maxWaitMs: 300 },
+    });
+    const t0 = performance.now();
+    await expect(p.add(1, 1)).rejects.toBeInstanceOf(CommunicationError);
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
+  it('re-resolves a PYRONAME uri on every reconnect (the object moved)', async () => {
+    const names = new Names();
+    const ns = await Daemon.start();
+    ns.register(names, NAMESERVER_NAME);
+    const first = await Daemon.start();
+    first.register(new Service('first'), 'svc');
+    names.table.set('my.service', first.uriFor('svc').toString());
+    const p = connect<Service>(`PYRONAME:my.service@127.0.0.1:${tcpPort(ns)}`, {
+      reconnect: { initialDelayMs: 20, maxDelayMs: 100, maxWaitMs: 5000 },
+    });
+    try {
+      expect(await p.where()).toBe('first');
+      expect(p.$resolvedUri?.toString()).toBe(first.uriFor('svc').toString());
+      expect(names.lookups).toBe(1);
+      const second = await Daemon.start();
+      second.register(new Service('second'), 'svc');
+      names.table.set('my.service', second.uriFor('svc').toString());
+      await first.close({ graceMs: 0 });
+      expect(await p.where()).toBe('second');
+      expect(p.$resolvedUri?.toString()).toBe(second.uriFor('svc').toString());
+      expect(names.lookups).toBeGreaterThanOrEqual(2);
+      await p.$release();
+      await second.close({ graceMs: 0 });
+    } finally {
+      await p.$release();
+      await ns.close({ graceMs: 0 });
+      await first.close({ graceMs: 0 });
+    }
+  });
+});
+
+describe('retrying calls after a connection loss', () => {
+  it('a non-idempotent call in flight is NOT retried; an idempotent one is', async () => {
+    const first = await Daemon.start();
+    const port = tcpPort(first);
+    first.register(new Service('first'), 'svc');
+    const p = connect<Service>(first.uriFor('svc'), {
+      reconnect: { initialDelayMs: 30, maxDelayMs: 100, maxWaitMs: 5000 },
+      idempotent: ['idem'],
+    });
+    await p.$bind();
+    runs.delete('once');
+    runs.delete('twice');
+    const plain = p.sleep(600, 'once').catch((e: unknown) => e);
+    const idem = p.idem(600, 'twice');
+    await expect.poll(() => runs.get('once') === 1 && runs.get('twice') === 1, { timeout: 2000 }).toBe(true);
+    await first.close({ graceMs: 0 });
+    const second = await Daemon.start({ port });
+    second.register(new Service('second'), 'svc');
+    try {
+      const err = await plain;
+      expect(err).toBeInstanceOf(ConnectionClosedError);
+      expect((err as Error).message).toMatch(/call sleep/);
+      expect(await idem).toBe('twice');
+      expect(runs.get('twice')).toBe(2);
+      await delay(100);
+      expect(runs.get('once')).toBe(1);
+      expect(await p.where()).toBe('second');
+    } finally {
+      await p.$release();
+      await second.close({ graceMs: 0 });
+    }
+  });
+
+  it('calls not yet sent when the connection drops are retried on the new connection', async () => {
+    const first = await Daemon.start();
+    const port = tcpPort(first);
+    first.register(new Service('first'), 'svc');
+    const p = connect<Service>(first.uriFor('svc'), {
+      multiplex: false,
+      reconnect: { initialDelayMs: 30, maxDelayMs: 100, maxWaitMs: 5000 },
+    });
+    await p.$bind();
+    runs.delete('in-flight');
+    runs.delete('queued');
+    const inflight = p.sleep(600, 'in-flight').catch((e: unknown) => e);
+    // queued behind the call in flight: provably never delivered
+    const queued = p.sleep(10, 'queued');
+    const queuedAdd = p.add(2, 3);
+    await expect.poll(() => runs.get('in-flight'), { timeout: 2000 }).toBe(1);
+    await first.close({ graceMs: 0 });
+    const second = await Daemon.start({ port });
+    second.register(new Service('second'), 'svc');
+    try {
+      expect(await inflight).toBeInstanceOf(ConnectionClosedError);
+      expect(await queued).toBe('queued');
+      expect(await queuedAdd).toBe(5);
+      expect(runs.get('queued')).toBe(1);
+      expect(runs.get('in-flight')).toBe(1);
+    } finally {
+      await p.$release();
+      await second.close({ graceMs: 0 });
+    }
+  });
+
+  it('a call made while the daemon is down waits for the reconnect', async () => {
+    const first = await Daemon.start();
+    const port = tcpPort(first);
+    first.register(new Service('first'), 'svc');
+    const p = connect<Service>(first.uriFor('svc'), {
+      reconnect: { initialDelayMs: 30, maxDelayMs: 100, maxWaitMs: 5000 },
+    });
+    expect(await p.where()).toBe('first');
+    await first.close({ graceMs: 0 });
+    await expect.poll(() => p.$connected, { timeout: 2000 }).toBe(false);
+    const call = p.where();
+    await delay(300);
+    const second = await Daemon.start({ port });
+    second.register(new Service('second'), 'svc');
+    try {
+      expect(await call).toBe('second');
+    } finally {
+      await p.$release();
+      await second.close({ graceMs: 0 });
+    }
+  });
+
+  it('without reconnect nothing is retried', async () => {
+    const first = await Daemon.start();
+    first.register(new Service(), 'svc');
+    const p = connect<Service>(first.uriFor('svc'), { idempotent: ['idem'] });
+    await p.$bind();
+    const idem = p.idem(5000, 'no-retry').catch((e: unknown) => e);
+    await delay(100);
+    await first.close({ graceMs: 0 });
+    expect(await idem).toBeInstanceOf(ConnectionClosedError);
+    await p.$release();
+  });
+});
