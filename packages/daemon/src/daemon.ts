@@ -28,6 +28,7 @@ import {
   invokeExposed,
   PushStreamReply,
   proxyDict,
+  type SerializerLookup,
   SpecialReply,
 } from '@cinder/proxy';
 import {
@@ -103,6 +104,8 @@ export interface DaemonOptions {
   validateHandshake?: (context: HandshakeContext) => unknown;
   /** Called when a client connection closes. */
   onClientDisconnect?: (connection: Connection) => void;
+  /** `false` ignores `CINDER_*` environment variables (for untrusted environments). */
+  useEnvironment?: boolean;
   registry?: ClassRegistry;
   transport?: Transport;
   logger?: Logger;
@@ -134,6 +137,8 @@ export class Daemon implements AsyncDisposable {
   readonly config: CinderConfig;
   readonly logger: Logger;
   readonly serializers: { 4: SerializerSet; 5: SerializerSet };
+  /** The serializers clients may use (`config.serializersAccepted`), checked on every message. */
+  readonly acceptedSerializers: { 4: SerializerLookup; 5: SerializerLookup };
   readonly streams: StreamRegistry;
   readonly options: DaemonOptions;
   /** The shared key clients must hold, if any. */
@@ -149,7 +154,10 @@ export class Daemon implements AsyncDisposable {
 
   constructor(options: DaemonOptions = {}) {
     this.options = options;
-    this.config = resolveConfig(options.config);
+    this.config = resolveConfig(
+      options.config,
+      options.useEnvironment === false ? { useEnvironment: false } : undefined,
+    );
     this.logger = componentLogger(options.logger, 'daemon');
     const common = {
       maxDepth: this.config.maxDepth,
@@ -160,6 +168,14 @@ export class Daemon implements AsyncDisposable {
       4: createSerializers({ ...common, dialect: 4 }),
       5: createSerializers({ ...common, dialect: 5 }),
     };
+    const accepted = new Set<string>(this.config.serializersAccepted);
+    const only = (set: SerializerSet): SerializerLookup => ({
+      byId: (id) => {
+        const s = set.byId(id);
+        return s && accepted.has(s.name) ? s : undefined;
+      },
+    });
+    this.acceptedSerializers = { 4: only(this.serializers[4]), 5: only(this.serializers[5]) };
     this.streams = new StreamRegistry(this.config.iterStreamLifetimeMs, this.config.iterStreamLingerMs);
     const key = options.hmacKey ?? this.config.hmacKey;
     this.sharedKey = key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);

@@ -287,7 +287,7 @@ export class ServerConnection implements ConnectionHandler {
     const caps = clientCaps & ourCaps;
     const session = new Session({
       connection: this.connection,
-      serializers: this.serializers,
+      serializers: this.daemon.acceptedSerializers[dialect],
       logger: this.logger,
       server: daemon.callServer(this, hooks),
       hooks,

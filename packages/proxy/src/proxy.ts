@@ -113,6 +113,8 @@ export interface ProxyOptions {
    * of doing callbacks, needed with Python peers; Cinder peers call back over the same connection).
    */
   autoproxy?: { autoproxy(value: object, dialect: 4 | 5): unknown };
+  /** `false` ignores `CINDER_*` environment variables (for untrusted environments). */
+  useEnvironment?: boolean;
   /** @internal a session this proxy is bound to (callback proxies): no connecting of its own. */
   boundSession?: Session | undefined;
 }
@@ -203,7 +205,10 @@ export class ProxyCore {
 
   constructor(uri: string | URI, options: ProxyOptions) {
     this.options = options;
-    this.config = resolveConfig(options.config);
+    this.config = resolveConfig(
+      options.config,
+      options.useEnvironment === false ? { useEnvironment: false } : undefined,
+    );
     this.uri = URI.parse(uri, { nsPort: this.config.nsPort });
     this.logger = componentLogger(options.logger, 'proxy');
     this.protocol = options.protocol ?? 502;
