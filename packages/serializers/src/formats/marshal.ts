@@ -419,9 +419,21 @@ const NULL = Symbol('marshal NULL');
 const PENDING = Symbol('marshal pending reference');
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** The fewest values references may expand to before the decoder refuses (see MarshalReader.expanded). */
+const MIN_EXPANSION_LIMIT = 1_000_000;
+
 class MarshalReader {
   private pos = 0;
   private readonly refs: unknown[] = [];
+  /** For each reference slot, how many values the referenced object stands for once expanded. */
+  private readonly refSizes: number[] = [];
+  /**
+   * How many values the decoded result holds when every reference is expanded into a copy. A few
+   * bytes of nested references to references can stand for 2^100 values; a consumer walking the
+   * result as a tree (re-encoding it, comparing it) would never finish, so the decoder stops first.
+   */
+  private expanded = 0;
+  private readonly expansionLimit: number;
   private readonly view: DataView;
   private readonly latin1: Buffer;
   private frozen: WeakSet<Set<unknown>> | undefined;
@@ -433,6 +445,7 @@ class MarshalReader {
   ) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.latin1 = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.expansionLimit = Math.max(MIN_EXPANSION_LIMIT, 16 * data.length);
   }
 
   parse(): unknown {
@@ -473,6 +486,7 @@ class MarshalReader {
     const at = this.pos;
     if (at >= this.data.length) throw this.error('unexpected end of data where an object was expected', at);
     const code = this.data[this.pos++]!;
+    this.expanded++;
     const flag = (code & FLAG_REF) !== 0;
     const type = code & ~FLAG_REF;
     switch (type) {
@@ -548,6 +562,10 @@ class MarshalReader {
         const v = this.refs[i];
         if (v === PENDING)
           throw this.error(`reference ${i} to an object still being read (recursive data)`, at);
+        this.expanded += this.refSizes[i]! - 1;
+        if (this.expanded > this.expansionLimit) {
+          throw this.error(`references expand to more than ${this.expansionLimit} values`, at);
+        }
         return v;
       }
       case T_CODE:
@@ -561,7 +579,10 @@ class MarshalReader {
   }
 
   private keep<T>(flag: boolean, v: T): T {
-    if (flag) this.refs.push(v);
+    if (flag) {
+      this.refs.push(v);
+      this.refSizes.push(1);
+    }
     return v;
   }
 
@@ -569,10 +590,19 @@ class MarshalReader {
     if (depth > this.maxDepth) throw this.error(`nesting deeper than maxDepth=${this.maxDepth}`, at);
   }
 
+  /** Reserves the reference slot of a container being read (its count so far is stored meanwhile). */
   private reserve(flag: boolean): number {
     if (!flag) return -1;
     this.refs.push(PENDING);
+    this.refSizes.push(this.expanded);
     return this.refs.length - 1;
+  }
+
+  /** Fills a reserved slot once the container is complete. */
+  private complete(ref: number, v: unknown): void {
+    if (ref < 0) return;
+    this.refs[ref] = v;
+    this.refSizes[ref] = this.expanded - this.refSizes[ref]! + 1;
   }
 
   private long(at: number): number | bigint {
@@ -655,7 +685,7 @@ class MarshalReader {
     const t = newTuple();
     const ref = this.reserve(flag);
     for (let i = 0; i < n; i++) t[i] = this.item(depth, 'tuple');
-    if (ref >= 0) this.refs[ref] = t;
+    this.complete(ref, t);
     return t;
   }
 
@@ -664,7 +694,7 @@ class MarshalReader {
     const a: unknown[] = new Array(n);
     const ref = this.reserve(flag);
     for (let i = 0; i < n; i++) a[i] = this.item(depth, 'list');
-    if (ref >= 0) this.refs[ref] = a;
+    this.complete(ref, a);
     return a;
   }
 
@@ -706,7 +736,7 @@ class MarshalReader {
       for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
       out = m;
     }
-    if (ref >= 0) this.refs[ref] = out;
+    this.complete(ref, out);
     return out;
   }
 
@@ -724,7 +754,7 @@ class MarshalReader {
       this.frozen ??= new WeakSet();
       this.frozen.add(s);
     }
-    if (ref >= 0) this.refs[ref] = s;
+    this.complete(ref, s);
     return s;
   }
 

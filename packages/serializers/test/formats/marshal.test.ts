@@ -198,6 +198,21 @@ describe('decodeMarshal', () => {
     );
   });
 
+  it('refuses references that expand to an exponential number of values', () => {
+    // L(j) = [L(j-1), L(j-1)]: the second one a reference, so K levels hold 2^K values in 10·K bytes.
+    const le32 = (n: number) => Buffer.from(new Int32Array([n]).buffer).toString('hex');
+    const doubling = (k: number) => {
+      const build = (j: number): string =>
+        j === 0 ? 'db00000000' : `db02000000${build(j - 1)}72${le32(k - j + 1)}`;
+      return Buffer.from(build(k), 'hex');
+    };
+    const small = decodeMarshal(doubling(10)) as unknown[][];
+    expect(small[0]).toBe(small[1]);
+    expect(() => decodeMarshal(doubling(60))).toThrow(/references expand to more than 1000000 values/);
+    // The limit grows with the input: 16 values per byte.
+    expect(() => decodeMarshal(doubling(25))).toThrow(SerializeError);
+  });
+
   it('keeps the revived value in the reference table', () => {
     const revived = { revived: true };
     const both = decodeMarshal(Buffer.from('5b02000000fbda095f5f636c6173735f5f7a0178307200000000', 'hex'), {
