@@ -1,9 +1,11 @@
 // `pnpm bench`: runs Cinder's scenarios and its baselines (raw node:net ceiling, grpc-js, Python
 // Pyro4) in one go on this machine, prints a table with ratios, and writes JSON/SVG on request.
 
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type CpuProfile, renderProfileSummary, summarizeProfile } from './cpuprofile.js';
 import { BenchError } from './errors.js';
 import { machineInfo } from './machine.js';
 import { Progress } from './progress.js';
@@ -40,6 +42,8 @@ const USAGE = `Usage: pnpm bench -- [options]
   --runs <n>              runs per measurement (default 3, 1 with --quick); figures are medians
   --json <file>           write machine-readable results
   --svg <file>            write a bar chart of Cinder against the baselines
+  --cpu-prof <dir>        profile the Node children (node --cpu-prof) into <dir>, then print
+                          each profile's top functions by self time
   -h, --help              this text
 
 Scenarios:
@@ -55,6 +59,7 @@ interface Cli {
   systems: SystemSpec[];
   json?: string;
   svg?: string;
+  cpuProfDir?: string;
 }
 
 const words = (values: string[] | undefined): string[] | undefined =>
@@ -122,6 +127,7 @@ export function parseCli(argv: readonly string[]): Cli | 'help' {
     systems: allSystems.filter((s) => !systems || systems.includes(s.id)),
     ...(values.json !== undefined ? { json: values.json } : {}),
     ...(values.svg !== undefined ? { svg: values.svg } : {}),
+    ...(values['cpu-prof'] !== undefined ? { cpuProfDir: resolve(values['cpu-prof']) } : {}),
   };
 }
 
@@ -139,6 +145,7 @@ function parse(args: string[]) {
       runs: { type: 'string' },
       json: { type: 'string' },
       svg: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -168,6 +175,7 @@ async function main(): Promise<number> {
     serializers: cli.serializers,
     transports: cli.transports,
     progress: new Progress(),
+    ...(cli.cpuProfDir !== undefined ? { cpuProfDir: cli.cpuProfDir } : {}),
   });
   const results = computeResults(outcome);
   const meta: RunMeta = {
@@ -208,7 +216,20 @@ async function main(): Promise<number> {
     const cinderSkip = outcome.skipped.find((s) => s.system === 'cinder' && s.serializer === undefined);
     writeFileSync(cli.svg, renderSvg(results, meta, cinderSkip?.reason));
   }
+  if (cli.cpuProfDir !== undefined) printProfiles(cli.cpuProfDir);
   return outcome.failed.length > 0 ? 1 : 0;
+}
+
+/** The top of every profile the children wrote, after the table. */
+function printProfiles(dir: string): void {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
+  process.stdout.write(`\nCPU profiles in ${dir}:\n`);
+  for (const f of files) {
+    const profile = JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
+    process.stdout.write(`\n${renderProfileSummary(f, summarizeProfile(profile), 20)}\n`);
+  }
 }
 
 // Only as a program: tests import parseCli without starting a bench.

@@ -18,7 +18,7 @@ import {
   transferSizes,
   warmupMsFor,
 } from './scenarios.js';
-import type { SystemId, SystemSpec } from './system.js';
+import type { Command, SystemId, SystemSpec } from './system.js';
 
 export interface BenchOptions {
   mode: Mode;
@@ -29,6 +29,8 @@ export interface BenchOptions {
   serializers: readonly string[] | null;
   transports: readonly TransportId[];
   progress: Progress;
+  /** Profile the Node children (`node --cpu-prof`), writing one .cpuprofile per process here. */
+  cpuProfDir?: string;
 }
 
 interface Where {
@@ -177,7 +179,17 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
     ...(job.transport === 'tls' && ctx.tls ? { tls: { cert: ctx.tls.cert, key: ctx.tls.key } } : {}),
   };
   opts.progress.update(`${label}: starting`);
-  const server = new Child(`${job.spec.label} server`, job.spec.serverCommand(serverPlan), () => {});
+  const profiled = (cmd: Command, role: string): Command =>
+    withCpuProfile(
+      cmd,
+      opts.cpuProfDir,
+      `${ctx.index + 1}-${job.system}-${job.serializer}-${job.transport}-${role}`,
+    );
+  const server = new Child(
+    `${job.spec.label} server`,
+    profiled(job.spec.serverCommand(serverPlan), 'server'),
+    () => {},
+  );
   try {
     const ready = await server.waitFor((m) => m.type === 'ready', 30_000, 'ready line');
     const address = (ready as Extract<ChildMessage, { type: 'ready' }>).address;
@@ -206,7 +218,11 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
         );
       }
     };
-    const client = new Child(`${job.spec.label} client`, job.spec.clientCommand(clientPlan), onMessage);
+    const client = new Child(
+      `${job.spec.label} client`,
+      profiled(job.spec.clientCommand(clientPlan), 'client'),
+      onMessage,
+    );
     try {
       const limitMs = opts.mode === 'quick' ? 180_000 : 900_000;
       const end = await client.waitFor((m) => m.type === 'done' || m.type === 'error', limitMs, 'results');
@@ -228,4 +244,16 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
   } finally {
     await server.stop();
   }
+}
+
+/**
+ * A Node child's command with V8's sampling profiler on: the profile is written when the child
+ * exits. Other children (Python) are left alone.
+ */
+function withCpuProfile(cmd: Command, dir: string | undefined, name: string): Command {
+  if (dir === undefined || cmd.command !== process.execPath) return cmd;
+  return {
+    ...cmd,
+    args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`, ...cmd.args],
+  };
 }
