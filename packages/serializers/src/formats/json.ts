@@ -223,7 +223,7 @@ export function decodeJsonText(text: string, options?: FormatDecodeOptions): unk
   return guardStack(() => {
     let parsed: unknown;
     // A NaN/Infinity token makes JSON.parse throw, and a throw costs more than parsing a call envelope.
-    let ok = !(text.includes('NaN') || text.includes('Infinity')) || !NON_STANDARD_TOKEN.test(text);
+    let ok = !mayHoldNonStandardToken(text);
     if (ok) {
       try {
         parsed = JSON.parse(text);
@@ -242,10 +242,27 @@ export function decodeJsonText(text: string, options?: FormatDecodeOptions): unk
 }
 
 /**
- * Where a NaN/Infinity token can stand in valid JSON: first, or after `[`, `,` or `:`. The same text
- * inside a string only costs the native attempt.
+ * Whether a NaN/Infinity token may stand in the text: an occurrence first, or after `[`, `,` or `:`
+ * (and whitespace, and for Infinity a `-`). The same words inside a string only cost the native
+ * attempt. Proportional to the number of occurrences, not to the text.
  */
-const NON_STANDARD_TOKEN = /(?:^|[[,:])\s*-?(?:NaN|Infinity)/;
+function mayHoldNonStandardToken(text: string): boolean {
+  for (const word of ['NaN', 'Infinity']) {
+    for (let i = text.indexOf(word); i !== -1; i = text.indexOf(word, i + word.length)) {
+      let k = i - 1;
+      if (text.charCodeAt(k) === 0x2d) k--;
+      for (;;) {
+        const c = text.charCodeAt(k);
+        if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) k--;
+        else break;
+      }
+      if (k < 0) return true;
+      const c = text.charCodeAt(k);
+      if (c === 0x5b || c === 0x2c || c === 0x3a) return true;
+    }
+  }
+  return false;
+}
 
 /**
  * Checks the JSON.parse result: nesting within maxDepth and every number one that JSON.parse read
