@@ -1,0 +1,136 @@
+// cinder-ns, the name server executable (Pyro's `pyro5-ns`): its options and its banner. ns.ts
+// runs it as a process.
+import { parseArgs } from 'node:util';
+import { type CinderConfig, ConfigError, type LogLevel, logLevels, resolveConfig } from '@cinder/core';
+import type { RunningNameServer, StartNameServerOptions } from '@cinder/naming';
+import {
+  type CliIo,
+  intOption,
+  stripLeadingDashDash,
+  TLS_OPTIONS,
+  tlsConfig,
+  UsageError,
+  usageErrors,
+} from './cli.js';
+
+export const NS_USAGE = `Usage: cinder-ns [options]
+
+Starts a Cinder name server (compatible with Python Pyro4 and Pyro5 clients).
+
+Options:
+  -n, --host HOST           address to bind (default: configured nsHost, 127.0.0.1)
+  -p, --port PORT           TCP port (default 9090; 0 picks a free port)
+  -u, --unixsocket PATH     serve on a Unix domain socket instead of TCP
+  -s, --storage SPEC        memory (default) or sql:FILE (SQLite, kept across restarts)
+      --bchost HOST         address of the broadcast responder (default: all interfaces)
+      --bcport PORT         UDP port of the broadcast responder (default 9091)
+      --nathost HOST        external host written in the name server's URI (behind NAT)
+      --natport PORT        external port written in the URI (default: the bound port)
+  -x, --nobc                do not start the broadcast responder
+      --bc-on-loopback      start the broadcast responder even when bound to a loopback address
+      --autoclean MS        remove registrations unreachable for MS milliseconds (>= 3000; 0 = off)
+      --ssl                 serve over TLS (certificates from the --ssl-* options or CINDER_SSL_*)
+      --ssl-cert FILE       server certificate (PEM); --ssl-key FILE its private key
+      --ssl-key-passwd PW   passphrase of the key
+      --ssl-ca FILE         CA certificates that verify client certificates
+      --ssl-require-client-cert
+                            require a client certificate (2-way TLS)
+      --log-level LEVEL     fatal, error, warn, info (default), debug, trace or silent
+  -h, --help                show this help
+
+Prints "URI = PYRO:Pyro.NameServer@host:port" on stdout once it serves; logs go to stderr.
+Stops cleanly on SIGINT or SIGTERM.
+Exit codes: 0 stopped normally, 1 failed (port in use, storage unusable…), 2 bad usage.
+`;
+
+const OPTIONS = {
+  host: { type: 'string', short: 'n' },
+  port: { type: 'string', short: 'p' },
+  unixsocket: { type: 'string', short: 'u' },
+  storage: { type: 'string', short: 's' },
+  bchost: { type: 'string' },
+  bcport: { type: 'string' },
+  nathost: { type: 'string' },
+  natport: { type: 'string' },
+  nobc: { type: 'boolean', short: 'x' },
+  'bc-on-loopback': { type: 'boolean' },
+  autoclean: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  ...TLS_OPTIONS,
+} as const;
+
+export interface NsPlan {
+  options: StartNameServerOptions;
+  logLevel: LogLevel;
+}
+
+/** Turns the command line into name server options; throws UsageError for bad usage. */
+export function parseNsArgs(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): NsPlan | 'help' {
+  const parsed = usageErrors(() =>
+    parseArgs({
+      args: stripLeadingDashDash(argv),
+      options: OPTIONS,
+      allowPositionals: false,
+      strict: true,
+    }),
+  );
+  const v = parsed.values;
+  if (v.help) return 'help';
+  if (v.unixsocket !== undefined && (v.host !== undefined || v.port !== undefined)) {
+    throw new UsageError('give either --unixsocket or --host/--port');
+  }
+  const storage = v.storage ?? 'memory';
+  if (storage !== 'memory' && !(storage.startsWith('sql:') && storage.length > 4)) {
+    throw new UsageError(`invalid storage ${JSON.stringify(storage)} (expected memory or sql:FILE)`);
+  }
+  const port = intOption(v.port, '--port', 0, 65535);
+  const bcPort = intOption(v.bcport, '--bcport', 0, 65535);
+  const natPort = intOption(v.natport, '--natport', 0, 65535);
+  const autocleanMs = intOption(v.autoclean, '--autoclean', 0, 2 ** 31 - 1);
+  if (autocleanMs !== undefined && autocleanMs > 0 && autocleanMs < 3000) {
+    throw new UsageError('option --autoclean must be 0 (off) or at least 3000 ms');
+  }
+  let logLevel: LogLevel | undefined;
+  if (v['log-level'] !== undefined) {
+    if (!(logLevels as readonly string[]).includes(v['log-level'])) {
+      throw new UsageError(`option --log-level must be one of ${logLevels.join(', ')}`);
+    }
+    logLevel = v['log-level'] as LogLevel;
+  }
+  let config: CinderConfig;
+  try {
+    config = resolveConfig(
+      { ...tlsConfig(v, true), ...(autocleanMs !== undefined ? { nsAutocleanMs: autocleanMs } : {}) },
+      { env },
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  // The config's own default level is `silent` (libraries log nothing); a server says what it does.
+  logLevel ??= env.CINDER_LOGLEVEL !== undefined ? config.logLevel : 'info';
+  const options: StartNameServerOptions = {
+    config,
+    storage,
+    ...(v.unixsocket !== undefined ? { unixSocket: v.unixsocket } : {}),
+    ...(v.host !== undefined ? { host: v.host } : {}),
+    ...(port !== undefined ? { port } : {}),
+    ...(v.bchost !== undefined ? { bcHost: v.bchost } : {}),
+    ...(bcPort !== undefined ? { bcPort } : {}),
+    ...(v.nathost !== undefined ? { natHost: v.nathost } : {}),
+    ...(natPort !== undefined ? { natPort } : {}),
+    ...(v.nobc ? { noBroadcast: true } : {}),
+    ...(v['bc-on-loopback'] ? { broadcastOnLoopback: true } : {}),
+  };
+  return { options, logLevel };
+}
+
+/** Prints the banner lines of a started name server (the URI line is the one scripts wait for). */
+export function announce(ns: RunningNameServer, io: CliIo): void {
+  if (!ns.uri.equals(ns.internalUri)) io.stderr(`internal URI = ${ns.internalUri}\n`);
+  io.stdout(`URI = ${ns.uri}\n`);
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The cinder-ns executable: a name server in its own process, logging with pino to stderr,
+// printing its URI on stdout, and shutting down cleanly on SIGINT/SIGTERM.
+import { startNameServer } from '@cinder/naming';
+import { pino } from 'pino';
+import { ExitCode, oneLine, UsageError } from './cli.js';
+import { announce, NS_USAGE, parseNsArgs } from './ns-cli.js';
+
+const io = {
+  stdout: (text: string) => process.stdout.write(text),
+  stderr: (text: string) => process.stderr.write(text),
+  env: process.env,
+};
+
+async function main(): Promise<number> {
+  let plan: ReturnType<typeof parseNsArgs>;
+  try {
+    plan = parseNsArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr(`cinder-ns: ${err.message}\nTry 'cinder-ns --help' for more information.\n`);
+    return ExitCode.USAGE;
+  }
+  if (plan === 'help') {
+    io.stdout(NS_USAGE);
+    return ExitCode.OK;
+  }
+  const logger = pino({ name: 'cinder-ns', level: plan.logLevel }, pino.destination({ fd: 2, sync: true }));
+  let ns: Awaited<ReturnType<typeof startNameServer>>;
+  try {
+    ns = await startNameServer({ ...plan.options, logger });
+  } catch (err) {
+    logger.debug({ err }, 'start failed');
+    io.stderr(`cinder-ns: error: ${oneLine(err)}\n`);
+    return ExitCode.FAILURE;
+  }
+  announce(ns, io);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  logger.info({ signal }, 'shutting down');
+  // A second signal while closing means "now".
+  const force = () => process.exit(ExitCode.FAILURE);
+  process.once('SIGINT', force);
+  process.once('SIGTERM', force);
+  try {
+    await ns.close();
+  } catch (err) {
+    io.stderr(`cinder-ns: error while shutting down: ${oneLine(err)}\n`);
+    return ExitCode.FAILURE;
+  }
+  return ExitCode.OK;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    io.stderr(`cinder-ns: unexpected error: ${oneLine(err)}\n`);
+    process.exitCode = ExitCode.FAILURE;
+  },
+);
