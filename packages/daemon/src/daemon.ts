@@ -66,7 +66,8 @@ export interface HandshakeContext {
   readonly data: unknown;
   readonly objectId: string;
   readonly remoteAddress: string;
-  readonly protocolVersion: ProtocolVersion | undefined;
+  /** Known once the CONNECT has arrived (the first frame decides the version). */
+  readonly protocolVersion: ProtocolVersion;
   readonly peerCertificate: PeerCertificate | null;
   readonly annotations: ReadonlyMap<string, Uint8Array>;
 }

@@ -218,7 +218,7 @@ export class ServerConnection implements ConnectionHandler {
         data: data.handshake,
         objectId: typeof objectId === 'string' ? objectId : '',
         remoteAddress: this.connection.remoteAddress,
-        protocolVersion: this.connection.protocolVersion,
+        protocolVersion: this.dialect === 4 ? 48 : 502,
         peerCertificate: this.connection.peerCertificate(),
         annotations: message.annotations ?? new Map(),
       });
