@@ -10,6 +10,26 @@ export {
 } from '@cinder/daemon';
 export { Flags, MsgType, type ProtocolVersion, SerializerId } from '@cinder/protocol';
 export * from '@cinder/proxy';
+// The security pieces applications use directly; the key exchange and MACs stay internal.
+export {
+  allOf,
+  type CertificateExpectation,
+  type CertificateInfo,
+  ConnectionLimitError,
+  certificateMatches,
+  certificateMismatch,
+  type DropPrivilegesOptions,
+  dropPrivileges,
+  type HandshakeValidator,
+  loadCaCertificates,
+  loadTlsOptions,
+  parseKey,
+  requireCertificate,
+  requirePeerCertificate,
+  requireToken,
+  SharedKey,
+  type TlsOptionsSet,
+} from '@cinder/security';
 export {
   type CallEnvelope,
   type CodecHooks,
