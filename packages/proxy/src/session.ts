@@ -517,7 +517,13 @@ export class Session {
 
   private expire(p: Pending, err: Error): void {
     if (this.pending.get(p.seq) !== p) return;
-    this.settle(p);
+    if (this.multiplexed) this.settle(p);
+    else {
+      // the connection is dropped below: releasing the turn first would send a queued call on it
+      this.pending.delete(p.seq);
+      if (p.timer) clearTimeout(p.timer);
+      p.abortCleanup?.();
+    }
     p.reject(err);
     if ((this.capabilities & Capability.CANCEL) !== 0 && p.serializerId !== 42) {
       // tell the server, which aborts the call's signal and stops what it can
