@@ -177,6 +177,33 @@ describe('timeouts and cancellation', () => {
     expect(await p.add(5, 5)).toBe(10);
   });
 
+  it('without multiplexing, calls queued behind a timed-out call are never sent on the dropped connection', async () => {
+    runs.delete('behind-timeout');
+    runs.delete('behind-timeout-2');
+    await using p = connect<Service>(daemon.uriFor('svc'), { multiplex: false });
+    await p.$bind();
+    const first = p.$with({ timeoutMs: 150 }).sleep(3000, 'first-times-out');
+    const queued = p.sleep(10, 'behind-timeout').catch((e: unknown) => e);
+    await expect(first).rejects.toBeInstanceOf(TimeoutError);
+    const err = await queued;
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect((err as Error).message).toMatch(/call sleep/);
+    await delay(200);
+    expect(runs.get('behind-timeout')).toBeUndefined();
+    // with reconnection, such a call is retried (it provably never went out) and runs once
+    await using r = connect<Service>(daemon.uriFor('svc'), {
+      multiplex: false,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50, maxWaitMs: 3000 },
+    });
+    await r.$bind();
+    const again = r.$with({ timeoutMs: 150 }).sleep(3000, 'first-times-out');
+    const retried = r.sleep(10, 'behind-timeout-2');
+    await expect(again).rejects.toBeInstanceOf(TimeoutError);
+    expect(await retried).toBe('behind-timeout-2');
+    await delay(100);
+    expect(runs.get('behind-timeout-2')).toBe(1);
+  });
+
   it('AbortSignal: aborts a call in progress, and refuses an already aborted signal at once', async () => {
     await using p = connect<Service>(daemon.uriFor('svc'));
     const ac = new AbortController();
