@@ -30,6 +30,7 @@ import {
   ExceptionWrapper,
   type Serializer,
   type SerializerSet,
+  Tuple,
 } from '@cinder/serializers';
 import {
   type Connection,
@@ -701,7 +702,8 @@ export class ProxyCore {
     options?: CallOptions,
   ): Promise<unknown[] | undefined> {
     const s = await this.ensure(options);
-    const params = calls.map(([m, a, k]) => [m, a, k ?? EMPTY_KWARGS]);
+    // Pyro's batch is a list of (name, args, kwargs) tuples: serpent and marshal write them as such.
+    const params = calls.map(([m, a, k]) => Tuple.of<unknown>(m, Tuple.fromArray(a), k ?? EMPTY_KWARGS));
     const result = await s.invoke(
       { object: this.objectId, method: '<batch>', params, kwargs: null },
       {
