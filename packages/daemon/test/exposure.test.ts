@@ -84,6 +84,11 @@ class MemberLevel {
   }
 }
 
+class WithAccessor {
+  @expose accessor level = 1;
+  hidden = 2;
+}
+
 // JavaScript style: no decorators.
 class Plain {
   events: string[] = [];
@@ -132,6 +137,7 @@ beforeAll(async () => {
   daemon.register(new MemberLevel(), 'member');
   daemon.register(plain, 'plain');
   daemon.register(literal, 'literal');
+  daemon.register(new WithAccessor(), 'accessor');
 });
 
 afterAll(async () => {
@@ -208,6 +214,17 @@ describe('remote attributes', () => {
     expect((err as RemoteError).remoteType).toBe('builtins.AttributeError');
     expect((err as Error).message).toMatch(/attempt to access unexposed attribute 'readOnly'/);
     await expect(p.$get('_secret')).rejects.toThrow(/no exposed attribute or method '_secret'/);
+  });
+});
+
+describe('auto-accessors', () => {
+  it('an @expose accessor field is a remote attribute', async () => {
+    await using p = connect<WithAccessor>(daemon.uriFor('accessor'));
+    expect(await p.level).toBe(1);
+    await p.$set('level', 5);
+    expect(await p.$get('level')).toBe(5);
+    expect(p.$metadata).toEqual({ methods: [], oneway: [], attrs: ['level'] });
+    await expect(p.$get('hidden')).rejects.toThrow(/no exposed attribute or method 'hidden'/);
   });
 });
 
