@@ -19,6 +19,10 @@ import { translatePythonRegex } from './python-regex.js';
 import { RegexFilter } from './regex-filter.js';
 import { MemoryStorage, type NameQuery, type NameRecord, type NameStorage } from './storage.js';
 
+// Parsed URIs by their text: a lookup — the hot path — then costs a map hit instead of a parse.
+// URIs are immutable, so sharing them is safe; the cache is dropped whole when it grows too big.
+const MAX_PARSED_URIS = 10_000;
+
 export interface NameServerInit {
   /** Where registrations live (default: a new MemoryStorage). */
   storage?: NameStorage;
@@ -116,6 +120,7 @@ export class NameServer {
   readonly storage: NameStorage;
   readonly #regex: RegexFilter;
   readonly #logger: Logger;
+  readonly #parsed = new Map<string, URI>();
 
   constructor(init: NameServerInit = {}) {
     this.storage = init.storage ?? new MemoryStorage();
@@ -155,7 +160,12 @@ export class NameServer {
     checkName(name);
     const entry = this.storage.get(name);
     if (entry === undefined) throw new NamingError(`unknown name: ${name}`);
-    const uri = URI.parse(entry.uri);
+    let uri = this.#parsed.get(entry.uri);
+    if (uri === undefined) {
+      uri = URI.parse(entry.uri);
+      if (this.#parsed.size >= MAX_PARSED_URIS) this.#parsed.clear();
+      this.#parsed.set(entry.uri, uri);
+    }
     return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...entry.metadata]) : uri;
   }
 
