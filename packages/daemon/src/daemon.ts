@@ -221,6 +221,10 @@ export class Daemon implements AsyncDisposable {
     } else if (tls) {
       tlsServer = tls;
     }
+    // The TLS handshake comes before our own, so it gets the same deadline (slow or silent clients).
+    if (tlsServer && tlsServer.handshakeTimeoutMs === undefined && this.config.handshakeTimeoutMs > 0) {
+      tlsServer = { ...tlsServer, handshakeTimeoutMs: this.config.handshakeTimeoutMs };
+    }
     const transport: Transport =
       o.transport ??
       (tlsServer
