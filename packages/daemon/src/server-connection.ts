@@ -151,7 +151,7 @@ export class ServerConnection implements ConnectionHandler {
           flags: this.dialect === 5 ? Flags.CORR_ID : 0,
           seq,
           serializerId: s.id,
-          correlationId: this.dialect === 5 ? newCorrelationId() : null,
+          correlationId: newCorrelationId(), // Pyro4 sends one too, as its CORR annotation
           annotations: null,
           payload: s.encode(reason),
         });
@@ -324,10 +324,10 @@ export class ServerConnection implements ConnectionHandler {
     this.state = 'ready';
     this.sendSigned({
       type: MsgType.CONNECTOK,
-      flags: dialect === 5 ? Flags.CORR_ID : 0,
+      flags: dialect === 5 ? Flags.CORR_ID : objectId !== undefined ? Flags.META_ON_CONNECT : 0,
       seq: message.seq,
       serializerId: serializer.id,
-      correlationId: message.correlationId ?? (dialect === 5 ? newCorrelationId() : null),
+      correlationId: message.correlationId ?? newCorrelationId(),
       annotations: clientCaps !== 0 ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]]) : null,
       payload,
     });
