@@ -900,7 +900,9 @@ export class Session {
         flags,
         seq: request.seq,
         serializerId: serializer.id,
-        correlationId: corr,
+        // Pyro4 puts no CORR annotation on exception replies (Pyro5 always sends the id)
+        correlationId:
+          (flags & Flags.EXCEPTION) !== 0 && this.connection.protocolVersion === 48 ? null : corr,
         annotations,
         payload,
       });
