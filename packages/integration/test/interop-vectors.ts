@@ -427,10 +427,11 @@ export function answersWith(
   sets: { 4: SerializerSet; 5: SerializerSet },
   expected: unknown,
   flags: number,
+  hmacKey?: Uint8Array,
 ): (actual: Buffer | 'closed' | 'timeout', line: VectorLine) => string | undefined {
   return (actual, line) => {
     if (typeof actual === 'string') return `expected a RESULT, the daemon ${actual}`;
-    const got = decodeFrame(actual, sets);
+    const got = decodeFrame(actual, sets, hmacKey && line.file.includes('hmac') ? { hmacKey } : {});
     const set = line.protocol === 48 ? sets[4] : sets[5];
     const want = render.canon(normalize(expected, set));
     if (got.header.type !== 5 || got.header.flags !== flags)
@@ -611,5 +612,33 @@ export async function fakeServer(
       conn?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** A custom check: the recorded bytes, once Cinder's `CORR` annotation is taken out of its frame. */
+export function sameWithoutCorrAnnotation(
+  actual: Buffer | 'closed' | 'timeout',
+  line: VectorLine,
+): string | undefined {
+  if (typeof actual === 'string') return `expected a frame, the daemon ${actual}`;
+  const got = withoutAnnotation(actual, 'CORR');
+  const want = frameBytes(line);
+  return want.equals(got) ? undefined : `want ${want.toString('hex')}\n  got  ${got.toString('hex')}`;
+}
+
+/** A custom check: a CONNECTFAIL with this text (in any serializer), then the daemon closes. */
+export function refusesWith(
+  sets: { 4: SerializerSet; 5: SerializerSet },
+  text: RegExp,
+  hmacKey?: Uint8Array,
+): (actual: Buffer | 'closed' | 'timeout', line: VectorLine) => string | undefined {
+  return (actual, line) => {
+    if (typeof actual === 'string') return `expected a CONNECTFAIL, the daemon ${actual}`;
+    const m = decodeMessage(actual, hmacKey && line.file.includes('hmac') ? { hmacKey } : {});
+    const set = actual.readUInt16BE(4) === 48 ? sets[4] : sets[5];
+    const reason = set.byId(m.serializerId)?.decode(m.payload);
+    return m.type === 3 && typeof reason === 'string' && text.test(reason)
+      ? undefined
+      : `expected CONNECTFAIL ${text}, got type ${m.type}: ${String(reason)}`;
   };
 }
