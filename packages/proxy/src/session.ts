@@ -270,6 +270,7 @@ export class Session {
   private busy = false; // a non-multiplexed call is awaiting its reply
   private running = 0; // incoming calls being served
   private readonly serveQueue: Message[] = []; // non-multiplexed incoming calls waiting their turn
+  private readonly backlog: Message[] = []; // multiplexed incoming calls beyond maxConcurrentCalls
   private serving = false;
   private paused = false;
   private readonly active = new Set<ServedContext>();
@@ -435,6 +436,7 @@ export class Session {
         }
         this.pending.set(p.seq, p);
         if (!this.multiplexed) this.busy = true;
+        if (this.paused) this.resumeReading();
         try {
           this.out(message);
         } catch (err) {
@@ -688,6 +690,7 @@ export class Session {
     try {
       for (;;) {
         while (state.credit <= 0 && !state.closed && !this.closed) {
+          if (this.paused) this.resumeReading(); // credit arrives only by reading
           await new Promise<void>((resolve) => {
             state.wake = resolve;
           });
@@ -746,7 +749,19 @@ export class Session {
   }
 
   private onInvoke(message: Message): void {
-    if ((message.flags & Flags.ONEWAY) !== 0 || this.multiplexed) {
+    if (this.multiplexed) {
+      // Beyond maxConcurrentCalls, calls wait here; reading pauses only when the backlog is long too.
+      // Replies, pings and stream credit keep being read meanwhile, so a served call waiting for a
+      // callback's reply cannot deadlock the connection.
+      if (this.running >= this.maxConcurrent) {
+        this.backlog.push(message);
+        this.maybePause();
+        return;
+      }
+      this.serve(message);
+      return;
+    }
+    if ((message.flags & Flags.ONEWAY) !== 0) {
       this.serve(message);
       return;
     }
@@ -756,6 +771,29 @@ export class Session {
       return;
     }
     this.serve(message);
+  }
+
+  /**
+   * Stops reading while the backlog of waiting calls is long — unless this end waits for something
+   * only reading can bring (replies to its own calls, e.g. callbacks made by running calls, or credit
+   * for streams it pushes): then pausing could deadlock, and the backlog grows instead.
+   */
+  private maybePause(): void {
+    if (
+      !this.paused &&
+      this.backlog.length >= Math.max(4 * this.maxConcurrent, 256) &&
+      this.pending.size === 0 &&
+      this.pushes.size === 0
+    ) {
+      this.paused = true;
+      this.connection.pause();
+    }
+  }
+
+  private resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connection.resume();
   }
 
   /**
@@ -786,10 +824,6 @@ export class Session {
     const ordered = !oneway && !this.multiplexed;
     if (ordered) this.serving = true;
     this.running++;
-    if (this.multiplexed && this.running >= this.maxConcurrent && !this.paused) {
-      this.paused = true;
-      this.connection.pause();
-    }
     const corr = message.correlationId ?? newCorrelationId();
     let call: CallEnvelope;
     try {
@@ -842,10 +876,10 @@ export class Session {
     } else if (oneway && error !== undefined) {
       this.logger.debug({ err: error, conn: this.connection.id }, 'oneway call failed');
     }
-    if (this.paused && this.running < this.maxConcurrent / 2) {
-      this.paused = false;
-      this.connection.resume();
+    if (this.backlog.length > 0 && this.running < this.maxConcurrent && !this.closed) {
+      this.serve(this.backlog.shift()!);
     }
+    if (this.paused && this.backlog.length < Math.max(2 * this.maxConcurrent, 128)) this.resumeReading();
     if (ordered) {
       this.serving = false;
       const next = this.serveQueue.shift();
@@ -971,6 +1005,7 @@ export class Session {
     }
     for (const q of this.sendQueue.splice(0)) q.reject(notSent(this.closedFor(q.what)));
     this.serveQueue.length = 0;
+    this.backlog.length = 0;
     const reason = new ConnectionClosedError('the caller disconnected');
     for (const ctx of this.active) ctx.abort(reason);
     this.active.clear();
