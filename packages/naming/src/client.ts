@@ -77,7 +77,7 @@ function speaksPyro4(err: unknown): boolean {
   return false;
 }
 
-function list(value: unknown): string[] {
+function tagList(value: unknown): string[] {
   if (value === null || value === undefined) return [];
   if (Array.isArray(value) || value instanceof Set) return [...(value as Iterable<unknown>)].map(String);
   return [];
@@ -145,7 +145,7 @@ export class NameServerClient implements AsyncDisposable {
     if (!Array.isArray(value) || value.length !== 2)
       throw new NamingError('name server returned an invalid lookup result');
     const [uri, metadata] = value as [unknown, unknown];
-    return { uri: uri instanceof URI ? uri : URI.parse(String(uri)), metadata: list(metadata) };
+    return { uri: uri instanceof URI ? uri : URI.parse(String(uri)), metadata: tagList(metadata) };
   }
 
   /** Registrations, all or filtered, with their tags unless `withMetadata` is false. */
@@ -170,7 +170,7 @@ export class NameServerClient implements AsyncDisposable {
     const value = await this.proxy.$call(method, [], { ...this.#call(options), kwargs });
     return entriesOf(value).map(([name, v]) => {
       if (withMetadata && Array.isArray(v) && v.length === 2) {
-        return { name, uri: uriText(v[0]), metadata: list(v[1]) };
+        return { name, uri: uriText(v[0]), metadata: tagList(v[1]) };
       }
       return { name, uri: uriText(v), metadata: [] };
     });

@@ -166,10 +166,14 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
-        await autoclean?.close();
-        await broadcast?.close();
-        await daemon.close();
-        storage.close();
+        try {
+          await autoclean?.close();
+          await broadcast?.close();
+          await daemon.close();
+        } finally {
+          // Whatever failed above, the database must be closed (and its WAL checkpointed).
+          storage.close();
+        }
         logger.info({ uri: uri.toString() }, 'name server shut down');
       })();
       return closing;
