@@ -1,7 +1,18 @@
 // The objects the interop tests serve to Python Pyro peers: a TypeScript port of the `Thing` class the
 // wire vectors were captured against (vectors/README.md, "Scenarios"), with its sample values, and
 // the vectors' custom exception registered under its Python name.
-import { currentContext, expose, oneway, params, Tuple } from '@cinder/cinder';
+import {
+  currentContext,
+  expose,
+  isProxy,
+  NamingError,
+  oneway,
+  params,
+  proxyCore,
+  RemoteError,
+  Tuple,
+  URI,
+} from '@cinder/cinder';
 import { ClassRegistry } from '@cinder/serializers';
 
 /**
@@ -215,5 +226,89 @@ export class Thing {
 
   _private(): string {
     return 'private';
+  }
+}
+
+/** A registered object another object hands out (autoproxy: it travels as a proxy). */
+@expose
+export class Child {
+  hello(name: string): string {
+    return `child says hello to ${name}`;
+  }
+}
+
+/** What a value became on this side: its JavaScript kind and a readable form. */
+export function describeValue(value: unknown): { kind: string; text: string } {
+  if (value === null) return { kind: 'null', text: 'null' };
+  if (typeof value !== 'object') return { kind: typeof value, text: String(value) };
+  if (value instanceof URI) return { kind: 'URI', text: value.toString() };
+  if (isProxy(value)) return { kind: 'proxy', text: String(proxyCore(value)?.uri) };
+  if (value instanceof RemoteError)
+    return { kind: 'RemoteError', text: `${value.remoteType}: ${value.remoteMessage}` };
+  if (value instanceof Error) return { kind: value.constructor.name, text: value.message };
+  if (value instanceof Tuple) return { kind: 'Tuple', text: JSON.stringify(value) };
+  if (value instanceof Uint8Array) return { kind: 'Uint8Array', text: Buffer.from(value).toString('hex') };
+  if (value instanceof Map) return { kind: 'Map', text: JSON.stringify([...value]) };
+  if (value instanceof Set) return { kind: 'Set', text: JSON.stringify([...value]) };
+  return {
+    kind: Array.isArray(value) ? 'Array' : (value.constructor?.name ?? 'Object'),
+    text: String(value),
+  };
+}
+
+/** The interop tests' second object: values, callbacks, autoproxy, Cinder errors, tracked streams. */
+@expose
+export class Hub {
+  readonly #child: Child;
+  readonly #closed: number[];
+
+  constructor(child: Child, closed: number[]) {
+    this.#child = child;
+    this.#closed = closed;
+  }
+
+  /** Calls `hello(...args)` on a callback object the caller passed (a proxy to the caller's daemon). */
+  async callBack(
+    callback: { hello(...args: unknown[]): Promise<unknown> },
+    ...args: unknown[]
+  ): Promise<string> {
+    return `cinder got ${JSON.stringify(await callback.hello(...args))}`;
+  }
+
+  describe(value: unknown): { kind: string; text: string } {
+    return describeValue(value);
+  }
+
+  child(): Child {
+    return this.#child;
+  }
+
+  uri(text: string): URI {
+    return URI.parse(text);
+  }
+
+  errorValue(): Error {
+    return new TypeError('an error as a value');
+  }
+
+  naming(): never {
+    throw new NamingError('no such name');
+  }
+
+  *tracked(n: number): Generator<number> {
+    try {
+      for (let i = 1; i <= n; i++) yield i;
+    } finally {
+      this.#closed.push(n);
+    }
+  }
+
+  closedStreams(): number[] {
+    return this.#closed;
+  }
+
+  async slow(ms: number): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return 'done';
   }
 }
