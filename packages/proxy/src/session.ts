@@ -762,12 +762,19 @@ export class Session {
       return;
     }
     if ((message.flags & Flags.ONEWAY) !== 0) {
+      // oneway calls run side by side even here, so they obey the same limit
+      if (this.running >= this.maxConcurrent) {
+        this.backlog.push(message);
+        this.maybePause();
+        return;
+      }
       this.serve(message);
       return;
     }
     // In order, one at a time: the next waits until the previous has replied.
     if (this.serving) {
       this.serveQueue.push(message);
+      this.maybePause();
       return;
     }
     this.serve(message);
@@ -781,7 +788,7 @@ export class Session {
   private maybePause(): void {
     if (
       !this.paused &&
-      this.backlog.length >= Math.max(4 * this.maxConcurrent, 256) &&
+      this.backlog.length + this.serveQueue.length >= Math.max(4 * this.maxConcurrent, 256) &&
       this.pending.size === 0 &&
       this.pushes.size === 0
     ) {
@@ -879,7 +886,8 @@ export class Session {
     if (this.backlog.length > 0 && this.running < this.maxConcurrent && !this.closed) {
       this.serve(this.backlog.shift()!);
     }
-    if (this.paused && this.backlog.length < Math.max(2 * this.maxConcurrent, 128)) this.resumeReading();
+    if (this.paused && this.backlog.length + this.serveQueue.length < Math.max(2 * this.maxConcurrent, 128))
+      this.resumeReading();
     if (ordered) {
       this.serving = false;
       const next = this.serveQueue.shift();
