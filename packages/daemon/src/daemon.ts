@@ -33,6 +33,7 @@ import {
 } from '@cinder/proxy';
 import {
   bindWarning,
+  type ConnectionLimitError,
   ConnectionLimiter,
   loadTlsOptions,
   SharedKey,
@@ -123,6 +124,14 @@ export interface RegisterOptions {
 
 type Ctor = new () => object;
 
+/**
+ * A refused client gets this long to send its CONNECT and read why (Pyro answers the CONNECT); and
+ * at most this many wait at once: beyond that a flood of connections is closed on accept, so the
+ * refused ones cannot hold more sockets than the limits allow.
+ */
+const REFUSAL_GRACE_MS = 1000;
+const MAX_PENDING_REFUSALS = 64;
+
 interface ObjectEntry {
   readonly id: string;
   readonly exposure: Exposure;
@@ -149,6 +158,9 @@ export class Daemon implements AsyncDisposable {
   private listener: Listener | undefined;
   private readonly connections = new Set<ServerConnection>();
   private readonly limiter: ConnectionLimiter;
+  /** Refused connections waiting for their CONNECT, with the timer that closes them. */
+  private readonly refusing = new Map<ServerConnection, NodeJS.Timeout>();
+  private refusalReport = { at: Number.NEGATIVE_INFINITY, suppressed: 0 };
   private closing = false;
   private location: UriLocation | undefined;
   private natLocation: UriLocation | undefined;
@@ -387,6 +399,13 @@ export class Daemon implements AsyncDisposable {
     }
     const acquired = this.limiter.tryAcquire(connection.remoteAddress);
     const refusal = acquired instanceof Error ? acquired.message : undefined;
+    if (acquired instanceof Error) {
+      this.reportRefusal(acquired);
+      if (this.refusing.size >= MAX_PENDING_REFUSALS) {
+        connection.destroy();
+        return;
+      }
+    }
     const server = new ServerConnection(
       this,
       connection,
@@ -394,13 +413,39 @@ export class Daemon implements AsyncDisposable {
       acquired instanceof Error ? undefined : acquired,
     );
     this.connections.add(server);
+    if (acquired instanceof Error) {
+      const grace = Math.min(REFUSAL_GRACE_MS, this.config.handshakeTimeoutMs || REFUSAL_GRACE_MS);
+      const timer = setTimeout(() => connection.destroy(), grace);
+      timer.unref();
+      this.refusing.set(server, timer);
+    }
     connection.setHandler(server);
+  }
+
+  /** Logs refusals at most once a second (a flood would otherwise flood the log too). */
+  private reportRefusal(error: ConnectionLimitError): void {
+    const now = performance.now();
+    const report = this.refusalReport;
+    if (now - report.at < 1000) {
+      report.suppressed++;
+      return;
+    }
+    this.logger.warn(
+      { limit: error.limit, max: error.max, refusedSinceLastReport: report.suppressed },
+      error.message,
+    );
+    this.refusalReport = { at: now, suppressed: 0 };
   }
 
   /** @internal a ServerConnection ended. */
   connectionEnded(server: ServerConnection): void {
     if (!this.connections.delete(server)) return;
     server.release?.();
+    const refusalTimer = this.refusing.get(server);
+    if (refusalTimer !== undefined) {
+      clearTimeout(refusalTimer);
+      this.refusing.delete(server);
+    }
     this.streams.connectionClosed(server.connection.id);
     this.options.onClientDisconnect?.(server.connection);
   }
