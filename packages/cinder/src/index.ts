@@ -8,6 +8,7 @@ export {
   type HandshakeContext,
   type RegisterOptions,
 } from '@cinder/daemon';
+export * from '@cinder/naming';
 export { Flags, MsgType, type ProtocolVersion, SerializerId } from '@cinder/protocol';
 export * from '@cinder/proxy';
 // The security pieces applications use directly; the key exchange and MACs stay internal.
@@ -32,9 +33,13 @@ export {
 } from '@cinder/security';
 export {
   type CallEnvelope,
+  ClassRegistry,
   type CodecHooks,
   Complex,
+  createSerializers,
+  ExceptionWrapper,
   type Serializer,
+  type SerializerSet,
   Tuple,
 } from '@cinder/serializers';
 export { type Served, type ServeOptions, serve } from './serve.js';

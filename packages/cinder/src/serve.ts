@@ -2,7 +2,7 @@
 // its name, optionally register the names with a name server, and print the URIs.
 import type { URI } from '@cinder/core';
 import { Daemon, type DaemonOptions } from '@cinder/daemon';
-import { connect } from '@cinder/proxy';
+import { locateNS } from '@cinder/naming';
 
 export interface ServeOptions extends DaemonOptions {
   /** An existing daemon to register with instead of starting a new one. */
@@ -19,10 +19,6 @@ export interface Served {
   daemon: Daemon;
   /** The URI of every object, by the name it was served under. */
   uris: Map<string, URI>;
-}
-
-interface NameServerApi {
-  register(name: string, uri: string, safe?: boolean): Promise<void>;
 }
 
 /**
@@ -43,11 +39,11 @@ export async function serve(
     uris.set(name === '' ? uri.object : name, uri);
   }
   if (useNameServer) {
-    const ns = connect<NameServerApi>(`PYRONAME:Pyro.NameServer`, { config: daemon.config });
+    const ns = await locateNS({ config: daemon.config });
     try {
-      for (const [name, uri] of uris) await ns.register(name, uri.toString());
+      for (const [name, uri] of uris) await ns.register(name, uri);
     } finally {
-      await ns.$release();
+      await ns.close();
     }
   }
   if (verbose) {
