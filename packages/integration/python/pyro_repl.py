@@ -59,6 +59,14 @@ def roundtrip(value, serializer):
     return s.loads(s.dumps(args[0]))
 
 
+def received(value, serializer):
+    """What a Python Pyro4 daemon receives when a Python Pyro4 client passes `value`: the oracle for
+    what it receives from Cinder."""
+    s = Pyro4.util.get_serializer(serializer)
+    _, _, args, _ = s.loadsCall(s.dumpsCall("test.thing", "describe", (value,), {}))
+    return args[0]
+
+
 def remote_traceback(exc):
     return "".join(Pyro4.util.getPyroTraceback(type(exc), exc, exc.__traceback__))
 
@@ -66,6 +74,7 @@ def remote_traceback(exc):
 namespace = {
     "Pyro4": Pyro4,
     "proxy": proxy,
+    "received": received,
     "roundtrip": roundtrip,
     "start_daemon": start_daemon,
     "threading": threading,
