@@ -16,6 +16,7 @@ import {
   encodeCapabilities,
   newCorrelationId,
   parseCallbackReference,
+  pongFor,
   proxyHooks,
   Session,
 } from '@cinder/proxy';
@@ -27,7 +28,6 @@ import type { Daemon } from './daemon.js';
 type State = 'handshake' | 'validating' | 'ready' | 'closed';
 
 const MARSHAL_ID = 2;
-const PONG = Buffer.from('pong');
 
 export class ServerConnection implements ConnectionHandler {
   readonly connection: Connection;
@@ -94,15 +94,7 @@ export class ServerConnection implements ConnectionHandler {
       this.dialect === 5 &&
       isKeyExchangeHello(message)
     ) {
-      const pong: Message = {
-        type: MsgType.PING,
-        flags: Flags.CORR_ID,
-        seq: message.seq,
-        serializerId: message.serializerId,
-        correlationId: message.correlationId ?? newCorrelationId(),
-        annotations: null,
-        payload: PONG,
-      };
+      const pong = pongFor(message);
       try {
         this.keyServer.answerHello(message, pong);
       } catch (err) {

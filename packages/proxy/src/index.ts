@@ -61,6 +61,7 @@ export {
   type IncomingCall,
   newCorrelationId,
   type OutgoingCall,
+  pongFor,
   type SerializerLookup,
   Session,
   type SessionInit,

@@ -127,6 +127,19 @@ export function wasNotSent(err: unknown): boolean {
 
 const PONG = Buffer.from('pong');
 
+/** Pyro's answer to a PING: same seq and serializer id, payload `pong`, a correlation id. */
+export function pongFor(ping: Message): Message {
+  return {
+    type: MsgType.PING,
+    flags: Flags.CORR_ID,
+    seq: ping.seq,
+    serializerId: ping.serializerId,
+    correlationId: ping.correlationId ?? newCorrelationId(),
+    annotations: null,
+    payload: PONG,
+  };
+}
+
 /**
  * Returned by a CallServer to shape the reply itself: extra flags (e.g. ITEMSTREAMRESULT), extra
  * annotations, and a value that is sent as an exception when `exception` is set.
@@ -737,15 +750,7 @@ export class Session {
       p.resolve(message);
       return;
     }
-    this.out({
-      type: MsgType.PING,
-      flags: Flags.CORR_ID,
-      seq: message.seq,
-      serializerId: message.serializerId,
-      correlationId: message.correlationId ?? newCorrelationId(),
-      annotations: null,
-      payload: PONG,
-    });
+    this.out(pongFor(message));
   }
 
   private onInvoke(message: Message): void {
