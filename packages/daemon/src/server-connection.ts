@@ -249,13 +249,15 @@ export class ServerConnection implements ConnectionHandler {
       dialect,
       describe: describeProxy,
       // A proxy a client passed us speaks that client's protocol, and (when the proxy does not say)
-      // the serializer the client uses with us; Pyro4 proxies never carry the HMAC key, so use ours.
+      // the serializer the client uses with us, unless a stock Pyro4 daemon would refuse it (msgpack:
+      // then serpent, Pyro's default); Pyro4 proxies never carry the HMAC key, so use ours.
       makeProxy: (d) =>
         connect(d.uri, {
           config: daemon.config,
           metadata: d.metadata,
           protocol: dialect === 4 ? 48 : 502,
-          serializer: d.serializer ?? serializer.name,
+          serializer:
+            d.serializer ?? (dialect === 4 && serializer.name === 'msgpack' ? 'serpent' : serializer.name),
           ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
         }),
       replaceOther: (value) => daemon.autoproxy(value, dialect),
