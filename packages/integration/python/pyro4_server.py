@@ -50,6 +50,8 @@ class Thing(object):
         """The Python type and repr of what arrived (how the Cinder side's value was decoded)."""
         if isinstance(value, Pyro4.Proxy):
             return {"type": "Pyro4.core.Proxy", "repr": str(value._pyroUri)}
+        if isinstance(value, Pyro4.URI):  # its repr shows a memory address
+            return {"type": "Pyro4.core.URI", "repr": str(value)}
         return {"type": type(value).__module__ + "." + type(value).__qualname__, "repr": repr(value)}
 
     @Pyro4.expose
