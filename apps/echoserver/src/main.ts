@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The cinder-echoserver executable: parses the command line, logs with pino to stderr, runs the
+// echo server until SIGINT/SIGTERM (or a client's shutdown()), and exits with a meaningful code.
+import { pino } from 'pino';
+import { ExitCode, parseEchoArgs, runEchoServer, USAGE, UsageError } from './cli.js';
+
+async function main(): Promise<number> {
+  let plan: ReturnType<typeof parseEchoArgs>;
+  try {
+    plan = parseEchoArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(
+      `cinder-echoserver: ${err.message}\nTry 'cinder-echoserver --help' for more information.\n`,
+    );
+    return ExitCode.USAGE;
+  }
+  if (plan === 'help') {
+    process.stdout.write(USAGE);
+    return ExitCode.OK;
+  }
+  const logger = pino(
+    { name: 'cinder-echoserver', level: plan.logLevel },
+    pino.destination({ fd: 2, sync: true }),
+  );
+  const stopRequested = new Promise<string>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      resolve(signal);
+      // A second signal while closing means "now".
+      process.once(signal, () => process.exit(ExitCode.FAILURE));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return runEchoServer(plan, {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stopRequested,
+    logger,
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Nothing may keep the process alive once the server is closed (the signal handlers above
+    // are the only listeners left); exit explicitly all the same.
+    setImmediate(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(
+      `cinder-echoserver: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(ExitCode.FAILURE);
+  },
+);
