@@ -28,6 +28,8 @@ import type { Daemon } from './daemon.js';
 type State = 'handshake' | 'validating' | 'ready' | 'closed';
 
 const MARSHAL_ID = 2;
+/** How long a closing daemon waits for a client to close its end of the connection. */
+const PEER_CLOSE_WAIT_MS = 500;
 
 export class ServerConnection implements ConnectionHandler {
   readonly connection: Connection;
@@ -343,6 +345,16 @@ export class ServerConnection implements ConnectionHandler {
       return;
     }
     await session.drain(graceMs);
-    await session.close();
+    // Replies are flushed and a FIN sent; a peer that leaves its end open (a Python Pyro proxy reads
+    // nothing until its next call) must not hold up the daemon's close, so it is not waited for long.
+    const closing = session.close();
+    const timer = setTimeout(() => this.connection.destroy(), PEER_CLOSE_WAIT_MS);
+    try {
+      await closing;
+    } catch {
+      // destroyed after the wait, or already failed: closed either way
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
