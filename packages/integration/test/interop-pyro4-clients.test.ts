@@ -7,9 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, Daemon } from '@cinder/cinder';
+import { vectorScenarios } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Child, Hub, Thing, vectorRegistry } from './interop-objects.js';
 import { describeWithPyro4, PythonRepl, py } from './interop-python.js';
+import { replayAgainstServer } from './interop-vectors.js';
 
 const SERIALIZERS = ['serpent', 'json', 'msgpack', 'marshal'] as const;
 
@@ -288,6 +290,23 @@ describeWithPyro4('Python Pyro4 clients of a Cinder daemon', () => {
       const unixUri = unixDaemon.uriFor('test.thing').toString();
       expect(unixUri).toMatch(/^PYRO:test\.thing@\.\/u:/);
       expect(await python.repr(`proxy(${py(unixUri)}, 'marshal').add(2, 3)`)).toBe('5');
+    });
+
+    it('answers recorded Pyro5 clients (wire vectors) on the same port, byte for byte', async () => {
+      await python.exec('p._pyroBind()');
+      const port = (daemon.endpoint as { port: number }).port;
+      for (const file of ['pyro5-json', 'pyro5-serpent', 'pyro5-msgpack'] as const) {
+        for (const scenario of ['call_positional_args', 'call_kwargs', 'attribute_get', 'daemon_ping']) {
+          const lines = vectorScenarios(file).get(scenario)!;
+          const problems = await replayAgainstServer(lines, {
+            port,
+            sets: daemon.serializers,
+            deviations: [],
+          });
+          expect(problems.join('\n'), `${file} ${scenario}`).toBe('');
+        }
+      }
+      expect(await python.repr('p.add(1, 1)')).toBe('2');
     });
 
     it('serves Cinder clients (both protocols) on the same port while a Python client is connected', async () => {
