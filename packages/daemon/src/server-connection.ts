@@ -175,6 +175,8 @@ export class ServerConnection implements ConnectionHandler {
         this.fail(
           `message used serializer that is not accepted: ${toPyro4SerializerId(message.serializerId) ?? message.serializerId}`,
         );
+      // a serializer we know but refuse is worth saying (Pyro5 accepts all it has; ids it lacks just close)
+      else if (serializer) this.fail(`message used serializer that is not accepted: ${serializer.name}`);
       else this.connection.destroy(new ProtocolError(`unsupported serializer id ${message.serializerId}`));
       return;
     }
