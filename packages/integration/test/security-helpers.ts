@@ -168,9 +168,12 @@ export class RawClient {
 }
 
 /** Connects and completes a plain (unkeyed) handshake in json. */
-export async function rawSession(target: { host: string; port: number }): Promise<RawClient> {
+export async function rawSession(
+  target: { host: string; port: number },
+  object = 'sec.target',
+): Promise<RawClient> {
   const raw = await RawClient.open(target);
-  raw.send(connectMessage(json, 'sec.target'));
+  raw.send(connectMessage(json, object));
   const reply = await raw.next();
   if (reply.type !== MsgType.CONNECTOK) {
     raw.destroy();
