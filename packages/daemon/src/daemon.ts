@@ -244,11 +244,15 @@ export class Daemon implements AsyncDisposable {
         : endpoint.kind === 'unix'
           ? unixTransport()
           : tcpTransport());
-    const warning = bindWarning(endpoint.kind === 'unix' ? endpoint.path : endpoint.host, {
-      tls: tlsServer !== undefined,
-      key: this.sharedKey !== undefined,
-      ...(tlsServer ? { clientCertificates: tlsServer.requestCert === true } : {}),
-    });
+    // a Unix socket is never reachable from the network (and a relative path is no host name)
+    const warning =
+      endpoint.kind === 'unix'
+        ? null
+        : bindWarning(endpoint.host, {
+            tls: tlsServer !== undefined,
+            key: this.sharedKey !== undefined,
+            ...(tlsServer ? { clientCertificates: tlsServer.requestCert === true } : {}),
+          });
     if (warning) this.logger.warn({ location: endpoint }, warning);
     this.listener = await transport.listen(
       {
