@@ -163,6 +163,8 @@ export class ServerConnection implements ConnectionHandler {
       try {
         this.authenticator = this.keyServer.verifyConnect(message);
       } catch (err) {
+        // like sshd: every failed authentication is an event the operator may want to see
+        this.logger.info({ client: this.connection.remoteAddress }, `refused: ${(err as Error).message}`);
         this.fail((err as Error).message);
         return;
       }
@@ -237,7 +239,12 @@ export class ServerConnection implements ConnectionHandler {
   }
 
   private refuse(err: unknown, serializer: Serializer, seq: number): void {
-    this.fail(err instanceof Error ? err.message : String(err), serializer, seq);
+    const reason = err instanceof Error ? err.message : String(err);
+    this.logger.info(
+      { client: this.connection.remoteAddress },
+      `handshake refused by validateHandshake: ${reason}`,
+    );
+    this.fail(reason, serializer, seq);
   }
 
   private accept(
