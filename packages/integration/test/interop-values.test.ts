@@ -6,17 +6,21 @@ import {
   connect,
   Daemon,
   expose,
+  Flags,
   isProxy,
+  MsgType,
   type ProxyOptions,
   proxyCore,
   type Remote,
   RemoteError,
   URI,
 } from '@cinder/cinder';
+import { decodeMessage, encodeMessage } from '@cinder/protocol';
 import { stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Child, Hub } from './interop-objects.js';
 import { describeWithPyro4, PythonRepl, type PythonServer, py, startPythonServer } from './interop-python.js';
+import { RawConnection } from './interop-vectors.js';
 
 // Pyro4's marshal serializer has no type hooks, so Pyro4 cannot autoproxy with it: marshal is left out.
 const SERIALIZERS = ['serpent', 'json', 'msgpack'] as const;
@@ -187,5 +191,93 @@ describeWithPyro4('values between Cinder and Python Pyro4: a Cinder proxy and a 
       expect((got as RemoteError).remoteType).toBe('builtins.KeyError');
       expect((got as RemoteError).args).toEqual(['as a value']);
     });
+  });
+});
+
+describe('values with a Pyro5 client (raw protocol 502 json frames, as Pyro5 writes them)', () => {
+  let daemon: Daemon;
+  let conn: RawConnection;
+  let seq = 0;
+
+  /** Sends one frame (json payload) and returns the answer's type, flags and parsed payload. */
+  async function exchange(
+    type: number,
+    payload: unknown,
+  ): Promise<{ type: number; flags: number; value: any }> {
+    const body = Buffer.from(JSON.stringify(payload).replace(/":/g, '": ').replace(/,"/g, ', "'));
+    const frame = encodeMessage(
+      { type, flags: 0, seq, serializerId: 3, correlationId: null, annotations: null, payload: body },
+      { version: 502 },
+    );
+    conn.send(Buffer.concat(frame));
+    const answer = await conn.next(5000);
+    if (typeof answer === 'string') throw new Error(`the daemon ${answer}`);
+    const message = decodeMessage(answer);
+    return {
+      type: message.type,
+      flags: message.flags,
+      value: JSON.parse(Buffer.from(message.payload).toString()),
+    };
+  }
+
+  function invoke(method: string, params: unknown[]) {
+    seq += 1;
+    return exchange(MsgType.INVOKE, { object: 'test.hub', method, params, kwargs: {} });
+  }
+
+  beforeAll(async () => {
+    daemon = await Daemon.start({ host: '127.0.0.1' });
+    const child = new Child();
+    daemon.register(child, 'test.child');
+    daemon.register(new Hub(child, []), 'test.hub');
+    conn = await RawConnection.open((daemon.endpoint as { port: number }).port);
+    const ok = await exchange(MsgType.CONNECT, { handshake: 'hello', object: 'test.hub' });
+    expect(ok.type).toBe(MsgType.CONNECTOK);
+  });
+
+  afterAll(async () => {
+    conn?.close();
+    await daemon?.close({ graceMs: 200 });
+  });
+
+  it('reads Pyro5.core.URI and Pyro5.client.Proxy dicts, and writes them', async () => {
+    const uri = { __class__: 'Pyro5.core.URI', state: ['PYRO', 'obj_1', null, 'example.org', 5555] };
+    expect((await invoke('describe', [uri])).value).toEqual({
+      kind: 'URI',
+      text: 'PYRO:obj_1@example.org:5555',
+    });
+    const childUri = daemon.uriFor('test.child').toString();
+    const proxy = { __class__: 'Pyro5.client.Proxy', state: [childUri, [], ['hello'], [], 'hello', 'json'] };
+    expect((await invoke('describe', [proxy])).value).toEqual({ kind: 'proxy', text: childUri });
+    expect((await invoke('uri', ['PYRO:a@[::1]:7'])).value).toEqual({
+      __class__: 'Pyro5.core.URI',
+      state: ['PYRO', 'a', null, '::1', 7],
+    });
+    // autoproxy: the registered child travels as a Pyro5 proxy (state: uri, oneway, methods, attrs,
+    // handshake, serializer)
+    expect((await invoke('child', [])).value).toEqual({
+      __class__: 'Pyro5.client.Proxy',
+      state: [childUri, [], ['hello'], [], 'hello', null],
+    });
+  });
+
+  it('passes exceptions as values in Pyro5 names', async () => {
+    const sent = { __class__: 'builtins.KeyError', __exception__: true, args: ['k'], attributes: {} };
+    expect((await invoke('describe', [sent])).value).toEqual({
+      kind: 'RemoteError',
+      text: 'builtins.KeyError: k',
+    });
+    const got = (await invoke('errorValue', [])).value;
+    expect([got.__class__, got.__exception__, got.args]).toEqual([
+      'builtins.TypeError',
+      true,
+      ['an error as a value'],
+    ]);
+    const naming = await invoke('naming', []);
+    expect(naming.flags & Flags.EXCEPTION).toBe(Flags.EXCEPTION);
+    expect([naming.value.__class__, naming.value.args]).toEqual([
+      'Pyro5.errors.NamingError',
+      ['no such name'],
+    ]);
   });
 });
