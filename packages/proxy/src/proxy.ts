@@ -22,7 +22,7 @@ import {
   withDeadline,
 } from '@cinder/core';
 import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
-import { loadTlsOptions, SharedKey, SharedKeyClient } from '@cinder/security';
+import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
 import {
   type ClassRegistry,
   type CodecHooks,
@@ -125,6 +125,17 @@ interface Meta {
   oneway: Set<string>;
   attrs: Set<string>;
   raw: ObjectMetadata;
+}
+
+/** The text of a CONNECTFAIL: its serializer's string, else the raw bytes. */
+function failureText(serializers: SerializerSet, message: Message): string {
+  try {
+    const value = serializers.byId(message.serializerId)?.decode(message.payload);
+    if (value !== undefined) return typeof value === 'string' ? value : String(value);
+  } catch {
+    // not decodable: fall through to the raw bytes
+  }
+  return Buffer.from(message.payload).toString('latin1');
 }
 
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -349,6 +360,17 @@ export class ProxyCore {
       };
       connection.setHandler({
         onMessage: (reply) => {
+          if (reply.type === MsgType.CONNECTFAIL) {
+            // a refusal that has nothing to do with keys (connection limits), or a Pyro daemon that
+            // knows no key exchange ("invalid msg type 6"): say which
+            const reason = failureText(this.serializers, reply);
+            done(
+              /^invalid msg type/.test(reason)
+                ? new SecurityError(`connection to ${address} rejected: ${reason} (${NOT_SYMMETRIC_MESSAGE})`)
+                : new CommunicationError(`connection to ${address} rejected: ${reason}`),
+            );
+            return;
+          }
           try {
             client.acceptHelloReply(reply);
             done();
@@ -359,10 +381,17 @@ export class ProxyCore {
         onError: (err) => done(err),
         onClose: (err) =>
           done(
-            new ConnectionClosedError(
-              `connection to ${address} closed during the key exchange`,
-              err ? { cause: err } : undefined,
-            ),
+            err instanceof SecurityError
+              ? new SecurityError(
+                  `connection to ${address} refused during the key exchange: ${err.message}`,
+                  {
+                    cause: err,
+                  },
+                )
+              : new ConnectionClosedError(
+                  `connection to ${address} closed during the key exchange`,
+                  err ? { cause: err } : undefined,
+                ),
           ),
       });
       const ping: Message = {
@@ -456,11 +485,24 @@ export class ProxyCore {
             this.session = undefined;
             this.callbacks.clear();
           }
+          if (err instanceof SecurityError) {
+            // a TLS alert or a Pyro4 HMAC failure: a refusal, not just a lost connection
+            done(
+              new SecurityError(`connection to ${address} refused during the handshake: ${err.message}`, {
+                cause: err,
+              }),
+            );
+            return;
+          }
           const why = err ? `: ${err.message}` : '';
-          const hint =
-            this.serializer.name === 'cbor'
-              ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
-              : '';
+          // a close without a reason: guess the likely ones
+          const hint = err
+            ? ''
+            : connection.transport === 'tls'
+              ? ' (a TLS daemon closes connections whose client certificate it refuses: see its log)'
+              : this.serializer.name === 'cbor'
+                ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
+                : '';
           done(
             new ConnectionClosedError(
               `connection to ${address} closed during the handshake${why}${settled ? '' : hint}`,
@@ -510,14 +552,7 @@ export class ProxyCore {
       session.authenticator = keyClient.verifyConnectReply(message);
     }
     if (message.type === MsgType.CONNECTFAIL) {
-      let reason: string;
-      try {
-        if (!serializer) throw new SerializeError('unknown serializer');
-        const value = serializer.decode(message.payload);
-        reason = typeof value === 'string' ? value : String(value);
-      } catch {
-        reason = Buffer.from(message.payload).toString('latin1');
-      }
+      const reason = failureText(this.serializers, message);
       if (
         keyClient !== undefined ||
         reason === 'this daemon requires a shared key' ||
