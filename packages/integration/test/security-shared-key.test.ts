@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
+  CommunicationError,
   ConnectionClosedError,
   connect,
   Daemon,
@@ -137,6 +138,24 @@ describe('peers without the key', () => {
     const log = await logOfDaemon();
     expect(log.filter((l) => /^transfer 100[23]$/.test(l))).toEqual([]);
     await stillServes();
+  });
+
+  it('a keyed client refused by a connection limit is told so, not that keys differ', async () => {
+    await using limited = await Daemon.start({ hmacKey: KEY, config: { maxConnectionsPerClient: 1 } });
+    @expose
+    class One {
+      one(): number {
+        return 1;
+      }
+    }
+    const uri = limited.register(new One(), 'one').toString();
+    await using first = connect<One>(uri, { hmacKey: KEY });
+    expect(await first.one()).toBe(1);
+    await using second = connect<One>(uri, { hmacKey: KEY });
+    const err = await errorOf(second.one());
+    expect(err).toBeInstanceOf(CommunicationError);
+    expect(err).not.toBeInstanceOf(SecurityError);
+    expect(err.message).toMatch(/rejected: connection from .* refused: .*\(maxConnectionsPerClient=1\)$/);
   });
 
   it('an unkeyed proxy and a keyed daemon, and the reverse: both sides say the configuration differs', async () => {
@@ -456,9 +475,13 @@ except Exception as e:
       protocol: 48,
       serializer: 'serpent',
     });
-    expect((await errorOf(wrong48.add(5, 6))).message).toMatch(/: message hmac mismatch$/);
+    const wrong = await errorOf(wrong48.add(5, 6));
+    expect(wrong).toBeInstanceOf(SecurityError);
+    expect(wrong.message).toMatch(/refused during the handshake: message hmac mismatch$/);
     await using none48 = connect<Target>(server.uri, { protocol: 48, serializer: 'serpent' });
-    expect((await errorOf(none48.add(5, 6))).message).toMatch(/: hmac key config not symmetric$/);
+    const none = await errorOf(none48.add(5, 6));
+    expect(none).toBeInstanceOf(SecurityError);
+    expect(none.message).toMatch(/refused during the handshake: hmac key config not symmetric$/);
     expect(await p48.add(6, 7)).toBe(13);
   });
 });
