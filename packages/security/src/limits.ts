@@ -49,7 +49,7 @@ export const securityLimits = {
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon (ConnectionLimiter)',
     onExceeded:
-      'ConnectionLimitError (a SecurityError) logged by the daemon; the new connection is closed at once',
+      'ConnectionLimitError (a SecurityError), logged at most once a second; the client gets it as CONNECTFAIL if it sends CONNECT within 1 s, else the connection is closed (at once while 64 refused ones wait)',
     description: 'open connections of one daemon',
   },
   maxConnectionsPerClient: {
@@ -58,8 +58,7 @@ export const securityLimits = {
     unit: 'connections',
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon (ConnectionLimiter)',
-    onExceeded:
-      'ConnectionLimitError (a SecurityError) logged by the daemon; the new connection is closed at once. Unix-socket peers count only towards maxConnections',
+    onExceeded: 'as maxConnections. Unix-socket peers count only towards maxConnections',
     description:
       'open connections of one daemon from one client IP address (IPv4-mapped IPv6 counts as IPv4)',
   },
@@ -70,8 +69,9 @@ export const securityLimits = {
     zero: 'no limit',
     enforcedBy: '@cinder/daemon',
     onExceeded:
-      'TimeoutError on the daemon; the connection is closed without CONNECTOK, so the client sees ConnectionClosedError',
-    description: 'time from accept to a completed CONNECT (TLS handshake, key exchange, validateHandshake)',
+      'the daemon closes the connection without CONNECTOK, so the client sees ConnectionClosedError; a TLS handshake gets the same time of its own before that',
+    description:
+      'time from accept (after TLS) to a completed CONNECT (key exchange, validateHandshake); also the TLS handshake deadline',
   },
   maxBatchSize: {
     name: 'maxBatchSize',
@@ -79,7 +79,7 @@ export const securityLimits = {
     unit: 'calls',
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon',
-    onExceeded: 'ProtocolError returned as the RESULT of the batch; no call of the batch runs',
+    onExceeded: 'DaemonError returned as the RESULT of the batch; no call of the batch runs',
     description: 'calls in one batch INVOKE',
   },
   maxDepth: {
@@ -98,8 +98,9 @@ export const securityLimits = {
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon',
     onExceeded:
-      'no error: the daemon stops reading the connection (Connection.pause) until calls finish, so TCP pushes back on the client',
-    description: 'calls of one connection in progress at once (pipelined calls between Cinder peers)',
+      'no error: further calls wait; when 4x the limit (at least 256) wait, the daemon stops reading the connection and TCP pushes back on the client, except while it awaits replies from that client (callbacks)',
+    description:
+      'calls of one connection running at once (pipelined calls, and oneway calls on any connection)',
   },
   idleTimeoutMs: {
     name: 'idleTimeoutMs',
