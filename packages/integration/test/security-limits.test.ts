@@ -212,6 +212,8 @@ describe('batches and concurrency', () => {
       const calls = Array.from({ length: MAX_BATCH + 1 }, () => ['transfer', [6161], {}]);
       const r = await rawCall(raw, invokeMessage(json, '<batch>', calls, { flags: Flags.BATCH }));
       expect(r.exception).toBe(true);
+      expect(r.value).toBeInstanceOf(Error);
+      expect((r.value as Error).name).toBe('DaemonError');
       expect(String((r.value as Error).message)).toMatch(/batch too large: 51 calls \(max 50\)/);
       expect(await good.log()).not.toContain('transfer 6161');
       const small = Array.from({ length: 3 }, () => ['transfer', [6262], {}]);
