@@ -1,7 +1,7 @@
 // Privilege dropping for the CLI apps (name server, echo server): started as root to bind a low
 // port or read a root-only key, they switch to an unprivileged user before serving anyone.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chownSync, readFileSync } from 'node:fs';
 import { ConfigError, SecurityError } from '@cinder/core';
 
 export interface DropPrivilegesOptions {
@@ -9,6 +9,12 @@ export interface DropPrivilegesOptions {
   user?: string | number | undefined;
   /** Group name or numeric gid. */
   group?: string | number | undefined;
+  /**
+   * Files handed to the target user and group before switching, e.g. the daemon's Unix socket: so
+   * its mode grants access to that group, and the server can still remove it when it stops.
+   * Linux abstract socket names (leading NUL) have no file and are skipped.
+   */
+  ownPaths?: readonly string[] | undefined;
 }
 
 export interface PrivilegeState {
@@ -121,6 +127,16 @@ export function dropPrivileges(options: DropPrivilegesOptions): PrivilegeState {
       `cannot switch to ${user === undefined ? `group ${String(group)}` : `user ${String(user)}`}: ` +
         `only root can drop privileges (running as uid ${before.uid})`,
     );
+  }
+  for (const path of options.ownPaths ?? []) {
+    if (path.startsWith('\0')) continue;
+    try {
+      chownSync(path, uid, gid);
+    } catch (err) {
+      throw new SecurityError(`cannot hand ${path} to uid ${uid} gid ${gid}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
   }
   try {
     // Supplementary groups first and the uid last: after setuid nothing else may be changed. The
