@@ -6,6 +6,7 @@ import {
   type CinderConfig,
   ConfigError,
   Daemon,
+  dropPrivileges,
   type Logger,
   type LogLevel,
   locateNS,
@@ -40,6 +41,10 @@ Options:
   -H, --host HOST           address to bind (default: configured host, 127.0.0.1)
   -p, --port PORT           TCP port (default 0: a free port)
   -u, --unixsocket PATH     serve on a Unix domain socket instead of TCP
+      --socket-mode MODE    file mode of the Unix socket, octal (e.g. 660)
+      --user USER           after binding, switch to this user (name or uid; needs root)
+      --group GROUP         ... and this group (default: the user's primary group); with
+                            --unixsocket the socket is handed to them first
   -s, --serializers LIST    serializers accepted, comma separated (default: all of
                             cbor, json, msgpack, serpent, marshal; Python Pyro clients
                             use serpent, json, msgpack or marshal)
@@ -68,6 +73,9 @@ export interface EchoPlan {
   host?: string;
   port?: number;
   unixSocket?: string;
+  socketMode?: number;
+  user?: string;
+  group?: string;
   protocols?: ProtocolVersion[];
   naming: boolean;
   nsHost?: string;
@@ -81,6 +89,9 @@ const OPTIONS = {
   host: { type: 'string', short: 'H' },
   port: { type: 'string', short: 'p' },
   unixsocket: { type: 'string', short: 'u' },
+  'socket-mode': { type: 'string' },
+  user: { type: 'string' },
+  group: { type: 'string' },
   serializers: { type: 'string', short: 's' },
   protocols: { type: 'string' },
   naming: { type: 'boolean', short: 'n' },
@@ -120,6 +131,19 @@ export function parseEchoArgs(
   if (v.unixsocket !== undefined && (v.host !== undefined || v.port !== undefined)) {
     throw new UsageError('give either --unixsocket or --host/--port');
   }
+  let socketMode: number | undefined;
+  if (v['socket-mode'] !== undefined) {
+    if (v.unixsocket === undefined) throw new UsageError('option --socket-mode needs --unixsocket');
+    if (!/^(0o?)?[0-7]{3,4}$/.test(v['socket-mode'])) {
+      throw new UsageError(
+        `option --socket-mode takes an octal mode such as 660, got ${JSON.stringify(v['socket-mode'])}`,
+      );
+    }
+    socketMode = Number.parseInt(v['socket-mode'].replace(/^0o?/, ''), 8);
+  }
+  for (const name of ['user', 'group'] as const) {
+    if (v[name] === '') throw new UsageError(`option --${name} needs a name or a number`);
+  }
   let protocols: ProtocolVersion[] | undefined;
   if (v.protocols !== undefined) {
     const list = v.protocols.split(',').map((p) => p.trim());
@@ -147,6 +171,9 @@ export function parseEchoArgs(
     ...(v.host !== undefined ? { host: v.host } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(v.unixsocket !== undefined ? { unixSocket: v.unixsocket } : {}),
+    ...(socketMode !== undefined ? { socketMode } : {}),
+    ...(v.user !== undefined ? { user: v.user } : {}),
+    ...(v.group !== undefined ? { group: v.group } : {}),
     ...(protocols ? { protocols } : {}),
     naming: v.naming ?? false,
     ...(v['ns-host'] !== undefined ? { nsHost: v['ns-host'] } : {}),
@@ -213,6 +240,7 @@ export async function runEchoServer(plan: EchoPlan, io: EchoIo): Promise<number>
     daemon = await Daemon.start({
       config: plan.config,
       ...(plan.unixSocket !== undefined ? { unixSocket: plan.unixSocket } : {}),
+      ...(plan.socketMode !== undefined ? { socketMode: plan.socketMode } : {}),
       ...(plan.host !== undefined ? { host: plan.host } : {}),
       ...(plan.port !== undefined ? { port: plan.port } : {}),
       ...(plan.protocols ? { protocols: plan.protocols } : {}),
@@ -221,6 +249,21 @@ export async function runEchoServer(plan: EchoPlan, io: EchoIo): Promise<number>
   } catch (err) {
     io.stderr(`cinder-echoserver: error: ${oneLine(err)}\n`);
     return ExitCode.FAILURE;
+  }
+  if (plan.user !== undefined || plan.group !== undefined) {
+    // Bound and keys read: nothing else needs root. Synchronous, so no request is served before.
+    try {
+      const state = dropPrivileges({
+        user: plan.user,
+        group: plan.group,
+        ownPaths: plan.unixSocket !== undefined ? [plan.unixSocket] : [],
+      });
+      say(`running as uid ${state.uid}, gid ${state.gid}`);
+    } catch (err) {
+      io.stderr(`cinder-echoserver: error: ${oneLine(err)}\n`);
+      await daemon.close({ graceMs: 0 });
+      return ExitCode.FAILURE;
+    }
   }
   const uri = daemon.register(echo, OBJECT_NAME);
   if (!daemon.sharedKey)
