@@ -21,6 +21,11 @@ Options:
   -n, --host HOST           address to bind (default: configured nsHost, 127.0.0.1)
   -p, --port PORT           TCP port (default 9090; 0 picks a free port)
   -u, --unixsocket PATH     serve on a Unix domain socket instead of TCP
+      --socket-mode MODE    file mode of the Unix socket, octal (e.g. 660)
+      --user USER           after binding, switch to this user (name or uid; needs root);
+                            a sql: storage directory must be writable by that user
+      --group GROUP         ... and this group (default: the user's primary group); with
+                            --unixsocket the socket is handed to them first
   -s, --storage SPEC        memory (default) or sql:FILE (SQLite, kept across restarts)
       --bchost HOST         address of the broadcast responder (default: all interfaces)
       --bcport PORT         UDP port of the broadcast responder (default 9091)
@@ -47,6 +52,9 @@ const OPTIONS = {
   host: { type: 'string', short: 'n' },
   port: { type: 'string', short: 'p' },
   unixsocket: { type: 'string', short: 'u' },
+  'socket-mode': { type: 'string' },
+  user: { type: 'string' },
+  group: { type: 'string' },
   storage: { type: 'string', short: 's' },
   bchost: { type: 'string' },
   bcport: { type: 'string' },
@@ -63,6 +71,8 @@ const OPTIONS = {
 export interface NsPlan {
   options: StartNameServerOptions;
   logLevel: LogLevel;
+  /** Switch to this user and/or group once bound (dropPrivileges). */
+  privileges?: { user?: string; group?: string };
 }
 
 /** Turns the command line into name server options; throws UsageError for bad usage. */
@@ -82,6 +92,19 @@ export function parseNsArgs(
   if (v.help) return 'help';
   if (v.unixsocket !== undefined && (v.host !== undefined || v.port !== undefined)) {
     throw new UsageError('give either --unixsocket or --host/--port');
+  }
+  let socketMode: number | undefined;
+  if (v['socket-mode'] !== undefined) {
+    if (v.unixsocket === undefined) throw new UsageError('option --socket-mode needs --unixsocket');
+    if (!/^(0o?)?[0-7]{3,4}$/.test(v['socket-mode'])) {
+      throw new UsageError(
+        `option --socket-mode takes an octal mode such as 660, got ${JSON.stringify(v['socket-mode'])}`,
+      );
+    }
+    socketMode = Number.parseInt(v['socket-mode'].replace(/^0o?/, ''), 8);
+  }
+  for (const name of ['user', 'group'] as const) {
+    if (v[name] === '') throw new UsageError(`option --${name} needs a name or a number`);
   }
   const storage = v.storage ?? 'memory';
   if (storage !== 'memory' && !(storage.startsWith('sql:') && storage.length > 4)) {
@@ -125,8 +148,13 @@ export function parseNsArgs(
     ...(natPort !== undefined ? { natPort } : {}),
     ...(v.nobc ? { noBroadcast: true } : {}),
     ...(v['bc-on-loopback'] ? { broadcastOnLoopback: true } : {}),
+    ...(socketMode !== undefined ? { daemonOptions: { socketMode } } : {}),
   };
-  return { options, logLevel };
+  const privileges = {
+    ...(v.user !== undefined ? { user: v.user } : {}),
+    ...(v.group !== undefined ? { group: v.group } : {}),
+  };
+  return { options, logLevel, ...(v.user !== undefined || v.group !== undefined ? { privileges } : {}) };
 }
 
 /** Prints the banner lines of a started name server (the URI line is the one scripts wait for). */

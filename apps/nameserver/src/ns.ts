@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The cinder-ns executable: a name server in its own process, logging with pino to stderr,
 // printing its URI on stdout, and shutting down cleanly on SIGINT/SIGTERM.
+import { dropPrivileges } from '@cinder/cinder';
 import { startNameServer } from '@cinder/naming';
 import { pino } from 'pino';
 import { ExitCode, oneLine, UsageError } from './cli.js';
@@ -33,6 +34,20 @@ async function main(): Promise<number> {
     logger.debug({ err }, 'start failed');
     io.stderr(`cinder-ns: error: ${oneLine(err)}\n`);
     return ExitCode.FAILURE;
+  }
+  if (plan.privileges) {
+    // Bound, keys and storage opened: nothing else needs root. Synchronous, so nothing is served before.
+    try {
+      const state = dropPrivileges({
+        ...plan.privileges,
+        ownPaths: plan.options.unixSocket !== undefined ? [plan.options.unixSocket] : [],
+      });
+      logger.info({ uid: state.uid, gid: state.gid }, 'dropped privileges');
+    } catch (err) {
+      io.stderr(`cinder-ns: error: ${oneLine(err)}\n`);
+      await ns.close().catch(() => {});
+      return ExitCode.FAILURE;
+    }
   }
   announce(ns, io);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
