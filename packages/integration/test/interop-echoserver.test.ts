@@ -145,7 +145,10 @@ describeWithPyro4('cinder-echoserver with Python Pyro4 and Cinder clients', () =
     ]);
     const uri = await uriOf(server);
     expect(uri).toBe(`PYRO:test.echoserver@./u:${socket}`);
-    expect(server.stderr()).toMatch(/warning: not registered with a name server/);
+    // stderr is another pipe: the warning (written before the URI line) may arrive after it
+    await expect
+      .poll(() => server.stderr(), { timeout: 5000 })
+      .toMatch(/warning: not registered with a name server/);
     expect(await python.repr(`proxy(${py(uri)}, 'marshal').echo(b'bytes')`)).toBe("b'bytes'");
     expect(await server.stop('SIGINT')).toBe(0);
   });
@@ -188,9 +191,9 @@ describeWithPyro4('cinder-echoserver with Python Pyro4 and Cinder clients', () =
       const busy = startEchoServer(['-H', '127.0.0.1', '-p', String(port)]);
       const bad = startEchoServer(['--no-such-option']);
       expect(await busy.exited).toBe(1);
-      expect(busy.stderr()).toMatch(/^cinder-echoserver: error: /m);
+      await expect.poll(() => busy.stderr()).toMatch(/^cinder-echoserver: error: /m);
       expect(await bad.exited).toBe(2);
-      expect(bad.stderr()).toMatch(/Try 'cinder-echoserver --help'/);
+      await expect.poll(() => bad.stderr()).toMatch(/Try 'cinder-echoserver --help'/);
     } finally {
       blocker.close();
     }
