@@ -788,17 +788,22 @@ export class Session {
   /**
    * Stops reading while the backlog of waiting calls is long — unless this end waits for something
    * only reading can bring (replies to its own calls, e.g. callbacks made by running calls, or credit
-   * for streams it pushes): then pausing could deadlock, and the backlog grows instead.
+   * for streams it pushes): then pausing could deadlock, and the backlog grows instead, up to 16
+   * times as far. Beyond that the peer is flooding calls while leaving ours unanswered: drop it.
    */
   private maybePause(): void {
-    if (
-      !this.paused &&
-      this.backlog.length + this.serveQueue.length >= Math.max(4 * this.maxConcurrent, 256) &&
-      this.pending.size === 0 &&
-      this.pushes.size === 0
-    ) {
+    const waiting = this.backlog.length + this.serveQueue.length;
+    const threshold = Math.max(4 * this.maxConcurrent, 256);
+    if (this.paused || waiting < threshold) return;
+    if (this.pending.size === 0 && this.pushes.size === 0) {
       this.paused = true;
       this.connection.pause();
+    } else if (waiting >= 16 * threshold) {
+      this.fail(
+        new ProtocolError(
+          `too many calls waiting (${waiting}) while this peer leaves ${this.pending.size + this.pushes.size} of ours unanswered`,
+        ),
+      );
     }
   }
 
