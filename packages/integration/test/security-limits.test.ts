@@ -280,6 +280,39 @@ describe('batches and concurrency', () => {
   });
 });
 
+describe('calls waiting behind an unanswered callback', () => {
+  it('a client that never answers the callback it caused cannot make the daemon queue its calls without bound', async () => {
+    const before = await good.stats();
+    const raw = await RawClient.open(server);
+    try {
+      // a Cinder handshake with every capability, so the daemon may call back over this connection
+      raw.send({
+        ...connectMessage(json, 'sec.target'),
+        annotations: new Map([['CNDR', Uint8Array.of(1, 0, 0x0f)]]),
+      });
+      expect((await raw.next()).type).toBe(MsgType.CONNECTOK);
+      const callback = { __class__: 'cinder.Callback', id: 'cb.1', kind: 'function' };
+      raw.send(invokeMessage(json, 'relay', [callback], { seq: 1 }));
+      const callBack = await raw.next();
+      expect(callBack.type).toBe(MsgType.INVOKE); // the daemon now waits for our answer, forever
+      const burst = Buffer.concat(
+        Array.from({ length: 60_000 }, (_, i) =>
+          frame(invokeMessage(json, 'hold', [60_000], { seq: i + 2 })),
+        ),
+      );
+      raw.write(burst);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const during = await good.stats();
+      expect(during.heapUsedBytes - before.heapUsedBytes).toBeLessThan(32 * 2 ** 20);
+      // the daemon stopped reading (or dropped the connection); it did not take it all in
+      expect(raw.isClosed || raw.socket.writableLength > burst.length / 2).toBe(true);
+    } finally {
+      raw.destroy();
+    }
+    await stillServes();
+  });
+});
+
 describe('connection floods', () => {
   const unixPath = join(tmpdir(), `cinder-sec-${process.pid}.sock`);
   const IDLE = 10_000;
