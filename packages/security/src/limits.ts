@@ -98,7 +98,7 @@ export const securityLimits = {
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon',
     onExceeded:
-      'no error: further calls wait; when 4x the limit (at least 256) wait, the daemon stops reading the connection and TCP pushes back on the client, except while it awaits replies from that client (callbacks)',
+      'no error: further calls wait; when 4x the limit (at least 256) wait, the daemon stops reading the connection and TCP pushes back on the client; while it awaits replies from that client (callbacks) it cannot pause, and drops the connection at 16 times that',
     description:
       'calls of one connection running at once (pipelined calls, and oneway calls on any connection)',
   },
