@@ -28,6 +28,8 @@ import type { Daemon } from './daemon.js';
 type State = 'handshake' | 'validating' | 'ready' | 'closed';
 
 const MARSHAL_ID = 2;
+/** Messages buffered while validateHandshake runs before the daemon stops reading. */
+const EARLY_LIMIT = 64;
 /** How long a closing daemon waits for a client to close its end of the connection. */
 const PEER_CLOSE_WAIT_MS = 500;
 
@@ -82,7 +84,8 @@ export class ServerConnection implements ConnectionHandler {
 
   onMessage(message: Message): void {
     if (this.state === 'validating') {
-      this.early.push(message);
+      // calls sent behind the CONNECT wait for the validator; past a few, stop reading until then
+      if (this.early.push(message) === EARLY_LIMIT) this.connection.pause();
       return;
     }
     if (this.state !== 'handshake') return;
@@ -337,7 +340,9 @@ export class ServerConnection implements ConnectionHandler {
       payload,
     });
     session.authenticator = this.authenticator;
+    const paused = this.early.length >= EARLY_LIMIT;
     for (const m of this.early.splice(0)) session.onMessage(m);
+    if (paused) this.connection.resume();
   }
 
   /** Sends a handshake reply, signed once the client has authenticated (the daemon's first MAC). */
