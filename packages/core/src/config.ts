@@ -224,7 +224,7 @@ const specs = {
     null,
     'nullable',
     'HMAC_KEY',
-    'Pyro4 HMAC message-signing key (null = none; Pyro4 protocol only).',
+    'Shared key (null = none): Cinder peers authenticate the handshake and every message with it; Pyro4 peers use the Pyro4 HMAC.',
   ),
   maxMessageSize: spec(
     // Pyro5's header holds the payload size in 32 bits.
