@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
+import { markdownSamples, runMarkdownSample } from '@cinder/test-utils';
 import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as core from '../src/index.js';
@@ -41,24 +42,10 @@ describe('README', () => {
     for (const item of core.configItems) expect(readme).toContain(`\`${item.envVar}\``);
   });
 
-  it('runs every code sample and prints what the comments say', () => {
-    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
-    for (const block of blocks) {
-      const lines = block.split('\n');
-      for (const line of lines.filter((l) => l.startsWith('import '))) {
-        const names = /^import \{ (.+) \} from '@cinder\/core';$/.exec(line)?.[1]?.split(', ') ?? [];
-        expect(names.length, line).toBeGreaterThan(0);
-        for (const name of names) expect(core, name).toHaveProperty(name);
-      }
-      const expected = lines.flatMap((l) => /\/\/ → (.*)$/.exec(l)?.[1] ?? []);
-      const code = transformSync(lines.filter((l) => !l.startsWith('import ')).join('\n'), {
-        loader: 'ts',
-      }).code;
-      const printed: string[] = [];
-      const fakeConsole = { log: (...args: unknown[]) => printed.push(format(...args)) };
-      new Function('console', ...Object.keys(core), code)(fakeConsole, ...Object.values(core));
-      expect(printed).toEqual(expected);
-    }
-  });
+  it.each(markdownSamples(new URL('../README.md', import.meta.url)))(
+    'sample $index prints what its comments say',
+    async (sample) => {
+      expect(await runMarkdownSample(sample, { '@cinder/core': core })).toEqual(sample.expected);
+    },
+  );
 });

@@ -1,30 +1,21 @@
-// Runs the code sample of README.md, so the documented API cannot drift from the real one.
+// Runs the README's TypeScript samples, so the documented API and output cannot drift from the code.
 import * as assertModule from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { transform } from 'esbuild';
-import { expect, it } from 'vitest';
+import { markdownSamples, runMarkdownSample } from '@cinder/test-utils';
+import { describe, expect, it } from 'vitest';
 import * as protocol from '../src/index.js';
 
-it('README sample runs', async () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const sample = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
-  expect(sample).toBeDefined();
-  const { code } = await transform(sample!, { loader: 'ts', format: 'esm' });
-  const modules: Record<string, unknown> = {
-    '@cinder/protocol': protocol,
-    'node:assert/strict': assertModule,
-  };
-  // The sample's imports become lookups in `modules`; anything else it imports is a doc bug.
-  const body = code
-    .replace(
-      /import (\w+) from "([^"]+)";/g,
-      (_m, name: string, from: string) => `const ${name} = __modules[${JSON.stringify(from)}].default;`,
-    )
-    .replace(
-      /import \{([^}]*)\} from "([^"]+)";/g,
-      (_m, names: string, from: string) => `const {${names}} = __modules[${JSON.stringify(from)}];`,
-    );
-  expect(body).not.toMatch(/\bimport\b/);
-  for (const from of body.matchAll(/__modules\["([^"]+)"\]/g)) expect(modules).toHaveProperty([from[1]!]);
-  new Function('__modules', body)(modules);
+const samples = markdownSamples(new URL('../README.md', import.meta.url));
+const modules = {
+  '@cinder/protocol': protocol,
+  'node:assert/strict': assertModule,
+};
+
+describe('README samples', () => {
+  it('has samples', () => {
+    expect(samples.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(samples)('sample $index prints what its comments say', async (sample) => {
+    expect(await runMarkdownSample(sample, modules)).toEqual(sample.expected);
+  });
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import * as protocol from '@cinder/protocol';
+import { markdownSamples, runMarkdownSample } from '@cinder/test-utils';
 import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as security from '../src/index.js';
@@ -39,31 +40,10 @@ describe('README', () => {
     expect(rows).toEqual(expected);
   });
 
-  it('runs every TypeScript sample and prints what the comments say', () => {
-    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
-    for (const block of blocks) {
-      const lines = block.split('\n');
-      const bindings: Record<string, unknown> = {};
-      for (const line of lines.filter((l) => l.startsWith('import '))) {
-        const m = /^import \{ (.+) \} from '(@cinder\/[a-z]+)';$/.exec(line);
-        expect(m, line).not.toBeNull();
-        const module = modules[m![2]!];
-        expect(module, line).toBeDefined();
-        for (const name of m![1]!.split(', ')) {
-          expect(module, name).toHaveProperty(name);
-          bindings[name] = module![name];
-        }
-      }
-      const expected = lines.flatMap((l) => /\/\/ → (.*)$/.exec(l)?.[1] ?? []);
-      expect(expected.length).toBeGreaterThan(0);
-      const code = transformSync(lines.filter((l) => !l.startsWith('import ')).join('\n'), {
-        loader: 'ts',
-      }).code;
-      const printed: string[] = [];
-      const fakeConsole = { log: (...args: unknown[]) => printed.push(format(...args)) };
-      new Function('console', ...Object.keys(bindings), code)(fakeConsole, ...Object.values(bindings));
-      expect(printed).toEqual(expected);
-    }
-  });
+  it.each(markdownSamples(new URL('../README.md', import.meta.url)))(
+    'sample $index prints what its comments say',
+    async (sample) => {
+      expect(await runMarkdownSample(sample, modules)).toEqual(sample.expected);
+    },
+  );
 });
