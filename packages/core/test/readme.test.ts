@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { format } from 'node:util';
 import { markdownSamples, runMarkdownSample } from '@cinder/test-utils';
-import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as core from '../src/index.js';
 

@@ -1,10 +1,8 @@
 // The README stays true: its limits table matches securityLimits and its code samples run and
 // print what their `// →` comments say.
 import { readFileSync } from 'node:fs';
-import { format } from 'node:util';
 import * as protocol from '@cinder/protocol';
 import { markdownSamples, runMarkdownSample } from '@cinder/test-utils';
-import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as security from '../src/index.js';
 

@@ -1,10 +1,8 @@
 // The README's code samples run and print what their `// →` comments say, and its tables name
 // every serializer and error class the code has.
 import { readFileSync } from 'node:fs';
-import { format } from 'node:util';
 import * as core from '@cinder/core';
 import { markdownSamples, runMarkdownSample } from '@cinder/test-utils';
-import { transformSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as serializers from '../src/index.js';
 
