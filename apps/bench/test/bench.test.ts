@@ -74,6 +74,14 @@ it('runs a quick bench and writes well-formed JSON with positive figures', { tim
   const raw = out.results.find((e) => e.system === 'raw' && e.scenario === 'calls_per_s')!;
   const grpc = out.results.find((e) => e.system === 'grpc' && e.scenario === 'calls_per_s')!;
   expect(grpc.ratios.raw).toBeCloseTo(grpc.value / raw.value, 9);
+  const cinder = out.results.find((e) => e.system === 'cinder' && e.scenario === 'transfer_MB_per_s')!;
+  const rawTransfer = out.results.find((e) => e.system === 'raw' && e.scenario === 'transfer_MB_per_s')!;
+  expect(cinder.ratios.raw).toBeCloseTo(cinder.value / rawTransfer.value, 9);
+  expect(cinder.ratios.grpc).toBeGreaterThan(0);
+  if (pyro4Available()) {
+    const pyro4 = out.results.find((e) => e.system === 'pyro4' && e.scenario === 'transfer_MB_per_s')!;
+    expect(cinder.ratios.pyro4_best).toBeCloseTo(cinder.value / pyro4.value, 9);
+  }
 
   const table = child.lines.join('\n');
   expect(table).toMatch(/^calls_per_s\s+tcp\s+raw\s+none/m);
