@@ -20,6 +20,9 @@ export interface FrameReaderOptions {
   hmacKey?: Uint8Array | undefined;
 }
 
+/** Frames at least this large that span chunks are gathered into their own buffer as they arrive. */
+const ASSEMBLE_FROM = 64 * 1024;
+
 export class FrameReader {
   readonly #max: number;
   readonly #hmacKey: Uint8Array | null;
@@ -39,6 +42,12 @@ export class FrameReader {
   #peekOff = 0;
   readonly #scratch = Buffer.alloc(HEADER_SIZE_502);
   #error: CinderError | undefined;
+  /**
+   * A large frame that spans chunks is gathered here as its bytes arrive, so socket chunks are
+   * released at once instead of piling up until the frame is complete (less memory, less GC).
+   */
+  #assembly: Buffer | null = null;
+  #assembled = 0;
 
   constructor(options: FrameReaderOptions) {
     const { maxMessageSize, versions } = options;
@@ -61,7 +70,7 @@ export class FrameReader {
 
   /** Bytes received but not yet handed out as messages. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#buffered + (this.#assembly !== null ? this.#assembled : 0);
   }
 
   /** The error that stopped this reader, if any. */
@@ -78,6 +87,14 @@ export class FrameReader {
    */
   push(chunk: Uint8Array, onMessage: (message: Message) => void): void {
     if (this.#error !== undefined) throw this.#error;
+    if (this.#assembly !== null && chunk.length > 0) {
+      const assembly = this.#assembly;
+      const count = Math.min(chunk.length, assembly.length - this.#assembled);
+      assembly.set(count === chunk.length ? chunk : chunk.subarray(0, count), this.#assembled);
+      this.#assembled += count;
+      if (this.#assembled < assembly.length) return;
+      chunk = chunk.subarray(count);
+    }
     if (chunk.length > 0) {
       this.#chunks.push(asBuffer(chunk));
       this.#buffered += chunk.length;
@@ -121,10 +138,35 @@ export class FrameReader {
       this.#frameLength = frameSize(this.#header);
       this.#prefixChecked = false;
     }
-    if (this.#buffered < this.#frameLength) return null;
+    if (this.#assembly !== null) {
+      if (this.#assembled < this.#assembly.length) return null;
+      const frame = this.#assembly;
+      this.#assembly = null;
+      this.#frameLength = 0;
+      return decodeBody(frame, 0, this.#header, this.#max, this.#hmacKey);
+    }
+    if (this.#buffered < this.#frameLength) {
+      if (this.#frameLength >= ASSEMBLE_FROM && this.#buffered > 0) this.#startAssembly();
+      return null;
+    }
     this.#take(this.#frameLength);
     this.#frameLength = 0;
     return decodeBody(this.#peekBuf, this.#peekOff, this.#header, this.#max, this.#hmacKey);
+  }
+
+  /** Moves what is buffered of the current (large, incomplete) frame into its own buffer. */
+  #startAssembly(): void {
+    const frame = Buffer.allocUnsafeSlow(this.#frameLength);
+    let filled = 0;
+    for (let i = 0; i < this.#chunks.length; i++) {
+      const chunk = this.#chunks[i]!;
+      filled += chunk.copy(frame, filled, i === 0 ? this.#head : 0);
+    }
+    this.#chunks = [];
+    this.#head = 0;
+    this.#buffered = 0;
+    this.#assembly = frame;
+    this.#assembled = filled;
   }
 
   /** Makes the first `n` buffered bytes readable at `#peekBuf[#peekOff]` without consuming them. */

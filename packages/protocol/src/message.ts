@@ -66,4 +66,17 @@ export interface Message {
   annotations: Annotations | null;
   /** The (uncompressed) payload. Decoded payloads may be views into the receive buffer. */
   payload: Uint8Array;
+  /**
+   * Outgoing messages only: more payload bytes that follow `payload` on the wire, such as a large
+   * byte string a serializer referenced instead of copying. Written without copying (unless the
+   * frame is compressed or HMAC-signed); decoded messages never have it.
+   */
+  payloadTail?: readonly Uint8Array[] | undefined;
+}
+
+/** The whole payload of a message as one buffer (joins `payloadTail` when there is one). */
+export function wholePayload(message: Message): Uint8Array {
+  const tail = message.payloadTail;
+  if (tail === undefined || tail.length === 0) return message.payload;
+  return Buffer.concat([message.payload, ...tail]);
 }

@@ -27,7 +27,7 @@ import {
 import { checkMessageFields } from './fields.js';
 import { type FrameHeader, pyro4Checksum } from './header.js';
 import { hmacMatches, pyro4Hmac } from './hmac.js';
-import { type Annotations, Flags, type Message } from './message.js';
+import { type Annotations, Flags, type Message, wholePayload } from './message.js';
 
 const CHUNK_HEADER = 6;
 
@@ -137,7 +137,8 @@ export function encode48(
   let flags = toPyro4Flags(m.flags);
   const corr = m.correlationId;
 
-  let payload = m.payload;
+  // Protocol 48 is spoken with Python peers only: a payload tail is simply joined.
+  let payload = wholePayload(m);
   if (compressAbove > 0 && payload.length > compressAbove) {
     // Pyro4 keeps the compressed form only when it is actually smaller.
     const compressed = deflatePayload(payload, -1);

@@ -21,7 +21,7 @@ import {
 } from './constants.js';
 import { checkMessageFields } from './fields.js';
 import type { FrameHeader } from './header.js';
-import { type Annotations, Flags, type Message } from './message.js';
+import { type Annotations, Flags, type Message, wholePayload } from './message.js';
 
 const CHUNK_HEADER = 8;
 /** Pyro5 wire bit 0x8000 means nothing there and META_ON_CONNECT here, so it is dropped. */
@@ -42,10 +42,21 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
   if (corr !== null) flags |= Flags.CORR_ID;
 
   let payload = m.payload;
+  let tail = m.payloadTail;
+  let tailLength = 0;
+  if (tail !== undefined && tail.length > 0) {
+    if (compressAbove > 0) {
+      payload = wholePayload(m);
+      tail = undefined;
+    } else {
+      for (let i = 0; i < tail.length; i++) tailLength += (tail[i] as Uint8Array).length;
+    }
+  }
   if (compressAbove > 0 && payload.length > compressAbove) {
     payload = deflatePayload(payload, PYRO5_COMPRESSION_LEVEL);
     flags |= Flags.COMPRESSED;
   }
+  const dataLength = payload.length + tailLength;
 
   const annotations = m.annotations;
   let annotationsLength = 0;
@@ -56,9 +67,9 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
       annotationsLength += CHUNK_HEADER + value.length;
     }
   }
-  const bodySize = annotationsLength + payload.length;
+  const bodySize = annotationsLength + dataLength;
   if (bodySize > maxMessageSize) throw new MessageTooLargeError(bodySize, maxMessageSize);
-  if (payload.length > MAX_LENGTH_502) throw new MessageTooLargeError(payload.length, MAX_LENGTH_502);
+  if (dataLength > MAX_LENGTH_502) throw new MessageTooLargeError(dataLength, MAX_LENGTH_502);
   if (annotationsLength > MAX_LENGTH_502) throw new MessageTooLargeError(annotationsLength, MAX_LENGTH_502);
 
   const headLength = HEADER_SIZE_502 + annotationsLength;
@@ -70,7 +81,7 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
   out[7] = serializer;
   putU16(out, 8, flags);
   putU16(out, 10, m.seq);
-  putU32(out, 12, payload.length);
+  putU32(out, 12, dataLength);
   putU32(out, 16, annotationsLength);
   if (corr !== null) out.set(corr, 20);
   else for (let i = 20; i < 36; i++) out[i] = 0;
@@ -85,11 +96,11 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
       p += CHUNK_HEADER + value.length;
     }
   }
-  if (inline) {
-    out.set(payload, headLength);
-    return [out];
-  }
-  return [out, payload];
+  const chunks: Uint8Array[] = [out];
+  if (inline) out.set(payload, headLength);
+  else chunks.push(payload);
+  if (tail !== undefined) for (let i = 0; i < tail.length; i++) chunks.push(tail[i] as Uint8Array);
+  return chunks;
 }
 
 /**
