@@ -31,7 +31,23 @@ export class MsgpackSerializer implements Serializer {
 
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
     checkOutgoingCall(call);
-    return this.#encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks);
+    return this.#encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
+  }
+
+  encodeParts(value: unknown, hooks?: CodecHooks): Uint8Array[] {
+    return this.#encoder.encode(value, hooks, true);
+  }
+
+  encodeCallParts(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[] {
+    checkOutgoingCall(call);
+    return this.#encoder.encodeCall(
+      call.object,
+      call.method,
+      call.params,
+      call.kwargs,
+      hooks,
+      true,
+    ) as Uint8Array[];
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {
@@ -63,7 +79,23 @@ export class CborSerializer implements Serializer {
 
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
     checkOutgoingCall(call);
-    return this.#encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks);
+    return this.#encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
+  }
+
+  encodeParts(value: unknown, hooks?: CodecHooks): Uint8Array[] {
+    return this.#encoder.encode(value, hooks, true);
+  }
+
+  encodeCallParts(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[] {
+    checkOutgoingCall(call);
+    return this.#encoder.encodeCall(
+      call.object,
+      call.method,
+      call.params,
+      call.kwargs,
+      hooks,
+      true,
+    ) as Uint8Array[];
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {

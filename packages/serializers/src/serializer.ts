@@ -41,4 +41,12 @@ export interface Serializer {
   decode(data: Uint8Array, hooks?: CodecHooks): unknown;
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array;
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope;
+  /**
+   * Like `encode`, but large byte strings are referenced instead of copied: the payload is the
+   * concatenation of the parts (send them with `payloadTail`). The referenced buffers belong to the
+   * caller and must not change until the parts are written. Binary formats only.
+   */
+  encodeParts?(value: unknown, hooks?: CodecHooks): Uint8Array[];
+  /** `encodeCall` with large byte strings referenced (see `encodeParts`). */
+  encodeCallParts?(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[];
 }

@@ -7,6 +7,11 @@ const SLAB_SIZE = 32 * 1024;
 const OWN_BUFFER_THRESHOLD = 16 * 1024;
 /** Strings up to this many UTF-16 units are encoded in JavaScript; longer ones natively. */
 const JS_STRING_LIMIT = 48;
+/**
+ * Byte strings at least this long are referenced, not copied, when the caller asked for parts
+ * (`begin(true)` … `finishParts()`): the payload then leaves as several chunks in one writev.
+ */
+export const REFERENCE_THRESHOLD = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const EMPTY_VIEW = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
 
@@ -23,9 +28,14 @@ export class ByteWriter {
    * encodes) must use a writer of its own.
    */
   busy = false;
+  /** Whether large byte strings may be referenced instead of copied (this message only). */
+  private references = false;
+  /** Finished segments and referenced byte strings, in order, once a reference was made. */
+  private parts: Uint8Array[] | null = null;
 
-  /** Starts a new message. */
-  begin(): void {
+  /** Starts a new message; with `references`, large byte strings are referenced (see finishParts). */
+  begin(references = false): void {
+    this.references = references;
     // Keep messages 8-byte aligned within the slab so typed-array views over them stay possible.
     let p = (this.pos + 7) & ~7;
     if (this.buf.length - p < 256) {
@@ -36,8 +46,26 @@ export class ByteWriter {
     this.busy = true;
   }
 
+  /**
+   * Ends a message begun with `begin(true)`: its payload is the concatenation of the parts, some of
+   * which are the caller's own byte strings (never copied, so they must not change until written).
+   */
+  finishParts(): Uint8Array[] {
+    const parts = this.parts;
+    if (parts === null) return [this.finish()];
+    this.parts = null;
+    if (this.pos > this.start) parts.push(this.finish());
+    else this.busy = false;
+    return parts;
+  }
+
   /** Ends the message and returns it; the bytes are never touched again by this writer. */
   finish(): Uint8Array {
+    if (this.parts !== null) {
+      // references were made, but the caller wants one buffer: join (rare, e.g. a nested encode)
+      const parts = this.finishParts();
+      return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
+    }
     // A plain Uint8Array view: cheaper to make than Buffer#subarray's Buffer.
     const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.start, this.pos - this.start);
     this.start = this.pos;
@@ -47,6 +75,7 @@ export class ByteWriter {
 
   /** Abandons the message being written (after an error), so its bytes can be reused. */
   abort(): void {
+    this.parts = null;
     this.pos = this.start;
     this.busy = false;
   }
@@ -143,6 +172,16 @@ export class ByteWriter {
   }
 
   bytes(b: Uint8Array): void {
+    if (this.references && b.length >= REFERENCE_THRESHOLD) {
+      // close the segment written so far (it stays in the slab, never rewritten) and reference b
+      const parts = (this.parts ??= []);
+      if (this.pos > this.start) {
+        parts.push(new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.start, this.pos - this.start));
+        this.start = this.pos;
+      }
+      parts.push(b);
+      return;
+    }
     if (this.pos + b.length > this.buf.length) this.grow(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;

@@ -11,7 +11,7 @@ import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
 import { copyBytes, type ValueMapper } from '../value-mapper.js';
-import { ByteWriter } from './byte-writer.js';
+import { ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
 import { type DecodeOptions, wrapDecodeError, wrapEncodeError } from './msgpack-codec.js';
 import { f32be, f64be, u16be, u32be, u64be } from './read-num.js';
 import { readUtf8, StringCache } from './read-utf8.js';
@@ -62,10 +62,13 @@ export class CborEncoder {
     this.maxDepth = mapper.maxDepth;
   }
 
-  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array {
-    if (this.w.busy) return new CborEncoder(new ByteWriter(), this.mapper).encode(value, hooks);
+  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
+  encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
+  encode(value: unknown, hooks: CodecHooks | undefined, parts = false): Uint8Array | Uint8Array[] {
+    if (this.w.busy)
+      return new CborEncoder(new ByteWriter(), this.mapper).encode(value, hooks, parts as true);
     this.hooks = hooks;
-    this.w.begin();
+    this.w.begin(parts);
     try {
       this.value(value, 0);
     } catch (err) {
@@ -74,7 +77,7 @@ export class CborEncoder {
     } finally {
       this.hooks = undefined;
     }
-    return this.w.finish();
+    return parts ? this.w.finishParts() : this.w.finish();
   }
 
   /** Encodes a call envelope `[object, method, params, kwargs]` without building the array. */
@@ -84,11 +87,19 @@ export class CborEncoder {
     params: unknown[],
     kwargs: unknown,
     hooks: CodecHooks | undefined,
-  ): Uint8Array {
+    parts = false,
+  ): Uint8Array | Uint8Array[] {
     if (this.w.busy)
-      return new CborEncoder(new ByteWriter(), this.mapper).encodeCall(object, method, params, kwargs, hooks);
+      return new CborEncoder(new ByteWriter(), this.mapper).encodeCall(
+        object,
+        method,
+        params,
+        kwargs,
+        hooks,
+        parts,
+      );
     this.hooks = hooks;
-    this.w.begin();
+    this.w.begin(parts);
     try {
       this.w.u8(0x84);
       this.w.utf8(object, 0x60, 24, textHeader);
@@ -101,7 +112,7 @@ export class CborEncoder {
     } finally {
       this.hooks = undefined;
     }
-    return this.w.finish();
+    return parts ? this.w.finishParts() : this.w.finish();
   }
 
   private value(v: unknown, depth: number): void {
@@ -318,7 +329,7 @@ export class CborDecoder {
       case 2: {
         const n = this.length(ai, 1);
         const start = this.take(n);
-        return this.options.copyBuffers
+        return this.options.copyBuffers && n < REFERENCE_THRESHOLD
           ? copyBytes(this.buf, start, start + n)
           : this.buf.subarray(start, start + n);
       }

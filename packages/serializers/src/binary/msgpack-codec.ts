@@ -9,7 +9,7 @@ import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
 import { copyBytes, type ValueMapper } from '../value-mapper.js';
-import { ByteWriter } from './byte-writer.js';
+import { ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
 import { f32be, f64be, f64le, i32be, i64be, i64le, u16be, u32be, u64be } from './read-num.js';
 import { readUtf8, StringCache } from './read-utf8.js';
 
@@ -50,10 +50,13 @@ export class MsgpackEncoder {
   }
 
   /** Encodes one value; `prefix` lets a caller write the start of an envelope first. */
-  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array {
-    if (this.w.busy) return new MsgpackEncoder(new ByteWriter(), this.mapper).encode(value, hooks);
+  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
+  encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
+  encode(value: unknown, hooks: CodecHooks | undefined, parts = false): Uint8Array | Uint8Array[] {
+    if (this.w.busy)
+      return new MsgpackEncoder(new ByteWriter(), this.mapper).encode(value, hooks, parts as true);
     this.hooks = hooks;
-    this.w.begin();
+    this.w.begin(parts);
     try {
       this.value(value, 0);
     } catch (err) {
@@ -62,7 +65,7 @@ export class MsgpackEncoder {
     } finally {
       this.hooks = undefined;
     }
-    return this.w.finish();
+    return parts ? this.w.finishParts() : this.w.finish();
   }
 
   /** Encodes a call envelope `[object, method, params, kwargs]` without building the array. */
@@ -72,7 +75,8 @@ export class MsgpackEncoder {
     params: unknown[],
     kwargs: unknown,
     hooks: CodecHooks | undefined,
-  ): Uint8Array {
+    parts = false,
+  ): Uint8Array | Uint8Array[] {
     if (this.w.busy)
       return new MsgpackEncoder(new ByteWriter(), this.mapper).encodeCall(
         object,
@@ -80,9 +84,10 @@ export class MsgpackEncoder {
         params,
         kwargs,
         hooks,
+        parts,
       );
     this.hooks = hooks;
-    this.w.begin();
+    this.w.begin(parts);
     try {
       this.w.u8(0x94);
       this.str(object);
@@ -95,7 +100,7 @@ export class MsgpackEncoder {
     } finally {
       this.hooks = undefined;
     }
-    return this.w.finish();
+    return parts ? this.w.finishParts() : this.w.finish();
   }
 
   private value(v: unknown, depth: number): void {
@@ -409,7 +414,7 @@ export class MsgpackDecoder {
 
   private bin(n: number): Uint8Array {
     const start = this.take(n);
-    return this.options.copyBuffers
+    return this.options.copyBuffers && n < REFERENCE_THRESHOLD
       ? copyBytes(this.buf, start, start + n)
       : this.buf.subarray(start, start + n);
   }
