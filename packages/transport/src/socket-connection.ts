@@ -80,6 +80,12 @@ export function checkFraming(framing: FramingOptions, forClient: boolean): void 
   }
 }
 
+/** Size of the write slab that combines a tick's small frames. */
+const SLAB_SIZE = 64 * 1024;
+/** Frames up to this size are combined; larger ones are written as they are. */
+const SLAB_FRAME_LIMIT = 16 * 1024;
+const EMPTY_SLAB = Buffer.alloc(0);
+
 export class SocketConnection implements Connection {
   readonly id: number = nextId++;
   readonly transport: 'tcp' | 'unix' | 'tls';
@@ -101,7 +107,18 @@ export class SocketConnection implements Connection {
   #backlog: Array<Message | Error> | null = null;
   /** A framing error was reported: further bytes are read (to see the peer's FIN) and dropped. */
   #failed = false;
+  /** The socket is corked until the end of this tick (a large frame was written). */
   #corked = false;
+  /** A flush of the write slab is scheduled for the end of this tick. */
+  #flushScheduled = false;
+  /**
+   * Small frames sent in one tick are copied into this slab and leave in one socket.write at the
+   * end of the tick (one syscall, one stream write request). Bytes handed to the socket are never
+   * overwritten: when the slab is full a new one is taken.
+   */
+  #slab: Buffer = EMPTY_SLAB;
+  #slabStart = 0;
+  #slabPos = 0;
   #closeError: Error | undefined;
   #closeNotified = false;
   readonly #closed = deferred();
@@ -187,16 +204,44 @@ export class SocketConnection implements Connection {
       throw new ConnectionClosedError(`connection to ${this.remoteAddress} is closed`);
     }
     const chunks = encodeMessage(message, this.#encode);
-    const socket = this.#socket;
-    if (!this.#corked) {
-      // Everything sent until the end of this tick leaves in one writev.
-      this.#corked = true;
-      socket.cork();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
       process.nextTick(this.#uncork);
     }
+    const first = chunks[0] as Uint8Array;
+    if (chunks.length === 1 && first.length <= SLAB_FRAME_LIMIT) {
+      // The common case: a small frame joins the others of this tick in the slab.
+      if (this.#slab.length - this.#slabPos < first.length) this.#newSlab(first.length);
+      this.#slab.set(first, this.#slabPos);
+      this.#slabPos += first.length;
+      return this.#socket.writableLength < this.#socket.writableHighWaterMark;
+    }
+    // Large frames go out as they are (their payload is never copied), after what the slab holds,
+    // in the same corked writev at the end of the tick.
+    const socket = this.#socket;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+    }
+    this.#writeSlab();
     let ok = true;
     for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
     return ok;
+  }
+
+  /** Hands what the slab holds to the socket (one write). */
+  #writeSlab(): void {
+    if (this.#slabPos > this.#slabStart) {
+      const bytes = this.#slab.subarray(this.#slabStart, this.#slabPos);
+      this.#slabStart = this.#slabPos;
+      this.#socket.write(bytes);
+    }
+  }
+
+  #newSlab(atLeast: number): void {
+    this.#writeSlab();
+    this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, atLeast));
+    this.#slabStart = this.#slabPos = 0;
   }
 
   drained(options?: CallOptions): Promise<void> {
@@ -282,6 +327,9 @@ export class SocketConnection implements Connection {
   };
 
   #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#state === CLOSED) return;
+    this.#writeSlab();
     if (this.#corked) {
       this.#corked = false;
       this.#socket.uncork();
