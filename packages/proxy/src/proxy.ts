@@ -54,8 +54,8 @@ import {
 import { type ProxyDescriptor, proxyHooks } from './proxy-ref.js';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
-import { Session, wasNotSent } from './session.js';
-import { PullStream, StreamStart } from './streams.js';
+import { type OutgoingCall, Session, wasNotSent } from './session.js';
+import { PullStream } from './streams.js';
 
 export interface ReconnectOptions {
   /** First delay between attempts (doubles each time, with jitter). Default 100 ms. */
@@ -198,7 +198,7 @@ export class ProxyCore {
   readonly serializers: SerializerSet;
   readonly protocol: ProtocolVersion;
   readonly options: ProxyOptions;
-  timeoutMs: number;
+  readonly timeoutMs: number;
   resolved: URI | undefined;
   handshakeResponse: unknown;
   readonly hooks: CodecHooks;
@@ -214,6 +214,9 @@ export class ProxyCore {
   private transport: Transport | undefined;
   private closedByUser = false;
   private readonly callbacks = new CallbackTable();
+  /** Call options of plain calls (no per-call options), built once: the hot path allocates none. */
+  private defaultCall: OutgoingCall | undefined;
+  private defaultOneway: OutgoingCall | undefined;
 
   constructor(uri: string | URI, options: ProxyOptions) {
     this.options = options;
@@ -471,6 +474,7 @@ export class ProxyCore {
         maxConcurrentCalls: this.config.maxConcurrentCalls,
         hooks: this.hooks,
         server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+        makeStream: (start) => new PullStream(this, start.streamId),
         onControl: (message) => {
           this.onHandshakeReply(session, message, address, keyClient).then(
             () => done(undefined, session),
@@ -633,12 +637,8 @@ export class ProxyCore {
     if (this.reconnect !== undefined || this.maxRetries !== 0) {
       attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
     }
-    return attempt.then(this.unwrap);
+    return attempt;
   }
-
-  /** Turns a stream start into a stream object; any other value passes through. */
-  private readonly unwrap = (value: unknown): unknown =>
-    value instanceof StreamStart ? new PullStream(this, value.streamId) : value;
 
   /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */
   async callDaemon(method: string, args: unknown[], oneway: boolean): Promise<unknown> {
@@ -661,8 +661,15 @@ export class ProxyCore {
       if (meta.oneway.has(method)) flags = Flags.ONEWAY;
       else if (!meta.methods.has(method)) return Promise.reject(this.notExposed(method));
     }
+    if (options === undefined) {
+      const plain =
+        flags === 0
+          ? (this.defaultCall ??= this.outgoing(0))
+          : (this.defaultOneway ??= this.outgoing(Flags.ONEWAY));
+      return s.invoke({ object: this.objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain);
+    }
     return s.invoke(
-      { object: this.objectId, method, params: args, kwargs: options?.kwargs ?? EMPTY_KWARGS },
+      { object: this.objectId, method, params: args, kwargs: options.kwargs ?? EMPTY_KWARGS },
       {
         serializer: this.serializer,
         flags,
@@ -673,6 +680,16 @@ export class ProxyCore {
         ...(options?.onReplyAnnotations ? { onReplyAnnotations: options.onReplyAnnotations } : {}),
       },
     );
+  }
+
+  private outgoing(flags: number): OutgoingCall {
+    return {
+      serializer: this.serializer,
+      flags,
+      timeoutMs: this.timeoutMs,
+      signal: undefined,
+      annotations: this.options.annotations ?? null,
+    };
   }
 
   private async retry(
@@ -700,16 +717,14 @@ export class ProxyCore {
   async getAttribute(name: string, options?: CallOptions): Promise<unknown> {
     const s = await this.ensure(options);
     if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
-    return s
-      .invoke(
-        { object: this.objectId, method: '__getattr__', params: [name], kwargs: null },
-        {
-          serializer: this.serializer,
-          timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-          signal: options?.signal,
-        },
-      )
-      .then(this.unwrap);
+    return s.invoke(
+      { object: this.objectId, method: '__getattr__', params: [name], kwargs: null },
+      {
+        serializer: this.serializer,
+        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
+        signal: options?.signal,
+      },
+    );
   }
 
   async setAttribute(name: string, value: unknown, options?: CallOptions): Promise<void> {

@@ -13,7 +13,7 @@ import {
   SerializeError,
   TimeoutError,
 } from '@cinder/core';
-import { type Annotations, Flags, type Message, MsgType } from '@cinder/protocol';
+import { type Annotations, Flags, type Message, MsgType, wholePayload } from '@cinder/protocol';
 import type { CallEnvelope, CodecHooks, Serializer } from '@cinder/serializers';
 import type { Connection } from '@cinder/transport';
 import { Capability } from './capabilities.js';
@@ -47,7 +47,8 @@ export interface SerializerLookup {
 export interface IncomingCall {
   readonly message: Message;
   readonly call: CallEnvelope;
-  readonly serializer: Serializer;
+  /** The serializer of the request (the reply uses it too). */
+  readonly codec: Serializer;
   readonly context: CallContext;
 }
 
@@ -74,6 +75,8 @@ export interface SessionInit {
   onBadMessage?(message: Message, error: Error): void;
   /** Called once when the session ends. */
   onClose?(error: Error | undefined): void;
+  /** Turns a Pyro stream start (ITEMSTREAMRESULT reply) into what the caller gets (a pull stream). */
+  makeStream?(start: StreamStart): unknown;
 }
 
 export interface OutgoingCall extends CallOptions {
@@ -95,21 +98,21 @@ export interface CallReply {
 
 interface Pending {
   seq: number;
-  what: string;
+  readonly what: string;
   serializerId: number;
   /** Decodes the reply with this serializer before resolving (absent: resolve the raw message). */
   serializer: Serializer | undefined;
   onReplyAnnotations: ((annotations: Annotations) => void) | undefined;
-  resolve: (reply: any) => void;
-  reject: (err: Error) => void;
+  readonly resolve: (reply: any) => void;
+  readonly reject: (err: Error) => void;
   timer: NodeJS.Timeout | undefined;
   abortCleanup: (() => void) | undefined;
 }
 
 interface Queued {
-  send: () => void;
-  reject: (err: Error) => void;
-  what: string;
+  send(): void;
+  reject(err: Error): void;
+  readonly what: string;
 }
 
 // Errors of calls that provably never reached the wire: a reconnecting proxy may retry them even
@@ -178,39 +181,130 @@ export function newCorrelationId(): Uint8Array {
   return id;
 }
 
-class ServedContext implements CallContext {
-  readonly client: string;
-  readonly connectionId: number;
-  readonly protocolVersion: 502 | 48 | undefined;
-  readonly seq: number;
-  readonly serializer: string;
-  readonly objectId: string;
-  readonly method: string;
-  readonly correlationId: Uint8Array | null;
-  private readonly session: Session;
-  private readonly request: Message;
-  private controller: AbortController | undefined;
-  private responseAnns: Map<string, Uint8Array> | undefined;
-  aborted = false;
+const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
+
+function invokeMessage(
+  seq: number,
+  flags: number,
+  serializerId: number,
+  correlationId: Uint8Array | null,
+  annotations: Annotations | null,
+  payload: Uint8Array,
+  payloadTail: Uint8Array[] | undefined,
+): Message {
+  return {
+    type: MsgType.INVOKE,
+    flags: correlationId ? flags | Flags.CORR_ID : flags,
+    seq,
+    serializerId,
+    correlationId,
+    annotations,
+    payload,
+    payloadTail,
+  };
+}
+
+/** An outgoing call from encoding to its reply: queued on a Pyro connection, then pending. */
+class OutCall implements Pending, Queued {
+  seq = -1;
+  readonly serializerId: number;
+  readonly serializer: Serializer | undefined;
+  readonly onReplyAnnotations: ((annotations: Annotations) => void) | undefined;
+  timer: NodeJS.Timeout | undefined = undefined;
+  abortCleanup: (() => void) | undefined = undefined;
 
   constructor(
-    session: Session,
-    request: Message,
-    call: CallEnvelope,
+    private readonly session: Session,
+    private readonly method: string,
     serializer: Serializer,
-    corr: Uint8Array,
+    readonly options: OutgoingCall,
+    readonly resolve: (reply: any) => void,
+    readonly reject: (err: Error) => void,
+    readonly flags: number,
+    readonly correlationId: Uint8Array | null,
+    readonly payload: Uint8Array,
+    readonly tail: Uint8Array[] | undefined,
   ) {
-    const conn = session.connection;
-    this.session = session;
-    this.request = request;
-    this.client = conn.remoteAddress;
-    this.connectionId = conn.id;
-    this.protocolVersion = conn.protocolVersion;
-    this.seq = request.seq;
-    this.serializer = serializer.name;
-    this.objectId = call.object;
-    this.method = call.method;
-    this.correlationId = corr;
+    this.serializerId = serializer.id;
+    this.serializer = options.raw ? undefined : serializer;
+    this.onReplyAnnotations = options.onReplyAnnotations;
+  }
+
+  get what(): string {
+    return `call ${this.method}`;
+  }
+
+  send(): void {
+    this.session.start(this);
+  }
+}
+
+/**
+ * One incoming call while it is served: the call context user code sees (lazy: most calls never
+ * look at it) and what the session needs to answer it.
+ */
+class ServedCall implements CallContext, IncomingCall {
+  call: CallEnvelope = NO_CALL;
+  aborted = false;
+  #corr: Uint8Array | null | undefined;
+  #controller: AbortController | undefined;
+  #responseAnns: Map<string, Uint8Array> | undefined;
+
+  constructor(
+    private readonly session: Session,
+    readonly message: Message,
+    readonly codec: Serializer,
+    readonly oneway: boolean,
+    readonly ordered: boolean,
+  ) {}
+
+  get context(): CallContext {
+    return this;
+  }
+
+  get client(): string {
+    return this.session.connection.remoteAddress;
+  }
+
+  get connectionId(): number {
+    return this.session.connection.id;
+  }
+
+  get protocolVersion(): 502 | 48 | undefined {
+    return this.session.connection.protocolVersion;
+  }
+
+  get seq(): number {
+    return this.message.seq;
+  }
+
+  get serializer(): string {
+    return this.codec.name;
+  }
+
+  get objectId(): string {
+    return this.call.object;
+  }
+
+  get method(): string {
+    return this.call.method;
+  }
+
+  /** The caller's correlation id, or one made for this call when first asked for (Pyro's rule). */
+  get correlationId(): Uint8Array {
+    if (this.#corr == null) this.#corr = this.message.correlationId ?? newCorrelationId();
+    return this.#corr;
+  }
+
+  /**
+   * The id the reply carries: the caller's or the one made for this call; a Pyro peer always gets
+   * one (Pyro5 sends one with every reply), a Cinder peer only when there is one.
+   */
+  replyCorrelationId(): Uint8Array | null {
+    if (this.#corr != null) return this.#corr;
+    const own = this.message.correlationId;
+    if (own !== null) return own;
+    return this.session.capabilities === 0 ? this.correlationId : null;
   }
 
   get peerCertificate() {
@@ -218,31 +312,32 @@ class ServedContext implements CallContext {
   }
 
   get annotations(): ReadonlyMap<string, Uint8Array> {
-    return this.request.annotations ?? EMPTY_MAP;
+    return this.message.annotations ?? EMPTY_MAP;
   }
 
   get responseAnnotations(): Map<string, Uint8Array> {
-    this.responseAnns ??= new Map();
-    return this.responseAnns;
+    this.#responseAnns ??= new Map();
+    return this.#responseAnns;
   }
 
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
+    if (!this.#controller) {
+      this.#controller = new AbortController();
       if (this.aborted)
-        this.controller.abort(new AbortedError(`call ${this.method} was cancelled by the caller`));
+        this.#controller.abort(new AbortedError(`call ${this.method} was cancelled by the caller`));
     }
-    return this.controller.signal;
+    return this.#controller.signal;
   }
 
   abort(reason: Error): void {
     if (this.aborted) return;
     this.aborted = true;
-    this.controller?.abort(reason);
+    this.#controller?.abort(reason);
   }
 
   takeResponseAnnotations(): Map<string, Uint8Array> | null {
-    return this.responseAnns && this.responseAnns.size > 0 ? this.responseAnns : null;
+    const anns = this.#responseAnns;
+    return anns !== undefined && anns.size > 0 ? anns : null;
   }
 
   trackResource(resource: Resource): void {
@@ -253,6 +348,13 @@ class ServedContext implements CallContext {
     this.session.untrackResource(resource);
   }
 }
+
+const NO_CALL: CallEnvelope = Object.freeze({
+  object: '',
+  method: '',
+  params: [],
+  kwargs: null,
+}) as CallEnvelope;
 
 /** One connection's RPC state, for either end. */
 export class Session {
@@ -286,7 +388,7 @@ export class Session {
   private readonly backlog: Message[] = []; // multiplexed incoming calls beyond maxConcurrentCalls
   private serving = false;
   private paused = false;
-  private readonly active = new Set<ServedContext>();
+  private readonly active = new Set<ServedCall>();
   private resources: Set<Resource> | undefined;
   private closedError: Error | undefined;
   private closed = false;
@@ -335,6 +437,10 @@ export class Session {
     if (auth !== undefined) {
       // signing adds an annotation: never to a map shared with other messages
       message.annotations = message.annotations ? new Map(message.annotations) : null;
+      if (message.payloadTail !== undefined) {
+        message.payload = wholePayload(message);
+        message.payloadTail = undefined;
+      }
       auth.sign(message);
     }
     return this.connection.send(message);
@@ -387,82 +493,103 @@ export class Session {
   invoke(call: CallEnvelope, options: OutgoingCall): Promise<unknown> {
     if (this.closed) return Promise.reject(notSent(this.closedFor(`call ${call.method}`)));
     const serializer = options.serializer;
+    const flags = options.flags ?? 0;
+    const oneway = (flags & Flags.ONEWAY) !== 0;
     let payload: Uint8Array;
+    let tail: Uint8Array[] | undefined;
     try {
-      payload = serializer.encodeCall(call, this.hooks);
+      // Large byte strings are sent from the caller's buffer (not for oneway calls, whose caller
+      // may reuse the buffer before it is written, nor for Pyro4 peers).
+      if (!oneway && serializer.encodeCallParts !== undefined && this.connection.protocolVersion !== 48) {
+        const parts = serializer.encodeCallParts(call, this.hooks);
+        payload = parts[0] as Uint8Array;
+        if (parts.length > 1) tail = parts.slice(1);
+      } else {
+        payload = serializer.encodeCall(call, this.hooks);
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    const flags = options.flags ?? 0;
-    const oneway = (flags & Flags.ONEWAY) !== 0;
     const correlationId =
       options.correlationId !== undefined ? options.correlationId : currentCorrelationId();
-    const build = (): Message => ({
-      type: MsgType.INVOKE,
-      flags: correlationId ? flags | Flags.CORR_ID : flags,
-      seq: this.nextSeq(),
-      serializerId: serializer.id,
-      correlationId,
-      annotations: options.annotations ?? null,
-      payload,
-    });
     if (oneway) {
       try {
-        this.out(build());
+        this.out(
+          invokeMessage(
+            this.nextSeq(),
+            flags,
+            serializer.id,
+            correlationId,
+            options.annotations ?? null,
+            payload,
+            tail,
+          ),
+        );
       } catch (err) {
         return Promise.reject(err);
       }
-      return Promise.resolve(undefined);
+      return RESOLVED;
     }
     return new Promise<unknown>((resolve, reject) => {
-      const what = `call ${call.method}`;
-      const start = () => {
-        const message = build();
-        const p: Pending = {
-          seq: message.seq,
-          what,
-          serializerId: serializer.id,
-          serializer: options.raw ? undefined : serializer,
-          onReplyAnnotations: options.onReplyAnnotations,
-          resolve,
-          reject,
-          timer: undefined,
-          abortCleanup: undefined,
-        };
-        if (options.timeoutMs && options.timeoutMs > 0) {
-          p.timer = setTimeout(
-            () => this.expire(p, new TimeoutError(`${what} timed out after ${options.timeoutMs} ms`)),
-            options.timeoutMs,
-          );
-        }
-        const signal = options.signal;
-        if (signal) {
-          if (signal.aborted) {
-            reject(new AbortedError(`${what} was aborted`, { cause: signal.reason }));
-            this.releaseTurn();
-            return;
-          }
-          const onAbort = () =>
-            this.expire(p, new AbortedError(`${what} was aborted`, { cause: signal.reason }));
-          signal.addEventListener('abort', onAbort, { once: true });
-          p.abortCleanup = () => signal.removeEventListener('abort', onAbort);
-        }
-        this.pending.set(p.seq, p);
-        if (!this.multiplexed) this.busy = true;
-        if (this.paused) this.resumeReading();
-        try {
-          this.out(message);
-        } catch (err) {
-          this.settle(p);
-          reject(notSent(err as Error));
-        }
-      };
-      if (!this.multiplexed && this.busy) {
-        this.sendQueue.push({ send: start, reject, what });
-      } else {
-        start();
-      }
+      const p = new OutCall(
+        this,
+        call.method,
+        serializer,
+        options,
+        resolve,
+        reject,
+        flags,
+        correlationId,
+        payload,
+        tail,
+      );
+      if (!this.multiplexed && this.busy) this.sendQueue.push(p);
+      else this.start(p);
     });
+  }
+
+  /** @internal puts a call on the wire (now, or when its turn comes on a Pyro connection). */
+  start(p: OutCall): void {
+    const options = p.options;
+    const signal = options.signal;
+    if (signal?.aborted) {
+      p.reject(notSent(new AbortedError(`${p.what} was aborted`, { cause: signal.reason })));
+      this.releaseTurn();
+      return;
+    }
+    p.seq = this.nextSeq();
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && timeoutMs > 0) {
+      p.timer = setTimeout(
+        () => this.expire(p, new TimeoutError(`${p.what} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    }
+    if (signal) {
+      const onAbort = () =>
+        this.expire(p, new AbortedError(`${p.what} was aborted`, { cause: signal.reason }));
+      signal.addEventListener('abort', onAbort, { once: true });
+      p.abortCleanup = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.pending.set(p.seq, p);
+    if (!this.multiplexed) this.busy = true;
+    if (this.paused) this.resumeReading();
+    try {
+      this.out(
+        invokeMessage(
+          p.seq,
+          p.flags,
+          p.serializerId,
+          p.correlationId,
+          options.annotations ?? null,
+          p.payload,
+          p.tail,
+        ),
+      );
+    } catch (err) {
+      this.settle(p);
+      p.reject(notSent(err as Error));
+    }
   }
 
   /** Decodes a reply: resolves the value, or throws the remote exception. */
@@ -475,7 +602,8 @@ export class Session {
       const id = reply.annotations?.get('STRM');
       if (id === undefined)
         throw new ProtocolError('result is a stream, but the daemon sent no stream id (streaming disabled?)');
-      return new StreamStart(Buffer.from(id).toString('latin1'));
+      const start = new StreamStart(Buffer.from(id).toString('latin1'));
+      return this.init.makeStream ? this.init.makeStream(start) : start;
     }
     const value = serializer.decode(reply.payload, this.hooks);
     if ((reply.flags & Flags.EXCEPTION) !== 0) {
@@ -681,19 +809,19 @@ export class Session {
 
   /** Pushes the items of a served stream within the consumer's credit. */
   private async push(
-    request: Message,
-    serializer: Serializer,
-    corr: Uint8Array,
+    served: ServedCall,
     iterator: AsyncIterator<unknown> | Iterator<unknown>,
   ): Promise<void> {
     const state: PushState = { credit: this.streamCredit, closed: false, wake: undefined };
-    const seq = request.seq;
+    const seq = served.message.seq;
+    const serializer = served.codec;
+    const corr = served.replyCorrelationId();
     this.pushes.set(seq, state);
     const hooks = this.server?.hooks;
     const frame = (flags: number, annotation: string, payload: Uint8Array): boolean =>
       this.out({
         type: MsgType.RESULT,
-        flags: Flags.CORR_ID | Flags.ITEMSTREAMRESULT | flags,
+        flags: Flags.ITEMSTREAMRESULT | flags,
         seq,
         serializerId: serializer.id,
         correlationId: corr,
@@ -841,64 +969,52 @@ export class Session {
     const ordered = !oneway && !this.multiplexed;
     if (ordered) this.serving = true;
     this.running++;
-    const corr = message.correlationId ?? newCorrelationId();
-    let call: CallEnvelope;
+    const served = new ServedCall(this, message, serializer, oneway, ordered);
+    const server = this.server;
     try {
-      if (this.server === undefined) throw new ProtocolError('this peer serves no objects');
+      if (server === undefined) throw new ProtocolError('this peer serves no objects');
       if (this.draining) throw new ConnectionClosedError('the daemon is shutting down');
-      call = serializer.decodeCall(message.payload, this.server.hooks);
+      served.call = serializer.decodeCall(message.payload, server.hooks);
     } catch (err) {
-      this.finish(message, serializer, corr, undefined, err, oneway, ordered);
+      this.finish(served, err, undefined);
       return;
     }
-    const context = new ServedContext(this, message, call, serializer, corr);
-    this.active.add(context);
+    this.active.add(served);
     let result: unknown;
     try {
-      result = callContextStorage.run(context, () =>
-        this.server!.dispatch({ message, call, serializer, context }),
-      );
+      result = callContextStorage.run(served, server.dispatch, served);
     } catch (err) {
-      this.finish(message, serializer, corr, context, err, oneway, ordered);
+      this.finish(served, err, undefined);
       return;
     }
     if (result instanceof Promise) {
       result.then(
-        (value: unknown) =>
-          this.finish(message, serializer, corr, context, undefined, oneway, ordered, value),
-        (err: unknown) => this.finish(message, serializer, corr, context, err, oneway, ordered),
+        (value: unknown) => this.finish(served, undefined, value),
+        (err: unknown) =>
+          this.finish(served, err === undefined ? new Error('undefined was thrown') : err, undefined),
       );
     } else {
-      this.finish(message, serializer, corr, context, undefined, oneway, ordered, result);
+      this.finish(served, undefined, result);
     }
   }
 
-  private finish(
-    request: Message,
-    serializer: Serializer,
-    corr: Uint8Array,
-    context: ServedContext | undefined,
-    error: unknown,
-    oneway: boolean,
-    ordered: boolean,
-    value?: unknown,
-  ): void {
-    if (context) this.active.delete(context);
+  private finish(served: ServedCall, error: unknown, value: unknown): void {
+    this.active.delete(served);
     this.running--;
     if (this.running === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
-    if (value instanceof PushStreamReply) {
-      if (!this.closed && !oneway) void this.push(request, serializer, corr, value.iterator);
-    } else if (!this.closed && !oneway) {
-      this.reply(request, serializer, corr, context, error, value);
-    } else if (oneway && error !== undefined) {
-      this.logger.debug({ err: error, conn: this.connection.id }, 'oneway call failed');
+    if (served.oneway) {
+      if (error !== undefined)
+        this.logger.debug({ err: error, conn: this.connection.id }, 'oneway call failed');
+    } else if (!this.closed) {
+      if (value instanceof PushStreamReply) void this.push(served, value.iterator);
+      else this.reply(served, error, value);
     }
     if (this.backlog.length > 0 && this.running < this.maxConcurrent && !this.closed) {
       this.serve(this.backlog.shift()!);
     }
     if (this.paused && this.backlog.length + this.serveQueue.length < Math.max(2 * this.maxConcurrent, 128))
       this.resumeReading();
-    if (ordered) {
+    if (served.ordered) {
       this.serving = false;
       const next = this.serveQueue.shift();
       if (next) this.serve(next);
@@ -906,18 +1022,15 @@ export class Session {
   }
 
   /** Sends the RESULT for a served call (value or exception), in the request's serializer. */
-  reply(
-    request: Message,
-    serializer: Serializer,
-    corr: Uint8Array,
-    context: ServedContext | undefined,
-    error: unknown,
-    value?: unknown,
-  ): void {
-    let flags = Flags.CORR_ID | (request.flags & Flags.BATCH);
+  private reply(served: ServedCall, error: unknown, value: unknown): void {
+    const request = served.message;
+    const serializer = served.codec;
+    const corr = served.replyCorrelationId();
+    let flags = request.flags & Flags.BATCH;
     let payload: Uint8Array;
+    let tail: Uint8Array[] | undefined;
     const hooks = this.server?.hooks;
-    let annotations = context?.takeResponseAnnotations() ?? null;
+    let annotations = served.takeResponseAnnotations();
     if (value instanceof SpecialReply) {
       flags |= value.flags;
       if (value.annotations) {
@@ -933,7 +1046,14 @@ export class Session {
     }
     if (error === undefined) {
       try {
-        payload = serializer.encode(value, hooks);
+        // large byte strings in the result leave from the method's own buffer (Cinder peers)
+        if (serializer.encodeParts !== undefined && this.connection.protocolVersion !== 48) {
+          const parts = serializer.encodeParts(value, hooks);
+          payload = parts[0] as Uint8Array;
+          if (parts.length > 1) tail = parts.slice(1);
+        } else {
+          payload = serializer.encode(value, hooks);
+        }
       } catch (err) {
         error =
           err instanceof SerializeError
@@ -957,6 +1077,7 @@ export class Session {
           (flags & Flags.EXCEPTION) !== 0 && this.connection.protocolVersion === 48 ? null : corr,
         annotations,
         payload,
+        payloadTail: tail,
       });
     } catch (err) {
       this.logger.debug({ err, conn: this.connection.id }, 'could not send a reply');
