@@ -489,6 +489,7 @@ export class ProxyCore {
             this.session = undefined;
             this.callbacks.clear();
           }
+          if (settled) return; // a connection that closes after its handshake concerns no one here
           if (err instanceof SecurityError) {
             // a TLS alert or a Pyro4 HMAC failure: a refusal, not just a lost connection
             done(
@@ -509,7 +510,7 @@ export class ProxyCore {
                 : '';
           done(
             new ConnectionClosedError(
-              `connection to ${address} closed during the handshake${why}${settled ? '' : hint}`,
+              `connection to ${address} closed during the handshake${why}${hint}`,
               err ? { cause: err } : undefined,
             ),
           );
@@ -611,7 +612,9 @@ export class ProxyCore {
     this.session = undefined;
     if (s) {
       this.seq = s.currentSeq;
-      await s.close();
+      // Like Pyro's _pyroRelease: what was sent is flushed and the connection ends, but there is no
+      // need to wait for the daemon's side of the close (a round trip) before going on.
+      s.close().catch((err: unknown) => this.logger.debug({ err }, 'closing a released connection failed'));
     }
   }
 
@@ -811,6 +814,7 @@ function makeMember(core: ProxyCore, name: string, options: RemoteCallOptions | 
 
 function makeBatch<T>(core: ProxyCore): RemoteBatch<T> {
   let calls: [string, unknown[], Record<string, unknown> | null][] = [];
+  const queuers = new Map<string, (...args: unknown[]) => void>();
   const take = () => {
     const c = calls;
     calls = [];
@@ -847,9 +851,14 @@ function makeBatch<T>(core: ProxyCore): RemoteBatch<T> {
     get(target, prop, receiver) {
       if (typeof prop === 'symbol' || prop.startsWith('$') || prop === 'then')
         return Reflect.get(target, prop, receiver);
-      return (...args: unknown[]) => {
-        calls.push([prop, args, null]);
-      };
+      let queue = queuers.get(prop);
+      if (queue === undefined) {
+        queue = (...args: unknown[]) => {
+          calls.push([prop, args, null]);
+        };
+        queuers.set(prop, queue);
+      }
+      return queue;
     },
   }) as unknown as RemoteBatch<T>;
 }

@@ -1145,9 +1145,11 @@ export class Session {
     for (const q of this.sendQueue.splice(0)) q.reject(notSent(this.closedFor(q.what)));
     this.serveQueue.length = 0;
     this.backlog.length = 0;
-    const reason = new ConnectionClosedError('the caller disconnected');
-    for (const ctx of this.active) ctx.abort(reason);
-    this.active.clear();
+    if (this.active.size > 0) {
+      const reason = new ConnectionClosedError('the caller disconnected');
+      for (const ctx of this.active) ctx.abort(reason);
+      this.active.clear();
+    }
     if (this.resources) {
       for (const r of this.resources) {
         try {
