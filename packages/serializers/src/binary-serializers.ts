@@ -1,4 +1,4 @@
-// The msgpack and cbor Serializers: thin shells over the single-pass codecs in ./binary/.
+// The msgpack and cbor Serializers: one thin shell over the single-pass codecs in ./binary/.
 import { SerializerId } from '@cinder/protocol';
 import type { ByteWriter } from './binary/byte-writer.js';
 import { CborDecoder, CborEncoder } from './binary/cbor-codec.js';
@@ -7,40 +7,58 @@ import { callFromSequence, checkOutgoingCall } from './envelope.js';
 import type { CallEnvelope, CodecHooks, PyroDialect, Serializer } from './serializer.js';
 import type { ValueMapper } from './value-mapper.js';
 
-export class MsgpackSerializer implements Serializer {
-  readonly name = 'msgpack';
-  readonly id: number = SerializerId.MSGPACK;
+/** What the cbor and msgpack encoders have in common. */
+interface BinaryEncoder {
+  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
+  encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
+  encodeCall(
+    object: string,
+    method: string,
+    params: unknown[],
+    kwargs: unknown,
+    hooks: CodecHooks | undefined,
+    parts?: boolean,
+  ): Uint8Array | Uint8Array[];
+}
+
+interface BinaryDecoder {
+  decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown;
+}
+
+class BinarySerializer implements Serializer {
   readonly binary = true;
   readonly dialect: PyroDialect;
-  readonly #encoder: MsgpackEncoder;
-  readonly #decoder: MsgpackDecoder;
 
-  constructor(mapper: ValueMapper, writer: ByteWriter, options: DecodeOptions) {
+  constructor(
+    readonly name: 'cbor' | 'msgpack',
+    readonly id: number,
+    mapper: ValueMapper,
+    private readonly encoder: BinaryEncoder,
+    private readonly decoder: BinaryDecoder,
+  ) {
     this.dialect = mapper.dialect;
-    this.#encoder = new MsgpackEncoder(writer, mapper);
-    this.#decoder = new MsgpackDecoder(mapper, options);
   }
 
   encode(value: unknown, hooks?: CodecHooks): Uint8Array {
-    return this.#encoder.encode(value, hooks);
+    return this.encoder.encode(value, hooks);
   }
 
   decode(data: Uint8Array, hooks?: CodecHooks): unknown {
-    return this.#decoder.decode(data, hooks);
+    return this.decoder.decode(data, hooks);
   }
 
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
     checkOutgoingCall(call);
-    return this.#encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
+    return this.encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
   }
 
   encodeParts(value: unknown, hooks?: CodecHooks): Uint8Array[] {
-    return this.#encoder.encode(value, hooks, true);
+    return this.encoder.encode(value, hooks, true);
   }
 
   encodeCallParts(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[] {
     checkOutgoingCall(call);
-    return this.#encoder.encodeCall(
+    return this.encoder.encodeCall(
       call.object,
       call.method,
       call.params,
@@ -51,54 +69,32 @@ export class MsgpackSerializer implements Serializer {
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {
-    return callFromSequence('msgpack', this.#decoder.decode(data, hooks));
+    return callFromSequence(this.name, this.decoder.decode(data, hooks));
   }
 }
 
-export class CborSerializer implements Serializer {
-  readonly name = 'cbor';
-  readonly id: number = SerializerId.CBOR;
-  readonly binary = true;
-  readonly dialect: PyroDialect;
-  readonly #encoder: CborEncoder;
-  readonly #decoder: CborDecoder;
+/** The msgpack serializer. */
+export function msgpackSerializer(
+  mapper: ValueMapper,
+  writer: ByteWriter,
+  options: DecodeOptions,
+): Serializer {
+  return new BinarySerializer(
+    'msgpack',
+    SerializerId.MSGPACK,
+    mapper,
+    new MsgpackEncoder(writer, mapper),
+    new MsgpackDecoder(mapper, options),
+  );
+}
 
-  constructor(mapper: ValueMapper, writer: ByteWriter, options: DecodeOptions) {
-    this.dialect = mapper.dialect;
-    this.#encoder = new CborEncoder(writer, mapper);
-    this.#decoder = new CborDecoder(mapper, options);
-  }
-
-  encode(value: unknown, hooks?: CodecHooks): Uint8Array {
-    return this.#encoder.encode(value, hooks);
-  }
-
-  decode(data: Uint8Array, hooks?: CodecHooks): unknown {
-    return this.#decoder.decode(data, hooks);
-  }
-
-  encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
-    checkOutgoingCall(call);
-    return this.#encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
-  }
-
-  encodeParts(value: unknown, hooks?: CodecHooks): Uint8Array[] {
-    return this.#encoder.encode(value, hooks, true);
-  }
-
-  encodeCallParts(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[] {
-    checkOutgoingCall(call);
-    return this.#encoder.encodeCall(
-      call.object,
-      call.method,
-      call.params,
-      call.kwargs,
-      hooks,
-      true,
-    ) as Uint8Array[];
-  }
-
-  decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {
-    return callFromSequence('cbor', this.#decoder.decode(data, hooks));
-  }
+/** The cbor serializer, Cinder's default. */
+export function cborSerializer(mapper: ValueMapper, writer: ByteWriter, options: DecodeOptions): Serializer {
+  return new BinarySerializer(
+    'cbor',
+    SerializerId.CBOR,
+    mapper,
+    new CborEncoder(writer, mapper),
+    new CborDecoder(mapper, options),
+  );
 }

@@ -2,7 +2,7 @@
 // dialect and limits. Nothing here is global: two sets never share state.
 import { ConfigError } from '@cinder/core';
 import { ByteWriter } from './binary/byte-writer.js';
-import { CborSerializer, MsgpackSerializer } from './binary-serializers.js';
+import { cborSerializer, msgpackSerializer } from './binary-serializers.js';
 import { decodeError, encodeError } from './error-codec.js';
 import { ClassRegistry } from './registry.js';
 import type { PyroDialect, Serializer } from './serializer.js';
@@ -58,9 +58,9 @@ export function createSerializers(options: SerializerOptions = {}): SerializerSe
   const writer = new ByteWriter();
   const decodeOptions = { copyBuffers: options.copyBuffers ?? true };
   const list: readonly Serializer[] = Object.freeze([
-    new CborSerializer(mapper, writer, decodeOptions),
+    cborSerializer(mapper, writer, decodeOptions),
     new JsonSerializer(mapper),
-    new MsgpackSerializer(mapper, writer, decodeOptions),
+    msgpackSerializer(mapper, writer, decodeOptions),
     new SerpentSerializer(mapper, options.serpentBytesRepr ?? false),
     new MarshalSerializer(mapper),
   ]);
