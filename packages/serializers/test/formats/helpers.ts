@@ -1,6 +1,7 @@
-// Test helpers for the format codecs: the vectors' `$`-rendering of Python values (both directions),
-// a canonical text form of model values for exact comparison, what each format turns a value into
-// after a round trip, and fast-check arbitraries of model values.
+// Test helpers for the format codecs: the vectors' `$`-rendering of Python values (both directions)
+// and a canonical text form of model values (from @cinder/test-utils), what each format turns a value
+// into after a round trip, and fast-check arbitraries of model values.
+import { createPyRender } from '@cinder/test-utils';
 import fc from 'fast-check';
 import { setOwn } from '../../src/formats/options.js';
 import { isPyInt, pyFloatRepr } from '../../src/formats/py-float.js';
@@ -8,127 +9,12 @@ import { Complex, Tuple } from '../../src/pyvalues.js';
 
 export type Format = 'json' | 'serpent' | 'serpent-bytesrepr' | 'marshal';
 
-/** The vectors' rendering (README "Rendering of payload_decoded") → model value. */
-export function fromRendering(r: unknown): unknown {
-  if (r === null || typeof r === 'boolean' || typeof r === 'string' || typeof r === 'number') return r;
-  if (Array.isArray(r)) return r.map(fromRendering);
-  const o = r as Record<string, unknown>;
-  const keys = Object.keys(o);
-  if (keys.length === 1 && keys[0]!.startsWith('$')) {
-    const v = o[keys[0]!];
-    switch (keys[0]) {
-      case '$int': {
-        const big = BigInt(v as string);
-        return Number.isSafeInteger(Number(big)) && BigInt(Number(big)) === big ? Number(big) : big;
-      }
-      case '$float':
-        return parseFloatRendering(v as string);
-      case '$bytes':
-        return new Uint8Array(Buffer.from(v as string, 'hex'));
-      case '$tuple':
-        return Tuple.fromArray((v as unknown[]).map(fromRendering));
-      case '$set':
-      case '$frozenset':
-        return new Set((v as unknown[]).map(fromRendering));
-      case '$dict': {
-        const pairs = (v as [unknown, unknown][]).map(
-          ([k, x]) => [fromRendering(k), fromRendering(x)] as const,
-        );
-        if (pairs.every(([k]) => typeof k === 'string')) {
-          const out: Record<string, unknown> = {};
-          for (const [k, x] of pairs) setOwn(out, k as string, x);
-          return out;
-        }
-        return new Map(pairs);
-      }
-      case '$complex': {
-        const [re, im] = v as [unknown, unknown];
-        return new Complex(fromRendering(re) as number, fromRendering(im) as number);
-      }
-    }
-    throw new Error(`unknown rendering ${keys[0]}`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const k of keys) setOwn(out, k, fromRendering(o[k]));
-  return out;
-}
-
-function parseFloatRendering(s: string): number {
-  if (s === 'nan') return Number.NaN;
-  if (s === 'inf') return Number.POSITIVE_INFINITY;
-  if (s === '-inf') return Number.NEGATIVE_INFINITY;
-  return Number(s);
-}
-
-/** Model value → rendering, to hand a value to Python (test/formats/py/differential.py builds it). */
-export function toRendering(v: unknown): unknown {
-  switch (typeof v) {
-    case 'undefined':
-      return null;
-    case 'boolean':
-    case 'string':
-      return v;
-    case 'number':
-      if (isPyInt(v)) return v;
-      if (Number.isNaN(v)) return { $float: 'nan' };
-      if (v === Number.POSITIVE_INFINITY) return { $float: 'inf' };
-      if (v === Number.NEGATIVE_INFINITY) return { $float: '-inf' };
-      return Number.isInteger(v) || Object.is(v, -0) ? { $float: pyFloatRepr(v) } : v;
-    case 'bigint':
-      return { $int: v.toString() };
-    case 'object': {
-      if (v === null) return null;
-      if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('hex') };
-      if (v instanceof Tuple) return { $tuple: [...v].map(toRendering) };
-      if (Array.isArray(v)) return v.map(toRendering);
-      if (v instanceof Set) return { $set: [...v].map(toRendering) };
-      if (v instanceof Map) return { $dict: [...v].map(([k, x]) => [toRendering(k), toRendering(x)]) };
-      if (v instanceof Complex) return { $complex: [toRendering(v.real), toRendering(v.imag)] };
-      const o = v as Record<string, unknown>;
-      const keys = Object.keys(o);
-      if (keys.some((k) => k.startsWith('$'))) return { $dict: keys.map((k) => [k, toRendering(o[k])]) };
-      const out: Record<string, unknown> = {};
-      for (const k of keys) setOwn(out, k, toRendering(o[k]));
-      return out;
-    }
-  }
-  throw new Error(`cannot render ${typeof v}`);
-}
-
 /**
- * A canonical text of a model value that tells apart everything the model can: -0 from 0, bigint
- * from number, Tuple from Array, Map from plain object, key order of dicts (not of sets).
+ * The vectors' rendering (README "Rendering of payload_decoded") in both directions, to hand values
+ * to Python (test/formats/py/differential.py builds them), and the canonical text for exact
+ * comparisons: one implementation for every package, in @cinder/test-utils.
  */
-export function canon(v: unknown): string {
-  switch (typeof v) {
-    case 'undefined':
-      return 'undefined';
-    case 'boolean':
-      return v ? 'True' : 'False';
-    case 'string':
-      return JSON.stringify(v);
-    case 'number':
-      return Object.is(v, -0) ? 'n:-0' : `n:${v}`;
-    case 'bigint':
-      return `big:${v}`;
-    case 'object': {
-      if (v === null) return 'None';
-      if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString('hex')}`;
-      if (v instanceof Tuple) return `(${[...v].map(canon).join(',')})`;
-      if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-      if (v instanceof Set) return `set{${[...v].map(canon).sort().join(',')}}`;
-      if (v instanceof Map) return `map{${[...v].map(([k, x]) => `${canon(k)}=>${canon(x)}`).join(',')}}`;
-      if (v instanceof Complex) return `complex(${canon(v.real)},${canon(v.imag)})`;
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return `?${(v as object).constructor.name}`;
-      const o = v as Record<string, unknown>;
-      return `{${Object.keys(o)
-        .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
-        .join(',')}}`;
-    }
-  }
-  return `?${typeof v}`;
-}
+export const { fromRendering, toRendering, canon } = createPyRender({ Tuple, Complex });
 
 function b64dict(b: Uint8Array): Record<string, unknown> {
   return { data: Buffer.from(b).toString('base64'), encoding: 'base64' };
