@@ -55,74 +55,51 @@ export const PING_PAYLOAD_BYTES = 32;
 const ALL: readonly TransportId[] = transportIds;
 const TCP: readonly TransportId[] = ['tcp'];
 
-export const scenarios: readonly ScenarioDef[] = [
-  {
-    id: 'connections',
-    title: 'release + rebind: close, connect, handshake, no call',
-    transports: TCP,
-    count: { full: 2000, quick: 500 },
-    warmup: { full: 200, quick: 50 },
-    isolated: false,
-  },
-  {
-    id: 'new_proxy_calls',
-    title: 'new proxy + one round-trip call + close',
-    transports: TCP,
-    count: { full: 2000, quick: 500 },
-    warmup: { full: 200, quick: 50 },
-    isolated: false,
-  },
-  {
-    id: 'calls',
-    title: 'sequential round-trip calls on one connection (also gives latency percentiles)',
-    transports: ALL,
-    count: { full: 10_000, quick: 2000 },
-    warmup: { full: 1000, quick: 200 },
-    isolated: false,
-  },
-  {
-    id: 'oneway',
-    title: 'oneway calls on one connection, then one round trip as a barrier',
-    transports: TCP,
-    count: { full: 10_000, quick: 2000 },
-    warmup: { full: 1000, quick: 200 },
-    isolated: false,
-  },
-  {
-    id: 'pipelined16',
-    title: 'round-trip calls with 16 in flight on one connection',
-    transports: TCP,
-    count: { full: 50_000, quick: 5000 },
-    warmup: { full: 5000, quick: 500 },
-    inFlight: 16,
-    isolated: false,
-  },
-  {
-    id: 'pipelined128',
-    title: 'round-trip calls with 128 in flight on one connection',
-    transports: TCP,
-    count: { full: 50_000, quick: 5000 },
-    warmup: { full: 5000, quick: 500 },
-    inFlight: 128,
-    isolated: false,
-  },
-  {
-    id: 'transfer',
-    title: '14 calls sending 500000×i bytes (51269 KiB) as binary, small reply',
-    transports: ALL,
-    count: { full: TRANSFER_CALLS, quick: TRANSFER_CALLS },
-    warmup: { full: 3, quick: 3 },
-    isolated: true,
-  },
-  {
-    id: 'batched',
-    title: '(multiply, add) pairs sequentially, then the same calls as one batch',
-    transports: TCP,
-    count: { full: 20_000, quick: 2000 },
-    warmup: { full: 1000, quick: 200 },
-    isolated: false,
-  },
+/** Each scenario's line for --help and the report. */
+const titles: Readonly<Record<ScenarioId, string>> = {
+  connections: 'release + rebind: close, connect, handshake, no call',
+  new_proxy_calls: 'new proxy + one round-trip call + close',
+  calls: 'sequential round-trip calls on one connection (also gives latency percentiles)',
+  oneway: 'oneway calls on one connection, then one round trip as a barrier',
+  pipelined16: 'round-trip calls with 16 in flight on one connection',
+  pipelined128: 'round-trip calls with 128 in flight on one connection',
+  transfer: '14 calls sending 500000×i bytes (51269 KiB) as binary, small reply',
+  batched: '(multiply, add) pairs sequentially, then the same calls as one batch',
+};
+
+/** [full, quick] */
+type Counts = readonly [number, number];
+/** One row per scenario, in report order: id, transports, count, warm-up, extras. */
+type ScenarioRow = readonly [
+  ScenarioId,
+  readonly TransportId[],
+  Counts,
+  Counts,
+  { inFlight?: number; isolated?: boolean }?,
 ];
+
+const scenarioRows: readonly ScenarioRow[] = [
+  ['connections', TCP, [2000, 500], [200, 50]],
+  ['new_proxy_calls', TCP, [2000, 500], [200, 50]],
+  ['calls', ALL, [10_000, 2000], [1000, 200]],
+  ['oneway', TCP, [10_000, 2000], [1000, 200]],
+  ['pipelined16', TCP, [50_000, 5000], [5000, 500], { inFlight: 16 }],
+  ['pipelined128', TCP, [50_000, 5000], [5000, 500], { inFlight: 128 }],
+  ['transfer', ALL, [TRANSFER_CALLS, TRANSFER_CALLS], [3, 3], { isolated: true }],
+  ['batched', TCP, [20_000, 2000], [1000, 200]],
+];
+
+export const scenarios: readonly ScenarioDef[] = scenarioRows.map(
+  ([id, transports, [full, quick], [warmFull, warmQuick], extra = {}]) => ({
+    id,
+    title: titles[id],
+    transports,
+    count: { full, quick },
+    warmup: { full: warmFull, quick: warmQuick },
+    ...(extra.inFlight !== undefined ? { inFlight: extra.inFlight } : {}),
+    isolated: extra.isolated ?? false,
+  }),
+);
 
 export const scenarioIds: readonly ScenarioId[] = scenarios.map((s) => s.id);
 
@@ -159,78 +136,33 @@ export interface FigureDef {
   readonly title: string;
 }
 
-export const figures: readonly FigureDef[] = [
-  {
-    name: 'connections_per_s',
-    scenario: 'connections',
-    unit: 'conn/s',
-    better: 'higher',
-    title: 'connections',
-  },
-  {
-    name: 'new_proxy_calls_per_s',
-    scenario: 'new_proxy_calls',
-    unit: 'calls/s',
-    better: 'higher',
-    title: 'new proxy calls',
-  },
-  { name: 'calls_per_s', scenario: 'calls', unit: 'calls/s', better: 'higher', title: 'sequential calls' },
-  { name: 'latency_p50_us', scenario: 'calls', unit: 'us', better: 'lower', title: 'call latency p50' },
-  { name: 'latency_p99_us', scenario: 'calls', unit: 'us', better: 'lower', title: 'call latency p99' },
-  { name: 'latency_p999_us', scenario: 'calls', unit: 'us', better: 'lower', title: 'call latency p99.9' },
-  {
-    name: 'oneway_calls_per_s',
-    scenario: 'oneway',
-    unit: 'calls/s',
-    better: 'higher',
-    title: 'oneway calls',
-  },
-  {
-    name: 'pipelined16_calls_per_s',
-    scenario: 'pipelined16',
-    unit: 'calls/s',
-    better: 'higher',
-    title: 'pipelined calls, 16 in flight',
-  },
-  {
-    name: 'pipelined128_calls_per_s',
-    scenario: 'pipelined128',
-    unit: 'calls/s',
-    better: 'higher',
-    title: 'pipelined calls, 128 in flight',
-  },
+/** One row per figure: name, scenario, unit, which way is better, title. */
+const figureRows: readonly (readonly [string, ScenarioId, string, Better, string])[] = [
+  ['connections_per_s', 'connections', 'conn/s', 'higher', 'connections'],
+  ['new_proxy_calls_per_s', 'new_proxy_calls', 'calls/s', 'higher', 'new proxy calls'],
+  ['calls_per_s', 'calls', 'calls/s', 'higher', 'sequential calls'],
+  ['latency_p50_us', 'calls', 'us', 'lower', 'call latency p50'],
+  ['latency_p99_us', 'calls', 'us', 'lower', 'call latency p99'],
+  ['latency_p999_us', 'calls', 'us', 'lower', 'call latency p99.9'],
+  ['oneway_calls_per_s', 'oneway', 'calls/s', 'higher', 'oneway calls'],
+  ['pipelined16_calls_per_s', 'pipelined16', 'calls/s', 'higher', 'pipelined calls, 16 in flight'],
+  ['pipelined128_calls_per_s', 'pipelined128', 'calls/s', 'higher', 'pipelined calls, 128 in flight'],
   // MB as Pyro's hugetransfer prints it: 2^20 bytes.
-  { name: 'transfer_MB_per_s', scenario: 'transfer', unit: 'MiB/s', better: 'higher', title: 'transfer' },
-  {
-    name: 'transfer_peak_rss_server_MiB',
-    scenario: 'transfer',
-    unit: 'MiB',
-    better: 'lower',
-    title: 'peak RSS of the server (transfer)',
-  },
-  {
-    name: 'transfer_peak_rss_client_MiB',
-    scenario: 'transfer',
-    unit: 'MiB',
-    better: 'lower',
-    title: 'peak RSS of the client (transfer)',
-  },
-  {
-    name: 'batch_sequential_calls_per_s',
-    scenario: 'batched',
-    unit: 'calls/s',
-    better: 'higher',
-    title: 'batch scenario, sequential part',
-  },
-  {
-    name: 'batched_calls_per_s',
-    scenario: 'batched',
-    unit: 'calls/s',
-    better: 'higher',
-    title: 'batched calls',
-  },
-  { name: 'batch_speedup', scenario: 'batched', unit: 'x', better: 'higher', title: 'batch speed-up' },
+  ['transfer_MB_per_s', 'transfer', 'MiB/s', 'higher', 'transfer'],
+  ['transfer_peak_rss_server_MiB', 'transfer', 'MiB', 'lower', 'peak RSS of the server (transfer)'],
+  ['transfer_peak_rss_client_MiB', 'transfer', 'MiB', 'lower', 'peak RSS of the client (transfer)'],
+  ['batch_sequential_calls_per_s', 'batched', 'calls/s', 'higher', 'batch scenario, sequential part'],
+  ['batched_calls_per_s', 'batched', 'calls/s', 'higher', 'batched calls'],
+  ['batch_speedup', 'batched', 'x', 'higher', 'batch speed-up'],
 ];
+
+export const figures: readonly FigureDef[] = figureRows.map(([name, scenario, unit, better, title]) => ({
+  name,
+  scenario,
+  unit,
+  better,
+  title,
+}));
 
 export function figureDef(name: string): FigureDef | undefined {
   return figures.find((f) => f.name === name);
