@@ -109,6 +109,22 @@ export function scenarioDef(id: ScenarioId): ScenarioDef {
   return def;
 }
 
+/**
+ * A system's `scenarios(transport)`: every scenario that runs over the transport, in report order,
+ * but those in `except` (what the system has no counterpart for).
+ */
+export function systemScenarios(
+  except: readonly ScenarioId[] = [],
+): (transport: TransportId) => readonly ScenarioId[] {
+  const offered = new Map(
+    transportIds.map((t) => [
+      t,
+      scenarios.filter((s) => s.transports.includes(t) && !except.includes(s.id)).map((s) => s.id),
+    ]),
+  );
+  return (transport) => offered.get(transport) ?? [];
+}
+
 /** Runs per measurement; the figure is their median. */
 export function runsFor(mode: Mode): number {
   return mode === 'quick' ? 1 : 3;

@@ -12,7 +12,7 @@ import type * as Cinder from '@cinder/cinder';
 import { BenchError } from '../errors.js';
 import type { ClientDriver } from '../harness.js';
 import type { ClientPlan, ServerPlan } from '../messages.js';
-import type { ScenarioId, TransportId } from '../scenarios.js';
+import { systemScenarios } from '../scenarios.js';
 import {
   type Command,
   type NodeSystem,
@@ -24,18 +24,6 @@ import {
 
 /** The object id the server registers, as the Pyro4 baseline does. */
 export const BENCH_OBJECT_ID = 'bench';
-
-const TCP_SCENARIOS: readonly ScenarioId[] = [
-  'connections',
-  'new_proxy_calls',
-  'calls',
-  'oneway',
-  'pipelined16',
-  'pipelined128',
-  'transfer',
-  'batched',
-];
-const VARIANT_SCENARIOS: readonly ScenarioId[] = ['calls', 'transfer'];
 
 async function probe(): Promise<ProbeResult> {
   try {
@@ -62,7 +50,7 @@ export const cinderSpec: SystemSpec = {
   id: 'cinder',
   label: 'Cinder',
   serializers: ['cbor', 'json', 'msgpack', 'serpent', 'marshal'],
-  scenarios: (transport: TransportId) => (transport === 'tcp' ? TCP_SCENARIOS : VARIANT_SCENARIOS),
+  scenarios: systemScenarios(),
   probe,
   serverCommand: (plan) => cinderCommand('server', plan),
   clientCommand: (plan) => cinderCommand('client', plan),

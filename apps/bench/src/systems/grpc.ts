@@ -7,11 +7,9 @@ import { createRequire } from 'node:module';
 import type * as Grpc from '@grpc/grpc-js';
 import type { ClientDriver } from '../harness.js';
 import type { ClientPlan, ServerPlan } from '../messages.js';
-import { PING_PAYLOAD_BYTES, type ScenarioId, type TransportId } from '../scenarios.js';
+import { PING_PAYLOAD_BYTES, systemScenarios } from '../scenarios.js';
 import { type NodeSystem, type RunningServer, type SystemSpec, workerCommand } from '../system.js';
 
-const TCP_SCENARIOS: readonly ScenarioId[] = ['calls', 'pipelined16', 'pipelined128', 'transfer'];
-const VARIANT_SCENARIOS: readonly ScenarioId[] = ['calls', 'transfer'];
 /** Above the biggest transfer call (7,000,000 bytes); grpc's default limit is 4 MiB. */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -19,7 +17,7 @@ export const grpcSpec: SystemSpec = {
   id: 'grpc',
   label: 'grpc-js',
   serializers: ['none'],
-  scenarios: (transport: TransportId) => (transport === 'tcp' ? TCP_SCENARIOS : VARIANT_SCENARIOS),
+  scenarios: systemScenarios(['connections', 'new_proxy_calls', 'oneway', 'batched']),
   probe: async () => {
     try {
       const pkg = createRequire(import.meta.url)('@grpc/grpc-js/package.json') as { version: string };

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { ClientPlan, ServerPlan } from '../messages.js';
-import type { ScenarioId, TransportId } from '../scenarios.js';
+import { systemScenarios } from '../scenarios.js';
 import type { Command, ProbeResult, SystemSpec } from '../system.js';
 
 /** Debian's interpreter: the `python3` first on PATH on these machines cannot see Debian's Pyro4. */
@@ -14,15 +14,6 @@ export const PYTHON = '/usr/bin/python3';
 export const PYRO4_SERIALIZERS: readonly string[] = ['serpent', 'json', 'msgpack', 'marshal', 'pickle'];
 
 const pythonDir = fileURLToPath(new URL('../../python/', import.meta.url));
-const TCP_SCENARIOS: readonly ScenarioId[] = [
-  'connections',
-  'new_proxy_calls',
-  'calls',
-  'oneway',
-  'transfer',
-  'batched',
-];
-const VARIANT_SCENARIOS: readonly ScenarioId[] = ['calls', 'transfer'];
 
 const PROBE = `
 import json, sys
@@ -74,7 +65,7 @@ export const pyro4Spec: SystemSpec = {
   id: 'pyro4',
   label: 'Pyro4',
   serializers: PYRO4_SERIALIZERS,
-  scenarios: (transport: TransportId) => (transport === 'tcp' ? TCP_SCENARIOS : VARIANT_SCENARIOS),
+  scenarios: systemScenarios(['pipelined16', 'pipelined128']),
   probe,
   serverCommand: (plan) =>
     python('pyro4_server.py', plan, { PYRO_SERIALIZERS_ACCEPTED: PYRO4_SERIALIZERS.join(',') }),

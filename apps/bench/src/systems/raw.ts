@@ -8,26 +8,15 @@ import * as tls from 'node:tls';
 import { BenchError } from '../errors.js';
 import type { ClientDriver } from '../harness.js';
 import type { ClientPlan, ServerPlan } from '../messages.js';
-import { PING_PAYLOAD_BYTES, type ScenarioId, type TransportId } from '../scenarios.js';
+import { PING_PAYLOAD_BYTES, systemScenarios } from '../scenarios.js';
 import { type NodeSystem, type RunningServer, type SystemSpec, workerCommand } from '../system.js';
 import { FrameReader, frame, frameHeader, HEADER_BYTES, OP_ECHO, OP_ONEWAY, OP_SINK } from './raw-frames.js';
-
-const TCP_SCENARIOS: readonly ScenarioId[] = [
-  'connections',
-  'new_proxy_calls',
-  'calls',
-  'oneway',
-  'pipelined16',
-  'pipelined128',
-  'transfer',
-];
-const VARIANT_SCENARIOS: readonly ScenarioId[] = ['calls', 'transfer'];
 
 export const rawSpec: SystemSpec = {
   id: 'raw',
   label: 'raw node:net',
   serializers: ['none'],
-  scenarios: (transport: TransportId) => (transport === 'tcp' ? TCP_SCENARIOS : VARIANT_SCENARIOS),
+  scenarios: systemScenarios(['batched']),
   probe: async () => ({ available: true, versions: {} }),
   serverCommand: (plan) => workerCommand('raw', 'server', plan),
   clientCommand: (plan) => workerCommand('raw', 'client', plan),
