@@ -9,10 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, expect, it } from 'vitest';
 import type { BenchJson } from '../src/index.js';
+import { headlineFigures } from '../src/report.js';
 import { figures } from '../src/scenarios.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+/** The scenarios that produce the headline figures (the `--only` of the headline run). */
+const HEADLINE_SCENARIOS = 'connections,new_proxy_calls,calls,transfer,batched';
 
 afterAll(async () => {
   await stopAllChildren();
@@ -88,17 +91,32 @@ it('runs a quick bench and writes well-formed JSON with positive figures', { tim
   expect(readFileSync(svgFile, 'utf8')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
 });
 
+it('has the headline figures the issue asks for, each from a scenario the next test runs', () => {
+  const required = [
+    'connections_per_s',
+    'new_proxy_calls_per_s',
+    'calls_per_s',
+    'transfer_MB_per_s',
+    'batched_calls_per_s',
+    'batch_speedup',
+  ];
+  expect(headlineFigures).toEqual(expect.arrayContaining(required));
+  for (const name of headlineFigures) {
+    const scenario = figures.find((f) => f.name === name)?.scenario;
+    expect(HEADLINE_SCENARIOS.split(','), name).toContain(scenario);
+  }
+});
+
 it("gives Cinder's headline figures, each positive", {
   timeout: 120_000,
 }, async () => {
   const jsonFile = join(dir, 'cinder.json');
-  const only = 'connections,new_proxy_calls,calls,transfer,batched';
   const args = [
     '--quick',
     '--system',
     'cinder',
     '--only',
-    only,
+    HEADLINE_SCENARIOS,
     '--transport',
     'tcp',
     '--serializer',
@@ -118,12 +136,7 @@ it("gives Cinder's headline figures, each positive", {
   }
   const names = new Set(cinder.map((e) => e.scenario));
   for (const headline of [
-    'connections_per_s',
-    'new_proxy_calls_per_s',
-    'calls_per_s',
-    'transfer_MB_per_s',
-    'batched_calls_per_s',
-    'batch_speedup',
+    ...headlineFigures,
     'transfer_peak_rss_server_MiB',
     'transfer_peak_rss_client_MiB',
   ]) {
