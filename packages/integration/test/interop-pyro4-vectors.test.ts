@@ -2,30 +2,16 @@
 // pyro4-{json,serpent,msgpack,hmac-json}.jsonl replayed against a Cinder daemon (the server side)
 // and a Cinder proxy driven against the recorded server frames (the client side). The live Pyro4
 // peer tests cover the same ground with real Python processes; these pin down the bytes.
-import { Daemon, type DaemonOptions, Flags, MsgType } from '@cinder/cinder';
+import { Flags, MsgType } from '@cinder/cinder';
 import { decodeMessage, pyro4Checksum } from '@cinder/protocol';
-import { createSerializers } from '@cinder/serializers';
-import { frameBytes, type VectorFile, vectorScenarios } from '@cinder/test-utils';
-import { afterAll, describe, expect, it } from 'vitest';
-import { actionFor, type ClientContext } from './interop-client-actions.js';
-import { sampleValue, Thing, vectorRegistry } from './interop-objects.js';
-import {
-  answersWith,
-  type Deviation,
-  fakeServer,
-  refusesWith,
-  replayAgainstServer,
-  sameWithoutCorrAnnotation,
-} from './interop-vectors.js';
+import { frameBytes } from '@cinder/test-utils';
+import { sampleValue } from './interop-objects.js';
+import { vectorConformance, vectorSerializers } from './interop-vector-suite.js';
+import { answersWith, type Deviation, refusesWith, sameWithoutCorrAnnotation } from './interop-vectors.js';
 
-const FILES: readonly VectorFile[] = ['pyro4-json', 'pyro4-serpent', 'pyro4-msgpack', 'pyro4-hmac-json'];
 const HMAC_KEY = Buffer.from('secret');
 
-const registry = vectorRegistry();
-const sets = {
-  4: createSerializers({ dialect: 4, registry }),
-  5: createSerializers({ dialect: 5, registry }),
-};
+const { registry, sets } = vectorSerializers();
 
 /** Where Cinder's daemon answers differently from Pyro4's, and why (listed in docs/interop.md). */
 const SERVER_DEVIATIONS: readonly Deviation[] = [
@@ -99,73 +85,6 @@ const SERVER_DEVIATIONS: readonly Deviation[] = [
     why: 'the connection is already closed',
   },
 ];
-
-const daemons = new Map<string, Promise<Daemon>>();
-
-/** The daemon a scenario was captured against (stock, handshake, small limit, compressing, Pyro4's default serializers; HMAC per file). */
-function daemonFor(scenario: string, file: VectorFile): Promise<Daemon> {
-  const kind =
-    scenario === 'connect_custom_handshake' || scenario === 'connect_rejected_by_validateHandshake'
-      ? 'handshake'
-      : scenario.startsWith('message_too_large')
-        ? 'small'
-        : scenario === 'compressed_payloads'
-          ? 'compress'
-          : scenario === 'serializer_not_accepted'
-            ? 'pyro4-accepted'
-            : // a bad version or tag says nothing of the protocol: only a Pyro4-only daemon answers in 48
-              scenario === 'raw_bad_version_connect' || scenario === 'raw_bad_tag_connect'
-              ? 'pyro4-only'
-              : 'default';
-  const hmac = file === 'pyro4-hmac-json';
-  const key = `${kind}:${hmac}`;
-  let daemon = daemons.get(key);
-  if (!daemon) {
-    const options: DaemonOptions = {
-      host: '127.0.0.1',
-      registry,
-      protocols: kind === 'pyro4-only' ? [48] : [502, 48],
-      ...(hmac ? { hmacKey: HMAC_KEY } : {}),
-      config: {
-        ...(kind === 'small' ? { maxMessageSize: 1000 } : {}),
-        ...(kind === 'compress' ? { compression: true } : {}),
-        ...(kind === 'pyro4-accepted' ? { serializersAccepted: ['serpent', 'marshal', 'json'] } : {}),
-      },
-      ...(kind === 'handshake'
-        ? {
-            validateHandshake: ({ data }) => {
-              if (data === 'deny-me') throw new RangeError(`handshake rejected: client sent 'deny-me'`);
-              return { echo: data, server: 'vectors' };
-            },
-          }
-        : {}),
-    };
-    daemon = Daemon.start(options).then((d) => {
-      d.register(Thing, 'test.thing');
-      return d;
-    });
-    daemons.set(key, daemon);
-  }
-  return daemon;
-}
-
-afterAll(async () => {
-  await Promise.all([...daemons.values()].map(async (d) => (await d).close({ graceMs: 100 })));
-});
-
-describe.each(FILES)('a Cinder daemon answers the Pyro4 client frames of %s', (file) => {
-  const scenarios = [...vectorScenarios(file)];
-  it.each(scenarios.map(([name, lines]) => ({ name, lines })))('$name', async ({ name, lines }) => {
-    const daemon = await daemonFor(name, file);
-    const problems = await replayAgainstServer(lines, {
-      port: (daemon.endpoint as { port: number }).port,
-      sets,
-      ...(file === 'pyro4-hmac-json' ? { hmacKey: HMAC_KEY } : {}),
-      deviations: SERVER_DEVIATIONS,
-    });
-    expect(problems.join('\n')).toBe('');
-  });
-});
 
 // -------------------------------------------------------------------------------------------------
 // The client side.
@@ -241,38 +160,25 @@ const CLIENT_DEVIATIONS: readonly Deviation[] = [
   },
 ];
 
-describe.each(FILES)('a Cinder proxy sends what Pyro4 clients sent in %s', (file) => {
-  const hmac = file === 'pyro4-hmac-json';
-  const serializer = hmac ? 'json' : file.slice('pyro4-'.length);
-  const scenarios = [...vectorScenarios(file)].filter(([name]) => actionFor(name, file) !== undefined);
-  it.each(scenarios.map(([name, lines]) => ({ name, lines })))('$name', async ({ name, lines }) => {
-    const server = await fakeServer(lines, {
-      sets,
-      ...(hmac ? { hmacKey: HMAC_KEY } : {}),
-      deviations: CLIENT_DEVIATIONS,
-    });
-    try {
-      const ctx: ClientContext = {
-        file,
-        server,
-        set: sets[4],
-        ...(hmac ? { hmacKey: HMAC_KEY } : {}),
-        serializer,
-        lines,
-        uri: (objectId = 'test.thing') => `PYRO:${objectId}@127.0.0.1:${server.port}`,
-        options: {
-          protocol: 48,
-          serializer,
-          registry,
-          timeoutMs: 5000,
-          connectTimeoutMs: 5000,
-          ...(hmac ? { hmacKey: HMAC_KEY } : {}),
-        },
-      };
-      await actionFor(name, file)!(ctx);
-      expect((await server.finish()).join('\n')).toBe('');
-    } finally {
-      await server.close();
-    }
-  });
+vectorConformance({
+  peer: 'Pyro4',
+  protocol: 48,
+  files: ['pyro4-json', 'pyro4-serpent', 'pyro4-msgpack', 'pyro4-hmac-json'],
+  registry,
+  sets,
+  hmac: { file: 'pyro4-hmac-json', key: HMAC_KEY },
+  // Pyro4's own captures: Pyro4's default accepted serializers, and a Pyro4-only daemon (a bad
+  // version or tag says nothing of the protocol: only a Pyro4-only daemon answers in 48).
+  daemonKind: (scenario) =>
+    scenario === 'serializer_not_accepted'
+      ? 'pyro4-accepted'
+      : scenario === 'raw_bad_version_connect' || scenario === 'raw_bad_tag_connect'
+        ? 'pyro4-only'
+        : undefined,
+  daemonOptions: (kind) => ({
+    protocols: kind === 'pyro4-only' ? [48] : [502, 48],
+    ...(kind === 'pyro4-accepted' ? { config: { serializersAccepted: ['serpent', 'marshal', 'json'] } } : {}),
+  }),
+  serverDeviations: SERVER_DEVIATIONS,
+  clientDeviations: CLIENT_DEVIATIONS,
 });

@@ -2,28 +2,15 @@
 // every exchange of pyro5-{json,serpent,msgpack,marshal}.jsonl is replayed against a Cinder daemon
 // serving the TypeScript port of the vectors' Thing, and its answers compared as each line says.
 // Where Cinder differs on purpose (or cannot do otherwise) the difference is listed below.
-import { Daemon, type DaemonOptions, Flags, MsgType } from '@cinder/cinder';
+import { Flags, MsgType } from '@cinder/cinder';
 import { decodeMessage } from '@cinder/protocol';
-import { createSerializers, ExceptionWrapper } from '@cinder/serializers';
-import { frameBytes, type VectorFile, vectorScenarios } from '@cinder/test-utils';
-import { afterAll, describe, expect, it } from 'vitest';
-import { actionFor, type ClientContext } from './interop-client-actions.js';
-import { sampleValue, Thing, vectorRegistry } from './interop-objects.js';
-import {
-  answersWith,
-  type Deviation,
-  fakeServer,
-  replayAgainstServer,
-  sameWithoutCorrelation,
-} from './interop-vectors.js';
+import { ExceptionWrapper } from '@cinder/serializers';
+import { frameBytes } from '@cinder/test-utils';
+import { sampleValue } from './interop-objects.js';
+import { vectorConformance, vectorSerializers } from './interop-vector-suite.js';
+import { answersWith, type Deviation, sameWithoutCorrelation } from './interop-vectors.js';
 
-const FILES: readonly VectorFile[] = ['pyro5-json', 'pyro5-serpent', 'pyro5-msgpack', 'pyro5-marshal'];
-
-const registry = vectorRegistry();
-const sets = {
-  4: createSerializers({ dialect: 4, registry }),
-  5: createSerializers({ dialect: 5, registry }),
-};
+const { registry, sets } = vectorSerializers();
 
 /** Where Cinder's daemon answers differently from Pyro5's, and why (listed in docs/interop.md). */
 const SERVER_DEVIATIONS: readonly Deviation[] = [
@@ -93,63 +80,6 @@ const SERVER_DEVIATIONS: readonly Deviation[] = [
     why: 'CPython flags marshal objects for back-references by their reference count (FLAG_REF, 0x80); Cinder by type',
   },
 ];
-
-const daemons = new Map<string, Promise<Daemon>>();
-
-/** The daemon a scenario was captured against: stock, custom handshake, small limit or compressing. */
-function daemonFor(scenario: string): Promise<Daemon> {
-  const kind =
-    scenario === 'connect_custom_handshake' || scenario === 'connect_rejected_by_validateHandshake'
-      ? 'handshake'
-      : scenario.startsWith('message_too_large')
-        ? 'small'
-        : scenario === 'compressed_payloads'
-          ? 'compress'
-          : 'default';
-  let daemon = daemons.get(kind);
-  if (!daemon) {
-    const options: DaemonOptions = {
-      host: '127.0.0.1',
-      registry,
-      config: {
-        ...(kind === 'small' ? { maxMessageSize: 1000 } : {}),
-        ...(kind === 'compress' ? { compression: true } : {}),
-      },
-      ...(kind === 'handshake'
-        ? {
-            validateHandshake: ({ data }) => {
-              if (data === 'deny-me') throw new RangeError(`handshake rejected: client sent 'deny-me'`);
-              return { echo: data, server: 'vectors' };
-            },
-          }
-        : {}),
-    };
-    daemon = Daemon.start(options).then((d) => {
-      d.register(Thing, 'test.thing');
-      return d;
-    });
-    daemons.set(kind, daemon);
-  }
-  return daemon;
-}
-
-afterAll(async () => {
-  await Promise.all([...daemons.values()].map(async (d) => (await d).close({ graceMs: 100 })));
-});
-
-describe.each(FILES)('a Cinder daemon answers the Pyro5 client frames of %s', (file) => {
-  const scenarios = [...vectorScenarios(file)];
-  it.each(scenarios.map(([name, lines]) => ({ name, lines })))('$name', async ({ name, lines }) => {
-    const daemon = await daemonFor(name);
-    const port = (daemon.endpoint as { port: number }).port;
-    const problems = await replayAgainstServer(lines, {
-      port,
-      sets,
-      deviations: SERVER_DEVIATIONS,
-    });
-    expect(problems.join('\n')).toBe('');
-  });
-});
 
 // -------------------------------------------------------------------------------------------------
 // The client side: a Cinder proxy drives the same scenarios against a fake server that answers
@@ -233,25 +163,12 @@ const CLIENT_DEVIATIONS: readonly Deviation[] = [
   },
 ];
 
-describe.each(FILES)('a Cinder proxy sends what Pyro5 clients sent in %s', (file) => {
-  const serializer = file.slice('pyro5-'.length);
-  const scenarios = [...vectorScenarios(file)].filter(([name]) => actionFor(name, file) !== undefined);
-  it.each(scenarios.map(([name, lines]) => ({ name, lines })))('$name', async ({ name, lines }) => {
-    const server = await fakeServer(lines, { sets, deviations: CLIENT_DEVIATIONS });
-    try {
-      const ctx: ClientContext = {
-        file,
-        server,
-        set: sets[5],
-        serializer,
-        lines,
-        uri: (objectId = 'test.thing') => `PYRO:${objectId}@127.0.0.1:${server.port}`,
-        options: { protocol: 502, serializer, registry, timeoutMs: 5000, connectTimeoutMs: 5000 },
-      };
-      await actionFor(name, file)!(ctx);
-      expect((await server.finish()).join('\n')).toBe('');
-    } finally {
-      await server.close();
-    }
-  });
+vectorConformance({
+  peer: 'Pyro5',
+  protocol: 502,
+  files: ['pyro5-json', 'pyro5-serpent', 'pyro5-msgpack', 'pyro5-marshal'],
+  registry,
+  sets,
+  serverDeviations: SERVER_DEVIATIONS,
+  clientDeviations: CLIENT_DEVIATIONS,
 });
