@@ -1,8 +1,8 @@
 // Helpers for the daemon tests: a raw Pyro5 socket client that can misbehave on purpose (send any
 // bytes, read frames and CONNECTFAIL texts), frame builders, and small timing utilities.
-import { connect as netConnect, type Socket } from 'node:net';
 import { encodeMessage, Flags, FrameReader, type Message, MsgType } from '@cinder/protocol';
 import { createSerializers, type Serializer } from '@cinder/serializers';
+import { connectSocket, RawFrameClient } from '@cinder/test-utils';
 import type { Endpoint } from '@cinder/transport';
 
 export const serializers = createSerializers({ dialect: 5 });
@@ -55,103 +55,16 @@ export function invokeMessage(
 }
 
 /** A hand-driven client socket: writes whatever it is told, reads Pyro5 frames. */
-export class RawClient {
-  readonly socket: Socket;
-  readonly received: Message[] = [];
-  /** Resolves when the socket has closed (by either side). */
-  readonly closed: Promise<void>;
-  private readonly reader = new FrameReader({ maxMessageSize: 1 << 30, versions: [502] });
-  private waiter: (() => void) | undefined;
-  private isClosed = false;
-  private readError: Error | undefined;
-
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.reader.push(chunk, (m) => this.received.push(m));
-      } catch (err) {
-        this.readError = err as Error;
-        socket.destroy();
-      }
-      this.wake();
-    });
-    this.closed = new Promise((resolve) => {
-      socket.on('close', () => {
-        this.isClosed = true;
-        this.wake();
-        resolve();
-      });
-    });
-    socket.on('error', () => {});
-  }
-
+export class RawClient extends RawFrameClient<Message> {
   /** Connects to `endpoint`; `localAddress` binds the client side (e.g. 127.0.0.2, another client). */
-  static open(endpoint: Endpoint, localAddress?: string): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket =
-        endpoint.kind === 'unix'
-          ? netConnect({ path: endpoint.path })
-          : netConnect({
-              host: endpoint.host,
-              port: endpoint.port,
-              ...(localAddress ? { localAddress } : {}),
-            });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new RawClient(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  write(bytes: Uint8Array): void {
-    this.socket.write(bytes);
-  }
-
-  send(message: Message): void {
-    this.write(frame(message));
-  }
-
-  /** The next frame the daemon sends; rejects when the socket closes first or after `timeoutMs`. */
-  async next(timeoutMs = 5000): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.received.shift();
-      if (m) return m;
-      if (this.readError) throw this.readError;
-      if (this.isClosed) throw new Error('socket closed before a frame arrived');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  }
-
-  /** Resolves true if the socket closes within `timeoutMs`, false otherwise. */
-  async closesWithin(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const result = await Promise.race([this.closed.then(() => true), timedOut]);
-    clearTimeout(timer);
-    return result;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
+  static async open(endpoint: Endpoint, localAddress?: string): Promise<RawClient> {
+    const socket = await connectSocket(
+      endpoint.kind === 'unix'
+        ? { path: endpoint.path }
+        : { host: endpoint.host, port: endpoint.port, ...(localAddress ? { localAddress } : {}) },
+    );
+    const reader = new FrameReader({ maxMessageSize: 1 << 30, versions: [502] });
+    return new RawClient(socket, { push: (chunk, onFrame) => reader.push(chunk, onFrame), encode: frame });
   }
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { URI } from '@cinder/cinder';
 import { encodeMessage, FrameReader, type Message, MsgType } from '@cinder/protocol';
 import { createSerializers, type Serializer } from '@cinder/serializers';
-import { type StartedChild, startChild } from '@cinder/test-utils';
+import { connectSocket, RawFrameClient, type StartedChild, startChild } from '@cinder/test-utils';
 import type { SecurityServerOptions } from './fixtures/security-server.js';
 
 export type { SecurityServerOptions };
@@ -83,87 +83,13 @@ export function replyText(message: Message): string {
 }
 
 /** A hand-driven client socket: writes whatever it is told, reads Pyro5 frames. */
-export class RawClient {
-  readonly received: Message[] = [];
-  readonly closed: Promise<void>;
-  readonly #reader = new FrameReader({ maxMessageSize: 2 ** 32 - 1, versions: [502] });
-  #wake: (() => void) | undefined;
-  #isClosed = false;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.#reader.push(chunk, (m) => this.received.push(m));
-      } catch {
-        socket.destroy();
-      }
-      this.#wake?.();
+export class RawClient extends RawFrameClient<Message> {
+  static async open(target: { host: string; port: number } | { path: string }): Promise<RawClient> {
+    const reader = new FrameReader({ maxMessageSize: 2 ** 32 - 1, versions: [502] });
+    return new RawClient(await connectSocket(target), {
+      push: (chunk, onFrame) => reader.push(chunk, onFrame),
+      encode: frame,
     });
-    socket.on('error', () => {});
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#isClosed = true;
-        this.#wake?.();
-        resolve();
-      }),
-    );
-  }
-
-  static open(target: { host: string; port: number } | { path: string }): Promise<RawClient> {
-    return new Promise((resolve, reject) => {
-      const socket = netConnect('path' in target ? { path: target.path } : target);
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new RawClient(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  get isClosed(): boolean {
-    return this.#isClosed;
-  }
-
-  write(bytes: Uint8Array): void {
-    if (!this.socket.destroyed) this.socket.write(bytes);
-  }
-
-  send(message: Message): void {
-    this.write(frame(message));
-  }
-
-  /** The next frame from the daemon; rejects when the socket closes first or after `timeoutMs`. */
-  async next(timeoutMs = 5000): Promise<Message> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = this.received.shift();
-      if (m) return m;
-      if (this.#isClosed) throw new Error('socket closed before a frame arrived');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-  }
-
-  /** True if the socket closes within `timeoutMs`. */
-  async closesWithin(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const result = await Promise.race([this.closed.then(() => true), late]);
-    clearTimeout(timer);
-    return result;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
   }
 }
 

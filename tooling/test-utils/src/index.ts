@@ -5,4 +5,5 @@ export * from './child.js';
 export * from './markdown.js';
 export * from './paths.js';
 export * from './pyrender.js';
+export * from './raw-client.js';
 export * from './vectors.js';
