@@ -1,17 +1,20 @@
 // cinder-ns, the name server executable (Pyro's `pyro5-ns`): its options and its banner. ns.ts
 // runs it as a process.
 import { parseArgs } from 'node:util';
-import { type CinderConfig, ConfigError, type LogLevel, logLevels, resolveConfig } from '@cinder/core';
-import type { RunningNameServer, StartNameServerOptions } from '@cinder/naming';
 import {
-  type CliIo,
+  configOrUsageError,
   intOption,
+  LISTEN_OPTIONS,
+  listenArgs,
+  logLevelOption,
+  type Privileges,
   stripLeadingDashDash,
-  TLS_OPTIONS,
-  tlsConfig,
   UsageError,
   usageErrors,
-} from './cli.js';
+} from '@cinder/cinder/cli';
+import { type LogLevel, resolveConfig } from '@cinder/core';
+import type { RunningNameServer, StartNameServerOptions } from '@cinder/naming';
+import { type CliIo, TLS_OPTIONS, tlsConfig } from './cli.js';
 
 export const NS_USAGE = `Usage: cinder-ns [options]
 
@@ -50,11 +53,7 @@ Exit codes: 0 stopped normally, 1 failed (port in use, storage unusable…), 2 b
 
 const OPTIONS = {
   host: { type: 'string', short: 'n' },
-  port: { type: 'string', short: 'p' },
-  unixsocket: { type: 'string', short: 'u' },
-  'socket-mode': { type: 'string' },
-  user: { type: 'string' },
-  group: { type: 'string' },
+  ...LISTEN_OPTIONS,
   storage: { type: 'string', short: 's' },
   bchost: { type: 'string' },
   bcport: { type: 'string' },
@@ -72,7 +71,7 @@ export interface NsPlan {
   options: StartNameServerOptions;
   logLevel: LogLevel;
   /** Switch to this user and/or group once bound (dropPrivileges). */
-  privileges?: { user?: string; group?: string };
+  privileges?: Privileges;
 }
 
 /** Turns the command line into name server options; throws UsageError for bad usage. */
@@ -90,22 +89,7 @@ export function parseNsArgs(
   );
   const v = parsed.values;
   if (v.help) return 'help';
-  if (v.unixsocket !== undefined && (v.host !== undefined || v.port !== undefined)) {
-    throw new UsageError('give either --unixsocket or --host/--port');
-  }
-  let socketMode: number | undefined;
-  if (v['socket-mode'] !== undefined) {
-    if (v.unixsocket === undefined) throw new UsageError('option --socket-mode needs --unixsocket');
-    if (!/^(0o?)?[0-7]{3,4}$/.test(v['socket-mode'])) {
-      throw new UsageError(
-        `option --socket-mode takes an octal mode such as 660, got ${JSON.stringify(v['socket-mode'])}`,
-      );
-    }
-    socketMode = Number.parseInt(v['socket-mode'].replace(/^0o?/, ''), 8);
-  }
-  for (const name of ['user', 'group'] as const) {
-    if (v[name] === '') throw new UsageError(`option --${name} needs a name or a number`);
-  }
+  const { socketMode, privileges } = listenArgs(v);
   const storage = v.storage ?? 'memory';
   if (storage !== 'memory' && !(storage.startsWith('sql:') && storage.length > 4)) {
     throw new UsageError(`invalid storage ${JSON.stringify(storage)} (expected memory or sql:FILE)`);
@@ -117,23 +101,13 @@ export function parseNsArgs(
   if (autocleanMs !== undefined && autocleanMs > 0 && autocleanMs < 3000) {
     throw new UsageError('option --autoclean must be 0 (off) or at least 3000 ms');
   }
-  let logLevel: LogLevel | undefined;
-  if (v['log-level'] !== undefined) {
-    if (!(logLevels as readonly string[]).includes(v['log-level'])) {
-      throw new UsageError(`option --log-level must be one of ${logLevels.join(', ')}`);
-    }
-    logLevel = v['log-level'] as LogLevel;
-  }
-  let config: CinderConfig;
-  try {
-    config = resolveConfig(
+  let logLevel = logLevelOption(v['log-level']);
+  const config = configOrUsageError(() =>
+    resolveConfig(
       { ...tlsConfig(v, true), ...(autocleanMs !== undefined ? { nsAutocleanMs: autocleanMs } : {}) },
       { env },
-    );
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+    ),
+  );
   // The config's own default level is `silent` (libraries log nothing); a server says what it does.
   logLevel ??= env.CINDER_LOGLEVEL !== undefined ? config.logLevel : 'info';
   const options: StartNameServerOptions = {
@@ -150,11 +124,7 @@ export function parseNsArgs(
     ...(v['bc-on-loopback'] ? { broadcastOnLoopback: true } : {}),
     ...(socketMode !== undefined ? { daemonOptions: { socketMode } } : {}),
   };
-  const privileges = {
-    ...(v.user !== undefined ? { user: v.user } : {}),
-    ...(v.group !== undefined ? { group: v.group } : {}),
-  };
-  return { options, logLevel, ...(v.user !== undefined || v.group !== undefined ? { privileges } : {}) };
+  return { options, logLevel, ...(privileges ? { privileges } : {}) };
 }
 
 /** Prints the banner lines of a started name server (the URI line is the one scripts wait for). */

@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 // The cinder-ns executable: a name server in its own process, logging with pino to stderr,
 // printing its URI on stdout, and shutting down cleanly on SIGINT/SIGTERM.
-import { dropPrivileges } from '@cinder/cinder';
+import {
+  dropPrivilegesOnceBound,
+  ExitCode,
+  oneLine,
+  stopSignal,
+  UsageError,
+  usageErrorText,
+} from '@cinder/cinder/cli';
 import { startNameServer } from '@cinder/naming';
 import { pino } from 'pino';
-import { ExitCode, oneLine, UsageError } from './cli.js';
 import { announce, NS_USAGE, parseNsArgs } from './ns-cli.js';
 
 const io = {
@@ -19,7 +25,7 @@ async function main(): Promise<number> {
     plan = parseNsArgs(process.argv.slice(2), process.env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.stderr(`cinder-ns: ${err.message}\nTry 'cinder-ns --help' for more information.\n`);
+    io.stderr(usageErrorText('cinder-ns', err));
     return ExitCode.USAGE;
   }
   if (plan === 'help') {
@@ -38,10 +44,7 @@ async function main(): Promise<number> {
   if (plan.privileges) {
     // Bound, keys and storage opened: nothing else needs root. Synchronous, so nothing is served before.
     try {
-      const state = dropPrivileges({
-        ...plan.privileges,
-        ownPaths: plan.options.unixSocket !== undefined ? [plan.options.unixSocket] : [],
-      });
+      const state = dropPrivilegesOnceBound(plan.privileges, plan.options.unixSocket);
       logger.info({ uid: state.uid, gid: state.gid }, 'dropped privileges');
     } catch (err) {
       io.stderr(`cinder-ns: error: ${oneLine(err)}\n`);
@@ -50,15 +53,9 @@ async function main(): Promise<number> {
     }
   }
   announce(ns, io);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-  });
+  // A second signal while closing means "now" (stopSignal exits then).
+  const signal = await stopSignal();
   logger.info({ signal }, 'shutting down');
-  // A second signal while closing means "now".
-  const force = () => process.exit(ExitCode.FAILURE);
-  process.once('SIGINT', force);
-  process.once('SIGTERM', force);
   try {
     await ns.close();
   } catch (err) {

@@ -3,26 +3,19 @@
 // minus the process: it takes the arguments and an output sink and resolves with the exit code.
 import { parseArgs } from 'node:util';
 import {
-  type CinderConfig,
-  ConfigError,
-  InvalidUriError,
-  resolveConfig,
-  type SerializerName,
-  URI,
-} from '@cinder/core';
-import { type LocateNSOptions, locateNS, type NameServerClient, type Registration } from '@cinder/naming';
-import type { ProxyOptions } from '@cinder/proxy';
-import {
-  type CliIo,
+  configOrUsageError,
   ExitCode,
   intOption,
   oneLine,
   stripLeadingDashDash,
-  TLS_OPTIONS,
-  tlsConfig,
   UsageError,
   usageErrors,
-} from './cli.js';
+  usageErrorText,
+} from '@cinder/cinder/cli';
+import { InvalidUriError, resolveConfig, type SerializerName, URI } from '@cinder/core';
+import { type LocateNSOptions, locateNS, type NameServerClient, type Registration } from '@cinder/naming';
+import type { ProxyOptions } from '@cinder/proxy';
+import { type CliIo, TLS_OPTIONS, tlsConfig } from './cli.js';
 
 export const NSC_USAGE = `Usage: cinder-nsc [options] command [arguments]
 
@@ -159,13 +152,7 @@ function parse(argv: readonly string[], env: Record<string, string | undefined>)
       throw err;
     }
   }
-  let config: CinderConfig;
-  try {
-    config = resolveConfig(tlsConfig(v, false), { env });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
+  const config = configOrUsageError(() => resolveConfig(tlsConfig(v, false), { env }));
   const proxyOptions: ProxyOptions = {
     ...(protocol !== undefined ? { protocol } : {}),
     ...(v.serializer !== undefined ? { serializer: v.serializer as SerializerName } : {}),
@@ -315,7 +302,7 @@ export async function runNsc(argv: readonly string[], io: CliIo): Promise<number
     p = parse(argv, io.env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    io.stderr(`cinder-nsc: ${err.message}\nTry 'cinder-nsc --help' for more information.\n`);
+    io.stderr(usageErrorText('cinder-nsc', err));
     return ExitCode.USAGE;
   }
   if (p === 'help') {
