@@ -4,32 +4,36 @@
 import { parseArgs } from 'node:util';
 import {
   type CinderConfig,
-  ConfigError,
   Daemon,
-  dropPrivileges,
   type Logger,
   type LogLevel,
   locateNS,
-  logLevels,
   type NameServerClient,
   type ProtocolVersion,
   resolveConfig,
   type URI,
 } from '@cinder/cinder';
+import {
+  configOrUsageError,
+  dropPrivilegesOnceBound,
+  ExitCode,
+  intOption,
+  LISTEN_OPTIONS,
+  listenArgs,
+  logLevelOption,
+  oneLine,
+  stripLeadingDashDash,
+  UsageError,
+  usageErrors,
+} from '@cinder/cinder/cli';
 import { EchoServer } from './echo-server.js';
 
 /** The object id the echo server is registered under (Pyro's too). */
 export const OBJECT_NAME = 'test.echoserver';
 
-/** Exit codes. */
-export const ExitCode = {
-  /** Stopped normally: a signal, or a client called shutdown(). */
-  OK: 0,
-  /** Could not start (address in use, bad socket path…) or failed while running. */
-  FAILURE: 1,
-  /** Bad usage: unknown option, invalid value. */
-  USAGE: 2,
-} as const;
+// Exit codes (0 stopped normally: a signal, or a client called shutdown(); 1 could not start or
+// failed while running; 2 bad usage) and usage errors are those of every Cinder command-line tool.
+export { ExitCode, UsageError };
 
 export const USAGE = `Usage: cinder-echoserver [options]
 
@@ -63,11 +67,6 @@ Stops cleanly on SIGINT or SIGTERM, or when a client calls shutdown().
 Exit codes: 0 stopped normally, 1 failed (address in use…), 2 bad usage.
 `;
 
-/** A command-line mistake (exit code 2). */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
 export interface EchoPlan {
   config: CinderConfig;
   host?: string;
@@ -87,11 +86,7 @@ export interface EchoPlan {
 
 const OPTIONS = {
   host: { type: 'string', short: 'H' },
-  port: { type: 'string', short: 'p' },
-  unixsocket: { type: 'string', short: 'u' },
-  'socket-mode': { type: 'string' },
-  user: { type: 'string' },
-  group: { type: 'string' },
+  ...LISTEN_OPTIONS,
   serializers: { type: 'string', short: 's' },
   protocols: { type: 'string' },
   naming: { type: 'boolean', short: 'n' },
@@ -103,47 +98,17 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function portOption(value: string | undefined, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) > 65535) {
-    throw new UsageError(`option ${option} needs a port number 0..65535, got ${JSON.stringify(value)}`);
-  }
-  return Number(value);
-}
-
 /** Turns the command line into a plan; throws UsageError for bad usage. */
 export function parseEchoArgs(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): EchoPlan | 'help' {
-  let parsed: ReturnType<
-    typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false; strict: true }>
-  >;
-  try {
-    // pnpm passes a `--` through to the script
-    const args = argv[0] === '--' ? argv.slice(1) : [...argv];
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const parsed = usageErrors(() =>
+    parseArgs({ args: stripLeadingDashDash(argv), options: OPTIONS, allowPositionals: false, strict: true }),
+  );
   const v = parsed.values;
   if (v.help) return 'help';
-  if (v.unixsocket !== undefined && (v.host !== undefined || v.port !== undefined)) {
-    throw new UsageError('give either --unixsocket or --host/--port');
-  }
-  let socketMode: number | undefined;
-  if (v['socket-mode'] !== undefined) {
-    if (v.unixsocket === undefined) throw new UsageError('option --socket-mode needs --unixsocket');
-    if (!/^(0o?)?[0-7]{3,4}$/.test(v['socket-mode'])) {
-      throw new UsageError(
-        `option --socket-mode takes an octal mode such as 660, got ${JSON.stringify(v['socket-mode'])}`,
-      );
-    }
-    socketMode = Number.parseInt(v['socket-mode'].replace(/^0o?/, ''), 8);
-  }
-  for (const name of ['user', 'group'] as const) {
-    if (v[name] === '') throw new UsageError(`option --${name} needs a name or a number`);
-  }
+  const { socketMode, privileges } = listenArgs(v);
   let protocols: ProtocolVersion[] | undefined;
   if (v.protocols !== undefined) {
     const list = v.protocols.split(',').map((p) => p.trim());
@@ -152,35 +117,27 @@ export function parseEchoArgs(
     }
     protocols = [...new Set(list.map((p) => Number(p) as ProtocolVersion))];
   }
-  const logLevel = v['log-level'] ?? 'warn';
-  if (!(logLevels as readonly string[]).includes(logLevel)) {
-    throw new UsageError(`option --log-level must be one of ${logLevels.join(', ')}`);
-  }
-  let config: CinderConfig;
-  try {
-    const serializers = v.serializers?.split(',').map((s) => s.trim());
-    config = resolveConfig(serializers ? { serializersAccepted: serializers as never } : {}, { env });
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
-  const port = portOption(v.port, '--port');
-  const nsPort = portOption(v['ns-port'], '--ns-port');
+  const logLevel = logLevelOption(v['log-level']) ?? 'warn';
+  const serializers = v.serializers?.split(',').map((s) => s.trim());
+  const config = configOrUsageError(() =>
+    resolveConfig(serializers ? { serializersAccepted: serializers as never } : {}, { env }),
+  );
+  const port = intOption(v.port, '--port', 0, 65535, 'a port number');
+  const nsPort = intOption(v['ns-port'], '--ns-port', 0, 65535, 'a port number');
   return {
     config,
     ...(v.host !== undefined ? { host: v.host } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(v.unixsocket !== undefined ? { unixSocket: v.unixsocket } : {}),
     ...(socketMode !== undefined ? { socketMode } : {}),
-    ...(v.user !== undefined ? { user: v.user } : {}),
-    ...(v.group !== undefined ? { group: v.group } : {}),
+    ...privileges,
     ...(protocols ? { protocols } : {}),
     naming: v.naming ?? false,
     ...(v['ns-host'] !== undefined ? { nsHost: v['ns-host'] } : {}),
     ...(nsPort !== undefined ? { nsPort } : {}),
     verbose: v.verbose ?? false,
     quiet: (v.quiet ?? false) && !v.verbose,
-    logLevel: logLevel as LogLevel,
+    logLevel,
   };
 }
 
@@ -191,10 +148,6 @@ export interface EchoIo {
   /** Resolves when the process is asked to stop (a signal). */
   stopRequested: Promise<string>;
   logger?: Logger;
-}
-
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
 }
 
 /** Registers the URI with a name server if one can be found; never fails the server. */
@@ -253,11 +206,7 @@ export async function runEchoServer(plan: EchoPlan, io: EchoIo): Promise<number>
   if (plan.user !== undefined || plan.group !== undefined) {
     // Bound and keys read: nothing else needs root. Synchronous, so no request is served before.
     try {
-      const state = dropPrivileges({
-        user: plan.user,
-        group: plan.group,
-        ownPaths: plan.unixSocket !== undefined ? [plan.unixSocket] : [],
-      });
+      const state = dropPrivilegesOnceBound({ user: plan.user, group: plan.group }, plan.unixSocket);
       say(`running as uid ${state.uid}, gid ${state.gid}`);
     } catch (err) {
       io.stderr(`cinder-echoserver: error: ${oneLine(err)}\n`);

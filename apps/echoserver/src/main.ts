@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The cinder-echoserver executable: parses the command line, logs with pino to stderr, runs the
 // echo server until SIGINT/SIGTERM (or a client's shutdown()), and exits with a meaningful code.
+import { stopSignal, usageErrorText } from '@cinder/cinder/cli';
 import { pino } from 'pino';
 import { ExitCode, parseEchoArgs, runEchoServer, USAGE, UsageError } from './cli.js';
 
@@ -10,9 +11,7 @@ async function main(): Promise<number> {
     plan = parseEchoArgs(process.argv.slice(2), process.env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(
-      `cinder-echoserver: ${err.message}\nTry 'cinder-echoserver --help' for more information.\n`,
-    );
+    process.stderr.write(usageErrorText('cinder-echoserver', err));
     return ExitCode.USAGE;
   }
   if (plan === 'help') {
@@ -23,19 +22,11 @@ async function main(): Promise<number> {
     { name: 'cinder-echoserver', level: plan.logLevel },
     pino.destination({ fd: 2, sync: true }),
   );
-  const stopRequested = new Promise<string>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      resolve(signal);
-      // A second signal while closing means "now".
-      process.once(signal, () => process.exit(ExitCode.FAILURE));
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
   return runEchoServer(plan, {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    stopRequested,
+    // A second signal while closing means "now" (stopSignal exits then).
+    stopRequested: stopSignal(),
     logger,
   });
 }
@@ -43,7 +34,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => {
     process.exitCode = code;
-    // Nothing may keep the process alive once the server is closed (the signal handlers above
+    // Nothing may keep the process alive once the server is closed (stopSignal's handlers
     // are the only listeners left); exit explicitly all the same.
     setImmediate(() => process.exit(code));
   },
