@@ -60,6 +60,24 @@ function handshake(clientKey: SharedKey = keyA, serverKey: SharedKey = keyA): Se
   };
 }
 
+/**
+ * The client's hello, the server's reply and the client's signed CONNECT, exchanged without the
+ * server verifying that CONNECT yet (for the tests that attack or inspect this step).
+ */
+function helloThenConnect(
+  client: SharedKeyClient,
+  server: SharedKeyServer,
+  c: Message = connect(),
+): { hello: Message; reply: Message; connect: Message } {
+  const hello = ping();
+  client.hello(hello);
+  const reply = pong(hello);
+  server.answerHello(hello, reply);
+  client.acceptHelloReply(reply);
+  client.signConnect(c);
+  return { hello, reply, connect: c };
+}
+
 function expectSecurityError(fn: () => unknown, message: string | RegExp): SecurityError {
   let caught: unknown;
   try {
@@ -124,13 +142,7 @@ describe('shared-key handshake', () => {
   it('rejects a client with the wrong key with nothing but "authentication failed"', () => {
     const client = new SharedKeyClient(keyB);
     const server = new SharedKeyServer(keyA);
-    const hello = ping();
-    client.hello(hello);
-    const reply = pong(hello);
-    server.answerHello(hello, reply);
-    client.acceptHelloReply(reply);
-    const c = connect();
-    client.signConnect(c);
+    const { connect: c } = helloThenConnect(client, server);
     const err = expectSecurityError(() => server.verifyConnect(c), AUTH_FAILED_MESSAGE);
     expect(err.message).toBe('authentication failed');
     expect(server.state).toBe('failed');
@@ -142,13 +154,7 @@ describe('shared-key handshake', () => {
     // A daemon holding keyB that skips verification and signs its CONNECTOK with its own keys.
     const client = new SharedKeyClient(keyA);
     const rogue = new SharedKeyServer(keyB);
-    const hello = ping();
-    client.hello(hello);
-    const reply = pong(hello);
-    rogue.answerHello(hello, reply);
-    client.acceptHelloReply(reply);
-    const c = connect();
-    client.signConnect(c);
+    const { hello, reply, connect: c } = helloThenConnect(client, rogue);
     expectSecurityError(() => rogue.verifyConnect(clone(c)), AUTH_FAILED_MESSAGE);
     // The rogue skips verification and signs CONNECTOK with session keys derived from its own key.
     const nonceOf = (m: Message) => m.annotations!.get(NONCE_ANNOTATION)!.subarray(1);
@@ -211,13 +217,7 @@ describe('shared-key handshake', () => {
   it('refuses a CONNECT whose contents were changed in transit', () => {
     const client = new SharedKeyClient(keyA);
     const server = new SharedKeyServer(keyA);
-    const hello = ping();
-    client.hello(hello);
-    const reply = pong(hello);
-    server.answerHello(hello, reply);
-    client.acceptHelloReply(reply);
-    const c = connect('test.thing', { token: 'user' });
-    client.signConnect(c);
+    const { connect: c } = helloThenConnect(client, server, connect('test.thing', { token: 'user' }));
     c.payload = new TextEncoder().encode(
       JSON.stringify({ handshake: { token: 'admin' }, object: 'test.thing' }),
     );
