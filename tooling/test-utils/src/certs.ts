@@ -185,36 +185,27 @@ function writeConfig(dir: string, spec: CertSpec): string {
 
 const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
-async function selfSigned(dir: string, spec: CertSpec): Promise<TestCert> {
-  const config = writeConfig(dir, spec);
-  const certPath = join(dir, `${spec.name}.pem`);
-  const keyPath = join(dir, `${spec.name}.key`);
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-config',
-    config,
-    ...newKey,
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-    '-days',
-    '30',
-  ]);
-  return load(certPath, keyPath);
+/** A self-signed certificate (a CA). */
+function selfSigned(dir: string, spec: CertSpec): Promise<TestCert> {
+  return signed(dir, undefined, spec);
 }
 
 /**
- * A certificate signed by `issuer`. `days` < 0 makes it expired: `req -x509` refuses negative
- * days, so that case goes through a CSR and `x509 -req`, which accepts them.
+ * A certificate signed by `issuer` (self-signed without one). `days` < 0 makes it expired:
+ * `req -x509` refuses negative days, so that case goes through a CSR and `x509 -req`, which accepts
+ * them (and needs an issuer).
  */
-async function signed(dir: string, issuer: TestCert, spec: CertSpec, days = 30): Promise<TestCert> {
+async function signed(
+  dir: string,
+  issuer: TestCert | undefined,
+  spec: CertSpec,
+  days = 30,
+): Promise<TestCert> {
   const config = writeConfig(dir, spec);
   const certPath = join(dir, `${spec.name}.pem`);
   const keyPath = join(dir, `${spec.name}.key`);
-  const ca = ['-CA', issuer.certPath, '-CAkey', issuer.keyPath];
-  if (days > 0) {
+  const ca = issuer ? ['-CA', issuer.certPath, '-CAkey', issuer.keyPath] : [];
+  if (days > 0 || !issuer) {
     await run('openssl', [
       'req',
       '-x509',
