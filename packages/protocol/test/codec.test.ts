@@ -13,7 +13,6 @@ import {
   HEADER_SIZE_502,
   isPyroFrameStart,
   type Message,
-  MsgType,
   type ProtocolVersion,
   PYRO4_ONLY_SERIALIZER_BASE,
   Pyro4Flags,
@@ -23,20 +22,7 @@ import {
   toPyro4Flags,
   toPyro4SerializerId,
 } from '../src/index.js';
-import { plain, prng } from './helpers.js';
-
-function message(overrides: Partial<Message> = {}): Message {
-  return {
-    type: MsgType.INVOKE,
-    flags: 0,
-    seq: 1,
-    serializerId: SerializerId.JSON,
-    correlationId: null,
-    annotations: null,
-    payload: Buffer.from('{"object": "test.thing", "method": "add", "params": [1, 2], "kwargs": {}}'),
-    ...overrides,
-  };
-}
+import { message, plain, prng } from './helpers.js';
 
 function encode(
   version: ProtocolVersion,

@@ -10,11 +10,9 @@ import {
   Flags,
   FrameReader,
   type Message,
-  MsgType,
   type ProtocolVersion,
-  SerializerId,
 } from '../src/index.js';
-import { lineKey, lineName, plain, prng, randomSplit } from './helpers.js';
+import { lineKey, lineName, message, plain, prng, randomSplit } from './helpers.js';
 
 type Outcome = { messages: Record<string, unknown>[]; error: string | null };
 
@@ -112,19 +110,6 @@ describe('FrameReader over every vector stream', () => {
     });
   }
 });
-
-function message(overrides: Partial<Message> = {}): Message {
-  return {
-    type: MsgType.INVOKE,
-    flags: 0,
-    seq: 1,
-    serializerId: SerializerId.JSON,
-    correlationId: null,
-    annotations: null,
-    payload: Buffer.from('{"object": "x", "method": "m", "params": [], "kwargs": {}}'),
-    ...overrides,
-  };
-}
 
 function frame(version: ProtocolVersion, m: Message = message(), compressAbove = 0): Buffer {
   return Buffer.concat(encodeMessage(m, { version, compressAbove }));

@@ -1,6 +1,21 @@
-// Helpers shared by the protocol tests: comparable views of messages and vector frames.
+// Helpers shared by the protocol tests: a sample message, comparable views of messages and vector
+// frames.
 import { loadVectors, type VectorLine, vectorFiles } from '@cinder/test-utils';
-import type { Message } from '../src/index.js';
+import { type Message, MsgType, SerializerId } from '../src/index.js';
+
+/** An INVOKE with a json call payload, changed by `overrides`. */
+export function message(overrides: Partial<Message> = {}): Message {
+  return {
+    type: MsgType.INVOKE,
+    flags: 0,
+    seq: 1,
+    serializerId: SerializerId.JSON,
+    correlationId: null,
+    annotations: null,
+    payload: Buffer.from('{"object": "test.thing", "method": "add", "params": [1, 2], "kwargs": {}}'),
+    ...overrides,
+  };
+}
 
 /** A message as plain data (hex strings), for deep equality in assertions. */
 export function plain(m: Message): Record<string, unknown> {
