@@ -1,7 +1,6 @@
 // cinder-echoserver's command line: options, usage text, exit codes, and running the server until
 // it is told to stop (SIGINT/SIGTERM, or a client calling `shutdown()`). main.ts runs it as a
 // process; tests call `runEchoServer` with their own streams and stop signal.
-import { parseArgs } from 'node:util';
 import {
   type CinderConfig,
   Daemon,
@@ -22,9 +21,8 @@ import {
   listenArgs,
   logLevelOption,
   oneLine,
-  stripLeadingDashDash,
+  parseCommandLine,
   UsageError,
-  usageErrors,
 } from '@cinder/cinder/cli';
 import { EchoServer } from './echo-server.js';
 
@@ -103,9 +101,7 @@ export function parseEchoArgs(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): EchoPlan | 'help' {
-  const parsed = usageErrors(() =>
-    parseArgs({ args: stripLeadingDashDash(argv), options: OPTIONS, allowPositionals: false, strict: true }),
-  );
+  const parsed = parseCommandLine(argv, OPTIONS, false);
   const v = parsed.values;
   if (v.help) return 'help';
   const { socketMode, privileges } = listenArgs(v);

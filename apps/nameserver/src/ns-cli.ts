@@ -1,6 +1,5 @@
 // cinder-ns, the name server executable (Pyro's `pyro5-ns`): its options and its banner. ns.ts
 // runs it as a process.
-import { parseArgs } from 'node:util';
 import {
   configOrUsageError,
   intOption,
@@ -8,9 +7,8 @@ import {
   listenArgs,
   logLevelOption,
   type Privileges,
-  stripLeadingDashDash,
+  parseCommandLine,
   UsageError,
-  usageErrors,
 } from '@cinder/cinder/cli';
 import { type LogLevel, resolveConfig } from '@cinder/core';
 import type { RunningNameServer, StartNameServerOptions } from '@cinder/naming';
@@ -79,14 +77,7 @@ export function parseNsArgs(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): NsPlan | 'help' {
-  const parsed = usageErrors(() =>
-    parseArgs({
-      args: stripLeadingDashDash(argv),
-      options: OPTIONS,
-      allowPositionals: false,
-      strict: true,
-    }),
-  );
+  const parsed = parseCommandLine(argv, OPTIONS, false);
   const v = parsed.values;
   if (v.help) return 'help';
   const { socketMode, privileges } = listenArgs(v);

@@ -1,15 +1,13 @@
 // cinder-nsc, the name server control tool (Pyro's `pyro5-nsc`): list, look up, register and remove
 // names and their metadata in a Cinder or Python Pyro name server. `runNsc` is the whole tool
 // minus the process: it takes the arguments and an output sink and resolves with the exit code.
-import { parseArgs } from 'node:util';
 import {
   configOrUsageError,
   ExitCode,
   intOption,
   oneLine,
-  stripLeadingDashDash,
+  parseCommandLine,
   UsageError,
-  usageErrors,
   usageErrorText,
 } from '@cinder/cinder/cli';
 import { InvalidUriError, resolveConfig, type SerializerName, URI } from '@cinder/core';
@@ -112,14 +110,7 @@ interface Parsed {
 }
 
 function parse(argv: readonly string[], env: Record<string, string | undefined>): Parsed | 'help' {
-  const parsed = usageErrors(() =>
-    parseArgs({
-      args: stripLeadingDashDash(argv),
-      options: OPTIONS,
-      allowPositionals: true,
-      strict: true,
-    }),
-  );
+  const parsed = parseCommandLine(argv, OPTIONS, true);
   const v = parsed.values;
   if (v.help) return 'help';
   const [command, ...args] = parsed.positionals;

@@ -3,6 +3,7 @@
 // parseArgs, the listening options of a server (Unix socket, socket mode, user and group), dropping
 // privileges once bound, and waiting for a stop signal. Kept out of the main entry point: a library
 // user needs none of it.
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError, type LogLevel, logLevels } from '@cinder/core';
 import { type DropPrivilegesOptions, dropPrivileges, type PrivilegeState } from '@cinder/security';
 
@@ -32,15 +33,21 @@ export function oneLine(err: unknown): string {
   return text.split('\n')[0] ?? text;
 }
 
-/** pnpm passes a `--` through to the script: a leading one is not an argument. */
-export function stripLeadingDashDash(args: readonly string[]): string[] {
-  return args[0] === '--' ? args.slice(1) : [...args];
-}
-
-/** Runs an argument parser; its complaints become UsageErrors. */
-export function usageErrors<T>(parse: () => T): T {
+/**
+ * node:util's strict parseArgs over a program's arguments; its complaints become UsageErrors. pnpm
+ * passes a `--` through to the script: a leading one is not an argument.
+ */
+export function parseCommandLine<
+  const O extends NonNullable<ParseArgsConfig['options']>,
+  const P extends boolean,
+>(
+  argv: readonly string[],
+  options: O,
+  allowPositionals: P,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: P; strict: true }>> {
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
   try {
-    return parse();
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
     throw new UsageError(oneLine(err));
   }

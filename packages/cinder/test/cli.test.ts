@@ -15,9 +15,8 @@ import {
   listenArgs,
   logLevelOption,
   oneLine,
-  stripLeadingDashDash,
+  parseCommandLine,
   UsageError,
-  usageErrors,
   usageErrorText,
 } from '../src/cli.js';
 
@@ -48,18 +47,18 @@ describe('option helpers', () => {
     expect(() => logLevelOption('loud')).toThrow(/^option --log-level must be one of fatal, .*silent/);
   });
 
-  it('drops a leading -- only', () => {
-    expect(stripLeadingDashDash(['--', '-h'])).toEqual(['-h']);
-    expect(stripLeadingDashDash(['-h', '--'])).toEqual(['-h', '--']);
+  it('parses strictly, drops a leading -- only, and turns complaints into one-line UsageErrors', () => {
+    const options = { help: { type: 'boolean', short: 'h' }, port: { type: 'string' } } as const;
+    expect(parseCommandLine(['--', '-h'], options, false).values).toEqual({ help: true });
+    expect(parseCommandLine(['x', '--', '-h'], options, true).positionals).toEqual(['x', '-h']);
+    expect(() => parseCommandLine(['-h', '--', '-h'], options, false)).toThrow(UsageError);
+    expect(() => parseCommandLine(['--bogus'], options, false)).toThrow(
+      new UsageError("Unknown option '--bogus'"),
+    );
+    expect(() => parseCommandLine(['--port'], options, false)).toThrow(UsageError);
   });
 
-  it('turns parser complaints into one-line UsageErrors, and only ConfigErrors of a config', () => {
-    expect(() =>
-      usageErrors(() => {
-        throw new TypeError("Unknown option '--x'\nmore");
-      }),
-    ).toThrow(new UsageError("Unknown option '--x'"));
-    expect(usageErrors(() => 7)).toBe(7);
+  it('turns only ConfigErrors of a config into UsageErrors', () => {
     expect(() => configOrUsageError(() => resolveConfig({}, { env: { CINDER_NO_SUCH: '1' } }))).toThrow(
       UsageError,
     );
