@@ -3,7 +3,6 @@
 // unregister), graceful close (drain, refusal while draining, cut-off after the grace period) and
 // `await using` for daemons and proxies.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,7 +14,7 @@ import {
   URI,
 } from '@cinder/core';
 import { connect } from '@cinder/proxy';
-import { generateTestPki } from '@cinder/test-utils';
+import { freePort, generateTestPki } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon, expose } from '../src/index.js';
 import { delay } from './helpers.js';
@@ -41,17 +40,6 @@ class Other {
 
 const tmp = mkdtempSync(join(tmpdir(), 'cinder-daemon-api-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('where a daemon listens', () => {
   it('defaults to 127.0.0.1 and a free port', async () => {

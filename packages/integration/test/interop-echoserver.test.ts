@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type RemoteError } from '@cinder/cinder';
-import { repoRoot, type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
+import { freePort, repoRoot, type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPyro4, PYTHON, PythonRepl, py, pythonEnv } from './interop-python.js';
 
@@ -34,14 +34,6 @@ async function uriOf(child: StartedChild): Promise<string> {
     string,
   ];
   return uri;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describeWithPyro4('cinder-echoserver with Python Pyro4 and Cinder clients', () => {

@@ -2,12 +2,11 @@
 // Pyro4's own tools and proxies against a Cinder name server, and Cinder's client and proxies
 // against Pyro4's name server (`pyro4-ns`), which Cinder detects and speaks protocol 48 to.
 import { execFile, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { resolveConfig, URI } from '@cinder/core';
 import { Daemon, expose } from '@cinder/daemon';
 import { connect } from '@cinder/proxy';
-import { type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
+import { freePort, type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locateNS, type RunningNameServer, resolveUri, startNameServer } from '../src/index.js';
 
@@ -29,17 +28,6 @@ class Calc {
   add(a: number, b: number): number {
     return a + b;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe.skipIf(!hasPyro4)('Python Pyro4 clients against a Cinder name server', () => {

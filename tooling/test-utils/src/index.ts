@@ -4,6 +4,7 @@ export * from './certs.js';
 export * from './child.js';
 export * from './markdown.js';
 export * from './paths.js';
+export * from './ports.js';
 export * from './pyrender.js';
 export * from './raw-client.js';
 export * from './vectors.js';
