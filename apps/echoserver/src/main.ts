@@ -1,30 +1,25 @@
 #!/usr/bin/env node
 // The cinder-echoserver executable: parses the command line, logs with pino to stderr, runs the
 // echo server until SIGINT/SIGTERM (or a client's shutdown()), and exits with a meaningful code.
-import { stopSignal, usageErrorText } from '@cinder/cinder/cli';
+import { planOrExit, stopSignal } from '@cinder/cinder/cli';
 import { pino } from 'pino';
-import { ExitCode, parseEchoArgs, runEchoServer, USAGE, UsageError } from './cli.js';
+import { ExitCode, parseEchoArgs, runEchoServer, USAGE } from './cli.js';
 
 async function main(): Promise<number> {
-  let plan: ReturnType<typeof parseEchoArgs>;
-  try {
-    plan = parseEchoArgs(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(usageErrorText('cinder-echoserver', err));
-    return ExitCode.USAGE;
-  }
-  if (plan === 'help') {
-    process.stdout.write(USAGE);
-    return ExitCode.OK;
-  }
+  const out = {
+    stdout: (text: string) => process.stdout.write(text),
+    stderr: (text: string) => process.stderr.write(text),
+  };
+  const plan = planOrExit('cinder-echoserver', USAGE, out, () =>
+    parseEchoArgs(process.argv.slice(2), process.env),
+  );
+  if (typeof plan === 'number') return plan;
   const logger = pino(
     { name: 'cinder-echoserver', level: plan.logLevel },
     pino.destination({ fd: 2, sync: true }),
   );
   return runEchoServer(plan, {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    ...out,
     // A second signal while closing means "now" (stopSignal exits then).
     stopRequested: stopSignal(),
     logger,

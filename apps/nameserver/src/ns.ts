@@ -1,14 +1,7 @@
 #!/usr/bin/env node
 // The cinder-ns executable: a name server in its own process, logging with pino to stderr,
 // printing its URI on stdout, and shutting down cleanly on SIGINT/SIGTERM.
-import {
-  dropPrivilegesOnceBound,
-  ExitCode,
-  oneLine,
-  stopSignal,
-  UsageError,
-  usageErrorText,
-} from '@cinder/cinder/cli';
+import { dropPrivilegesOnceBound, ExitCode, oneLine, planOrExit, stopSignal } from '@cinder/cinder/cli';
 import { startNameServer } from '@cinder/naming';
 import { pino } from 'pino';
 import { announce, NS_USAGE, parseNsArgs } from './ns-cli.js';
@@ -20,18 +13,8 @@ const io = {
 };
 
 async function main(): Promise<number> {
-  let plan: ReturnType<typeof parseNsArgs>;
-  try {
-    plan = parseNsArgs(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr(usageErrorText('cinder-ns', err));
-    return ExitCode.USAGE;
-  }
-  if (plan === 'help') {
-    io.stdout(NS_USAGE);
-    return ExitCode.OK;
-  }
+  const plan = planOrExit('cinder-ns', NS_USAGE, io, () => parseNsArgs(process.argv.slice(2), process.env));
+  if (typeof plan === 'number') return plan;
   const logger = pino({ name: 'cinder-ns', level: plan.logLevel }, pino.destination({ fd: 2, sync: true }));
   let ns: Awaited<ReturnType<typeof startNameServer>>;
   try {

@@ -7,8 +7,8 @@ import {
   intOption,
   oneLine,
   parseCommandLine,
+  planOrExit,
   UsageError,
-  usageErrorText,
 } from '@cinder/cinder/cli';
 import { InvalidUriError, resolveConfig, type SerializerName, URI } from '@cinder/core';
 import { type LocateNSOptions, locateNS, type NameServerClient, type Registration } from '@cinder/naming';
@@ -288,18 +288,8 @@ async function execute(ns: NameServerClient, p: Parsed, io: CliIo): Promise<numb
 
 /** Runs cinder-nsc with `argv` (without node and the script); resolves with the exit code. */
 export async function runNsc(argv: readonly string[], io: CliIo): Promise<number> {
-  let p: Parsed | 'help';
-  try {
-    p = parse(argv, io.env);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr(usageErrorText('cinder-nsc', err));
-    return ExitCode.USAGE;
-  }
-  if (p === 'help') {
-    io.stdout(NSC_USAGE);
-    return ExitCode.OK;
-  }
+  const p = planOrExit('cinder-nsc', NSC_USAGE, io, () => parse(argv, io.env));
+  if (typeof p === 'number') return p;
   let ns: NameServerClient | undefined;
   try {
     ns = await locateNS(p.locate);

@@ -22,9 +22,34 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** What a program prints for a UsageError: the message and where help is. */
-export function usageErrorText(program: string, err: UsageError): string {
-  return `${program}: ${err.message}\nTry '${program} --help' for more information.\n`;
+/** Where a program's own words go: the process streams, or buffers in tests. */
+export interface ProgramOutput {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/**
+ * Runs a program's argument parser and answers what needs no more: `--help` prints `usage`, a
+ * UsageError prints its message and where help is. Resolves with the plan, or with the exit code
+ * when the program is done.
+ */
+export function planOrExit<T extends object>(
+  program: string,
+  usage: string,
+  out: ProgramOutput,
+  parse: () => T | 'help',
+): T | number {
+  let plan: T | 'help';
+  try {
+    plan = parse();
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    out.stderr(`${program}: ${err.message}\nTry '${program} --help' for more information.\n`);
+    return ExitCode.USAGE;
+  }
+  if (plan !== 'help') return plan;
+  out.stdout(usage);
+  return ExitCode.OK;
 }
 
 /** The first line of an error, for one-line reports. */

@@ -16,8 +16,8 @@ import {
   logLevelOption,
   oneLine,
   parseCommandLine,
+  planOrExit,
   UsageError,
-  usageErrorText,
 } from '../src/cli.js';
 
 const child = fileURLToPath(new URL('./fixtures/cli-child.ts', import.meta.url));
@@ -75,10 +75,29 @@ describe('option helpers', () => {
     ).toThrow(new UsageError('bad value'));
   });
 
-  it('formats what a program prints for bad usage', () => {
-    expect(usageErrorText('cinder-ns', new UsageError('missing command'))).toBe(
-      "cinder-ns: missing command\nTry 'cinder-ns --help' for more information.\n",
-    );
+  it('prints help or a usage error and gives the exit code, or hands over the plan', () => {
+    let printed = '';
+    const out = {
+      stdout: (t: string) => void (printed += `[out]${t}`),
+      stderr: (t: string) => void (printed += `[err]${t}`),
+    };
+    const plan = { port: 1 };
+    expect(planOrExit('tool', 'Usage: tool\n', out, () => plan)).toBe(plan);
+    expect(printed).toBe('');
+    expect(planOrExit('tool', 'Usage: tool\n', out, () => 'help')).toBe(ExitCode.OK);
+    expect(printed).toBe('[out]Usage: tool\n');
+    printed = '';
+    const bad = () => {
+      throw new UsageError('missing command');
+    };
+    expect(planOrExit('cinder-ns', 'Usage\n', out, bad)).toBe(ExitCode.USAGE);
+    expect(printed).toBe("[err]cinder-ns: missing command\nTry 'cinder-ns --help' for more information.\n");
+    const bug = new TypeError('a bug');
+    expect(() =>
+      planOrExit('tool', '', out, () => {
+        throw bug;
+      }),
+    ).toThrow(bug);
     expect(oneLine(new Error('first\nsecond'))).toBe('first');
     expect(oneLine('plain')).toBe('plain');
     expect(ExitCode).toEqual({ OK: 0, FAILURE: 1, USAGE: 2 });
