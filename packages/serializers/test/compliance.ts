@@ -23,22 +23,15 @@ import {
   type SerializerOptions,
   Tuple,
 } from '../src/index.js';
+import { expectedAfterRoundTrip, type RoundTripTraits } from './round-trip.js';
 
 export type MakeSerializer = (options?: SerializerOptions) => Serializer;
 
 const { canon } = createPyRender({ Tuple, Complex });
 
 /** What each format loses or changes on a round trip, and how to build hostile payloads for it. */
-interface FormatTraits {
-  tuples: boolean;
-  sets: boolean;
-  /** Maps with all-string keys come back as plain objects; json also turns other keys into strings. */
-  jsonKeys: boolean;
+interface FormatTraits extends RoundTripTraits {
   complex: boolean;
-  /** Dates travel natively (else as ISO text). */
-  dates: boolean;
-  /** serpent writes an empty set as `()` (Python's literal_eval has no empty-set literal). */
-  emptySetIsTuple: boolean;
   /** Containers carry 16- or 32-bit counts by size (msgpack, cbor), so >65,535 items need a test. */
   sizedHeaders: boolean;
   /** A payload nesting `n` lists. */
@@ -134,52 +127,6 @@ export const FORMATS: Record<string, FormatTraits> = {
 
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-function jsonKey(k: unknown): string {
-  if (typeof k === 'string') return k;
-  if (typeof k === 'boolean') return k ? 'true' : 'false';
-  if (k === null) return 'null';
-  return String(k);
-}
-
-/** What decode(encode(v)) should give in a format with these traits. */
-export function expectedAfterRoundTrip(t: FormatTraits, v: unknown): unknown {
-  const n = (x: unknown) => expectedAfterRoundTrip(t, x);
-  switch (typeof v) {
-    case 'undefined':
-      return null;
-    case 'bigint':
-      return v >= -(2n ** 53n - 1n) && v <= 2n ** 53n - 1n ? Number(v) : v;
-    case 'object': {
-      if (v === null) return null;
-      if (v instanceof Uint8Array) return new Uint8Array(v);
-      if (v instanceof Date) return t.dates ? v : v.toISOString();
-      if (v instanceof Complex) return v;
-      if (v instanceof Tuple) return t.tuples ? Tuple.fromArray([...v].map(n)) : [...v].map(n);
-      if (Array.isArray(v)) return v.map(n);
-      if (v instanceof Set) {
-        if (!t.sets) return [...v].map(n);
-        if (v.size === 0 && t.emptySetIsTuple) return new Tuple();
-        return new Set([...v].map(n));
-      }
-      if (v instanceof Map) {
-        const entries = [...v].map(([k, x]) => [t.jsonKeys ? jsonKey(k) : n(k), n(x)] as const);
-        if (entries.every(([k]) => typeof k === 'string')) {
-          const out: Record<string, unknown> = {};
-          for (const [k, x] of entries) setOwn(out, k as string, x);
-          return out;
-        }
-        return new Map(entries);
-      }
-      const o = v as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(o)) setOwn(out, k, n(o[k]));
-      return out;
-    }
-    default:
-      return v;
-  }
 }
 
 /** Named samples of every kind of model value. */

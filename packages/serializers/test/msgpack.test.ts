@@ -8,8 +8,9 @@ import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { Complex, createSerializers, Tuple } from '../src/index.js';
-import { expectedAfterRoundTrip, FORMATS } from './compliance.js';
+import { FORMATS } from './compliance.js';
 import { plainData } from './plain-data.js';
+import { expectedAfterRoundTrip } from './round-trip.js';
 
 const { toRendering, fromRendering, canon } = createPyRender({ Tuple, Complex });
 const s = createSerializers().byName('msgpack')!;
