@@ -4,10 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAllChildren } from '@cinder/test-utils';
+import { freePort, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  freePort,
   freeUdpPort,
   nsc,
   nscProcess,

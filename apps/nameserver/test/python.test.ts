@@ -3,9 +3,9 @@
 // server — detecting its protocol by itself, or told with --protocol 48 --serializer serpent.
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
+import { freePort, type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, freePort, nsc, nscProcess, type RunningNs, removeCliBundle, startNs } from './helpers.js';
+import { cleanEnv, nsc, nscProcess, type RunningNs, removeCliBundle, startNs } from './helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const hasPyro4 = spawnSync(PYTHON, ['-c', 'import Pyro4'], { timeout: 10_000 }).status === 0;

@@ -12,6 +12,8 @@ afterAll(async () => {
 describe('cinder-ns with mutual TLS', () => {
   let pki: TestPki;
   let ns: RunningNs;
+  /** The name server's address, trusting its CA. */
+  const atNs = () => ['-n', '127.0.0.1', '-p', String(ns.port), '--ssl-ca', pki.ca.certPath];
   beforeAll(async () => {
     pki = await generateTestPki();
     ns = await startNs([
@@ -34,12 +36,7 @@ describe('cinder-ns with mutual TLS', () => {
 
   it('lets a client with a certificate from the trusted CA in', async () => {
     const out = await nsc([
-      '-n',
-      '127.0.0.1',
-      '-p',
-      String(ns.port),
-      '--ssl-ca',
-      pki.ca.certPath,
+      ...atNs(),
       '--ssl-cert',
       pki.client.certPath,
       '--ssl-key',
@@ -52,17 +49,7 @@ describe('cinder-ns with mutual TLS', () => {
   });
 
   it('refuses a client without a certificate, and a plain-TCP client', async () => {
-    const noCert = await nsc([
-      '-n',
-      '127.0.0.1',
-      '-p',
-      String(ns.port),
-      '--ssl-ca',
-      pki.ca.certPath,
-      '--timeout',
-      '3000',
-      'ping',
-    ]);
+    const noCert = await nsc([...atNs(), '--timeout', '3000', 'ping']);
     expect(noCert.code).toBe(1);
     expect(noCert.stderr).toMatch(
       /^cinder-nsc: error: NamingError: failed to locate the nameserver at 127\.0\.0\.1:\d+: /,
