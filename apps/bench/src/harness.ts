@@ -77,16 +77,9 @@ function missingOperation(d: ClientDriver, id: ScenarioId): string | undefined {
 
 async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit: Emit): Promise<void> {
   switch (s.id) {
-    case 'connections': {
-      const reconnect = d.reconnect!.bind(d);
-      await warmUp(() => repeat(reconnect, s.warmup), s.warmupMs);
-      for (let run = 0; run < runs; run++) {
-        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(reconnect, s.count) });
-      }
-      return;
-    }
+    case 'connections':
     case 'new_proxy_calls': {
-      const op = d.newProxyCall!.bind(d);
+      const op = (s.id === 'connections' ? d.reconnect : d.newProxyCall)!.bind(d);
       await warmUp(() => repeat(op, s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
         emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(op, s.count) });
