@@ -14,6 +14,31 @@ import Pyro4
 import Pyro4.util
 
 now = time.perf_counter
+SERVER_PID = None
+
+
+def server_cpu_seconds():
+    # utime + stime of the whole server process, in clock ticks (fields 14 and 15 of /proc/PID/stat)
+    if SERVER_PID is None:
+        return None
+    try:
+        with open("/proc/%d/stat" % SERVER_PID) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_mark():
+    return (time.process_time(), server_cpu_seconds())
+
+
+def cpu_us(mark):
+    # [client, server] CPU microseconds since mark, as harness.ts reports them
+    client0, server0 = mark
+    server1 = server_cpu_seconds()
+    server = None if server0 is None or server1 is None else (server1 - server0) * 1e6
+    return [(time.process_time() - client0) * 1e6, server]
 
 
 def emit(message):
@@ -46,10 +71,11 @@ def run_connections(uri, s, runs):
     warm_up(step, s)
     for run in range(runs):
         t0 = now()
+        c0 = cpu_mark()
         for _ in range(s["count"]):
             p._pyroRelease()
             p._pyroBind()
-        emit({"type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
+        emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
     p._pyroRelease()
 
 
@@ -65,9 +91,10 @@ def run_new_proxy_calls(uri, s, runs):
     warm_up(step, s)
     for run in range(runs):
         t0 = now()
+        c0 = cpu_mark()
         for _ in range(s["count"]):
             one()
-        emit({"type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
+        emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
 
 
 def run_calls(uri, s, runs):
@@ -82,15 +109,17 @@ def run_calls(uri, s, runs):
         for run in range(runs):
             lat = [0.0] * count
             t0 = now()
+            mark = cpu_mark()
             for i in range(count):
                 c0 = now()
                 p.ping()
                 lat[i] = now() - c0
             seconds = now() - t0
+            cpu = cpu_us(mark)
             lat.sort()
             latency_us = [nearest_rank(lat, q) * 1e6 for q in (0.5, 0.99, 0.999)]
             emit({"type": "run", "scenario": s["id"], "run": run, "count": count, "seconds": seconds,
-                  "latencyUs": latency_us})
+                  "latencyUs": latency_us, "cpuUs": cpu})
 
 
 def run_oneway(uri, s, runs):
@@ -108,8 +137,9 @@ def run_oneway(uri, s, runs):
         warm_up(lambda: burst(s["warmup"]), s)
         for run in range(runs):
             t0 = now()
+            c0 = cpu_mark()
             burst(s["count"])
-            emit({"type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
+            emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": s["count"], "seconds": now() - t0})
 
 
 def run_transfer(uri, s, runs):
@@ -134,9 +164,10 @@ def run_transfer(uri, s, runs):
         warm_up(step, s)
         for run in range(runs):
             t0 = now()
+            c0 = cpu_mark()
             for data in payloads:
                 send(data)
-            emit({"type": "run", "scenario": s["id"], "run": run, "count": len(payloads),
+            emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": len(payloads),
                   "seconds": now() - t0, "bytes": sum(sizes)})
 
 
@@ -188,8 +219,9 @@ def run_batched(uri, s, runs):
             check(sequential(s["count"]), s["count"])
             seq_seconds = now() - t0
             t0 = now()
+            c0 = cpu_mark()
             check(batched(s["count"]), s["count"])
-            emit({"type": "run", "scenario": s["id"], "run": run, "count": 2 * s["count"],
+            emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": 2 * s["count"],
                   "seconds": now() - t0, "seqSeconds": seq_seconds})
 
 
@@ -204,7 +236,9 @@ SCENARIOS = {
 
 
 def main():
+    global SERVER_PID
     plan = json.loads(sys.argv[1])
+    SERVER_PID = plan.get("serverPid")
     Pyro4.config.SERIALIZER = plan["serializer"]
     if plan["transport"] == "tls":
         Pyro4.config.SSL = True

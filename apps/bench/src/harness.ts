@@ -2,6 +2,7 @@
 // supplies a ClientDriver; the loops, warm-up, timing and reporting are shared, so every Node system
 // does exactly the same work. python/pyro4_client.py mirrors these loops for Pyro4.
 
+import { readFileSync } from 'node:fs';
 import { BenchError } from './errors.js';
 import { type ChildMessage, type ClientPlan, nearestRank, type ScenarioPlan } from './messages.js';
 import type { ScenarioId } from './scenarios.js';
@@ -41,6 +42,40 @@ export const emitStdout: Emit = (message) => {
 
 const now = (): number => performance.now();
 
+// Linux's USER_HZ: the unit of utime and stime in /proc/<pid>/stat (100 on every mainstream arch).
+const CLOCK_TICKS_PER_S = 100;
+
+/** utime + stime of a whole process in microseconds, or null when /proc cannot tell. */
+export function processCpuUs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) is in parentheses and may contain spaces: count from after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS_PER_S : null;
+  } catch {
+    return null;
+  }
+}
+
+interface CpuMark {
+  client: NodeJS.CpuUsage;
+  server: number | null;
+  serverPid: number | undefined;
+}
+
+function cpuMark(serverPid: number | undefined): CpuMark {
+  return { client: process.cpuUsage(), server: processCpuUs(serverPid), serverPid };
+}
+
+/** [client, server] CPU microseconds since `mark`. */
+function cpuSince(mark: CpuMark): [number, number | null] {
+  const c = process.cpuUsage(mark.client);
+  const server = processCpuUs(mark.serverPid);
+  return [c.user + c.system, server === null || mark.server === null ? null : server - mark.server];
+}
+
 /** Runs every scenario of the plan, in order, reporting through `emit`. */
 export async function runClient(driver: ClientDriver, plan: ClientPlan, emit: Emit): Promise<void> {
   for (const scenario of plan.scenarios) {
@@ -50,7 +85,7 @@ export async function runClient(driver: ClientDriver, plan: ClientPlan, emit: Em
       continue;
     }
     emit({ type: 'start', scenario: scenario.id });
-    await runScenario(driver, scenario, plan.runs, emit);
+    await runScenario(driver, scenario, plan.runs, emit, plan.serverPid);
   }
 }
 
@@ -75,14 +110,23 @@ function missingOperation(d: ClientDriver, id: ScenarioId): string | undefined {
   }
 }
 
-async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit: Emit): Promise<void> {
+async function runScenario(
+  d: ClientDriver,
+  s: ScenarioPlan,
+  runs: number,
+  emit: Emit,
+  serverPid: number | undefined,
+): Promise<void> {
+  const mark = () => cpuMark(serverPid);
   switch (s.id) {
     case 'connections':
     case 'new_proxy_calls': {
       const op = (s.id === 'connections' ? d.reconnect : d.newProxyCall)!.bind(d);
       await warmUp(() => repeat(op, s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
-        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: await timed(op, s.count) });
+        const cpu = mark();
+        const seconds = await timed(op, s.count);
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, cpuUs: cpuSince(cpu) });
       }
       return;
     }
@@ -91,6 +135,7 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
       await warmUp(() => repeat(call, s.warmup), s.warmupMs);
       const lat = new Float64Array(s.count);
       for (let run = 0; run < runs; run++) {
+        const cpu = mark();
         const t0 = now();
         for (let i = 0; i < s.count; i++) {
           const c0 = now();
@@ -98,13 +143,14 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
           lat[i] = now() - c0;
         }
         const seconds = (now() - t0) / 1000;
+        const cpuUs = cpuSince(cpu);
         lat.sort();
         const latencyUs: [number, number, number] = [
           nearestRank(lat, 0.5) * 1000,
           nearestRank(lat, 0.99) * 1000,
           nearestRank(lat, 0.999) * 1000,
         ];
-        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, latencyUs });
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, latencyUs, cpuUs });
       }
       return;
     }
@@ -117,9 +163,11 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
       };
       await warmUp(() => burst(s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
+        const cpu = mark();
         const t0 = now();
         await burst(s.count);
-        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: (now() - t0) / 1000 });
+        const seconds = (now() - t0) / 1000;
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, cpuUs: cpuSince(cpu) });
       }
       return;
     }
@@ -128,9 +176,11 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
       const inFlight = s.inFlight ?? (s.id === 'pipelined16' ? 16 : 128);
       await warmUp(() => pipelined(d, s.warmup, inFlight), s.warmupMs);
       for (let run = 0; run < runs; run++) {
+        const cpu = mark();
         const t0 = now();
         await pipelined(d, s.count, inFlight);
-        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds: (now() - t0) / 1000 });
+        const seconds = (now() - t0) / 1000;
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, cpuUs: cpuSince(cpu) });
       }
       return;
     }
@@ -152,10 +202,12 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
       }, s.warmupMs);
       const bytes = sizes.reduce((a, b) => a + b, 0);
       for (let run = 0; run < runs; run++) {
+        const cpu = mark();
         const t0 = now();
         for (const p of payloads) await send(p);
         const seconds = (now() - t0) / 1000;
-        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes });
+        const cpuUs = cpuSince(cpu);
+        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes, cpuUs });
       }
       return;
     }
@@ -182,10 +234,12 @@ async function runScenario(d: ClientDriver, s: ScenarioPlan, runs: number, emit:
         let t0 = now();
         check(await sequential(s.count), s.count);
         const seqSeconds = (now() - t0) / 1000;
+        const cpu = mark();
         t0 = now();
         check(await d.batch!(s.count), s.count);
         const seconds = (now() - t0) / 1000;
-        emit({ type: 'run', scenario: s.id, run, count: 2 * s.count, seconds, seqSeconds });
+        const cpuUs = cpuSince(cpu);
+        emit({ type: 'run', scenario: s.id, run, count: 2 * s.count, seconds, seqSeconds, cpuUs });
       }
       return;
     }

@@ -31,6 +31,8 @@ export interface ClientPlan {
   serializer: string;
   /** CA certificate that signed the server's (transport `tls`). */
   tls?: { ca: string };
+  /** The server process, whose CPU time the client reads from /proc around each timed run. */
+  serverPid?: number;
   runs: number;
   scenarios: ScenarioPlan[];
 }
@@ -50,6 +52,11 @@ export interface RunMessage {
   seqSeconds?: number;
   /** Calls: p50, p99 and p99.9 of the per-call times, nearest-rank, microseconds. */
   latencyUs?: [number, number, number];
+  /**
+   * CPU time of the client and of the whole server process during the timed part, microseconds
+   * (user + system, all threads); the server's is null when /proc cannot tell.
+   */
+  cpuUs?: [number, number | null];
 }
 
 export type ChildMessage =

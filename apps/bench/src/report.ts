@@ -81,9 +81,26 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
     case 'transfer_peak_rss_server_MiB':
     case 'transfer_peak_rss_client_MiB':
       return undefined;
+    case 'transfer_cpu_ms_per_MiB': {
+      const cpu = cpuOfRun(r);
+      return cpu === undefined || r.bytes === undefined ? undefined : cpu / 1000 / (r.bytes / 1048576);
+    }
+    case 'connections_cpu_us':
+    case 'calls_cpu_us':
+    case 'oneway_cpu_us':
+    case 'pipelined128_cpu_us': {
+      const cpu = cpuOfRun(r);
+      return cpu === undefined ? undefined : cpu / r.count;
+    }
     default:
       return r.count / r.seconds;
   }
+}
+
+/** Client plus server CPU microseconds of a run, when both were measured. */
+function cpuOfRun(r: RunRecord): number | undefined {
+  const server = r.cpuUs?.[1];
+  return server === undefined || server === null ? undefined : r.cpuUs![0] + server;
 }
 
 const key = (...parts: string[]) => parts.join('\u0000');

@@ -197,6 +197,7 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
       address,
       transport: job.transport,
       serializer: job.serializer,
+      ...(server.pid !== undefined ? { serverPid: server.pid } : {}),
       runs: opts.runs,
       scenarios: job.scenarios.map((id, i) => scenarioPlan(id, opts.mode, i === 0)),
       ...(job.transport === 'tls' && ctx.tls ? { tls: { ca: ctx.tls.ca } } : {}),

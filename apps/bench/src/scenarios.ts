@@ -170,6 +170,13 @@ const figureRows: readonly (readonly [string, ScenarioId, string, Better, string
   ['batch_sequential_calls_per_s', 'batched', 'calls/s', 'higher', 'batch scenario, sequential part'],
   ['batched_calls_per_s', 'batched', 'calls/s', 'higher', 'batched calls'],
   ['batch_speedup', 'batched', 'x', 'higher', 'batch speed-up'],
+  // CPU time of client and server together per operation: what a call costs whatever the machine's
+  // wake-up latency, which dominates the sequential figures on an idle VM.
+  ['connections_cpu_us', 'connections', 'us/conn', 'lower', 'CPU per connection, both processes'],
+  ['calls_cpu_us', 'calls', 'us/call', 'lower', 'CPU per sequential call, both processes'],
+  ['oneway_cpu_us', 'oneway', 'us/call', 'lower', 'CPU per oneway call, both processes'],
+  ['pipelined128_cpu_us', 'pipelined128', 'us/call', 'lower', 'CPU per pipelined call, both processes'],
+  ['transfer_cpu_ms_per_MiB', 'transfer', 'ms/MiB', 'lower', 'CPU per MiB transferred, both processes'],
 ];
 
 export const figures: readonly FigureDef[] = figureRows.map(([name, scenario, unit, better, title]) => ({
