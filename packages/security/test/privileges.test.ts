@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@cinder/core';
-import { startChild, stopAllChildren, tsNodeArgs } from '@cinder/test-utils';
+import { repoOpenToOthers, startChild, stopAllChildren, tsNodeArgs } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropPrivileges, resolveGroup, resolveUser } from '../src/index.js';
 
@@ -100,7 +100,8 @@ describe('dropPrivileges', () => {
     expect(() => dropPrivileges({ user: 'root' })).toThrow(/only root can drop privileges/);
   });
 
-  it.runIf(isRoot)(
+  // The child runs as nobody from the start, so it must be able to read the repository.
+  it.runIf(isRoot && repoOpenToOthers())(
     'refuses to switch users in a process that is not root, but accepts its own ids',
     async () => {
       const [r, same] = await Promise.all([
