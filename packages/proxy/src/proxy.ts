@@ -755,8 +755,13 @@ export class ProxyCore {
     options?: CallOptions,
   ): Promise<unknown[] | undefined> {
     const s = await this.ensure(options);
-    // Pyro's batch is a list of (name, args, kwargs) tuples: serpent and marshal write them as such.
-    const params = calls.map(([m, a, k]) => Tuple.of<unknown>(m, Tuple.fromArray(a), k ?? EMPTY_KWARGS));
+    // Pyro's batch is a list of (name, args, kwargs) tuples. Only serpent and marshal tell tuples
+    // from lists; the other formats write both as arrays, so the queued entries go out as they are.
+    const name = this.serializer.name;
+    const params: unknown[] =
+      name === 'serpent' || name === 'marshal'
+        ? calls.map(([m, a, k]) => Tuple.of<unknown>(m, Tuple.fromArray(a), k ?? EMPTY_KWARGS))
+        : calls.map(noNullKwargs);
     const result = await s.invoke(
       { object: this.objectId, method: '<batch>', params, kwargs: null },
       {
@@ -810,6 +815,14 @@ function makeMember(core: ProxyCore, name: string, options: RemoteCallOptions | 
   });
   Object.defineProperty(fn, 'name', { value: name });
   return fn;
+}
+
+/** A queued batch call with `null` kwargs written as `{}`, as Pyro's batch format has them. */
+function noNullKwargs(
+  call: [string, unknown[], Record<string, unknown> | null],
+): [string, unknown[], Record<string, unknown>] {
+  if (call[2] === null) call[2] = EMPTY_KWARGS;
+  return call as [string, unknown[], Record<string, unknown>];
 }
 
 function makeBatch<T>(core: ProxyCore): RemoteBatch<T> {
