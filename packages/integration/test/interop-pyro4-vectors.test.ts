@@ -2,12 +2,16 @@
 // pyro4-{json,serpent,msgpack,hmac-json}.jsonl replayed against a Cinder daemon (the server side)
 // and a Cinder proxy driven against the recorded server frames (the client side). The live Pyro4
 // peer tests cover the same ground with real Python processes; these pin down the bytes.
-import { Flags, MsgType } from '@cinder/cinder';
+import { MsgType } from '@cinder/cinder';
 import { decodeMessage, pyro4Checksum } from '@cinder/protocol';
 import { frameBytes } from '@cinder/test-utils';
-import { sampleValue } from './interop-objects.js';
-import { vectorConformance, vectorSerializers } from './interop-vector-suite.js';
-import { answersWith, type Deviation, refusesWith, sameWithoutCorrAnnotation } from './interop-vectors.js';
+import {
+  commonClientDeviations,
+  commonServerDeviations,
+  vectorConformance,
+  vectorSerializers,
+} from './interop-vector-suite.js';
+import { type Deviation, refusesWith, sameWithoutCorrAnnotation } from './interop-vectors.js';
 
 const HMAC_KEY = Buffer.from('secret');
 
@@ -15,44 +19,7 @@ const { registry, sets } = vectorSerializers();
 
 /** Where Cinder's daemon answers differently from Pyro4's, and why (listed in docs/interop.md). */
 const SERVER_DEVIATIONS: readonly Deviation[] = [
-  {
-    scenarios: ['result_float_integral', 'echo_arg_float_integral'],
-    expect: 'decoded',
-    why: 'JavaScript cannot tell 2.0 from 2: an integral number is written as an int',
-  },
-  {
-    scenarios: ['result_bytes'],
-    files: ['pyro4-json', 'pyro4-hmac-json'],
-    steps: [4],
-    expect: answersWith(sets, sampleValue('bytes'), Flags.CORR_ID, HMAC_KEY),
-    why: "Pyro4's json cannot write bytes (SerializeError, then it closes); Cinder writes the base64 dict serpent uses",
-  },
-  {
-    scenarios: ['result_bytes'],
-    files: ['pyro4-json', 'pyro4-hmac-json'],
-    steps: [5],
-    expect: 'skip',
-    why: 'no SerializeError, so the connection stays open',
-  },
-  {
-    scenarios: ['echo_arg_bytes'],
-    files: ['pyro4-serpent'],
-    expect: 'decoded',
-    why: "a received base64 bytes dict becomes bytes again, and goes back in serpent's bytes layout",
-  },
-  {
-    scenarios: ['stream_iterate', 'stream_close_early'],
-    steps: [4],
-    expect: 'decoded',
-    why: "the stream-start marker carries Cinder's stack as its traceback where Pyro sends None",
-  },
-  {
-    scenarios: ['echo_arg_dict_int_keys'],
-    files: ['pyro4-msgpack'],
-    steps: [4],
-    expect: answersWith(sets, sampleValue('dict_int_keys'), Flags.CORR_ID),
-    why: "Python's msgpack reader refuses maps with int keys in arguments; Cinder reads them (as a Map)",
-  },
+  ...commonServerDeviations(sets, 'pyro4', ['pyro4-json', 'pyro4-hmac-json'], HMAC_KEY),
   {
     scenarios: ['serializer_not_accepted'],
     steps: [2],
@@ -91,31 +58,7 @@ const SERVER_DEVIATIONS: readonly Deviation[] = [
 
 /** Where Cinder's proxy sends something other than Pyro4's proxy, and why. */
 const CLIENT_DEVIATIONS: readonly Deviation[] = [
-  {
-    scenarios: ['private_attribute_refused', 'unexposed_method_refused', 'unknown_method'],
-    steps: [3, 4],
-    expect: 'skip',
-    why: "the proxy refuses names its metadata does not list without sending them (as Pyro's proxy does; the capture forced them with _pyroInvoke)",
-  },
-  {
-    scenarios: ['echo_arg_float_integral'],
-    steps: [3],
-    expect: 'decoded',
-    why: 'JavaScript cannot tell 2.0 from 2: an integral number is written as an int',
-  },
-  {
-    files: ['pyro4-serpent'],
-    scenarios: ['stream_iterate', 'stream_close_early'],
-    match: (line) => line.direction === 'c2s' && line.header?.msg_type === MsgType.INVOKE && line.step > 3,
-    expect: 'decoded-lists',
-    why: "stream calls send their one argument as a tuple, as every call does; Pyro's stream iterator passes a list",
-  },
-  {
-    scenarios: ['compressed_payloads'],
-    steps: [5],
-    expect: 'decoded',
-    why: "Node's zlib (a different build) compresses some inputs to other, equally valid bytes",
-  },
+  ...commonClientDeviations('pyro4'),
   {
     scenarios: ['ping_message'],
     steps: [4],

@@ -6,52 +6,19 @@ import { Flags, MsgType } from '@cinder/cinder';
 import { decodeMessage } from '@cinder/protocol';
 import { ExceptionWrapper } from '@cinder/serializers';
 import { frameBytes } from '@cinder/test-utils';
-import { sampleValue } from './interop-objects.js';
-import { vectorConformance, vectorSerializers } from './interop-vector-suite.js';
+import {
+  commonClientDeviations,
+  commonServerDeviations,
+  vectorConformance,
+  vectorSerializers,
+} from './interop-vector-suite.js';
 import { answersWith, type Deviation, sameWithoutCorrelation } from './interop-vectors.js';
 
 const { registry, sets } = vectorSerializers();
 
 /** Where Cinder's daemon answers differently from Pyro5's, and why (listed in docs/interop.md). */
 const SERVER_DEVIATIONS: readonly Deviation[] = [
-  {
-    scenarios: ['result_float_integral', 'echo_arg_float_integral'],
-    expect: 'decoded',
-    why: 'JavaScript cannot tell 2.0 from 2: an integral number is written as an int',
-  },
-  {
-    scenarios: ['result_bytes'],
-    files: ['pyro5-json'],
-    steps: [4],
-    expect: answersWith(sets, sampleValue('bytes'), Flags.CORR_ID),
-    why: "Pyro5's json cannot write bytes (SerializeError, then it closes); Cinder writes the base64 dict serpent uses",
-  },
-  {
-    scenarios: ['result_bytes'],
-    files: ['pyro5-json'],
-    steps: [5],
-    expect: 'skip',
-    why: 'no SerializeError, so the connection stays open',
-  },
-  {
-    scenarios: ['echo_arg_bytes'],
-    files: ['pyro5-serpent'],
-    expect: 'decoded',
-    why: "a received base64 bytes dict becomes bytes again, and goes back in serpent's bytes layout",
-  },
-  {
-    scenarios: ['echo_arg_dict_int_keys'],
-    files: ['pyro5-msgpack'],
-    steps: [4],
-    expect: answersWith(sets, sampleValue('dict_int_keys'), Flags.CORR_ID),
-    why: "Python's msgpack reader refuses maps with int keys in arguments; Cinder reads them (as a Map)",
-  },
-  {
-    scenarios: ['stream_iterate', 'stream_close_early'],
-    steps: [4],
-    expect: 'decoded',
-    why: "the stream-start marker carries Cinder's stack as its traceback where Pyro sends None",
-  },
+  ...commonServerDeviations(sets, 'pyro5', ['pyro5-json']),
   {
     scenarios: ['message_too_large_connect'],
     steps: [2],
@@ -94,31 +61,7 @@ const CLIENT_DEVIATIONS: readonly Deviation[] = [
     expect: 'skip',
     why: "Pyro5's marshal client fails on the batch and then calls last_oneway(); Cinder sends the batch",
   },
-  {
-    scenarios: ['private_attribute_refused', 'unexposed_method_refused', 'unknown_method'],
-    steps: [3, 4],
-    expect: 'skip',
-    why: "the proxy refuses names its metadata does not list without sending them (as Pyro's proxy does; the capture forced them with _pyroInvoke)",
-  },
-  {
-    files: ['pyro5-serpent'],
-    scenarios: ['stream_iterate', 'stream_close_early'],
-    match: (line) => line.direction === 'c2s' && line.header?.msg_type === MsgType.INVOKE && line.step > 3,
-    expect: 'decoded-lists',
-    why: "stream calls send their one argument as a tuple, as every call does; Pyro's stream iterator passes a list",
-  },
-  {
-    scenarios: ['compressed_payloads'],
-    steps: [5],
-    expect: 'decoded',
-    why: "Node's zlib (a different build) compresses some inputs to other, equally valid bytes",
-  },
-  {
-    scenarios: ['echo_arg_float_integral'],
-    steps: [3],
-    expect: 'decoded',
-    why: 'JavaScript cannot tell 2.0 from 2: an integral number is written as an int',
-  },
+  ...commonClientDeviations('pyro5'),
   {
     scenarios: ['echo_arg_bytes'],
     files: ['pyro5-json'],

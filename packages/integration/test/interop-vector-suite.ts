@@ -2,13 +2,13 @@
 // replayed against a Cinder daemon of the kind it was captured against (the server side), and a
 // Cinder proxy driven against a fake server answering with the recorded frames (the client side).
 // Each test file brings its protocol's files, daemon kinds and documented deviations.
-import { Daemon, type DaemonOptions } from '@cinder/cinder';
+import { Daemon, type DaemonOptions, Flags, MsgType } from '@cinder/cinder';
 import { type ClassRegistry, createSerializers, type SerializerSet } from '@cinder/serializers';
 import { type VectorFile, vectorScenarios } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { actionFor, type ClientContext } from './interop-client-actions.js';
-import { Thing, vectorRegistry } from './interop-objects.js';
-import { type Deviation, fakeServer, replayAgainstServer } from './interop-vectors.js';
+import { sampleValue, Thing, vectorRegistry } from './interop-objects.js';
+import { answersWith, type Deviation, fakeServer, replayAgainstServer } from './interop-vectors.js';
 
 export type VectorSets = { 4: SerializerSet; 5: SerializerSet };
 
@@ -22,6 +22,91 @@ export function vectorSerializers(): { registry: ClassRegistry; sets: VectorSets
       5: createSerializers({ dialect: 5, registry }),
     },
   };
+}
+
+/**
+ * Where Cinder's daemon answers Pyro4 and Pyro5 clients alike differently from Pyro's daemon: its
+ * values and its stack, not the protocol. `jsonFiles` are the peer's json captures (Pyro's json
+ * cannot write bytes there).
+ */
+export function commonServerDeviations(
+  sets: VectorSets,
+  peer: 'pyro4' | 'pyro5',
+  jsonFiles: string[],
+  hmacKey?: Uint8Array,
+): Deviation[] {
+  const Peer = peer === 'pyro4' ? 'Pyro4' : 'Pyro5';
+  return [
+    {
+      scenarios: ['result_float_integral', 'echo_arg_float_integral'],
+      expect: 'decoded',
+      why: 'JavaScript cannot tell 2.0 from 2: an integral number is written as an int',
+    },
+    {
+      scenarios: ['result_bytes'],
+      files: jsonFiles,
+      steps: [4],
+      expect: answersWith(sets, sampleValue('bytes'), Flags.CORR_ID, hmacKey),
+      why: `${Peer}'s json cannot write bytes (SerializeError, then it closes); Cinder writes the base64 dict serpent uses`,
+    },
+    {
+      scenarios: ['result_bytes'],
+      files: jsonFiles,
+      steps: [5],
+      expect: 'skip',
+      why: 'no SerializeError, so the connection stays open',
+    },
+    {
+      scenarios: ['echo_arg_bytes'],
+      files: [`${peer}-serpent`],
+      expect: 'decoded',
+      why: "a received base64 bytes dict becomes bytes again, and goes back in serpent's bytes layout",
+    },
+    {
+      scenarios: ['echo_arg_dict_int_keys'],
+      files: [`${peer}-msgpack`],
+      steps: [4],
+      expect: answersWith(sets, sampleValue('dict_int_keys'), Flags.CORR_ID),
+      why: "Python's msgpack reader refuses maps with int keys in arguments; Cinder reads them (as a Map)",
+    },
+    {
+      scenarios: ['stream_iterate', 'stream_close_early'],
+      steps: [4],
+      expect: 'decoded',
+      why: "the stream-start marker carries Cinder's stack as its traceback where Pyro sends None",
+    },
+  ];
+}
+
+/** Where Cinder's proxy sends something other than Pyro4's and Pyro5's proxies alike. */
+export function commonClientDeviations(peer: 'pyro4' | 'pyro5'): Deviation[] {
+  return [
+    {
+      scenarios: ['private_attribute_refused', 'unexposed_method_refused', 'unknown_method'],
+      steps: [3, 4],
+      expect: 'skip',
+      why: "the proxy refuses names its metadata does not list without sending them (as Pyro's proxy does; the capture forced them with _pyroInvoke)",
+    },
+    {
+      scenarios: ['echo_arg_float_integral'],
+      steps: [3],
+      expect: 'decoded',
+      why: 'JavaScript cannot tell 2.0 from 2: an integral number is written as an int',
+    },
+    {
+      files: [`${peer}-serpent`],
+      scenarios: ['stream_iterate', 'stream_close_early'],
+      match: (line) => line.direction === 'c2s' && line.header?.msg_type === MsgType.INVOKE && line.step > 3,
+      expect: 'decoded-lists',
+      why: "stream calls send their one argument as a tuple, as every call does; Pyro's stream iterator passes a list",
+    },
+    {
+      scenarios: ['compressed_payloads'],
+      steps: [5],
+      expect: 'decoded',
+      why: "Node's zlib (a different build) compresses some inputs to other, equally valid bytes",
+    },
+  ];
 }
 
 /** The daemon kinds every capture used: stock, custom handshake, small limit, compressing. */
