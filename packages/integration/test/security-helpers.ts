@@ -3,10 +3,12 @@
 // alter the frames going by.
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { URI } from '@cinder/cinder';
+import { connect, type ProxyOptions, type Remote, URI } from '@cinder/cinder';
 import { encodeMessage, FrameReader, type Message, MsgType } from '@cinder/protocol';
 import { createSerializers, type Serializer } from '@cinder/serializers';
 import { connectSocket, RawFrameClient, type StartedChild, startChild } from '@cinder/test-utils';
+import { expect } from 'vitest';
+import type { Target } from './fixtures/security-objects.js';
 import type { SecurityServerOptions } from './fixtures/security-server.js';
 
 export type { SecurityServerOptions };
@@ -225,4 +227,18 @@ export function cloneMessage(m: Message): Message {
     payload: Buffer.from(m.payload),
     correlationId: m.correlationId ? Buffer.from(m.correlationId) : null,
   };
+}
+
+/**
+ * After an attack: the daemon still serves a well-behaved client, on a fresh connection (made with
+ * `options`) and on the connection `good` has held since before the attack.
+ */
+export async function expectStillServes(
+  uri: string,
+  good: Remote<Target>,
+  options: ProxyOptions = {},
+): Promise<void> {
+  await using fresh = connect<Target>(uri, options);
+  expect(await fresh.add(40, 2)).toBe(42);
+  expect(await good.echo('alive')).toBe('alive');
 }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Target } from './fixtures/security-objects.js';
 import {
   connectMessage,
+  expectStillServes,
   frame,
   invokeMessage,
   json,
@@ -60,12 +61,7 @@ afterAll(async () => {
   await stopAllChildren();
 });
 
-/** A well-behaved client is served on a fresh connection and on its old one. */
-async function stillServes(): Promise<void> {
-  await using fresh = connect<Target>(server.uri);
-  expect(await fresh.add(40, 2)).toBe(42);
-  expect(await good.echo('alive')).toBe('alive');
-}
+const stillServes = () => expectStillServes(server.uri, good);
 
 describe('message size', () => {
   it('a header announcing 4 GiB before the handshake: CONNECTFAIL from the header alone, nothing allocated', async () => {
