@@ -320,6 +320,41 @@ const specs = {
     null,
     'Stream items a Cinder client lets the server push ahead before it asks for more.',
   ),
+  gatewayExpose: spec(
+    z.string().min(1).nullable(),
+    null,
+    'nullable',
+    null,
+    'Python regex (matched like re.match) of the names cinder-gateway serves over HTTP (null = none).',
+  ),
+  gatewayKey: spec(
+    z.string().min(1).nullable(),
+    null,
+    'nullable',
+    null,
+    'Key HTTP clients must give cinder-gateway in X-Pyro-Gateway-Key or $key (null = none).',
+  ),
+  gatewayCors: spec(
+    z.string().min(1).nullable(),
+    null,
+    'nullable',
+    null,
+    'Access-Control-Allow-Origin of cinder-gateway replies (null = no CORS headers).',
+  ),
+  gatewayMaxBodySize: spec(
+    count,
+    1048576,
+    'int',
+    null,
+    'Largest HTTP request body cinder-gateway reads, in bytes.',
+  ),
+  gatewayRequestTimeoutMs: spec(
+    durationMs.min(1),
+    30000,
+    'int',
+    null,
+    'Time an HTTP client has to send its whole request to cinder-gateway.',
+  ),
 };
 
 type Specs = typeof specs;
@@ -498,7 +533,12 @@ export function describeConfig(config: CinderConfig): string {
   return lines.join('\n');
 }
 
-const SECRETS = new Set<ConfigItemName>(['hmacKey', 'sslServerKeyPasswd', 'sslClientKeyPasswd']);
+const SECRETS = new Set<ConfigItemName>([
+  'hmacKey',
+  'gatewayKey',
+  'sslServerKeyPasswd',
+  'sslClientKeyPasswd',
+]);
 const TRUE_WORDS = new Set(['1', 'yes', 'on', 'true']);
 const FALSE_WORDS = new Set(['0', 'no', 'off', 'false']);
 // Strict: no sign, spaces, hex, exponents or underscores that Number()/int() would take.
