@@ -141,7 +141,9 @@ export async function nsExpectingExit(
   args: string[],
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = startChild((await cliBundle()).ns, args, { env: cleanEnv() });
-  const timer = setTimeout(() => void child.stop('SIGKILL'), 30_000);
+  const timer = setTimeout(() => {
+    child.stop('SIGKILL').catch(() => {});
+  }, 30_000);
   const code = await child.exited;
   clearTimeout(timer);
   return { code, stdout: child.lines.map((l) => `${l}\n`).join(''), stderr: child.stderr() };

@@ -83,7 +83,7 @@ export class AutoCleaner {
     if (this.#timer || this.#closed) return this;
     this.#timer = setInterval(() => {
       if (!this.#sweeping)
-        void this.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'autoclean sweep failed'));
+        this.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'autoclean sweep failed'));
     }, this.intervalMs);
     this.#timer.unref();
     this.#logger.info(
