@@ -17,6 +17,7 @@ export {
   broadcastLocate,
   type LocateOptions,
   locateNameServer,
+  nameServerUris,
   type ResolveOptions,
   resolveUri,
 } from './resolve.js';

@@ -160,7 +160,8 @@ export class IncomingCalls {
       if (error !== undefined)
         session.logger.debug({ err: error, conn: session.connection.id }, 'oneway call failed');
     } else if (!session.isClosed) {
-      if (value instanceof PushStreamReply) void session.streams.push(served, value.iterator);
+      if (value instanceof PushStreamReply)
+        session.streams.push(served, value.iterator).catch((err: unknown) => session.fail(err as Error));
       else this.reply(served, error, value);
     }
     if (this.backlog.length > 0 && this.running < this.maxConcurrent && !session.isClosed) {

@@ -268,7 +268,11 @@ export class OutgoingCalls {
     if (!session.multiplexed) {
       // Pyro's way: a Pyro peer answers calls strictly in order, so a connection with an
       // abandoned call in progress cannot be reused safely; drop it (the proxy reconnects).
-      session.close(new ConnectionClosedError(`connection dropped after ${err.message}`, { cause: err }));
+      session
+        .close(new ConnectionClosedError(`connection dropped after ${err.message}`, { cause: err }))
+        .catch((closeErr: unknown) =>
+          session.logger.debug({ err: closeErr, conn: session.connection.id }, 'drop after expiry'),
+        );
     }
   }
 
