@@ -47,6 +47,19 @@ export class ServerConnection implements ConnectionHandler {
   private state: State = 'handshake';
   private session: Session | undefined;
 
+  /** @internal calls of this client being served asynchronously (kept by the daemon's dispatch). */
+  inFlight = 0;
+
+  /** The handshake is done and the connection serves calls. */
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Ready, and nothing is being served or awaited on it: reclaimable when slots run out. */
+  get idle(): boolean {
+    return this.state === 'ready' && this.inFlight === 0 && (this.session?.pendingCount ?? 0) === 0;
+  }
+
   /** Cinder capabilities agreed with this client (0 for Pyro clients). */
   get capabilities(): number {
     return this.session?.capabilities ?? 0;
@@ -337,6 +350,7 @@ export class ServerConnection implements ConnectionHandler {
       return;
     }
     this.state = 'ready';
+    this.daemon.connectionReady(this);
     this.sendSigned({
       type: MsgType.CONNECTOK,
       flags: dialect === 5 ? Flags.CORR_ID : objectId !== undefined ? Flags.META_ON_CONNECT : 0,
