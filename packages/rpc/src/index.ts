@@ -35,6 +35,7 @@ export {
   params,
   setParams,
 } from './expose.js';
+export { startHeartbeat } from './heartbeat.js';
 export { wasNotSent } from './outgoing-calls.js';
 export {
   installProxyFactory,
