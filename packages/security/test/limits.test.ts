@@ -19,6 +19,8 @@ const names: LimitName[] = [
   'handshakeTimeoutMs',
   'maxBatchSize',
   'maxDepth',
+  'maxDecodeItems',
+  'maxInflatedSize',
   'maxConcurrentCalls',
   'idleTimeoutMs',
 ];
