@@ -77,6 +77,29 @@ const specs = {
     'NS_LOOKUP_DELAY',
     'How long a name lookup keeps retrying an unknown name before failing (0 = no retry).',
   ),
+  nsEtcdUser: spec(
+    z.string(),
+    '',
+    'string',
+    null,
+    'User the name server logs in to etcd as (etcd:// storage; empty = no etcd authentication).',
+  ),
+  nsEtcdPassword: spec(z.string(), '', 'string', null, 'Password of nsEtcdUser.'),
+  nsEtcdCaCerts: spec(
+    z.string(),
+    '',
+    'string',
+    null,
+    'PEM file of CA certificates that verify the etcd members; set, the name server talks TLS to etcd.',
+  ),
+  nsEtcdCert: spec(
+    z.string(),
+    '',
+    'string',
+    null,
+    'PEM client certificate file the name server shows etcd (etcd --client-cert-auth).',
+  ),
+  nsEtcdKey: spec(z.string(), '', 'string', null, 'PEM private key file of nsEtcdCert.'),
   natHost: spec(
     host.nullable(),
     null,
@@ -315,6 +338,41 @@ const specs = {
     null,
     'Stream items a Cinder client lets the server push ahead before it asks for more.',
   ),
+  gatewayExpose: spec(
+    z.string().min(1).nullable(),
+    null,
+    'nullable',
+    null,
+    'Python regex (matched like re.match) of the names cinder-gateway serves over HTTP (null = none).',
+  ),
+  gatewayKey: spec(
+    z.string().min(1).nullable(),
+    null,
+    'nullable',
+    null,
+    'Key HTTP clients must give cinder-gateway in X-Pyro-Gateway-Key or $key (null = none).',
+  ),
+  gatewayCors: spec(
+    z.string().min(1).nullable(),
+    null,
+    'nullable',
+    null,
+    'Access-Control-Allow-Origin of cinder-gateway replies (null = no CORS headers).',
+  ),
+  gatewayMaxBodySize: spec(
+    count,
+    1048576,
+    'int',
+    null,
+    'Largest HTTP request body cinder-gateway reads, in bytes.',
+  ),
+  gatewayRequestTimeoutMs: spec(
+    durationMs.min(1),
+    30000,
+    'int',
+    null,
+    'Time an HTTP client has to send its whole request to cinder-gateway.',
+  ),
 };
 
 type Specs = typeof specs;
@@ -493,7 +551,12 @@ export function describeConfig(config: CinderConfig): string {
   return lines.join('\n');
 }
 
-const SECRETS = new Set<ConfigItemName>(['hmacKey', 'sslServerKeyPasswd', 'sslClientKeyPasswd']);
+const SECRETS = new Set<ConfigItemName>([
+  'hmacKey',
+  'gatewayKey',
+  'sslServerKeyPasswd',
+  'sslClientKeyPasswd',
+]);
 const TRUE_WORDS = new Set(['1', 'yes', 'on', 'true']);
 const FALSE_WORDS = new Set(['0', 'no', 'off', 'false']);
 // Strict: no sign, spaces, hex, exponents or underscores that Number()/int() would take.

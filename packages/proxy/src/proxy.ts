@@ -22,6 +22,21 @@ import {
   withDeadline,
 } from '@cinder/core';
 import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import {
+  ALL_CAPABILITIES,
+  CAPS_ANNOTATION,
+  CallbackTable,
+  Capability,
+  decodeCapabilities,
+  encodeCapabilities,
+  installProxyFactory,
+  type OutgoingCall,
+  type ProxyDescriptor,
+  PullStream,
+  proxyHooks,
+  Session,
+  wasNotSent,
+} from '@cinder/rpc';
 import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
 import {
   type ClassRegistry,
@@ -43,19 +58,8 @@ import {
   tlsTransport,
   unixTransport,
 } from '@cinder/transport';
-import { CallbackTable } from './callbacks.js';
-import {
-  ALL_CAPABILITIES,
-  CAPS_ANNOTATION,
-  Capability,
-  decodeCapabilities,
-  encodeCapabilities,
-} from './capabilities.js';
-import { type ProxyDescriptor, proxyHooks } from './proxy-ref.js';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
-import { type OutgoingCall, Session, wasNotSent } from './session.js';
-import { PullStream } from './streams.js';
 
 export interface ReconnectOptions {
   /** First delay between attempts (doubles each time, with jitter). Default 100 ms. */
@@ -312,6 +316,10 @@ export class ProxyCore {
       this.connecting = attempt.finally(() => {
         this.connecting = undefined;
       });
+      // Every caller gets the outcome through the promise returned below; when all of them gave up
+      // first (an aborted signal, a deadline), nobody is left to observe the shared attempt, so a
+      // failure must not surface as an unhandled rejection.
+      this.connecting.catch(() => undefined);
     }
     return options?.signal || options?.timeoutMs
       ? withDeadline(this.connecting, options, `connect to ${this.uri}`)
@@ -1025,3 +1033,10 @@ export function connect<T = Record<string, (...args: any[]) => any>>(
 ): Remote<T> {
   return makeProxy<T>(new ProxyCore(uri, options), undefined);
 }
+
+// The serving end (a daemon, or this client serving callbacks) makes its proxies through the engine.
+installProxyFactory({
+  connect: (uri, options) => connect(uri, options),
+  bound: (session, objectId, metadata, config) => boundProxy(session, objectId, metadata, config),
+  describe: describeProxy,
+});

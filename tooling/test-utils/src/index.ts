@@ -2,6 +2,7 @@
 
 export * from './certs.js';
 export * from './child.js';
+export * from './etcd.js';
 export * from './markdown.js';
 export * from './paths.js';
 export * from './ports.js';
