@@ -293,6 +293,13 @@ const specs = {
     null,
     'Most simultaneous connections a daemon accepts from one client address.',
   ),
+  maxHalfOpenConnections: spec(
+    count,
+    512,
+    'int',
+    null,
+    'Most connections a daemon holds that have not finished their handshake; beyond that the oldest one of the address holding the most is dropped.',
+  ),
   handshakeTimeoutMs: spec(
     durationMs,
     5000,

@@ -83,7 +83,7 @@ export class AutoCleaner {
     if (this.#timer || this.#closed) return this;
     this.#timer = setInterval(() => {
       if (!this.#sweeping)
-        void this.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'autoclean sweep failed'));
+        this.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'autoclean sweep failed'));
     }, this.intervalMs);
     this.#timer.unref();
     this.#logger.info(
@@ -91,6 +91,22 @@ export class AutoCleaner {
       'autoclean enabled',
     );
     return this;
+  }
+
+  /** Whether it sweeps on its timer now (started, not paused or closed). */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /**
+   * Stops sweeping until start() is called again (another replica took over), and forgets what it
+   * found unreachable: that replica keeps its own account.
+   */
+  pause(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#unreachable.clear();
+    this.#logger.info('autoclean paused');
   }
 
   /** One sweep now (joins a sweep in progress). */

@@ -23,7 +23,7 @@ export interface EtcdStorageOptions {
   password?: string;
   /** Time limit of one etcd request (default 5000 ms). */
   timeoutMs?: number;
-  /** Time to live of a leader's election session (default 5000 ms; whole seconds). */
+  /** Time to live of a leader's election session: how long a dead leader keeps the lead (default 3000 ms; whole seconds). */
   leadTtlMs?: number;
 }
 
@@ -146,7 +146,7 @@ export class EtcdStorage implements NameStorage {
     this.#client = client;
     this.prefix = options.prefix ?? 'cinder';
     this.#names = Buffer.from(`${this.prefix}/n/`, 'utf8');
-    this.#leadTtlS = Math.max(1, Math.ceil((options.leadTtlMs ?? 5000) / 1000));
+    this.#leadTtlS = Math.max(1, Math.ceil((options.leadTtlMs ?? 3000) / 1000));
   }
 
   #key(name: string): Buffer {

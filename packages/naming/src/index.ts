@@ -13,6 +13,7 @@ export {
   NameServerClient,
   type NameServerProxy,
   type Registration,
+  type TtlRegistration,
 } from './client.js';
 export { EtcdStorage, type EtcdStorageOptions, openEtcdStorage, parseEtcdSpec } from './etcd-storage.js';
 export { type NameListing, NameServer, type NameServerInit } from './name-server.js';
