@@ -116,6 +116,13 @@ const specs = {
   ),
   compression: spec(z.boolean(), false, 'bool', 'COMPRESSION', 'Compress message payloads with zlib.'),
   commTimeoutMs: spec(durationMs, 0, 'int', 'COMMTIMEOUT', 'Time limit of a network call (0 = none).'),
+  heartbeatMs: spec(
+    durationMs,
+    10000,
+    'int',
+    null,
+    'Between Cinder peers, while calls wait on a pipelined connection: a PING every this long; no answer within it fails the connection (0 = off; never with Python peers).',
+  ),
   connectTimeoutMs: spec(
     durationMs,
     10000,

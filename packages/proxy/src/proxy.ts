@@ -35,6 +35,7 @@ import {
   PullStream,
   proxyHooks,
   Session,
+  startHeartbeat,
   wasNotSent,
 } from '@cinder/rpc';
 import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
@@ -603,6 +604,7 @@ export class ProxyCore {
     session.capabilities = caps;
     session.streamCredit = this.config.streamCredit;
     session.defaultSerializer = this.serializer;
+    startHeartbeat(session, this.config.heartbeatMs);
     this.handshakeResponse = response;
     if (this.options.validateHandshake) {
       await this.options.validateHandshake(response, {
