@@ -631,6 +631,29 @@ export class ProxyCore {
     }
   }
 
+  /**
+   * Lets the connection go without cutting calls in flight: the next call connects again (resolving
+   * a PYRONAME/PYROMETA uri again); the old connection closes once its calls are answered, or after
+   * 60 s at the latest.
+   */
+  rebind(): void {
+    if (this.options.boundSession) return;
+    const s = this.session;
+    if (s === undefined) return;
+    this.session = undefined;
+    this.seq = s.currentSeq;
+    const close = () => {
+      clearInterval(timer);
+      s.close().catch((err: unknown) => this.logger.debug({ err }, 'closing a rebound connection failed'));
+    };
+    const deadline = Date.now() + 60_000;
+    const timer = setInterval(() => {
+      if (s.isClosed || s.pendingCount === 0 || Date.now() > deadline) close();
+    }, 20);
+    timer.unref();
+    if (s.pendingCount === 0) close();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Calls
 
@@ -894,6 +917,7 @@ function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefine
   const controls: Record<string, unknown> = {
     $bind: (options?: CallOptions) => core.ensure(options).then(() => undefined),
     $release: () => core.release(),
+    $rebind: () => core.rebind(),
     $reconnect: async (options?: CallOptions) => {
       await core.release();
       await core.ensure(options);
