@@ -157,14 +157,16 @@ function serializersFor(
       dialect,
       registry,
       maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
-  const key = `${dialect}:${config.maxDepth}:${config.serpentBytesRepr}`;
+  const key = `${dialect}:${config.maxDepth}:${config.maxDecodeItems}:${config.serpentBytesRepr}`;
   let set = serializerCache.get(key);
   if (!set) {
     set = createSerializers({
       dialect,
       maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
     serializerCache.set(key, set);
@@ -250,6 +252,7 @@ export class ProxyCore {
     this.sharedKey = key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);
     this.framing = {
       maxMessageSize: this.config.maxMessageSize,
+      maxInflatedSize: this.config.maxInflatedSize,
       versions: [this.protocol],
       ...(this.sharedKey && this.protocol === 48 ? { hmacKey: this.sharedKey.bytes } : {}),
       ...(this.config.compression ? { compressAbove: 100 } : {}),
