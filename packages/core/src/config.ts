@@ -268,6 +268,24 @@ const specs = {
     'MAX_MESSAGE_SIZE',
     'Largest message sent or accepted, in bytes; checked from the header before allocating.',
   ),
+  maxInflatedSize: spec(
+    z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32 - 1),
+    16777216,
+    'int',
+    null,
+    'Largest payload a compressed message may inflate to, in bytes (the smaller of this and maxMessageSize applies); inflating stops there.',
+  ),
+  maxDecodeItems: spec(
+    count,
+    1000000,
+    'int',
+    null,
+    'Most values (dict keys included) one received payload may decode to; more is refused before they are built.',
+  ),
   maxConnections: spec(
     count,
     4096,

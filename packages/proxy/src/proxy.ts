@@ -157,14 +157,16 @@ function serializersFor(
       dialect,
       registry,
       maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
-  const key = `${dialect}:${config.maxDepth}:${config.serpentBytesRepr}`;
+  const key = `${dialect}:${config.maxDepth}:${config.maxDecodeItems}:${config.serpentBytesRepr}`;
   let set = serializerCache.get(key);
   if (!set) {
     set = createSerializers({
       dialect,
       maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
     serializerCache.set(key, set);
@@ -250,6 +252,7 @@ export class ProxyCore {
     this.sharedKey = key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);
     this.framing = {
       maxMessageSize: this.config.maxMessageSize,
+      maxInflatedSize: this.config.maxInflatedSize,
       versions: [this.protocol],
       ...(this.sharedKey && this.protocol === 48 ? { hmacKey: this.sharedKey.bytes } : {}),
       ...(this.config.compression ? { compressAbove: 100 } : {}),
@@ -628,6 +631,29 @@ export class ProxyCore {
     }
   }
 
+  /**
+   * Lets the connection go without cutting calls in flight: the next call connects again (resolving
+   * a PYRONAME/PYROMETA uri again); the old connection closes once its calls are answered, or after
+   * 60 s at the latest.
+   */
+  rebind(): void {
+    if (this.options.boundSession) return;
+    const s = this.session;
+    if (s === undefined) return;
+    this.session = undefined;
+    this.seq = s.currentSeq;
+    const close = () => {
+      clearInterval(timer);
+      s.close().catch((err: unknown) => this.logger.debug({ err }, 'closing a rebound connection failed'));
+    };
+    const deadline = Date.now() + 60_000;
+    const timer = setInterval(() => {
+      if (s.isClosed || s.pendingCount === 0 || Date.now() > deadline) close();
+    }, 20);
+    timer.unref();
+    if (s.pendingCount === 0) close();
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Calls
 
@@ -891,6 +917,7 @@ function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefine
   const controls: Record<string, unknown> = {
     $bind: (options?: CallOptions) => core.ensure(options).then(() => undefined),
     $release: () => core.release(),
+    $rebind: () => core.rebind(),
     $reconnect: async (options?: CallOptions) => {
       await core.release();
       await core.ensure(options);

@@ -160,6 +160,7 @@ export class SocketConnection implements Connection {
     this.#drainTimeoutMs = framing.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     this.#reader = new FrameReader({
       maxMessageSize: framing.maxMessageSize,
+      maxInflatedSize: framing.maxInflatedSize,
       versions: framing.versions,
       hmacKey: framing.hmacKey,
     });
