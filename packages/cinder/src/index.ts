@@ -42,4 +42,5 @@ export {
   type SerializerSet,
   Tuple,
 } from '@cinder/serializers';
+export { type WebSocketTransportInit, webSocketTransport } from '@cinder/transport';
 export { type Served, type ServeOptions, serve } from './serve.js';

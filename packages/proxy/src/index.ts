@@ -68,3 +68,4 @@ export {
   SpecialReply,
 } from './session.js';
 export { PullStream, StreamStart } from './streams.js';
+export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';

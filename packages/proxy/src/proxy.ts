@@ -42,6 +42,7 @@ import {
   tcpTransport,
   tlsTransport,
   unixTransport,
+  webSocketTransport,
 } from '@cinder/transport';
 import { CallbackTable } from './callbacks.js';
 import {
@@ -56,6 +57,7 @@ import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './re
 import { resolveUri } from './resolve.js';
 import { type OutgoingCall, Session, wasNotSent } from './session.js';
 import { PullStream } from './streams.js';
+import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
 
 export interface ReconnectOptions {
   /** First delay between attempts (doubles each time, with jitter). Default 100 ms. */
@@ -1020,5 +1022,17 @@ export function connect<T = Record<string, (...args: any[]) => any>>(
   uri: string | URI,
   options: ProxyOptions = {},
 ): Remote<T> {
+  if (typeof uri === 'string' && isWebSocketUri(uri)) {
+    // `ws://host:port/path#object`: the object behind a WebSocket endpoint (see websocket-uri.ts).
+    const target = parseWebSocketUri(uri);
+    const tls = options.tls;
+    const transport =
+      options.transport ??
+      webSocketTransport({
+        path: target.path,
+        ...(target.secure ? { client: typeof tls === 'object' ? tls : true } : {}),
+      });
+    return makeProxy<T>(new ProxyCore(target.uri, { ...options, transport }), undefined);
+  }
   return makeProxy<T>(new ProxyCore(uri, options), undefined);
 }

@@ -12,3 +12,4 @@ export {
 } from './tls-transport.js';
 export * from './transport.js';
 export { type UnixTransportInit, unixTransport } from './unix-transport.js';
+export { type WebSocketTransportInit, webSocketTransport } from './websocket-transport.js';
