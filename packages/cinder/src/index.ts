@@ -2,11 +2,30 @@
 // re-exports the public API of every package so most users install only `@cinder/cinder`.
 export * from '@cinder/core';
 export {
+  type BehaviorOptions,
+  behavior,
+  behaviorOf,
+  type CallContext,
+  currentContext,
+  currentCorrelationId,
   Daemon,
   DaemonObject,
   type DaemonOptions,
+  type ExposedAttribute,
+  type ExposedMethod,
+  type ExposeOptions,
+  type Exposure,
+  expose,
+  exposeAll,
+  exposureOf,
   type HandshakeContext,
+  type InstanceMode,
+  isExposed,
+  oneway,
+  params,
   type RegisterOptions,
+  type Resource,
+  setParams,
 } from '@cinder/daemon';
 export * from '@cinder/naming';
 export { Flags, MsgType, type ProtocolVersion, SerializerId } from '@cinder/protocol';

@@ -1,7 +1,7 @@
 // The daemon's built-in object, reachable as `PYRO:Pyro.Daemon@host:port` (Pyro's DaemonObject):
 // ping, registered, info, get_metadata, and the item-stream methods used by Python clients.
 import { DaemonError, type ObjectMetadata } from '@cinder/core';
-import { expose } from '@cinder/proxy';
+import { expose } from '@cinder/rpc';
 
 /** What the built-in object needs from its daemon. */
 export interface DaemonObjectHost {

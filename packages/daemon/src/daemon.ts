@@ -30,7 +30,7 @@ import {
   proxyDict,
   type SerializerLookup,
   SpecialReply,
-} from '@cinder/proxy';
+} from '@cinder/rpc';
 import {
   bindWarning,
   type ConnectionLimitError,

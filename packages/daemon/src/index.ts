@@ -1,16 +1,26 @@
 // Public surface of @cinder/daemon: the server, plus the exposure decorators and call context it
-// serves with (re-exported from @cinder/proxy so server code needs only this package).
+// serves with (re-exported from the engine, @cinder/rpc, so server code needs only this package).
 export {
+  type BehaviorOptions,
   behavior,
+  behaviorOf,
   type CallContext,
   currentContext,
+  currentCorrelationId,
+  type ExposedAttribute,
+  type ExposedMethod,
+  type ExposeOptions,
+  type Exposure,
   expose,
   exposeAll,
+  exposureOf,
   type InstanceMode,
+  isExposed,
   oneway,
   params,
+  type Resource,
   setParams,
-} from '@cinder/proxy';
+} from '@cinder/rpc';
 export { Daemon, type DaemonOptions, type HandshakeContext, type RegisterOptions } from './daemon.js';
 export { DaemonObject } from './daemon-object.js';
 export { isStreamable, StreamRegistry } from './streams.js';

@@ -5,21 +5,19 @@ import { CommunicationError, type Logger, ProtocolError } from '@cinder/core';
 import { Flags, type Message, MsgType, toPyro4SerializerId } from '@cinder/protocol';
 import {
   ALL_CAPABILITIES,
-  boundProxy,
   CALLBACK_CLASS,
   CAPS_ANNOTATION,
   Capability,
   callbackFunction,
-  connect,
   decodeCapabilities,
-  describeProxy,
   encodeCapabilities,
   newCorrelationId,
   parseCallbackReference,
   pongFor,
+  proxies,
   proxyHooks,
   Session,
-} from '@cinder/proxy';
+} from '@cinder/rpc';
 import { isKeyExchangeHello, type MessageAuthenticator, SharedKeyServer } from '@cinder/security';
 import type { Serializer, SerializerSet } from '@cinder/serializers';
 import type { Connection, ConnectionHandler } from '@cinder/transport';
@@ -261,12 +259,12 @@ export class ServerConnection implements ConnectionHandler {
     const daemon = this.daemon;
     const hooks = proxyHooks({
       dialect,
-      describe: describeProxy,
+      describe: proxies.describe,
       // A proxy a client passed us speaks that client's protocol, and (when the proxy does not say)
       // the serializer the client uses with us, unless a stock Pyro4 daemon would refuse it (msgpack:
       // then serpent, Pyro's default); Pyro4 proxies never carry the HMAC key, so use ours.
       makeProxy: (d) =>
-        connect(d.uri, {
+        proxies.connect(d.uri, {
           config: daemon.config,
           metadata: d.metadata,
           protocol: dialect === 4 ? 48 : 502,
@@ -284,7 +282,7 @@ export class ServerConnection implements ConnectionHandler {
           revived =
             ref.kind === 'function'
               ? callbackFunction(session, ref.id, session.defaultSerializer ?? serializer)
-              : boundProxy(session, ref.id, ref.meta!, daemon.config);
+              : proxies.bound(session, ref.id, ref.meta!, daemon.config);
           this.callbackProxies.set(ref.id, revived);
         }
         return revived;

@@ -3,9 +3,9 @@
 // CONNECT, unknown objects and serializers, refused names, wrong arguments, a client that says
 // nothing, and the connection limits. Early failures are CONNECTFAILs in marshal, like Pyro's.
 import { CommunicationError, ConnectionClosedError, type RemoteError } from '@cinder/core';
-import { connect, params, type Remote } from '@cinder/proxy';
+import { connect, type Remote } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, expose } from '../src/index.js';
+import { Daemon, expose, params } from '../src/index.js';
 import {
   connectMessage,
   Flags,

@@ -4,9 +4,9 @@
 // for private, dotted, unexposed and missing names (sent from a raw socket, since a proxy refuses
 // them locally before anything reaches the daemon).
 import { RemoteError } from '@cinder/core';
-import { connect, exposeAll } from '@cinder/proxy';
+import { connect } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, expose, oneway } from '../src/index.js';
+import { Daemon, expose, exposeAll, oneway } from '../src/index.js';
 import { delay, type RawClient, rawInvoke, rawSession } from './helpers.js';
 
 class Base {

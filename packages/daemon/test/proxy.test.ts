@@ -11,9 +11,9 @@ import {
   RemoteError,
   TimeoutError,
 } from '@cinder/core';
-import { connect, currentContext } from '@cinder/proxy';
+import { connect } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, expose } from '../src/index.js';
+import { currentContext, Daemon, expose } from '../src/index.js';
 import { delay } from './helpers.js';
 
 class Detailed extends Error {

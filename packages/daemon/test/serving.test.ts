@@ -4,9 +4,17 @@
 // blocking across connections) and the per-call context (client, correlation ids across two
 // daemons, annotations in and out, resources closed on disconnect).
 import { DAEMON_NAME, DaemonError, RemoteError } from '@cinder/core';
-import { behavior, connect, currentContext, exposeAll, type Resource } from '@cinder/proxy';
+import { connect } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, expose, type HandshakeContext } from '../src/index.js';
+import {
+  behavior,
+  currentContext,
+  Daemon,
+  expose,
+  exposeAll,
+  type HandshakeContext,
+  type Resource,
+} from '../src/index.js';
 import { connectMessage, delay, Flags, json, MsgType, RawClient } from './helpers.js';
 
 let created = 0;

@@ -22,6 +22,21 @@ import {
   withDeadline,
 } from '@cinder/core';
 import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import {
+  ALL_CAPABILITIES,
+  CAPS_ANNOTATION,
+  CallbackTable,
+  Capability,
+  decodeCapabilities,
+  encodeCapabilities,
+  installProxyFactory,
+  type OutgoingCall,
+  type ProxyDescriptor,
+  PullStream,
+  proxyHooks,
+  Session,
+  wasNotSent,
+} from '@cinder/rpc';
 import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
 import {
   type ClassRegistry,
@@ -44,19 +59,8 @@ import {
   unixTransport,
   webSocketTransport,
 } from '@cinder/transport';
-import { CallbackTable } from './callbacks.js';
-import {
-  ALL_CAPABILITIES,
-  CAPS_ANNOTATION,
-  Capability,
-  decodeCapabilities,
-  encodeCapabilities,
-} from './capabilities.js';
-import { type ProxyDescriptor, proxyHooks } from './proxy-ref.js';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
-import { type OutgoingCall, Session, wasNotSent } from './session.js';
-import { PullStream } from './streams.js';
 import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
 
 export interface ReconnectOptions {
@@ -1036,3 +1040,10 @@ export function connect<T = Record<string, (...args: any[]) => any>>(
   }
   return makeProxy<T>(new ProxyCore(uri, options), undefined);
 }
+
+// The serving end (a daemon, or this client serving callbacks) makes its proxies through the engine.
+installProxyFactory({
+  connect: (uri, options) => connect(uri, options),
+  bound: (session, objectId, metadata, config) => boundProxy(session, objectId, metadata, config),
+  describe: describeProxy,
+});

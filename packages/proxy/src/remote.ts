@@ -3,12 +3,9 @@
 // the proxy's own `$` controls, which can never collide with remote names.
 import type { CallOptions, ObjectMetadata, URI } from '@cinder/core';
 import type { Annotations } from '@cinder/protocol';
+import type { RemoteStream } from '@cinder/rpc';
 
-/** A streamed result: iterate it with `for await`; breaking out closes the stream on the server. */
-export interface RemoteStream<T> extends AsyncIterable<T> {
-  /** Stops the stream early and tells the server. */
-  close(): Promise<void>;
-}
+export type { RemoteStream };
 
 type AnyFunction = (...args: any[]) => any;
 

@@ -10,7 +10,7 @@
 //   client → server  PING flags ONEWAY, annotation SCLS = u16 S                 (stop the stream)
 //   client → server  PING flags ONEWAY, annotation CNCL = u16 S                 (cancel call S)
 import { ConnectionClosedError } from '@cinder/core';
-import type { RemoteStream } from './remote.js';
+import type { RemoteStream } from './remote-stream.js';
 
 export const PUSH_ITEM = 'SPSH';
 export const PUSH_END = 'SEND';

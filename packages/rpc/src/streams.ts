@@ -3,7 +3,7 @@
 // `Pyro.Daemon.get_next_stream_item(id)` until StopIteration; breaking out of the loop sends a
 // oneway `close_stream(id)`.
 import { RemoteError } from '@cinder/core';
-import type { RemoteStream } from './remote.js';
+import type { RemoteStream } from './remote-stream.js';
 
 /** What a call resolves to when the daemon answered with a stream. */
 export class StreamStart {
