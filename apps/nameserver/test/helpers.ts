@@ -14,10 +14,13 @@ import { build } from 'esbuild';
 import { runNsc } from '../src/nsc-cli.js';
 
 const srcDir = fileURLToPath(new URL('../src/', import.meta.url));
-// better-sqlite3 is native: it stays a separate module, loaded from where @cinder/naming finds it.
-const sqlitePath = createRequire(
+// better-sqlite3 is native, and etcd3 loads its .proto file from beside itself: both stay separate
+// modules, loaded from where @cinder/naming finds them.
+const namingRequire = createRequire(
   fileURLToPath(new URL('../../../packages/naming/package.json', import.meta.url)),
-).resolve('better-sqlite3');
+);
+const sqlitePath = namingRequire.resolve('better-sqlite3');
+const etcd3Path = namingRequire.resolve('etcd3');
 
 export interface CliBundle {
   ns: string;
@@ -48,6 +51,7 @@ export function cliBundle(): Promise<CliBundle> {
           name: 'native-modules',
           setup(b) {
             b.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: sqlitePath, external: true }));
+            b.onResolve({ filter: /^etcd3$/ }, () => ({ path: etcd3Path, external: true }));
           },
         },
       ],
@@ -131,7 +135,9 @@ export async function nsExpectingExit(
   args: string[],
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = startChild((await cliBundle()).ns, args, { env: cleanEnv() });
-  const timer = setTimeout(() => void child.stop('SIGKILL'), 30_000);
+  const timer = setTimeout(() => {
+    child.stop('SIGKILL').catch(() => {});
+  }, 30_000);
   const code = await child.exited;
   clearTimeout(timer);
   return { code, stdout: child.lines.map((l) => `${l}\n`).join(''), stderr: child.stderr() };

@@ -67,10 +67,15 @@ export class TimeoutError extends CommunicationError {
   override readonly name: string = 'TimeoutError';
 }
 
-/** An operation was cancelled through its AbortSignal. */
+/**
+ * An operation was cancelled through its AbortSignal. Its `name` is `'AbortError'`, like the
+ * DOMException `fetch()` and Node's own APIs reject with, so `err.name === 'AbortError'` holds;
+ * `err instanceof AbortedError` and `err.code === 'ABORTED'` work too. A signal that aborts with a
+ * `TimeoutError` reason (`AbortSignal.timeout()`) gives a `TimeoutError` instead.
+ */
 export class AbortedError extends CommunicationError {
   static override readonly code: ErrorCode = 'ABORTED';
-  override readonly name: string = 'AbortedError';
+  override readonly name: string = 'AbortError';
 }
 
 /** The bytes on the wire are not a valid message (bad tag, version, magic, checksum, lengths…). */

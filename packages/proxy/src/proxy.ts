@@ -315,6 +315,10 @@ export class ProxyCore {
       this.connecting = attempt.finally(() => {
         this.connecting = undefined;
       });
+      // Every caller gets the outcome through the promise returned below; when all of them gave up
+      // first (an aborted signal, a deadline), nobody is left to observe the shared attempt, so a
+      // failure must not surface as an unhandled rejection.
+      this.connecting.catch(() => undefined);
     }
     return options?.signal || options?.timeoutMs
       ? withDeadline(this.connecting, options, `connect to ${this.uri}`)

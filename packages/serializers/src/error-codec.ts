@@ -99,6 +99,15 @@ const SAFE_JS_ERRORS = new Map<string, new (message?: string) => Error>([
 // Own properties that are part of the error itself, not attributes to send along.
 const NOT_ATTRIBUTES = new Set(['name', 'message', 'stack', 'cause']);
 
+/** What a received `_jsClass` may be to name a RemoteError's type: a plain JavaScript class name. */
+const JS_CLASS_NAME = /^[A-Za-z_$][\w$]{0,199}$/;
+
+/**
+ * The `__class__` a RemoteError came with when its `remoteType` is the sender's JavaScript class
+ * instead (a custom error class from a Cinder peer), so relaying it sends what a Python peer knows.
+ */
+const wireClassOf = new WeakMap<RemoteError, string>();
+
 export interface ErrorCodecOptions {
   dialect: PyroDialect;
   registry: ClassRegistry;
@@ -129,7 +138,7 @@ export function encodeError(err: Error, options: ErrorCodecOptions): Record<stri
     args = messageArgs(err);
   } else if (err instanceof RemoteError) {
     // Relaying an error received from elsewhere: pass it on as it came.
-    className = err.remoteType;
+    className = wireClassOf.get(err) ?? err.remoteType;
     args = [...err.args];
     for (const key of Object.keys(err.attributes)) defineOwn(attributes, key, err.attributes[key]);
   } else {
@@ -262,13 +271,26 @@ export function decodeError(dict: Record<string, unknown>, options: ErrorCodecOp
     if (ctor !== undefined && JS_TO_PYTHON.get(ctor) === short) err = new ctor(message);
   }
   if (err === undefined) {
-    return new RemoteError({
-      remoteType: className,
+    // A JavaScript error class a Cinder peer sent under a Python name (`class InsufficientFunds
+    // extends Error` → builtins.Exception + _jsClass): revived as that class when it is registered
+    // here under its JavaScript name, otherwise a RemoteError whose remoteType is the class's name.
+    const jsName =
+      jsClass !== undefined && JS_CLASS_NAME.test(jsClass) && module === 'builtins.' ? jsClass : undefined;
+    if (jsName !== undefined) {
+      const named = options.registry.entryNamed(jsName);
+      if (named !== undefined && named.ctor.prototype instanceof Error) {
+        return fromRegistered(named, dict, jsName, args, message, attributes, traceback, options);
+      }
+    }
+    const remote = new RemoteError({
+      remoteType: jsName ?? className,
       remoteMessage: message,
       args,
       remoteTraceback: traceback,
       attributes: withoutTraceback(attributes),
     });
+    if (jsName !== undefined) wireClassOf.set(remote, className);
+    return remote;
   }
   attachRemote(err, attributes, traceback);
   return err;

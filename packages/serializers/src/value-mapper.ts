@@ -66,6 +66,8 @@ export class ValueMapper {
       return Array.from(value as unknown as ArrayLike<unknown>);
     }
     if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return new Uint8Array(value);
+    const meaningless = meaninglessValue(value);
+    if (meaningless !== undefined) throw new SerializeError(meaningless);
     const ctor = (value as { constructor?: { name?: unknown } }).constructor;
     const name = typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : 'object';
     const dict = ownProps(value);
@@ -142,4 +144,24 @@ export function bytesFromDict(dict: Record<string, unknown>): unknown {
   const buf = Buffer.from(data, 'base64');
   if (buf.length !== (data.length / 4) * 3 - padding) return dict;
   return copyBytes(buf, 0, buf.length);
+}
+
+/**
+ * Why `value` cannot mean anything on the other side (so sending its own properties as a
+ * `__class__` dict would only hide a bug, such as a forgotten `await`), or undefined.
+ */
+function meaninglessValue(value: object): string | undefined {
+  if (typeof (value as { then?: unknown }).then === 'function') {
+    return 'cannot send a Promise (or other thenable) as a value: await it first (a forgotten `await`?)';
+  }
+  if (Symbol.asyncIterator in value) {
+    return 'cannot send an async iterator or async generator as a value: collect it into an array first (a remote method that returns one streams it)';
+  }
+  if (Symbol.iterator in value && typeof (value as { next?: unknown }).next === 'function') {
+    return 'cannot send an iterator or generator as a value: spread it into an array first (a remote method that returns one streams it)';
+  }
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
+    return `cannot send a ${value.constructor.name}: its contents cannot be enumerated`;
+  }
+  return undefined;
 }

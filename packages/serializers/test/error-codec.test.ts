@@ -94,10 +94,11 @@ describe('encodeError', () => {
       expect(dict.__class__, jsClass).toBe(className);
       expect((dict.attributes as Record<string, unknown>)[JS_CLASS_ATTRIBUTE]).toBe(jsClass);
     }
-    // Only the standard classes are re-created; a subclass the peer cannot know is a RemoteError.
+    // Only the standard classes are re-created; a subclass the peer cannot know is a RemoteError
+    // named after the sender's class.
     const back = decodeError(encodeError(new MyTypeError('e'), opts5), opts5) as RemoteError;
     expect(back).toBeInstanceOf(RemoteError);
-    expect(back.remoteType).toBe('builtins.TypeError');
+    expect(back.remoteType).toBe('MyTypeError');
   });
 
   it('sends own enumerable properties as attributes and the stack as traceback lines', () => {
@@ -231,6 +232,47 @@ describe('decodeError', () => {
     const back = set.decodeError(dict) as Coded;
     expect(back).toBeInstanceOf(Coded);
     expect(back.code).toBe(7);
+  });
+});
+
+describe('custom JavaScript error classes', () => {
+  class InsufficientFunds extends RangeError {}
+
+  it('travel under the nearest Python built-in, so Python peers can raise them', () => {
+    const dict = encodeError(new InsufficientFunds('poor'), opts5);
+    expect(dict.__class__).toBe('builtins.ValueError');
+    expect((dict.attributes as Record<string, unknown>)[JS_CLASS_ATTRIBUTE]).toBe('InsufficientFunds');
+  });
+
+  it("decode at a Cinder peer as a RemoteError named after the class, and relay under the wire's class", () => {
+    const back = decodeError(encodeError(new InsufficientFunds('poor'), opts5), opts5);
+    expect(back).toBeInstanceOf(RemoteError);
+    expect((back as RemoteError).remoteType).toBe('InsufficientFunds');
+    expect(back.message).toBe('InsufficientFunds: poor');
+    const relayed = encodeError(back, opts4);
+    expect(relayed.__class__).toBe('builtins.ValueError');
+    expect((relayed.attributes as Record<string, unknown>)[JS_CLASS_ATTRIBUTE]).toBe('InsufficientFunds');
+  });
+
+  it('revive as the class when it is registered under its JavaScript name', () => {
+    const local = new ClassRegistry().register(InsufficientFunds, 'InsufficientFunds');
+    const back = decodeError(encodeError(new InsufficientFunds('poor'), opts5), {
+      dialect: 5,
+      registry: local,
+    });
+    expect(back).toBeInstanceOf(InsufficientFunds);
+    expect(back.message).toBe('poor');
+  });
+
+  it('ignore a _jsClass that is no class name, or that comes with a non-builtin class', () => {
+    const odd = { __class__: 'builtins.Exception', __exception__: true, args: ['x'] };
+    for (const jsClass of ['a.b', '', 'x y', 'A'.repeat(300)]) {
+      const back = decodeError({ ...odd, attributes: { [JS_CLASS_ATTRIBUTE]: jsClass } }, opts5);
+      expect((back as RemoteError).remoteType).toBe('builtins.Exception');
+    }
+    const mine = { __class__: 'mymodule.Error', __exception__: true, args: ['x'] };
+    const back = decodeError({ ...mine, attributes: { [JS_CLASS_ATTRIBUTE]: 'Other' } }, opts5);
+    expect((back as RemoteError).remoteType).toBe('mymodule.Error');
   });
 });
 

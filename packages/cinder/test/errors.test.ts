@@ -1,0 +1,111 @@
+// What a user sees when a call fails, end to end over a loopback socket: custom error classes keep
+// their name (and come back as the class when registered), values that cannot mean anything remotely
+// are refused before they leave, and abort errors pass the usual `name === 'AbortError'` check.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AbortedError,
+  ClassRegistry,
+  connect,
+  Daemon,
+  expose,
+  RemoteError,
+  SerializeError,
+} from '../src/index.js';
+
+class InsufficientFunds extends Error {
+  override name = 'InsufficientFunds';
+  constructor(
+    message: string,
+    readonly shortBy = 0,
+  ) {
+    super(message);
+  }
+}
+
+class Account {
+  calls = 0;
+  withdraw(amount: number): number {
+    throw new InsufficientFunds(`cannot withdraw ${amount}`, amount - 10);
+  }
+  echo(value: unknown): unknown {
+    this.calls++;
+    return value;
+  }
+  count(): number {
+    return this.calls;
+  }
+}
+expose(Account);
+
+let daemon: Daemon;
+let uri: string;
+beforeAll(async () => {
+  daemon = await Daemon.start();
+  uri = daemon.register(new Account(), 'bank.account').toString();
+});
+afterAll(async () => {
+  await daemon.close();
+});
+
+describe('custom error classes between Cinder peers', () => {
+  it("arrive as a RemoteError whose remoteType is the class's name, with its attributes", async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const err = await account.withdraw(25).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    const remote = err as RemoteError;
+    expect(remote.remoteType).toBe('InsufficientFunds');
+    expect(remote.message).toBe('InsufficientFunds: cannot withdraw 25');
+    expect(remote.attributes.shortBy).toBe(15);
+    expect(remote.remoteStack).toContain('InsufficientFunds: cannot withdraw 25');
+  });
+
+  it('come back as the class itself when the client registered it under its name', async () => {
+    const registry = new ClassRegistry().register(InsufficientFunds, 'InsufficientFunds');
+    await using account = connect<Account>(uri, { timeoutMs: 5000, registry });
+    const err = await account.withdraw(30).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InsufficientFunds);
+    expect((err as InsufficientFunds).message).toBe('cannot withdraw 30');
+    expect((err as InsufficientFunds).shortBy).toBe(20);
+    expect((err as { remoteTraceback: string[] }).remoteTraceback.join('')).toContain('withdraw');
+  });
+});
+
+describe('values that cannot mean anything remotely', () => {
+  async function* gen() {
+    yield 1;
+  }
+  function* syncGen() {
+    yield 1;
+  }
+  const cases: [string, () => unknown, RegExp][] = [
+    ['a Promise (a forgotten await)', () => Promise.resolve(1), /Promise.*await it first/],
+    ['a Promise inside an object', () => ({ total: Promise.resolve(1) }), /forgotten `await`/],
+    ['an async generator', () => gen(), /async iterator or async generator/],
+    ['a generator', () => syncGen(), /iterator or generator.*array first/],
+    ["a Map's entries() iterator", () => new Map([[1, 2]]).entries(), /iterator or generator/],
+    ['a WeakMap', () => new WeakMap(), /cannot send a WeakMap/],
+  ];
+
+  it.each(cases)('%s is refused on the client with a clear SerializeError', async (_, make, message) => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const before = await account.count();
+    const err = await account.echo(make()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerializeError);
+    expect((err as Error).message).toMatch(message);
+    // the call never reached the server, and the connection still works
+    expect(await account.count()).toBe(before);
+    expect(await account.echo([1, 'two'])).toEqual([1, 'two']);
+  });
+});
+
+describe('abort errors', () => {
+  it("satisfy err.name === 'AbortError' and are AbortedError with code ABORTED", async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const controller = new AbortController();
+    controller.abort();
+    const err = await account.$call('count', [], { signal: controller.signal }).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('AbortError');
+    expect(err).toBeInstanceOf(AbortedError);
+    expect((err as AbortedError).code).toBe('ABORTED');
+  });
+});
