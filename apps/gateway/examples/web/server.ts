@@ -103,7 +103,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const example = await startExample();
   console.log(`gateway page: ${example.pages}gateway.html${example.query}`);
   console.log(`proxy page:   ${example.pages}proxy.html${example.query}`);
-  const stop = () => void example.close().then(() => process.exit(0));
+  const stop = () => {
+    example.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
