@@ -25,6 +25,8 @@ const etcd3Path = namingRequire.resolve('etcd3');
 export interface CliBundle {
   ns: string;
   nsc: string;
+  /** test/fixtures/ttl-daemon.ts: a daemon registering itself with a time to live. */
+  ttlDaemon: string;
   dir: string;
 }
 
@@ -35,7 +37,11 @@ export function cliBundle(): Promise<CliBundle> {
   bundle ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cinder-cli-'));
     await build({
-      entryPoints: { ns: join(srcDir, 'ns.ts'), nsc: join(srcDir, 'nsc.ts') },
+      entryPoints: {
+        ns: join(srcDir, 'ns.ts'),
+        nsc: join(srcDir, 'nsc.ts'),
+        'ttl-daemon': fileURLToPath(new URL('./fixtures/ttl-daemon.ts', import.meta.url)),
+      },
       outdir: dir,
       bundle: true,
       platform: 'node',
@@ -57,7 +63,7 @@ export function cliBundle(): Promise<CliBundle> {
       ],
       logLevel: 'error',
     });
-    return { ns: join(dir, 'ns.js'), nsc: join(dir, 'nsc.js'), dir };
+    return { ns: join(dir, 'ns.js'), nsc: join(dir, 'nsc.js'), ttlDaemon: join(dir, 'ttl-daemon.js'), dir };
   })();
   return bundle;
 }

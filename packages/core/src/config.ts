@@ -116,6 +116,13 @@ const specs = {
   ),
   compression: spec(z.boolean(), false, 'bool', 'COMPRESSION', 'Compress message payloads with zlib.'),
   commTimeoutMs: spec(durationMs, 0, 'int', 'COMMTIMEOUT', 'Time limit of a network call (0 = none).'),
+  heartbeatMs: spec(
+    durationMs,
+    10000,
+    'int',
+    null,
+    'Between Cinder peers, while calls wait on a pipelined connection: a PING every this long; no answer within it fails the connection (0 = off; never with Python peers).',
+  ),
   connectTimeoutMs: spec(
     durationMs,
     10000,
@@ -261,6 +268,24 @@ const specs = {
     'MAX_MESSAGE_SIZE',
     'Largest message sent or accepted, in bytes; checked from the header before allocating.',
   ),
+  maxInflatedSize: spec(
+    z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32 - 1),
+    16777216,
+    'int',
+    null,
+    'Largest payload a compressed message may inflate to, in bytes (the smaller of this and maxMessageSize applies); inflating stops there.',
+  ),
+  maxDecodeItems: spec(
+    count,
+    1000000,
+    'int',
+    null,
+    'Most values (dict keys included) one received payload may decode to; more is refused before they are built.',
+  ),
   maxConnections: spec(
     count,
     4096,
@@ -274,6 +299,13 @@ const specs = {
     'int',
     null,
     'Most simultaneous connections a daemon accepts from one client address.',
+  ),
+  maxHalfOpenConnections: spec(
+    count,
+    512,
+    'int',
+    null,
+    'Most connections a daemon holds that have not finished their handshake; beyond that the oldest one of the address holding the most is dropped.',
   ),
   handshakeTimeoutMs: spec(
     durationMs,

@@ -17,6 +17,7 @@ import {
   proxies,
   proxyHooks,
   Session,
+  startHeartbeat,
 } from '@cinder/rpc';
 import { isKeyExchangeHello, type MessageAuthenticator, SharedKeyServer } from '@cinder/security';
 import type { Serializer, SerializerSet } from '@cinder/serializers';
@@ -46,6 +47,19 @@ export class ServerConnection implements ConnectionHandler {
   private readonly refusal: string | undefined;
   private state: State = 'handshake';
   private session: Session | undefined;
+
+  /** @internal calls of this client being served asynchronously (kept by the daemon's dispatch). */
+  inFlight = 0;
+
+  /** The handshake is done and the connection serves calls. */
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Ready, and nothing is being served or awaited on it: reclaimable when slots run out. */
+  get idle(): boolean {
+    return this.state === 'ready' && this.inFlight === 0 && (this.session?.pendingCount ?? 0) === 0;
+  }
 
   /** Cinder capabilities agreed with this client (0 for Pyro clients). */
   get capabilities(): number {
@@ -337,6 +351,7 @@ export class ServerConnection implements ConnectionHandler {
       return;
     }
     this.state = 'ready';
+    this.daemon.connectionReady(this);
     this.sendSigned({
       type: MsgType.CONNECTOK,
       flags: dialect === 5 ? Flags.CORR_ID : objectId !== undefined ? Flags.META_ON_CONNECT : 0,
@@ -347,6 +362,8 @@ export class ServerConnection implements ConnectionHandler {
       payload,
     });
     session.authenticator = this.authenticator;
+    // the client's callbacks this daemon calls fail too when the client freezes
+    startHeartbeat(session, daemon.config.heartbeatMs);
     const paused = this.early.length >= EARLY_LIMIT;
     for (const m of this.early.splice(0)) session.onMessage(m);
     if (paused) this.connection.resume();

@@ -93,6 +93,22 @@ export class AutoCleaner {
     return this;
   }
 
+  /** Whether it sweeps on its timer now (started, not paused or closed). */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /**
+   * Stops sweeping until start() is called again (another replica took over), and forgets what it
+   * found unreachable: that replica keeps its own account.
+   */
+  pause(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#unreachable.clear();
+    this.#logger.info('autoclean paused');
+  }
+
   /** One sweep now (joins a sweep in progress). */
   sweep(): Promise<SweepResult> {
     this.#sweeping ??= this.#sweep().finally(() => {

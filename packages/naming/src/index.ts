@@ -6,6 +6,7 @@ export { AutoCleaner, type AutoCleanOptions, type SweepResult } from './autoclea
 export { BroadcastResponder, type BroadcastResponderOptions } from './broadcast.js';
 export {
   connectNameServer,
+  followName,
   type ListFilter,
   type LocateNSOptions,
   locateNS,
@@ -13,6 +14,7 @@ export {
   NameServerClient,
   type NameServerProxy,
   type Registration,
+  type TtlRegistration,
 } from './client.js';
 export { EtcdStorage, type EtcdStorageOptions, openEtcdStorage, parseEtcdSpec } from './etcd-storage.js';
 export { type NameListing, NameServer, type NameServerInit } from './name-server.js';

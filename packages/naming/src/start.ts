@@ -168,8 +168,21 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     checkpoint();
 
     let autoclean: AutoCleaner | null = null;
+    let resign: (() => Promise<void>) | undefined;
     if (options.autoclean !== false && (options.autoclean !== undefined || config.nsAutocleanMs > 0)) {
-      autoclean = new AutoCleaner(storage, config, options.autoclean ?? {}, options.logger ?? logger).start();
+      const cleaner = new AutoCleaner(storage, config, options.autoclean ?? {}, options.logger ?? logger);
+      autoclean = cleaner;
+      if (storage.lead) {
+        // A store shared by replicas: exactly one of them sweeps, the one etcd's election chose.
+        resign = await storage.lead('autoclean', (leading) => {
+          logger.info({ leading }, leading ? 'leading autoclean' : 'no longer leading autoclean');
+          if (leading) cleaner.start();
+          else cleaner.pause();
+        });
+        cleanups.push(resign);
+      } else {
+        cleaner.start();
+      }
     }
     logger.info({ uri: uri.toString(), storage: storage.kind }, 'name server running');
 
@@ -177,6 +190,7 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     const close = () => {
       closing ??= (async () => {
         try {
+          await resign?.();
           await autoclean?.close();
           await broadcast?.close();
           await daemon.close();

@@ -5,7 +5,7 @@ import { DEFAULT_MAX_MESSAGE_SIZE, PREFIX_SIZE } from './constants.js';
 import { checkPrefix, type FrameHeader, headerSize, newFrameHeader, parseHeader } from './header.js';
 import type { Message, ProtocolVersion } from './message.js';
 import { decodeBody48, encode48 } from './pyro4-codec.js';
-import { decodeBody502, encode502 } from './pyro5-codec.js';
+import { decodeBody502, encode502, encode502Into } from './pyro5-codec.js';
 
 export interface EncodeOptions {
   version: ProtocolVersion;
@@ -24,6 +24,11 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Largest annotations + payload accepted, also after inflating; default 1 GiB like Pyro. */
   maxMessageSize?: number | undefined;
+  /**
+   * Largest payload a compressed frame may inflate to (the smaller of this and what maxMessageSize
+   * leaves applies); inflating stops as soon as the output passes it. Default: no separate limit.
+   */
+  maxInflatedSize?: number | undefined;
   /** Versions accepted; default both. */
   versions?: readonly ProtocolVersion[] | undefined;
   /** Protocol 48 only: require and verify an `HMAC` annotation. Ignored for 502. */
@@ -45,6 +50,31 @@ export function encodeMessage(message: Message, options: EncodeOptions): Uint8Ar
 }
 
 /**
+ * Encodes a small message straight into `out` at `offset`, using at most `room` bytes, and
+ * returns the frame's length; returns -1, having written nothing, when the frame does not fit,
+ * has a payload of 16 KiB or more or a payload tail, or uses protocol 48 (then use
+ * `encodeMessage`). Throws as `encodeMessage` does. Saves the frame's own buffer and a copy when
+ * the caller gathers frames in a write buffer anyway.
+ */
+export function encodeMessageInto(
+  message: Message,
+  options: EncodeOptions,
+  out: Uint8Array,
+  offset: number,
+  room: number,
+): number {
+  if (options.version !== 502) return -1;
+  return encode502Into(
+    message,
+    options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    options.compressAbove ?? 0,
+    out,
+    offset,
+    room,
+  );
+}
+
+/**
  * Decodes exactly one complete frame. Annotation values, the correlation id and an uncompressed
  * payload are views into `frame`. Throws ProtocolError (or MessageTooLargeError) for anything
  * malformed and SecurityError for a missing or wrong Pyro4 HMAC.
@@ -63,7 +93,7 @@ export function decodeMessage(frame: Uint8Array, options: DecodeOptions = {}): M
   if (buf.length !== total) {
     throw new ProtocolError(`frame length mismatch: the header announces ${total} bytes, got ${buf.length}`);
   }
-  return decodeBody(buf, 0, h, max, keyOrNull(options.hmacKey));
+  return decodeBody(buf, 0, h, max, keyOrNull(options.hmacKey), options.maxInflatedSize ?? max);
 }
 
 const BOTH: readonly ProtocolVersion[] = [502, 48];
@@ -80,10 +110,14 @@ export function decodeBody(
   h: FrameHeader,
   maxMessageSize: number,
   hmacKey: Uint8Array | null,
+  maxInflatedSize: number = maxMessageSize,
 ): Message {
+  // A compressed payload may inflate to what the frame limit leaves after the annotations, and
+  // never to more than the inflate limit.
+  const maxInflated = Math.min(maxMessageSize - h.annotationsLength, maxInflatedSize);
   return h.version === 502
-    ? decodeBody502(buf, off, h, maxMessageSize)
-    : decodeBody48(buf, off, h, maxMessageSize, hmacKey);
+    ? decodeBody502(buf, off, h, maxInflated)
+    : decodeBody48(buf, off, h, maxInflated, hmacKey);
 }
 
 /** A Buffer view of `bytes` (no copy). */

@@ -10,9 +10,12 @@ export type LimitName =
   | 'maxMessageSize'
   | 'maxConnections'
   | 'maxConnectionsPerClient'
+  | 'maxHalfOpenConnections'
   | 'handshakeTimeoutMs'
   | 'maxBatchSize'
   | 'maxDepth'
+  | 'maxDecodeItems'
+  | 'maxInflatedSize'
   | 'maxConcurrentCalls'
   | 'idleTimeoutMs';
 
@@ -20,7 +23,7 @@ export interface LimitSpec {
   readonly name: LimitName;
   /** Default value, taken from the configuration schema of @cinder/core. */
   readonly default: number;
-  readonly unit: 'bytes' | 'connections' | 'milliseconds' | 'calls' | 'levels';
+  readonly unit: 'bytes' | 'connections' | 'milliseconds' | 'calls' | 'levels' | 'values';
   /** What 0 means, when 0 is allowed. */
   readonly zero: 'no limit' | 'not allowed';
   /** The package that enforces it. */
@@ -49,7 +52,7 @@ export const securityLimits = {
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon (ConnectionLimiter)',
     onExceeded:
-      'ConnectionLimitError (a SecurityError), logged at most once a second; the client gets it as CONNECTFAIL if it sends CONNECT within 1 s, else the connection is closed (at once while 64 refused ones wait)',
+      "first a slot is reclaimed: a half-open connection, else the oldest idle connection of the address holding the most (more than the newcomer's). If none can be: ConnectionLimitError (a SecurityError), logged at most once a second; the client gets it as CONNECTFAIL if it sends CONNECT within 1 s, else the connection is closed (at once while 64 refused ones wait)",
     description: 'open connections of one daemon',
   },
   maxConnectionsPerClient: {
@@ -61,6 +64,16 @@ export const securityLimits = {
     onExceeded: 'as maxConnections. Unix-socket peers count only towards maxConnections',
     description:
       'open connections of one daemon from one client IP address (IPv4-mapped IPv6 counts as IPv4)',
+  },
+  maxHalfOpenConnections: {
+    name: 'maxHalfOpenConnections',
+    default: defaults.maxHalfOpenConnections,
+    unit: 'connections',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/daemon',
+    onExceeded:
+      'the oldest half-open connection of the address holding the most is closed to admit the new one (its client sees ConnectionClosedError)',
+    description: 'connections accepted whose handshake is not done yet (they hold a maxConnections slot too)',
   },
   handshakeTimeoutMs: {
     name: 'handshakeTimeoutMs',
@@ -90,6 +103,25 @@ export const securityLimits = {
     enforcedBy: '@cinder/serializers',
     onExceeded: 'SerializeError: the request is answered with it as an exception RESULT',
     description: 'nesting depth of decoded values (arrays, maps, objects)',
+  },
+  maxDecodeItems: {
+    name: 'maxDecodeItems',
+    default: defaults.maxDecodeItems,
+    unit: 'values',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/serializers',
+    onExceeded:
+      'SerializeError before the values are built (counts announced by cbor/msgpack/marshal headers are checked before allocating); a request is answered with it as an exception RESULT',
+    description: 'values (dict keys included) one received payload may decode to, in every serializer',
+  },
+  maxInflatedSize: {
+    name: 'maxInflatedSize',
+    default: defaults.maxInflatedSize,
+    unit: 'bytes',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/protocol (FrameReader)',
+    onExceeded: 'ProtocolError while inflating (zlib stops at the limit); the receiver closes the connection',
+    description: 'size a compressed payload may inflate to (the smaller of this and maxMessageSize applies)',
   },
   maxConcurrentCalls: {
     name: 'maxConcurrentCalls',

@@ -16,9 +16,12 @@ const names: LimitName[] = [
   'maxMessageSize',
   'maxConnections',
   'maxConnectionsPerClient',
+  'maxHalfOpenConnections',
   'handshakeTimeoutMs',
   'maxBatchSize',
   'maxDepth',
+  'maxDecodeItems',
+  'maxInflatedSize',
   'maxConcurrentCalls',
   'idleTimeoutMs',
 ];

@@ -15,6 +15,7 @@ import {
 import {
   type EncodeOptions,
   encodeMessage,
+  encodeMessageInto,
   FrameReader,
   type Message,
   type ProtocolVersion,
@@ -90,6 +91,8 @@ export function checkFraming(framing: FramingOptions, forClient: boolean): void 
 const SLAB_SIZE = 64 * 1024;
 /** Frames up to this size are combined; larger ones are written as they are. */
 const SLAB_FRAME_LIMIT = 16 * 1024;
+/** Room the slab must have before a frame is encoded into it: a small payload, header and annotations. */
+const SLAB_FRAME_ROOM = 20 * 1024;
 const EMPTY_SLAB = Buffer.alloc(0);
 
 export class SocketConnection implements Connection {
@@ -142,6 +145,7 @@ export class SocketConnection implements Connection {
     this.#onClosed = init.onClosed;
     this.#reader = new FrameReader({
       maxMessageSize: framing.maxMessageSize,
+      maxInflatedSize: framing.maxInflatedSize,
       versions: framing.versions,
       hmacKey: framing.hmacKey,
     });
@@ -226,11 +230,25 @@ export class SocketConnection implements Connection {
     if (this.#state !== OPEN) {
       throw new ConnectionClosedError(`connection to ${this.remoteAddress} is closed`);
     }
-    const chunks = encodeMessage(message, this.#encode);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#uncork);
+    if (this.#encode.version === 502) {
+      // The common case: a small frame is encoded straight into the slab, joining the others of
+      // this tick (no buffer of its own, no copy).
+      if (this.#slab.length - this.#slabPos < SLAB_FRAME_ROOM) this.#newSlab(SLAB_FRAME_ROOM);
+      const n = encodeMessageInto(
+        message,
+        this.#encode,
+        this.#slab,
+        this.#slabPos,
+        this.#slab.length - this.#slabPos,
+      );
+      if (n >= 0) {
+        this.#slabPos += n;
+        this.#scheduleFlush();
+        return this.#socket.writableLength < this.#socket.writableHighWaterMark;
+      }
     }
+    const chunks = encodeMessage(message, this.#encode);
+    this.#scheduleFlush();
     const first = chunks[0] as Uint8Array;
     if (chunks.length === 1 && first.length <= SLAB_FRAME_LIMIT) {
       // The common case: a small frame joins the others of this tick in the slab.
@@ -250,6 +268,13 @@ export class SocketConnection implements Connection {
     let ok = true;
     for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
     return ok;
+  }
+
+  #scheduleFlush(): void {
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#uncork);
+    }
   }
 
   /** Hands what the slab holds to the socket (one write). */
