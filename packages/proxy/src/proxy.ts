@@ -652,7 +652,7 @@ export class ProxyCore {
     const timer = setInterval(() => {
       if (s.isClosed || s.pendingCount === 0 || Date.now() > deadline) close();
     }, 20);
-    timer.unref();
+    timer.unref?.(); // optional: a browser's timers are numbers
     if (s.pendingCount === 0) close();
   }
 
