@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortedError,
   ClassRegistry,
+  CommunicationError,
   connect,
   Daemon,
   expose,
+  NotExposedError,
   RemoteError,
   SerializeError,
 } from '../src/index.js';
@@ -95,6 +97,33 @@ describe('values that cannot mean anything remotely', () => {
     // the call never reached the server, and the connection still works
     expect(await account.count()).toBe(before);
     expect(await account.echo([1, 'two'])).toEqual([1, 'two']);
+  });
+});
+
+describe('local refusals and unknown objects', () => {
+  it('an unexposed or private method is refused by the proxy as a NotExposedError, not a RemoteError', async () => {
+    await using account = connect<Account & { transfer(): void }>(uri, { timeoutMs: 5000 });
+    const before = await account.count();
+    const refusals = [
+      ['transfer', await account.transfer().catch((e: unknown) => e)],
+      ['_secret', await account.$call('_secret').catch((e: unknown) => e)],
+    ] as const;
+    for (const [method, err] of refusals) {
+      expect(err).toBeInstanceOf(NotExposedError);
+      expect(err).not.toBeInstanceOf(RemoteError);
+      expect((err as NotExposedError).code).toBe('NOT_EXPOSED');
+      expect((err as Error).message).toBe(
+        `remote object '${uri}' has no exposed attribute or method '${method}'`,
+      );
+    }
+    expect(await account.count()).toBe(before); // nothing reached the server
+  });
+
+  it("an unknown object's error names the object", async () => {
+    await using missing = connect<Account>(uri.replace('bank.account', 'bank.acount'), { timeoutMs: 5000 });
+    const err = await missing.count().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommunicationError);
+    expect((err as Error).message).toMatch(/rejected: unknown object 'bank\.acount'$/);
   });
 });
 

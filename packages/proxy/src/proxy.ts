@@ -10,9 +10,9 @@ import {
   componentLogger,
   DAEMON_NAME,
   type Logger,
+  NotExposedError,
   type ObjectMetadata,
   ProtocolError,
-  RemoteError,
   resolveConfig,
   SecurityError,
   SerializeError,
@@ -484,7 +484,7 @@ export class ProxyCore {
         server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
         makeStream: (start) => new PullStream(this, start.streamId),
         onControl: (message) => {
-          this.onHandshakeReply(session, message, address, keyClient).then(
+          this.onHandshakeReply(session, message, address, keyClient, target.object).then(
             () => done(undefined, session),
             (err: Error) => {
               done(err);
@@ -558,6 +558,7 @@ export class ProxyCore {
     message: Message,
     address: string,
     keyClient: SharedKeyClient | undefined,
+    objectId: string,
   ): Promise<void> {
     const serializer = this.serializers.byId(message.serializerId);
     if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
@@ -573,7 +574,9 @@ export class ProxyCore {
       ) {
         throw new SecurityError(`connection to ${address} rejected: ${reason}`);
       }
-      throw new CommunicationError(`connection to ${address} rejected: ${reason}`);
+      // Pyro's text does not say which object: name it, so a typo in a URI is easy to see.
+      const why = reason === 'unknown object' ? `unknown object '${objectId}'` : reason;
+      throw new CommunicationError(`connection to ${address} rejected: ${why}`);
     }
     if (message.type !== MsgType.CONNECTOK) {
       throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
@@ -629,13 +632,9 @@ export class ProxyCore {
   // ---------------------------------------------------------------------------------------------
   // Calls
 
-  private notExposed(name: string): RemoteError {
-    const message = `remote object '${this.uri}' has no exposed attribute or method '${name}'`;
-    return new RemoteError({
-      remoteType: 'builtins.AttributeError',
-      remoteMessage: message,
-      args: [message],
-    });
+  /** A local refusal (nothing is sent), with Pyro's AttributeError text. */
+  private notExposed(name: string): NotExposedError {
+    return new NotExposedError(`remote object '${this.uri}' has no exposed attribute or method '${name}'`);
   }
 
   /** Calls a remote method. The hot path: no work beyond encoding and one map insert when connected. */
