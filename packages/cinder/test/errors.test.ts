@@ -72,6 +72,21 @@ describe('custom error classes between Cinder peers', () => {
   });
 });
 
+describe("a failed call's stack", () => {
+  async function placeOrder(account: { withdraw(n: number): Promise<number> }): Promise<number> {
+    return await account.withdraw(5);
+  }
+
+  it("shows the caller's line, not only Cinder's frames; the remote stack stays in remoteStack", async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const err = (await placeOrder(account).catch((e: unknown) => e)) as RemoteError;
+    expect(err.stack).toMatch(/^RemoteError: InsufficientFunds: cannot withdraw 5\n/);
+    expect(err.stack).toMatch(/\n {4}at (async )?placeOrder \(.*errors\.test\.ts:\d+:\d+\)/);
+    expect(err.stack).not.toMatch(/decodeError|error-codec/);
+    expect(err.remoteStack).toMatch(/at Account\.withdraw/);
+  });
+});
+
 describe('values that cannot mean anything remotely', () => {
   async function* gen() {
     yield 1;

@@ -142,6 +142,27 @@ function failureText(serializers: SerializerSet, message: Message): string {
   return Buffer.from(message.payload).toString('latin1');
 }
 
+/**
+ * Gives a failed call's error the caller's frames instead of Cinder's. A reply's error is made where
+ * the socket's data is decoded, so its own stack shows only Cinder internals; captured here, in the
+ * rejection handler the caller's `await` waits on, V8's async stack traces give the caller's lines
+ * (`at async main (app.mjs:12:3)`). Free for calls that succeed; when no caller frame is found (the
+ * promise is not awaited in an async function) the original stack stays.
+ */
+function withCallerFrames(err: unknown): never {
+  if (err instanceof Error && typeof err.stack === 'string') {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here, withCallerFrames);
+    const frames = here.stack ?? '';
+    const at = frames.indexOf('\n    at ');
+    if (at >= 0) {
+      const own = err.stack.indexOf('\n    at ');
+      err.stack = (own >= 0 ? err.stack.slice(0, own) : err.stack) + frames.slice(at);
+    }
+  }
+  throw err;
+}
+
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const serializerCache = new Map<string, SerializerSet>();
 const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
@@ -647,7 +668,7 @@ export class ProxyCore {
     if (this.reconnect !== undefined || this.maxRetries !== 0) {
       attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
     }
-    return attempt;
+    return attempt.then(undefined, withCallerFrames);
   }
 
   /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */
