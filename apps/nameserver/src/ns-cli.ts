@@ -11,7 +11,7 @@ import {
   UsageError,
 } from '@cinder/cinder/cli';
 import { type LogLevel, resolveConfig } from '@cinder/core';
-import type { RunningNameServer, StartNameServerOptions } from '@cinder/naming';
+import { parseEtcdSpec, type RunningNameServer, type StartNameServerOptions } from '@cinder/naming';
 import { type CliIo, TLS_OPTIONS, tlsConfig } from './cli.js';
 
 export const NS_USAGE = `Usage: cinder-ns [options]
@@ -27,7 +27,12 @@ Options:
                             a sql: storage directory must be writable by that user
       --group GROUP         ... and this group (default: the user's primary group); with
                             --unixsocket the socket is handed to them first
-  -s, --storage SPEC        memory (default) or sql:FILE (SQLite, kept across restarts)
+  -s, --storage SPEC        memory (default), sql:FILE (SQLite, kept across restarts), or
+                            etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (shared by every replica
+                            using the same etcd cluster and prefix; default prefix cinder)
+      --etcd-ca FILE        CA certificates (PEM) of the etcd members: talk TLS to etcd
+      --etcd-cert FILE      client certificate (PEM) for etcd; --etcd-key FILE its key
+      --etcd-user USER      etcd user; the password comes from CINDER_NS_ETCD_PASSWORD
       --bchost HOST         address of the broadcast responder (default: all interfaces)
       --bcport PORT         UDP port of the broadcast responder (default 9091)
       --nathost HOST        external host written in the name server's URI (behind NAT)
@@ -53,6 +58,10 @@ const OPTIONS = {
   host: { type: 'string', short: 'n' },
   ...LISTEN_OPTIONS,
   storage: { type: 'string', short: 's' },
+  'etcd-ca': { type: 'string' },
+  'etcd-cert': { type: 'string' },
+  'etcd-key': { type: 'string' },
+  'etcd-user': { type: 'string' },
   bchost: { type: 'string' },
   bcport: { type: 'string' },
   nathost: { type: 'string' },
@@ -82,8 +91,25 @@ export function parseNsArgs(
   if (v.help) return 'help';
   const { socketMode, privileges } = listenArgs(v);
   const storage = v.storage ?? 'memory';
-  if (storage !== 'memory' && !(storage.startsWith('sql:') && storage.length > 4)) {
-    throw new UsageError(`invalid storage ${JSON.stringify(storage)} (expected memory or sql:FILE)`);
+  if (storage.startsWith('etcd://')) {
+    try {
+      parseEtcdSpec(storage);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  } else if (storage !== 'memory' && !(storage.startsWith('sql:') && storage.length > 4)) {
+    throw new UsageError(
+      `invalid storage ${JSON.stringify(storage)} (expected memory, sql:FILE or etcd://HOST:PORT[,...]/PREFIX)`,
+    );
+  }
+  const etcdItems = {
+    ...(v['etcd-ca'] !== undefined ? { nsEtcdCaCerts: v['etcd-ca'] } : {}),
+    ...(v['etcd-cert'] !== undefined ? { nsEtcdCert: v['etcd-cert'] } : {}),
+    ...(v['etcd-key'] !== undefined ? { nsEtcdKey: v['etcd-key'] } : {}),
+    ...(v['etcd-user'] !== undefined ? { nsEtcdUser: v['etcd-user'] } : {}),
+  };
+  if (Object.keys(etcdItems).length > 0 && !storage.startsWith('etcd://')) {
+    throw new UsageError('the --etcd-* options need --storage etcd://...');
   }
   const port = intOption(v.port, '--port', 0, 65535);
   const bcPort = intOption(v.bcport, '--bcport', 0, 65535);
@@ -95,7 +121,11 @@ export function parseNsArgs(
   let logLevel = logLevelOption(v['log-level']);
   const config = configOrUsageError(() =>
     resolveConfig(
-      { ...tlsConfig(v, true), ...(autocleanMs !== undefined ? { nsAutocleanMs: autocleanMs } : {}) },
+      {
+        ...tlsConfig(v, true),
+        ...etcdItems,
+        ...(autocleanMs !== undefined ? { nsAutocleanMs: autocleanMs } : {}),
+      },
       { env },
     ),
   );

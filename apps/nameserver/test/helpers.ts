@@ -14,14 +14,19 @@ import { build } from 'esbuild';
 import { runNsc } from '../src/nsc-cli.js';
 
 const srcDir = fileURLToPath(new URL('../src/', import.meta.url));
-// better-sqlite3 is native: it stays a separate module, loaded from where @cinder/naming finds it.
-const sqlitePath = createRequire(
+// better-sqlite3 is native, and etcd3 loads its .proto file from beside itself: both stay separate
+// modules, loaded from where @cinder/naming finds them.
+const namingRequire = createRequire(
   fileURLToPath(new URL('../../../packages/naming/package.json', import.meta.url)),
-).resolve('better-sqlite3');
+);
+const sqlitePath = namingRequire.resolve('better-sqlite3');
+const etcd3Path = namingRequire.resolve('etcd3');
 
 export interface CliBundle {
   ns: string;
   nsc: string;
+  /** test/fixtures/ttl-daemon.ts: a daemon registering itself with a time to live. */
+  ttlDaemon: string;
   dir: string;
 }
 
@@ -32,7 +37,11 @@ export function cliBundle(): Promise<CliBundle> {
   bundle ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cinder-cli-'));
     await build({
-      entryPoints: { ns: join(srcDir, 'ns.ts'), nsc: join(srcDir, 'nsc.ts') },
+      entryPoints: {
+        ns: join(srcDir, 'ns.ts'),
+        nsc: join(srcDir, 'nsc.ts'),
+        'ttl-daemon': fileURLToPath(new URL('./fixtures/ttl-daemon.ts', import.meta.url)),
+      },
       outdir: dir,
       bundle: true,
       platform: 'node',
@@ -48,12 +57,13 @@ export function cliBundle(): Promise<CliBundle> {
           name: 'native-modules',
           setup(b) {
             b.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: sqlitePath, external: true }));
+            b.onResolve({ filter: /^etcd3$/ }, () => ({ path: etcd3Path, external: true }));
           },
         },
       ],
       logLevel: 'error',
     });
-    return { ns: join(dir, 'ns.js'), nsc: join(dir, 'nsc.js'), dir };
+    return { ns: join(dir, 'ns.js'), nsc: join(dir, 'nsc.js'), ttlDaemon: join(dir, 'ttl-daemon.js'), dir };
   })();
   return bundle;
 }
@@ -131,7 +141,9 @@ export async function nsExpectingExit(
   args: string[],
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
   const child = startChild((await cliBundle()).ns, args, { env: cleanEnv() });
-  const timer = setTimeout(() => void child.stop('SIGKILL'), 30_000);
+  const timer = setTimeout(() => {
+    child.stop('SIGKILL').catch(() => {});
+  }, 30_000);
   const code = await child.exited;
   clearTimeout(timer);
   return { code, stdout: child.lines.map((l) => `${l}\n`).join(''), stderr: child.stderr() };

@@ -78,8 +78,12 @@ describe('option helpers', () => {
   it('prints help or a usage error and gives the exit code, or hands over the plan', () => {
     let printed = '';
     const out = {
-      stdout: (t: string) => void (printed += `[out]${t}`),
-      stderr: (t: string) => void (printed += `[err]${t}`),
+      stdout: (t: string) => {
+        printed += `[out]${t}`;
+      },
+      stderr: (t: string) => {
+        printed += `[err]${t}`;
+      },
     };
     const plan = { port: 1 };
     expect(planOrExit('tool', 'Usage: tool\n', out, () => plan)).toBe(plan);

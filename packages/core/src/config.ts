@@ -77,6 +77,29 @@ const specs = {
     'NS_LOOKUP_DELAY',
     'How long a name lookup keeps retrying an unknown name before failing (0 = no retry).',
   ),
+  nsEtcdUser: spec(
+    z.string(),
+    '',
+    'string',
+    null,
+    'User the name server logs in to etcd as (etcd:// storage; empty = no etcd authentication).',
+  ),
+  nsEtcdPassword: spec(z.string(), '', 'string', null, 'Password of nsEtcdUser.'),
+  nsEtcdCaCerts: spec(
+    z.string(),
+    '',
+    'string',
+    null,
+    'PEM file of CA certificates that verify the etcd members; set, the name server talks TLS to etcd.',
+  ),
+  nsEtcdCert: spec(
+    z.string(),
+    '',
+    'string',
+    null,
+    'PEM client certificate file the name server shows etcd (etcd --client-cert-auth).',
+  ),
+  nsEtcdKey: spec(z.string(), '', 'string', null, 'PEM private key file of nsEtcdCert.'),
   natHost: spec(
     host.nullable(),
     null,
@@ -251,6 +274,13 @@ const specs = {
     'int',
     null,
     'Most simultaneous connections a daemon accepts from one client address.',
+  ),
+  maxHalfOpenConnections: spec(
+    count,
+    512,
+    'int',
+    null,
+    'Most connections a daemon holds that have not finished their handshake; beyond that the oldest one of the address holding the most is dropped.',
   ),
   handshakeTimeoutMs: spec(
     durationMs,

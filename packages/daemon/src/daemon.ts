@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import {
   type CinderConfig,
   CinderError,
+  CommunicationError,
   componentLogger,
   DAEMON_NAME,
   DaemonError,
@@ -35,6 +36,7 @@ import {
   bindWarning,
   type ConnectionLimitError,
   ConnectionLimiter,
+  clientAddressKey,
   loadTlsOptions,
   SharedKey,
   sharedKeyWarning,
@@ -158,6 +160,14 @@ export class Daemon implements AsyncDisposable {
   private listener: Listener | undefined;
   private readonly connections = new Set<ServerConnection>();
   private readonly limiter: ConnectionLimiter;
+  /**
+   * Connections holding a slot, by client address ('' for Unix sockets), oldest first: those still
+   * in their handshake, and those serving. When slots run out they are what can be reclaimed.
+   */
+  private readonly halfOpen = new Map<string, Set<ServerConnection>>();
+  private halfOpenCount = 0;
+  private readonly serving = new Map<string, Set<ServerConnection>>();
+  private readonly slotKeys = new Map<ServerConnection, string>();
   /** Refused connections waiting for their CONNECT, with the timer that closes them. */
   private readonly refusing = new Map<ServerConnection, NodeJS.Timeout>();
   private refusalReport = { at: Number.NEGATIVE_INFINITY, suppressed: 0 };
@@ -401,7 +411,11 @@ export class Daemon implements AsyncDisposable {
       connection.destroy();
       return;
     }
-    const acquired = this.limiter.tryAcquire(connection.remoteAddress);
+    const key = clientAddressKey(connection.remoteAddress) ?? '';
+    let acquired = this.limiter.tryAcquire(connection.remoteAddress);
+    // Out of slots: a peer must not be able to hoard them. Reclaim one from whoever holds the most.
+    if (acquired instanceof Error && acquired.limit === 'maxConnections' && this.reclaimSlot(key))
+      acquired = this.limiter.tryAcquire(connection.remoteAddress);
     const refusal = acquired instanceof Error ? acquired.message : undefined;
     if (acquired instanceof Error) {
       this.reportRefusal(acquired);
@@ -417,6 +431,12 @@ export class Daemon implements AsyncDisposable {
       acquired instanceof Error ? undefined : acquired,
     );
     this.connections.add(server);
+    if (!(acquired instanceof Error)) {
+      if (this.halfOpenCount >= this.config.maxHalfOpenConnections) this.dropHalfOpen();
+      this.slotKeys.set(server, key);
+      addTo(this.halfOpen, key, server);
+      this.halfOpenCount++;
+    }
     if (acquired instanceof Error) {
       const grace = Math.min(REFUSAL_GRACE_MS, this.config.handshakeTimeoutMs || REFUSAL_GRACE_MS);
       const timer = setTimeout(() => connection.destroy(), grace);
@@ -441,9 +461,63 @@ export class Daemon implements AsyncDisposable {
     this.refusalReport = { at: now, suppressed: 0 };
   }
 
+  /** @internal a ServerConnection finished its handshake: it serves now. */
+  connectionReady(server: ServerConnection): void {
+    const key = this.slotKeys.get(server);
+    if (key === undefined) return;
+    if (removeFrom(this.halfOpen, key, server)) this.halfOpenCount--;
+    addTo(this.serving, key, server);
+  }
+
+  /**
+   * Drops the oldest half-open connection of the address holding the most of them (the newest
+   * connections, a well-behaved client's among them, finish their handshake in a round trip).
+   */
+  private dropHalfOpen(): boolean {
+    let victims: Set<ServerConnection> | undefined;
+    for (const set of this.halfOpen.values()) if (!victims || set.size > victims.size) victims = set;
+    const victim = victims?.values().next().value;
+    if (victim === undefined) return false;
+    this.reclaim(victim, 'half-open connection dropped to admit a new one');
+    return true;
+  }
+
+  /**
+   * Frees a slot for a new connection from `key` when all are taken: a half-open connection if any,
+   * else the oldest idle connection of an address holding more connections than `key` does (the
+   * most first). False when nothing can be reclaimed: the newcomer is refused.
+   */
+  private reclaimSlot(key: string): boolean {
+    if (this.halfOpenCount > 0) return this.dropHalfOpen();
+    const own = (this.serving.get(key)?.size ?? 0) + (this.halfOpen.get(key)?.size ?? 0) + 1;
+    const holders = [...this.serving.values()].filter((s) => s.size > own).sort((a, b) => b.size - a.size);
+    for (const set of holders) {
+      for (const server of set) {
+        if (server.idle) {
+          this.reclaim(server, 'idle connection closed to admit a client from another address');
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private reclaim(server: ServerConnection, why: string): void {
+    this.logger.debug({ client: server.connection.remoteAddress }, why);
+    server.connection.destroy(new CommunicationError(why));
+    // the slot is free now, not when the socket's close event comes
+    this.connectionEnded(server);
+  }
+
   /** @internal a ServerConnection ended. */
   connectionEnded(server: ServerConnection): void {
     if (!this.connections.delete(server)) return;
+    const key = this.slotKeys.get(server);
+    if (key !== undefined) {
+      this.slotKeys.delete(server);
+      if (removeFrom(this.halfOpen, key, server)) this.halfOpenCount--;
+      else removeFrom(this.serving, key, server);
+    }
     server.release?.();
     const refusalTimer = this.refusing.get(server);
     if (refusalTimer !== undefined) {
@@ -499,13 +573,15 @@ export class Daemon implements AsyncDisposable {
     const entry = this.objects.get(call.object);
     if (entry === undefined) throw new DaemonError('unknown object');
     const target = this.instanceFor(entry, server);
-    if ((message.flags & Flags.BATCH) !== 0) return this.runBatch(target, entry.exposure, call.params);
+    if ((message.flags & Flags.BATCH) !== 0)
+      return counted(server, this.runBatch(target, entry.exposure, call.params));
     if (call.object === DAEMON_NAME && call.method === 'get_next_stream_item') {
       const id = call.params[0];
       return this.streams.next(typeof id === 'string' ? id : '', server.connection.id);
     }
     const result = invokeExposed(target, entry.exposure, call.method, call.params, call.kwargs);
-    if (result instanceof Promise) return result.then((value: unknown) => this.shapeResult(server, value));
+    if (result instanceof Promise)
+      return counted(server, result).then((value: unknown) => this.shapeResult(server, value));
     return this.shapeResult(server, result);
   }
 
@@ -582,4 +658,26 @@ export class Daemon implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
+  let set = map.get(key);
+  if (set === undefined) map.set(key, (set = new Set()));
+  set.add(value);
+}
+
+/** Removes `value` from the set at `key` (and an emptied set); true if it was there. */
+function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): boolean {
+  const set = map.get(key);
+  if (set === undefined || !set.delete(value)) return false;
+  if (set.size === 0) map.delete(key);
+  return true;
+}
+
+/** Counts a call served asynchronously, so a connection waiting for it is never taken for an idle one. */
+function counted<T>(server: ServerConnection, result: Promise<T>): Promise<T> {
+  server.inFlight++;
+  return result.finally(() => {
+    server.inFlight--;
+  });
 }

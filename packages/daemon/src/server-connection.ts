@@ -30,6 +30,11 @@ const MARSHAL_ID = 2;
 const EARLY_LIMIT = 64;
 /** How long a closing daemon waits for a client to close its end of the connection. */
 const PEER_CLOSE_WAIT_MS = 500;
+/**
+ * How long a refused client has to read its CONNECTFAIL and close; then the socket is destroyed.
+ * (A client that keeps its end open must cost the daemon a socket for no longer than this.)
+ */
+const REFUSED_CLOSE_WAIT_MS = 1000;
 
 export class ServerConnection implements ConnectionHandler {
   readonly connection: Connection;
@@ -41,6 +46,19 @@ export class ServerConnection implements ConnectionHandler {
   private readonly refusal: string | undefined;
   private state: State = 'handshake';
   private session: Session | undefined;
+
+  /** @internal calls of this client being served asynchronously (kept by the daemon's dispatch). */
+  inFlight = 0;
+
+  /** The handshake is done and the connection serves calls. */
+  get ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** Ready, and nothing is being served or awaited on it: reclaimable when slots run out. */
+  get idle(): boolean {
+    return this.state === 'ready' && this.inFlight === 0 && (this.session?.pendingCount ?? 0) === 0;
+  }
 
   /** Cinder capabilities agreed with this client (0 for Pyro clients). */
   get capabilities(): number {
@@ -154,7 +172,11 @@ export class ServerConnection implements ConnectionHandler {
     } catch (err) {
       this.logger.debug({ err }, 'could not send CONNECTFAIL');
     }
-    void this.connection.close();
+    // The close ends this connection only: a peer that never closes its end is destroyed after the
+    // wait, and that outcome (a TimeoutError) is the expected one, not a failure of the daemon.
+    this.connection.close({ timeoutMs: REFUSED_CLOSE_WAIT_MS }).catch((err: unknown) => {
+      this.logger.debug({ err, client: this.connection.remoteAddress }, 'refused connection destroyed');
+    });
     this.ended();
   }
 
@@ -328,6 +350,7 @@ export class ServerConnection implements ConnectionHandler {
       return;
     }
     this.state = 'ready';
+    this.daemon.connectionReady(this);
     this.sendSigned({
       type: MsgType.CONNECTOK,
       flags: dialect === 5 ? Flags.CORR_ID : objectId !== undefined ? Flags.META_ON_CONNECT : 0,

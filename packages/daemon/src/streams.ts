@@ -90,7 +90,8 @@ export class StreamRegistry {
     const entry = this.streams.get(id);
     if (!entry) return;
     this.streams.delete(id);
-    void Promise.resolve()
+    // a generator that fails while closing has nothing more to say: its failure is dropped here
+    Promise.resolve()
       .then(() => entry.iterator.return?.())
       .catch(() => {});
   }

@@ -9,10 +9,10 @@ import {
   Flags,
   MsgType,
   type ProxyOptions,
-  type PullStream,
   proxyCore,
   type Remote,
   RemoteError,
+  type RemoteStream,
   TimeoutError,
 } from '@cinder/cinder';
 import { type Annotations, decodeMessage } from '@cinder/protocol';
@@ -251,13 +251,14 @@ export function actionFor(scenario: string, file?: VectorFile): Action | undefin
     case 'stream_close_early':
       return async (ctx) => {
         await using p = connect<Thing>(ctx.uri(), ctx.options);
-        const stream = (await p.gen(3)) as PullStream<number>;
+        const stream = (await p.gen(3)) as RemoteStream<number>;
         for await (const item of stream) {
           expect(item).toBe(1);
           break; // closes the stream: a oneway close_stream
         }
         const core = proxyCore(p)!;
-        const err = await expectFailure(core.callDaemon('get_next_stream_item', [stream.streamId], false));
+        const { streamId } = stream as unknown as { streamId: string };
+        const err = await expectFailure(core.callDaemon('get_next_stream_item', [streamId], false));
         expect(canonOf(err, ctx.set)).toBe(canonOf(recorded(ctx), ctx.set));
       };
     case 'attribute_get':

@@ -202,6 +202,19 @@ describe('deeply nested payloads', () => {
 });
 
 describe('batches and concurrency', () => {
+  it(`a batch of exactly ${MAX_BATCH} calls (the limit) runs in full`, async () => {
+    const raw = await rawSession(server);
+    try {
+      const calls = Array.from({ length: MAX_BATCH }, (_, i) => ['add', [i, 1], {}]);
+      const r = await rawCall(raw, invokeMessage(json, '<batch>', calls, { flags: Flags.BATCH }));
+      expect(r.exception).toBe(false);
+      expect(r.value).toEqual(Array.from({ length: MAX_BATCH }, (_, i) => i + 1));
+    } finally {
+      raw.destroy();
+    }
+    await stillServes();
+  });
+
   it(`a batch of ${MAX_BATCH + 1} calls is refused as a whole: none of them runs`, async () => {
     const raw = await rawSession(server);
     try {

@@ -32,7 +32,12 @@ async function serve(storage: string): Promise<void> {
     ns.nameServer.register(`bench.name.${i}`, `PYRO:obj_${i}@127.0.0.1:${10000 + i}`);
   console.log(`URI = ${ns.uri}`);
   process.stdin.resume();
-  process.stdin.on('end', () => void ns.close().then(() => process.exit(0)));
+  process.stdin.on('end', () => {
+    ns.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
 }
 
 async function startServer(storage: string): Promise<{ uri: string; stop(): void }> {

@@ -83,7 +83,7 @@ export class AutoCleaner {
     if (this.#timer || this.#closed) return this;
     this.#timer = setInterval(() => {
       if (!this.#sweeping)
-        void this.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'autoclean sweep failed'));
+        this.sweep().catch((err: unknown) => this.#logger.warn({ err }, 'autoclean sweep failed'));
     }, this.intervalMs);
     this.#timer.unref();
     this.#logger.info(
@@ -91,6 +91,22 @@ export class AutoCleaner {
       'autoclean enabled',
     );
     return this;
+  }
+
+  /** Whether it sweeps on its timer now (started, not paused or closed). */
+  get running(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /**
+   * Stops sweeping until start() is called again (another replica took over), and forgets what it
+   * found unreachable: that replica keeps its own account.
+   */
+  pause(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#unreachable.clear();
+    this.#logger.info('autoclean paused');
   }
 
   /** One sweep now (joins a sweep in progress). */
@@ -102,20 +118,20 @@ export class AutoCleaner {
   }
 
   async #sweep(): Promise<SweepResult> {
-    const targets = this.#targets();
+    const targets = await this.#targets();
     const result: SweepResult = { checked: 0, unreachable: 0, removed: [] };
     const queue = [...targets.values()];
     const worker = async () => {
       for (let t = queue.shift(); t !== undefined && !this.#closed; t = queue.shift()) {
         const reachable = await this.#reachable(t.uri);
         if (this.#closed) return;
-        this.#record(t, reachable, result);
+        await this.#record(t, reachable, result);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#concurrency, queue.length) }, worker));
     // Forget names that are gone or were registered again with another uri.
     for (const [name, state] of this.#unreachable) {
-      if (this.#storage.get(name)?.uri !== state.uri) this.#unreachable.delete(name);
+      if ((await this.#storage.get(name))?.uri !== state.uri) this.#unreachable.delete(name);
     }
     if (result.removed.length > 0 || result.unreachable > 0) {
       this.#logger.info(
@@ -127,9 +143,9 @@ export class AutoCleaner {
   }
 
   /** Registrations grouped by what one probe checks: the daemon address, or the object for `ping`. */
-  #targets(): Map<string, Target> {
+  async #targets(): Promise<Map<string, Target>> {
     const targets = new Map<string, Target>();
-    for (const r of this.#storage.list()) {
+    for (const r of await this.#storage.list()) {
       if (r.name === NAMESERVER_NAME || r.name === DAEMON_NAME) continue;
       let uri: URI;
       try {
@@ -147,7 +163,7 @@ export class AutoCleaner {
     return targets;
   }
 
-  #record(t: Target, reachable: boolean, result: SweepResult): void {
+  async #record(t: Target, reachable: boolean, result: SweepResult): Promise<void> {
     const now = Date.now();
     for (let i = 0; i < t.names.length; i++) {
       const name = t.names[i]!;
@@ -162,7 +178,7 @@ export class AutoCleaner {
       if (!state || state.uri !== uri) this.#unreachable.set(name, (state = { since: now, uri }));
       if (now - state.since < this.maxUnreachableMs) continue;
       // Only if the name still points where it pointed when found unreachable.
-      if (this.#storage.get(name)?.uri === uri && this.#storage.delete(name)) {
+      if (await this.#deleteIf(name, uri)) {
         result.removed.push(name);
         this.#logger.info(
           { name, uri, unreachableMs: now - state.since },
@@ -171,6 +187,13 @@ export class AutoCleaner {
       }
       this.#unreachable.delete(name);
     }
+  }
+
+  /** Removes `name` if it still holds `uri` (atomically in a shared store, which others change). */
+  async #deleteIf(name: string, uri: string): Promise<boolean> {
+    const s = this.#storage;
+    if (s.deleteIf) return s.deleteIf(name, uri);
+    return (await s.get(name))?.uri === uri && (await s.delete(name));
   }
 
   #reachable(uri: URI): Promise<boolean> {

@@ -117,18 +117,21 @@ export class BroadcastResponder implements AsyncDisposable {
       this.#reply(cached, rinfo);
       return;
     }
-    void interfaceFacing(rinfo.address).then((address) => {
-      let answer = this.#answer;
-      if (address !== undefined) {
-        answer = Buffer.from(
-          URI.forObject(this.uri.object, { host: address, port: this.uri.port! }).toString(),
-          'latin1',
-        );
-        if (this.#interfaces.size >= MAX_CACHED_INTERFACES) this.#interfaces.clear();
-        this.#interfaces.set(rinfo.address, answer);
-      }
-      this.#reply(answer, rinfo);
-    });
+    interfaceFacing(rinfo.address).then(
+      (address) => {
+        let answer = this.#answer;
+        if (address !== undefined) {
+          answer = Buffer.from(
+            URI.forObject(this.uri.object, { host: address, port: this.uri.port! }).toString(),
+            'latin1',
+          );
+          if (this.#interfaces.size >= MAX_CACHED_INTERFACES) this.#interfaces.clear();
+          this.#interfaces.set(rinfo.address, answer);
+        }
+        this.#reply(answer, rinfo);
+      },
+      (err: unknown) => this.#logger.debug({ err }, 'could not answer a broadcast'),
+    );
   }
 
   #reply(answer: Buffer, rinfo: RemoteInfo): void {

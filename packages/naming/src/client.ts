@@ -3,8 +3,10 @@
 // server's parameter order, and results normalised across serializers (tuples, sets, URI objects).
 // The raw proxy stays available for anything else.
 import {
+  AbortedError,
   type CallOptions,
   type CinderConfig,
+  CommunicationError,
   ConnectionClosedError,
   type Logger,
   NAMESERVER_NAME,
@@ -13,7 +15,7 @@ import {
   resolveConfig,
   URI,
 } from '@cinder/core';
-import { connect, locateNameServer, type ProxyOptions, type Remote } from '@cinder/proxy';
+import { connect, locateNameServer, nameServerUris, type ProxyOptions, type Remote } from '@cinder/proxy';
 
 /** The remote name server's methods, with Pyro5's positional order (what a Cinder NS serves). */
 export interface NameServerApi {
@@ -29,6 +31,16 @@ export interface NameServerApi {
   remove(name?: string | null, prefix?: string | null, regex?: string | null): number;
   count(): number;
   ping(): null;
+  register_ttl(
+    name: string,
+    uri: string,
+    ttl_ms: number,
+    safe?: boolean,
+    metadata?: readonly string[] | null,
+    lease?: string | null,
+  ): string;
+  renew(lease: string): boolean;
+  revoke(lease: string): null;
 }
 
 /** A typed proxy of a name server. */
@@ -50,7 +62,12 @@ export type ListFilter =
   | { metadataAny: readonly string[] };
 
 export interface LocateNSOptions extends CallOptions {
-  /** Name server host; absent: the configured nsHost, then broadcast discovery (Pyro's order). */
+  /**
+   * Name server host, or a comma-separated list of replicas (`host:port,host:port`, a shared etcd
+   * registry): the first that answers is used, and a call that fails on a lost connection is sent
+   * again to the next one. Absent: the configured nsHost (which may be a list too), then broadcast
+   * discovery (Pyro's order).
+   */
   host?: string | null;
   /** Name server port (default `config.nsPort`); without a host, the broadcast port (like Pyro). */
   port?: number | null;
@@ -95,10 +112,18 @@ function entriesOf(value: unknown): [string, unknown][] {
 
 /** A name server, through a proxy; works with Cinder's and Python Pyro4/Pyro5 name servers. */
 export class NameServerClient implements AsyncDisposable {
-  readonly proxy: NameServerProxy;
+  #proxy: NameServerProxy;
+  readonly #failover: Failover | undefined;
+  #closed = false;
 
-  constructor(proxy: NameServerProxy) {
-    this.proxy = proxy;
+  constructor(proxy: NameServerProxy, failover?: Failover) {
+    this.#proxy = proxy;
+    this.#failover = failover;
+  }
+
+  /** The proxy of the name server in use (another replica's after a failover). */
+  get proxy(): NameServerProxy {
+    return this.#proxy;
   }
 
   /** The name server's URI. */
@@ -121,7 +146,7 @@ export class NameServerClient implements AsyncDisposable {
     const kwargs: Record<string, unknown> = {};
     if (options.safe) kwargs.safe = true;
     if (options.metadata) kwargs.metadata = [...options.metadata];
-    await this.proxy.$call('register', [name, typeof uri === 'string' ? uri : uri.toString()], {
+    await this.#invoke('register', [name, typeof uri === 'string' ? uri : uri.toString()], {
       ...this.#call(options),
       kwargs,
     });
@@ -129,7 +154,7 @@ export class NameServerClient implements AsyncDisposable {
 
   /** The URI registered for `name`; NamingError `unknown name: …` when there is none. */
   async lookup(name: string, options: CallOptions = {}): Promise<URI> {
-    const value = await this.proxy.$call('lookup', [name], this.#call(options));
+    const value = await this.#invoke('lookup', [name], this.#call(options));
     return value instanceof URI ? value : URI.parse(String(value));
   }
 
@@ -138,7 +163,7 @@ export class NameServerClient implements AsyncDisposable {
     name: string,
     options: CallOptions = {},
   ): Promise<{ uri: URI; metadata: string[] }> {
-    const value = await this.proxy.$call('lookup', [name], {
+    const value = await this.#invoke('lookup', [name], {
       ...this.#call(options),
       kwargs: { return_metadata: true },
     });
@@ -167,7 +192,7 @@ export class NameServerClient implements AsyncDisposable {
         kwargs[all ? 'meta_all' : 'meta_any'] = tags;
       }
     }
-    const value = await this.proxy.$call(method, [], { ...this.#call(options), kwargs });
+    const value = await this.#invoke(method, [], { ...this.#call(options), kwargs });
     return entriesOf(value).map(([name, v]) => {
       if (withMetadata && Array.isArray(v) && v.length === 2) {
         return { name, uri: uriText(v[0]), metadata: tagList(v[1]) };
@@ -178,7 +203,7 @@ export class NameServerClient implements AsyncDisposable {
 
   /** Replaces the tags of a registration (empty clears them). */
   async setMetadata(name: string, metadata: Iterable<string>, options: CallOptions = {}): Promise<void> {
-    await this.proxy.$call('set_metadata', [name, [...metadata]], this.#call(options));
+    await this.#invoke('set_metadata', [name, [...metadata]], this.#call(options));
   }
 
   /** Removes one name, or all with a prefix, or all matching a regex; resolves with the count. */
@@ -186,21 +211,110 @@ export class NameServerClient implements AsyncDisposable {
     what: { name: string } | { prefix: string } | { regex: string },
     options: CallOptions = {},
   ): Promise<number> {
-    const value = await this.proxy.$call('remove', [], { ...this.#call(options), kwargs: { ...what } });
+    const value = await this.#invoke('remove', [], { ...this.#call(options), kwargs: { ...what } });
     return Number(value);
   }
 
   async count(options: CallOptions = {}): Promise<number> {
-    return Number(await this.proxy.$call('count', [], this.#call(options)));
+    return Number(await this.#invoke('count', [], this.#call(options)));
   }
 
   async ping(options: CallOptions = {}): Promise<void> {
-    await this.proxy.$call('ping', [], this.#call(options));
+    await this.#invoke('ping', [], this.#call(options));
+  }
+
+  /**
+   * Registers `name` → `uri` with a time to live (a name server on etcd storage): it disappears
+   * `ttlMs` (whole seconds) after the returned lease stops being renewed. The lease renews itself
+   * every third of `ttlMs` through this client (so through any replica) until stop(); if it ended
+   * meanwhile (the renewals could not get through in time), the name is registered again.
+   */
+  async registerTtl(
+    name: string,
+    uri: string | URI,
+    options: CallOptions & { ttlMs: number; safe?: boolean; metadata?: Iterable<string> | null },
+  ): Promise<TtlRegistration> {
+    const text = typeof uri === 'string' ? uri : uri.toString();
+    const tags = options.metadata ? [...options.metadata] : null;
+    const register = async (safe: boolean) =>
+      String(
+        await this.#invoke('register_ttl', [name, text, options.ttlMs], {
+          ...this.#call(options),
+          kwargs: { safe, metadata: tags },
+        }),
+      );
+    let lease = await register(options.safe === true);
+    let stopped = false;
+    let renewing: Promise<void> | undefined;
+    const renew = async () => {
+      try {
+        if (await this.#invoke('renew', [lease], { timeoutMs: Math.max(500, options.ttlMs / 3) })) return;
+        lease = await register(false);
+      } catch {
+        // Every replica unreachable for now: the next tick tries again (the lease may survive).
+      }
+    };
+    const timer = setInterval(
+      () => {
+        if (!stopped && !this.#closed && !renewing) {
+          renewing = renew().finally(() => {
+            renewing = undefined;
+          });
+        }
+      },
+      Math.max(200, Math.floor(options.ttlMs / 3)),
+    );
+    timer.unref();
+    return {
+      get lease() {
+        return lease;
+      },
+      stop: async (revoke = true) => {
+        if (stopped) return;
+        stopped = true;
+        clearInterval(timer);
+        await renewing;
+        if (revoke) await this.#invoke('revoke', [lease], {}).catch(() => {});
+      },
+    };
   }
 
   /** Closes the connection. */
   close(): Promise<void> {
-    return this.proxy.$release();
+    this.#closed = true;
+    return this.#proxy.$release();
+  }
+
+  /**
+   * One call; with replicas, a call that fails because the connection is lost or refused (not a
+   * name server's answer) goes to the next replica that answers, each tried at most once.
+   */
+  async #invoke(
+    method: string,
+    args: unknown[],
+    options: CallOptions & { kwargs?: Record<string, unknown> },
+  ) {
+    const failover = this.#failover;
+    let tries = failover ? failover.uris.length : 1;
+    for (;;) {
+      const proxy = this.#proxy;
+      try {
+        return await proxy.$call(method, args, options);
+      } catch (err) {
+        if (!failover || this.#closed || --tries <= 0 || !isConnectionFailure(err) || options.signal?.aborted)
+          throw err;
+        // Another call may have failed over already; otherwise move to the next replica.
+        if (this.#proxy === proxy) {
+          const next = await failover.next(err);
+          if (this.#closed) {
+            await next.$release();
+            throw err;
+          }
+          this.#proxy = next;
+          await proxy.$release().catch(() => {});
+        }
+      }
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -213,6 +327,58 @@ export class NameServerClient implements AsyncDisposable {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     };
   }
+}
+
+/** A name server registration with a lease that renews itself; see NameServerClient.registerTtl. */
+export interface TtlRegistration {
+  /** The current lease id (a new one after the registration had to be made again). */
+  readonly lease: string;
+  /** Stops renewing; revokes the lease (removing the registration now) unless `revoke` is false. */
+  stop(revoke?: boolean): Promise<void>;
+}
+
+/** How a client over several replicas finds the next one. */
+interface Failover {
+  readonly uris: readonly URI[];
+  next(cause: unknown): Promise<NameServerProxy>;
+}
+
+function isConnectionFailure(err: unknown): boolean {
+  return err instanceof CommunicationError && !(err instanceof AbortedError);
+}
+
+// A replica that does not answer the connect within this is skipped.
+const REPLICA_CONNECT_TIMEOUT_MS = 3000;
+
+/**
+ * Connects to the first replica of `uris` that answers, and returns a client that moves to the
+ * next one (round robin) when a call finds its connection lost.
+ */
+async function connectReplicas(uris: readonly URI[], options: LocateNSOptions): Promise<NameServerClient> {
+  let current = -1;
+  const attempt = async (cause: unknown): Promise<NameServerProxy> => {
+    const errors: string[] = [];
+    for (let i = 1; i <= uris.length; i++) {
+      const index = (current + i) % uris.length;
+      const uri = uris[index]!;
+      try {
+        const client = await connectNameServer(uri, {
+          ...options,
+          timeoutMs: options.timeoutMs
+            ? Math.min(options.timeoutMs, REPLICA_CONNECT_TIMEOUT_MS)
+            : REPLICA_CONNECT_TIMEOUT_MS,
+        });
+        current = index;
+        return client.proxy;
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        errors.push(`${uri.location}: ${(err as Error).message}`);
+      }
+    }
+    throw new NamingError(`failed to locate the nameserver at any of ${errors.join('; ')}`, { cause });
+  };
+  const first = await attempt(undefined);
+  return new NameServerClient(first, { uris, next: attempt });
 }
 
 /**
@@ -272,13 +438,15 @@ export async function locateNS(options: LocateNSOptions = {}): Promise<NameServe
     );
   }
   if (options.host) {
-    const port = options.port ?? config.nsPort;
-    const host = options.host.replace(/^\[(.*)\]$/, '$1');
-    const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    return wrapLocateError(
-      connectNameServer(URI.forObject(NAMESERVER_NAME, { host, port }), { ...options, config }),
-      where,
-    );
+    const uris = nameServerUris(options.host, options.port ?? config.nsPort);
+    if (uris.length > 1) return connectReplicas(uris, { ...options, config });
+    return wrapLocateError(connectNameServer(uris[0]!, { ...options, config }), uris[0]!.location!);
+  }
+  if (config.nsHost.includes(',')) {
+    return connectReplicas(nameServerUris(config.nsHost, options.port ?? config.nsPort), {
+      ...options,
+      config,
+    });
   }
   const found = await locateNameServer({
     config,

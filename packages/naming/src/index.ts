@@ -13,7 +13,9 @@ export {
   NameServerClient,
   type NameServerProxy,
   type Registration,
+  type TtlRegistration,
 } from './client.js';
+export { EtcdStorage, type EtcdStorageOptions, openEtcdStorage, parseEtcdSpec } from './etcd-storage.js';
 export { type NameListing, NameServer, type NameServerInit } from './name-server.js';
 export { translatePythonRegex } from './python-regex.js';
 export { openSqliteStorage, SqliteStorage, type SqliteStorageOptions } from './sqlite-storage.js';
@@ -25,10 +27,12 @@ export {
 } from './start.js';
 export {
   type ListOptions,
+  type MaybePromise,
   MemoryStorage,
   type NameEntry,
   type NameQuery,
   type NameRecord,
   type NameStorage,
+  type SetOptions,
 } from './storage.js';
-export { openStorage } from './storage-spec.js';
+export { type EtcdConnectOptions, etcdOptionsFromConfig, openStorage } from './storage-spec.js';

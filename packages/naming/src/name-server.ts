@@ -17,7 +17,14 @@ import { expose, params } from '@cinder/daemon';
 import { Tuple } from '@cinder/serializers';
 import { translatePythonRegex } from './python-regex.js';
 import { RegexFilter } from './regex-filter.js';
-import { MemoryStorage, type NameQuery, type NameRecord, type NameStorage } from './storage.js';
+import {
+  andThen,
+  type MaybePromise,
+  MemoryStorage,
+  type NameQuery,
+  type NameRecord,
+  type NameStorage,
+} from './storage.js';
 
 // Parsed URIs by their text: a lookup — the hot path — then costs a map hit instead of a parse.
 // URIs are immutable, so sharing them is safe; the cache is dropped whole when it grows too big.
@@ -108,6 +115,26 @@ function put(target: Record<string, unknown>, key: string, value: unknown): void
   }
 }
 
+/** Checks what register and register_ttl take; returns the normalised uri text and the tags. */
+function checkRegistration(name: unknown, uri: unknown, metadata: unknown): [string, string[] | null] {
+  let text: string;
+  if (uri instanceof URI) text = uri.toString();
+  else if (typeof uri === 'string') text = URI.parse(uri).toString();
+  else throw new TypeError('only URIs or strings can be registered');
+  checkName(name);
+  const tags = tagsOf(metadata);
+  if (name === '') throw new NamingError('name must not be empty: no PYRONAME uri could refer to it');
+  if (name === NAMESERVER_NAME) {
+    throw new NamingError(`${NAMESERVER_NAME} is the name server's own registration and cannot be replaced`);
+  }
+  return [text, tags];
+}
+
+function checkLease(lease: unknown): asserts lease is string {
+  if (typeof lease !== 'string' || !/^[0-9]{1,20}$/.test(lease))
+    throw new TypeError('lease must be a lease id str');
+}
+
 function shape(records: readonly NameRecord[], withMetadata: boolean): NameListing {
   const out: Record<string, unknown> = {};
   for (const r of records)
@@ -121,6 +148,12 @@ export class NameServer {
   readonly #regex: RegexFilter;
   readonly #logger: Logger;
   readonly #parsed = new Map<string, URI>();
+  /**
+   * In a store shared by several replicas (one with `lead`, i.e. etcd), each replica answers
+   * `Pyro.NameServer` with its own uri instead of storing it where the replicas would overwrite
+   * each other; it then does not appear in listings.
+   */
+  #self: { uri: URI; metadata: readonly string[] } | undefined;
 
   constructor(init: NameServerInit = {}) {
     this.storage = init.storage ?? new MemoryStorage();
@@ -134,39 +167,114 @@ export class NameServer {
    */
   @expose
   @params('name', 'uri', 'safe', 'metadata')
-  register(name: unknown, uri: unknown, safe: unknown = false, metadata: unknown = null): null {
-    let text: string;
-    if (uri instanceof URI) text = uri.toString();
-    else if (typeof uri === 'string') text = URI.parse(uri).toString();
-    else throw new TypeError('only URIs or strings can be registered');
-    checkName(name);
-    const tags = tagsOf(metadata);
-    if (name === '') throw new NamingError('name must not be empty: no PYRONAME uri could refer to it');
-    if (name === NAMESERVER_NAME) {
+  register(name: unknown, uri: unknown, safe: unknown = false, metadata: unknown = null): MaybePromise<null> {
+    const [text, tags] = checkRegistration(name, uri, metadata);
+    return this.#store(name as string, text, tags ?? [], truthy(safe), undefined);
+  }
+
+  /**
+   * Cinder's registration with a time to live: like register, on a new lease of `ttl_ms` (whole
+   * seconds, rounded up, in etcd) that the registering daemon keeps alive with renew(); when it
+   * stops renewing (it died), the registration disappears. Returns the lease id. Needs a storage
+   * with leases (etcd).
+   */
+  @expose
+  @params('name', 'uri', 'ttl_ms', 'safe', 'metadata', 'lease')
+  async register_ttl(
+    name: unknown,
+    uri: unknown,
+    ttl_ms: unknown,
+    safe: unknown = false,
+    metadata: unknown = null,
+    lease: unknown = null,
+  ): Promise<string> {
+    const [text, tags] = checkRegistration(name, uri, metadata);
+    const storage = this.#leases();
+    let id: string;
+    if (lease !== null && lease !== undefined) {
+      checkLease(lease);
+      id = lease;
+    } else {
+      if (typeof ttl_ms !== 'number' || !Number.isInteger(ttl_ms) || ttl_ms < 1000 || ttl_ms > 86_400_000) {
+        throw new TypeError('ttl_ms must be an int of milliseconds between 1000 and 86400000');
+      }
+      id = await storage.grantLease!(ttl_ms);
+    }
+    await this.#store(name as string, text, tags ?? [], truthy(safe), id);
+    return id;
+  }
+
+  /** Keeps a lease alive; false when it has ended (its registrations are gone: register again). */
+  @expose
+  @params('lease')
+  renew(lease: unknown): Promise<boolean> {
+    checkLease(lease);
+    return this.#leases().renewLease!(lease);
+  }
+
+  /** Ends a lease now: its registrations disappear. */
+  @expose
+  @params('lease')
+  async revoke(lease: unknown): Promise<null> {
+    checkLease(lease);
+    await this.#leases().revokeLease!(lease);
+    return null;
+  }
+
+  #leases(): NameStorage {
+    const s = this.storage;
+    if (!s.grantLease || !s.renewLease || !s.revokeLease)
       throw new NamingError(
-        `${NAMESERVER_NAME} is the name server's own registration and cannot be replaced`,
+        `registrations with a time to live need a storage with leases (etcd), not ${s.kind}`,
+      );
+    return s;
+  }
+
+  #store(
+    name: string,
+    text: string,
+    tags: string[],
+    safe: boolean,
+    lease: string | undefined,
+  ): MaybePromise<null> {
+    const options = lease === undefined ? undefined : { lease };
+    const done = () => {
+      this.#logger.debug({ name, uri: text, lease }, 'registered');
+      return null;
+    };
+    const taken = () => {
+      throw new NamingError(`name already registered: ${name}`);
+    };
+    if (safe && this.storage.add) {
+      return andThen(this.storage.add(name, text, tags, options), (ok) => (ok ? done() : taken()));
+    }
+    if (safe) {
+      return andThen(this.storage.has(name), (has) =>
+        has ? taken() : andThen(this.storage.set(name, text, tags, options), done),
       );
     }
-    if (truthy(safe) && this.storage.has(name)) throw new NamingError(`name already registered: ${name}`);
-    this.storage.set(name, text, tags ?? []);
-    this.#logger.debug({ name, uri: text }, 'registered');
-    return null;
+    return andThen(this.storage.set(name, text, tags, options), done);
   }
 
   /** The URI registered for `name`, or `[uri, tags]` with `return_metadata`. */
   @expose
   @params('name', 'return_metadata')
-  lookup(name: unknown, return_metadata: unknown = false): URI | Tuple<URI | string[]> {
+  lookup(name: unknown, return_metadata: unknown = false): MaybePromise<URI | Tuple<URI | string[]>> {
     checkName(name);
-    const entry = this.storage.get(name);
-    if (entry === undefined) throw new NamingError(`unknown name: ${name}`);
-    let uri = this.#parsed.get(entry.uri);
-    if (uri === undefined) {
-      uri = URI.parse(entry.uri);
-      if (this.#parsed.size >= MAX_PARSED_URIS) this.#parsed.clear();
-      this.#parsed.set(entry.uri, uri);
+    if (this.#self !== undefined && name === NAMESERVER_NAME) {
+      const { uri, metadata } = this.#self;
+      return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...metadata]) : uri;
     }
-    return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...entry.metadata]) : uri;
+    return andThen(this.storage.get(name), (entry) => {
+      if (entry === undefined) throw new NamingError(`unknown name: ${name}`);
+      let uri = this.#parsed.get(entry.uri);
+      if (uri === undefined) {
+        uri = URI.parse(entry.uri);
+        if (this.#parsed.size >= MAX_PARSED_URIS) this.#parsed.clear();
+        this.#parsed.set(entry.uri, uri);
+      }
+      return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...entry.metadata]) : uri;
+    });
   }
 
   /**
@@ -182,24 +290,24 @@ export class NameServer {
     return_metadata: unknown = false,
     metadata_all: unknown = null,
     metadata_any: unknown = null,
-  ): NameListing {
+  ): MaybePromise<NameListing> {
     let filters = 0;
     for (const f of [prefix, regex, metadata_all, metadata_any]) if (f !== null && f !== undefined) filters++;
     if (filters > 1) throw new RangeError('you can only filter on one thing at a time');
     const withMetadata = truthy(return_metadata);
     if (truthy(prefix)) {
       checkText(prefix, 'prefix');
-      return shape(this.storage.list({ prefix }, { withMetadata }), withMetadata);
+      return andThen(this.storage.list({ prefix }, { withMetadata }), (r) => shape(r, withMetadata));
     }
     if (truthy(regex)) {
       checkText(regex, 'regex');
-      return shape(this.#matching(regex, withMetadata), withMetadata);
+      return andThen(this.#matching(regex, withMetadata), (r) => shape(r, withMetadata));
     }
     if (truthy(metadata_all))
       return this.#byMetadata('metadataAll', metadata_all, 'metadata_all', withMetadata);
     if (truthy(metadata_any))
       return this.#byMetadata('metadataAny', metadata_any, 'metadata_any', withMetadata);
-    return shape(this.storage.list(undefined, { withMetadata }), withMetadata);
+    return andThen(this.storage.list(undefined, { withMetadata }), (r) => shape(r, withMetadata));
   }
 
   /**
@@ -208,7 +316,11 @@ export class NameServer {
    */
   @expose
   @params('meta_all', 'meta_any', 'return_metadata')
-  yplookup(meta_all: unknown = null, meta_any: unknown = null, return_metadata: unknown = true): NameListing {
+  yplookup(
+    meta_all: unknown = null,
+    meta_any: unknown = null,
+    return_metadata: unknown = true,
+  ): MaybePromise<NameListing> {
     if (truthy(meta_all) && truthy(meta_any)) {
       throw new RangeError("you can't use meta_all or meta_any at the same time");
     }
@@ -221,12 +333,14 @@ export class NameServer {
   /** Replaces the tags of a registration (null or empty clears them). */
   @expose
   @params('name', 'metadata')
-  set_metadata(name: unknown, metadata: unknown): null {
+  set_metadata(name: unknown, metadata: unknown): MaybePromise<null> {
     checkName(name);
     const tags = tagsOf(metadata);
-    if (!this.storage.setMetadata(name, tags ?? [])) throw new NamingError(`unknown name: ${name}`);
-    this.#logger.debug({ name, metadata: tags }, 'metadata set');
-    return null;
+    return andThen(this.storage.setMetadata(name, tags ?? []), (ok) => {
+      if (!ok) throw new NamingError(`unknown name: ${name}`);
+      this.#logger.debug({ name, metadata: tags }, 'metadata set');
+      return null;
+    });
   }
 
   /**
@@ -235,31 +349,43 @@ export class NameServer {
    */
   @expose
   @params('name', 'prefix', 'regex')
-  remove(name: unknown = null, prefix: unknown = null, regex: unknown = null): number {
+  remove(name: unknown = null, prefix: unknown = null, regex: unknown = null): MaybePromise<number> {
+    const many = () => {
+      let records: MaybePromise<NameRecord[]> | undefined;
+      if (truthy(prefix)) {
+        checkText(prefix, 'prefix');
+        records = this.storage.list({ prefix });
+      } else if (truthy(regex)) {
+        checkText(regex, 'regex');
+        records = this.#matching(regex, false);
+      }
+      if (records === undefined) return 0;
+      return andThen(records, (rs) =>
+        andThen(
+          this.storage.deleteMany(rs.map((r) => r.name).filter((n) => n !== NAMESERVER_NAME)),
+          (removed) => {
+            this.#logger.debug({ prefix, regex, removed }, 'removed');
+            return removed;
+          },
+        ),
+      );
+    };
     if (truthy(name)) {
       checkName(name);
-      if (name !== NAMESERVER_NAME && this.storage.delete(name)) {
-        this.#logger.debug({ name }, 'removed');
-        return 1;
+      if (name !== NAMESERVER_NAME) {
+        return andThen(this.storage.delete(name), (deleted) => {
+          if (!deleted) return many();
+          this.#logger.debug({ name }, 'removed');
+          return 1;
+        });
       }
     }
-    let names: string[] | undefined;
-    if (truthy(prefix)) {
-      checkText(prefix, 'prefix');
-      names = this.storage.list({ prefix }).map((r) => r.name);
-    } else if (truthy(regex)) {
-      checkText(regex, 'regex');
-      names = this.#matching(regex, false).map((r) => r.name);
-    }
-    if (names === undefined) return 0;
-    const removed = this.storage.deleteMany(names.filter((n) => n !== NAMESERVER_NAME));
-    this.#logger.debug({ prefix, regex, removed }, 'removed');
-    return removed;
+    return many();
   }
 
   /** Number of registrations (the name server's own included). */
   @expose
-  count(): number {
+  count(): MaybePromise<number> {
     return this.storage.count();
   }
 
@@ -270,15 +396,20 @@ export class NameServer {
   }
 
   /** Registers the name server itself (not remotely callable: clients cannot replace it). */
-  registerSelf(uri: URI, metadata: readonly string[]): void {
-    this.storage.set(NAMESERVER_NAME, uri.toString(), metadata);
+  registerSelf(uri: URI, metadata: readonly string[]): MaybePromise<void> {
+    if (this.storage.lead !== undefined) {
+      this.#self = { uri, metadata };
+      return;
+    }
+    return this.storage.set(NAMESERVER_NAME, uri.toString(), metadata);
   }
 
-  #matching(pattern: string, withMetadata: boolean): NameRecord[] {
+  #matching(pattern: string, withMetadata: boolean): MaybePromise<NameRecord[]> {
     const regex = translatePythonRegex(pattern);
-    const all = this.storage.list(undefined, { withMetadata });
-    const names = all.map((r) => r.name);
-    return this.#regex.select(regex, names, pattern).map((i) => all[i]!);
+    return andThen(this.storage.list(undefined, { withMetadata }), (all) => {
+      const names = all.map((r) => r.name);
+      return this.#regex.select(regex, names, pattern).map((i) => all[i]!);
+    });
   }
 
   #byMetadata(
@@ -286,9 +417,9 @@ export class NameServer {
     metadata: unknown,
     what: string,
     withMetadata: boolean,
-  ): NameListing {
+  ): MaybePromise<NameListing> {
     const tags = tagsOf(metadata, what) ?? [];
     const query: NameQuery = kind === 'metadataAll' ? { metadataAll: tags } : { metadataAny: tags };
-    return shape(this.storage.list(query, { withMetadata }), withMetadata);
+    return andThen(this.storage.list(query, { withMetadata }), (r) => shape(r, withMetadata));
   }
 }

@@ -17,7 +17,7 @@ import { BroadcastResponder } from './broadcast.js';
 import { NameServer } from './name-server.js';
 import type { SqliteStorageOptions } from './sqlite-storage.js';
 import type { NameStorage } from './storage.js';
-import { openStorage } from './storage-spec.js';
+import { type EtcdConnectOptions, etcdOptionsFromConfig, openStorage } from './storage-spec.js';
 
 /** The tags the name server registers itself with: Pyro5's and Pyro4's class tags, and Cinder's. */
 export const NAMESERVER_TAGS: readonly string[] = Object.freeze([
@@ -35,10 +35,15 @@ export interface StartNameServerOptions extends CallOptions {
   unixSocket?: string;
   /** TLS: server options, or `true` for the config's SSL items. */
   tls?: DaemonOptions['tls'];
-  /** `memory` (default), `sql:<file>`, or a storage object (closed with the name server). */
+  /**
+   * `memory` (default), `sql:<file>`, `etcd://host:port[,…]/prefix`, or a storage object (closed
+   * with the name server).
+   */
   storage?: string | NameStorage;
   /** Options of `sql:` storage. */
   sqlite?: SqliteStorageOptions;
+  /** Options of `etcd://` storage (TLS, user and password, time limits; default from the config's nsEtcd* items). */
+  etcd?: EtcdConnectOptions;
   /** Address the broadcast responder binds (default `config.nsBcHost`, all interfaces). */
   bcHost?: string | null;
   /** UDP port of the broadcast responder (default `config.nsBcPort`, 9091; 0 picks one). */
@@ -106,10 +111,15 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     const storage =
       typeof options.storage === 'object'
         ? options.storage
-        : await openStorage(options.storage, options.sqlite);
+        : await openStorage(
+            options.storage,
+            options.sqlite,
+            options.etcd ??
+              (options.storage?.startsWith('etcd://') ? etcdOptionsFromConfig(config) : undefined),
+          );
     cleanups.push(() => storage.close());
     checkpoint();
-    const existing = storage.count();
+    const existing = await storage.count();
     if (existing > 0)
       logger.info({ storage: storage.kind, existing }, 'storage holds existing registrations');
     const nameServer = new NameServer({
@@ -132,7 +142,7 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     checkpoint();
     const uri = daemon.register(nameServer, NAMESERVER_NAME);
     const internalUri = daemon.uriFor(NAMESERVER_NAME, { nat: false });
-    nameServer.registerSelf(uri, NAMESERVER_TAGS);
+    await nameServer.registerSelf(uri, NAMESERVER_TAGS);
 
     let broadcast: BroadcastResponder | null = null;
     const boundHost = internalUri.host;
@@ -158,8 +168,21 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     checkpoint();
 
     let autoclean: AutoCleaner | null = null;
+    let resign: (() => Promise<void>) | undefined;
     if (options.autoclean !== false && (options.autoclean !== undefined || config.nsAutocleanMs > 0)) {
-      autoclean = new AutoCleaner(storage, config, options.autoclean ?? {}, options.logger ?? logger).start();
+      const cleaner = new AutoCleaner(storage, config, options.autoclean ?? {}, options.logger ?? logger);
+      autoclean = cleaner;
+      if (storage.lead) {
+        // A store shared by replicas: exactly one of them sweeps, the one etcd's election chose.
+        resign = await storage.lead('autoclean', (leading) => {
+          logger.info({ leading }, leading ? 'leading autoclean' : 'no longer leading autoclean');
+          if (leading) cleaner.start();
+          else cleaner.pause();
+        });
+        cleanups.push(resign);
+      } else {
+        cleaner.start();
+      }
     }
     logger.info({ uri: uri.toString(), storage: storage.kind }, 'name server running');
 
@@ -167,12 +190,13 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
     const close = () => {
       closing ??= (async () => {
         try {
+          await resign?.();
           await autoclean?.close();
           await broadcast?.close();
           await daemon.close();
         } finally {
           // Whatever failed above, the database must be closed (and its WAL checkpointed).
-          storage.close();
+          await storage.close();
         }
         logger.info({ uri: uri.toString() }, 'name server shut down');
       })();

@@ -1,7 +1,11 @@
 // Where the name server keeps its registrations: the NameStorage interface and the default
-// in-memory backend. Storage calls are synchronous on purpose: both built-in backends are (SQLite
-// through better-sqlite3 included), and a lookup — the hot path — then costs no promise at all.
+// in-memory backend. The built-in local backends (memory, SQLite through better-sqlite3) answer
+// synchronously, and the name server then answers a lookup — the hot path — without a promise; a
+// remote backend (etcd) returns promises instead, which the name server awaits.
 import { NamingError } from '@cinder/core';
+
+/** A value, or a promise of it: what a storage method returns (local backends answer at once). */
+export type MaybePromise<T> = T | Promise<T>;
 
 /** One registration as stored: the URI text and its metadata tags. */
 export interface NameEntry {
@@ -29,32 +33,61 @@ export interface ListOptions {
   withMetadata?: boolean;
 }
 
+/** Options of a registration in a storage with leases. */
+export interface SetOptions {
+  /** The lease (from grantLease) the registration lives on: it disappears when the lease ends. */
+  lease?: string;
+}
+
 /**
- * A name server's storage. Every method is synchronous and every change atomic (a backend that
- * needs several statements for one change runs them in one transaction). Names are unique; an
- * empty metadata set means "no metadata".
+ * A name server's storage. Every change is atomic (a backend that needs several statements for
+ * one change runs them in one transaction). Names are unique; an empty metadata set means "no
+ * metadata". Methods answer synchronously or with a promise (MaybePromise); the optional members
+ * are what a shared store (etcd) adds: atomic safe registration, leases, and leadership.
  */
 export interface NameStorage {
-  /** `memory`, `sql`, or a custom backend's name (for logs). */
+  /** `memory`, `sql`, `etcd`, or a custom backend's name (for logs). */
   readonly kind: string;
-  get(name: string): NameEntry | undefined;
-  has(name: string): boolean;
+  get(name: string): MaybePromise<NameEntry | undefined>;
+  has(name: string): MaybePromise<boolean>;
   /** Adds or replaces a registration. */
-  set(name: string, uri: string, metadata: Iterable<string>): void;
+  set(name: string, uri: string, metadata: Iterable<string>, options?: SetOptions): MaybePromise<void>;
+  /** Adds a registration only if the name is free, atomically; false when it is taken. */
+  add?(name: string, uri: string, metadata: Iterable<string>, options?: SetOptions): MaybePromise<boolean>;
   /** Replaces the metadata of a registration; false when the name is unknown. */
-  setMetadata(name: string, metadata: Iterable<string>): boolean;
+  setMetadata(name: string, metadata: Iterable<string>): MaybePromise<boolean>;
   /** Removes one registration; false when the name is unknown. */
-  delete(name: string): boolean;
+  delete(name: string): MaybePromise<boolean>;
+  /** Removes a registration only while it still holds `uri` (atomically); false otherwise. */
+  deleteIf?(name: string, uri: string): MaybePromise<boolean>;
   /** Removes every given name that exists (one transaction); returns how many were removed. */
-  deleteMany(names: Iterable<string>): number;
-  count(): number;
+  deleteMany(names: Iterable<string>): MaybePromise<number>;
+  count(): MaybePromise<number>;
   /**
    * Registrations, all of them or those the query selects, in registration order (a replaced
    * registration counts as new; changing only its metadata keeps its place), as Pyro lists them.
    */
-  list(query?: NameQuery, options?: ListOptions): NameRecord[];
-  /** Releases the backend (closes the database). Further calls fail. */
-  close(): void;
+  list(query?: NameQuery, options?: ListOptions): MaybePromise<NameRecord[]>;
+  /** Starts a lease of `ttlMs` (rounded up to whole seconds by etcd); resolves with its id. */
+  grantLease?(ttlMs: number): Promise<string>;
+  /** Renews a lease; false when it has ended (its registrations are gone then). */
+  renewLease?(lease: string): Promise<boolean>;
+  /** Ends a lease now, removing its registrations. */
+  revokeLease?(lease: string): Promise<void>;
+  /**
+   * Campaigns for `role` among every process sharing the store: `onChange(true)` once this one
+   * leads, `onChange(false)` when it lost the lead. Exactly one campaigner leads at a time; when it
+   * dies, another takes over within the session's time to live. Resolves with a function that
+   * resigns.
+   */
+  lead?(role: string, onChange: (leading: boolean) => void): Promise<() => Promise<void>>;
+  /** Releases the backend (closes the database or connection). Further calls fail. */
+  close(): MaybePromise<void>;
+}
+
+/** Applies `f` to a value that may be a promise, without a promise when it is not. */
+export function andThen<T, R>(value: MaybePromise<T>, f: (value: T) => R): R | Promise<Awaited<R>> {
+  return value instanceof Promise ? (value.then(f) as Promise<Awaited<R>>) : f(value);
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([]);

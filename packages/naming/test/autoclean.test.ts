@@ -98,7 +98,7 @@ describe('AutoCleaner', () => {
     });
     opened.push(ns);
     expect(ns.autoclean).not.toBeNull();
-    ns.nameServer.register('dead', await deadUri());
+    await ns.nameServer.register('dead', await deadUri());
     const t0 = Date.now();
     while (ns.storage.has('dead') && Date.now() - t0 < 5000) {
       // Lookups keep answering while sweeps run.

@@ -43,7 +43,7 @@ describe.skipIf(!hasPyro4)('Python Pyro4 clients against a Cinder name server', 
       config,
     });
     daemon = await Daemon.start({ host: '127.0.0.1', port: 0, config });
-    ns.nameServer.register('test.calc', daemon.register(new Calc(), 'calc'), false, ['calc', 'js']);
+    await ns.nameServer.register('test.calc', daemon.register(new Calc(), 'calc'), false, ['calc', 'js']);
   });
   afterAll(async () => {
     await daemon?.close({ graceMs: 0 });

@@ -104,11 +104,15 @@ describe('PYRONAME / PYROMETA resolution', () => {
 
     const d = await startDaemon();
     const target = d.register(new Calc('late'), 'late');
-    setTimeout(() => void client.register('late.name', target), 300);
+    let registered: Promise<void> | undefined;
+    setTimeout(() => {
+      registered = client.register('late.name', target);
+    }, 300);
     const patient = resolveConfig({ nsLookupDelayMs: 3000 }, { useEnvironment: false });
     const proxy = connect<Calc>(uri, { config: patient });
     try {
       expect(await proxy.whoami()).toBe('late');
+      await registered;
     } finally {
       await proxy.$release();
     }

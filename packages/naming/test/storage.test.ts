@@ -1,4 +1,4 @@
-// One compliance suite for every NameStorage backend (memory, SQLite), a model-based property test
+// One compliance suite for every NameStorage backend (memory, SQLite, etcd), a model-based property test
 // that drives both with the same random operations, and SQLite's own promises: registrations
 // survive reopening, and the file is interchangeable with Python Pyro's SqlStorage.
 import { spawnSync } from 'node:child_process';
@@ -6,9 +6,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, NamingError } from '@cinder/core';
+import { type EtcdCluster, etcdBinary, startEtcdCluster, stopAllEtcd } from '@cinder/test-utils';
 import fc from 'fast-check';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryStorage, type NameStorage, openSqliteStorage, openStorage } from '../src/index.js';
+import {
+  MemoryStorage,
+  type NameStorage,
+  openSqliteStorage,
+  openStorage,
+  type SqliteStorage,
+} from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cinder-naming-'));
 let fileCounter = 0;
@@ -18,13 +25,33 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// etcd: one single-member cluster for the file, a fresh key prefix per test.
+let etcd: EtcdCluster | undefined;
+let etcdPrefix = 0;
+afterAll(stopAllEtcd);
+const openEtcd = async () => {
+  etcd ??= await startEtcdCluster();
+  return openStorage(`etcd://${etcd.endpoints[0]}/t${process.pid}-${etcdPrefix++}`);
+};
+
 const backends: [string, () => Promise<NameStorage>][] = [
   ['memory', async () => new MemoryStorage()],
   ['sql', () => openSqliteStorage(newFile())],
+  ...(etcdBinary() ? [['etcd', openEtcd] as [string, () => Promise<NameStorage>]] : []),
 ];
 
-function names(storage: NameStorage, ...args: Parameters<NameStorage['list']>): string[] {
-  return storage.list(...args).map((r) => r.name);
+async function names(storage: NameStorage, ...args: Parameters<NameStorage['list']>): Promise<string[]> {
+  return (await storage.list(...args)).map((r) => r.name);
+}
+
+/** A storage call's failure, whether it throws or rejects. */
+async function failure(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
 }
 
 for (const [kind, open] of backends) {
@@ -32,108 +59,112 @@ for (const [kind, open] of backends) {
     let s: NameStorage;
     beforeEach(async () => {
       s = await open();
-      return () => s.close();
+      return async () => {
+        await s.close();
+      };
     });
 
-    it('stores, finds and counts registrations', () => {
+    it('stores, finds and counts registrations', async () => {
       expect(s.kind).toBe(kind);
-      expect(s.count()).toBe(0);
-      expect(s.get('a')).toBeUndefined();
-      s.set('a', 'PYRO:a@h:1', ['x', 'y']);
-      s.set('b', 'PYRO:b@h:2', []);
-      expect(s.count()).toBe(2);
-      expect(s.has('a')).toBe(true);
-      expect(s.has('c')).toBe(false);
-      const a = s.get('a')!;
+      expect(await s.count()).toBe(0);
+      expect(await s.get('a')).toBeUndefined();
+      await s.set('a', 'PYRO:a@h:1', ['x', 'y']);
+      await s.set('b', 'PYRO:b@h:2', []);
+      expect(await s.count()).toBe(2);
+      expect(await s.has('a')).toBe(true);
+      expect(await s.has('c')).toBe(false);
+      const a = (await s.get('a'))!;
       expect(a.uri).toBe('PYRO:a@h:1');
       expect([...a.metadata].sort()).toEqual(['x', 'y']);
-      expect(s.get('b')!.metadata.size).toBe(0);
+      expect((await s.get('b'))!.metadata.size).toBe(0);
     });
 
-    it('keeps registration order; a replaced name moves to the end, new metadata does not move it', () => {
-      for (const n of ['a', 'b', 'c']) s.set(n, `PYRO:${n}@h:1`, ['t']);
-      s.set('a', 'PYRO:a2@h:1', ['t']);
-      expect(names(s)).toEqual(['b', 'c', 'a']);
-      s.setMetadata('b', ['u', 't']);
-      expect(names(s)).toEqual(['b', 'c', 'a']);
-      expect(names(s, { metadataAny: ['t'] })).toEqual(['b', 'c', 'a']);
-      expect(names(s, { metadataAll: ['t'] })).toEqual(['b', 'c', 'a']);
-      expect(s.get('a')!.uri).toBe('PYRO:a2@h:1');
+    it('keeps registration order; a replaced name moves to the end, new metadata does not move it', async () => {
+      for (const n of ['a', 'b', 'c']) await s.set(n, `PYRO:${n}@h:1`, ['t']);
+      await s.set('a', 'PYRO:a2@h:1', ['t']);
+      expect(await names(s)).toEqual(['b', 'c', 'a']);
+      await s.setMetadata('b', ['u', 't']);
+      expect(await names(s)).toEqual(['b', 'c', 'a']);
+      expect(await names(s, { metadataAny: ['t'] })).toEqual(['b', 'c', 'a']);
+      expect(await names(s, { metadataAll: ['t'] })).toEqual(['b', 'c', 'a']);
+      expect((await s.get('a'))!.uri).toBe('PYRO:a2@h:1');
     });
 
-    it('replaces metadata, clears it, and refuses unknown names', () => {
-      s.set('a', 'PYRO:a@h:1', ['x']);
-      expect(s.setMetadata('a', ['y', 'z', 'y'])).toBe(true);
-      expect([...s.get('a')!.metadata].sort()).toEqual(['y', 'z']);
-      expect(s.setMetadata('a', [])).toBe(true);
-      expect(s.get('a')!.metadata.size).toBe(0);
-      expect(names(s, { metadataAny: ['x', 'y'] })).toEqual([]);
-      expect(s.setMetadata('nope', ['x'])).toBe(false);
+    it('replaces metadata, clears it, and refuses unknown names', async () => {
+      await s.set('a', 'PYRO:a@h:1', ['x']);
+      expect(await s.setMetadata('a', ['y', 'z', 'y'])).toBe(true);
+      expect([...(await s.get('a'))!.metadata].sort()).toEqual(['y', 'z']);
+      expect(await s.setMetadata('a', [])).toBe(true);
+      expect((await s.get('a'))!.metadata.size).toBe(0);
+      expect(await names(s, { metadataAny: ['x', 'y'] })).toEqual([]);
+      expect(await s.setMetadata('nope', ['x'])).toBe(false);
     });
 
-    it('deletes one or many names', () => {
-      for (const n of ['a', 'b', 'c', 'd']) s.set(n, `PYRO:${n}@h:1`, ['t']);
-      expect(s.delete('b')).toBe(true);
-      expect(s.delete('b')).toBe(false);
-      expect(s.deleteMany(['a', 'zz', 'c', 'a'])).toBe(2);
-      expect(names(s)).toEqual(['d']);
-      expect(names(s, { metadataAny: ['t'] })).toEqual(['d']);
+    it('deletes one or many names', async () => {
+      for (const n of ['a', 'b', 'c', 'd']) await s.set(n, `PYRO:${n}@h:1`, ['t']);
+      expect(await s.delete('b')).toBe(true);
+      expect(await s.delete('b')).toBe(false);
+      expect(await s.deleteMany(['a', 'zz', 'c', 'a'])).toBe(2);
+      expect(await names(s)).toEqual(['d']);
+      expect(await names(s, { metadataAny: ['t'] })).toEqual(['d']);
     });
 
-    it('lists by prefix literally: no wildcards, case-sensitive', () => {
+    it('lists by prefix literally: no wildcards, case-sensitive', async () => {
       for (const n of ['a_b', 'axb', 'a%c', 'A_b', 'a*', 'a?', 'a[1]', 'a[', 'b', 'ä.x'])
-        s.set(n, 'PYRO:x@h:1', []);
-      expect(names(s, { prefix: 'a_' })).toEqual(['a_b']);
-      expect(names(s, { prefix: 'a%' })).toEqual(['a%c']);
-      expect(names(s, { prefix: 'a*' })).toEqual(['a*']);
-      expect(names(s, { prefix: 'a?' })).toEqual(['a?']);
-      expect(names(s, { prefix: 'a[' })).toEqual(['a[1]', 'a[']);
-      expect(names(s, { prefix: 'A' })).toEqual(['A_b']);
-      expect(names(s, { prefix: 'ä' })).toEqual(['ä.x']);
-      expect(names(s, { prefix: 'zz' })).toEqual([]);
+        await s.set(n, 'PYRO:x@h:1', []);
+      expect(await names(s, { prefix: 'a_' })).toEqual(['a_b']);
+      expect(await names(s, { prefix: 'a%' })).toEqual(['a%c']);
+      expect(await names(s, { prefix: 'a*' })).toEqual(['a*']);
+      expect(await names(s, { prefix: 'a?' })).toEqual(['a?']);
+      expect(await names(s, { prefix: 'a[' })).toEqual(['a[1]', 'a[']);
+      expect(await names(s, { prefix: 'A' })).toEqual(['A_b']);
+      expect(await names(s, { prefix: 'ä' })).toEqual(['ä.x']);
+      expect(await names(s, { prefix: 'zz' })).toEqual([]);
     });
 
-    it('selects by all or any of several tags, with or without metadata', () => {
-      s.set('p', 'PYRO:p@h:1', ['printer', 'floor2']);
-      s.set('l', 'PYRO:l@h:1', ['light', 'floor1']);
-      s.set('n', 'PYRO:n@h:1', []);
-      s.set('s', 'PYRO:s@h:1', ['scanner', 'floor2']);
-      expect(names(s, { metadataAll: ['floor2'] })).toEqual(['p', 's']);
-      expect(names(s, { metadataAll: ['floor2', 'printer'] })).toEqual(['p']);
-      expect(names(s, { metadataAll: ['floor2', 'printer', 'printer'] })).toEqual(['p']);
-      expect(names(s, { metadataAll: ['floor2', 'light'] })).toEqual([]);
-      expect(names(s, { metadataAll: ['nothing'] })).toEqual([]);
-      expect(names(s, { metadataAll: [] })).toEqual([]);
-      expect(names(s, { metadataAny: ['light', 'printer', 'light'] })).toEqual(['p', 'l']);
-      expect(names(s, { metadataAny: [] })).toEqual([]);
-      const withMeta = s.list({ metadataAny: ['floor1'] }, { withMetadata: true });
+    it('selects by all or any of several tags, with or without metadata', async () => {
+      await s.set('p', 'PYRO:p@h:1', ['printer', 'floor2']);
+      await s.set('l', 'PYRO:l@h:1', ['light', 'floor1']);
+      await s.set('n', 'PYRO:n@h:1', []);
+      await s.set('s', 'PYRO:s@h:1', ['scanner', 'floor2']);
+      expect(await names(s, { metadataAll: ['floor2'] })).toEqual(['p', 's']);
+      expect(await names(s, { metadataAll: ['floor2', 'printer'] })).toEqual(['p']);
+      expect(await names(s, { metadataAll: ['floor2', 'printer', 'printer'] })).toEqual(['p']);
+      expect(await names(s, { metadataAll: ['floor2', 'light'] })).toEqual([]);
+      expect(await names(s, { metadataAll: ['nothing'] })).toEqual([]);
+      expect(await names(s, { metadataAll: [] })).toEqual([]);
+      expect(await names(s, { metadataAny: ['light', 'printer', 'light'] })).toEqual(['p', 'l']);
+      expect(await names(s, { metadataAny: [] })).toEqual([]);
+      const withMeta = await s.list({ metadataAny: ['floor1'] }, { withMetadata: true });
       expect(withMeta.map((r) => ({ ...r, metadata: [...r.metadata].sort() }))).toEqual([
         { name: 'l', uri: 'PYRO:l@h:1', metadata: ['floor1', 'light'] },
       ]);
-      expect(s.list({ metadataAny: ['floor1'] })[0]!.metadata).toEqual([]);
-      expect(s.list(undefined, { withMetadata: true }).find((r) => r.name === 'n')!.metadata).toEqual([]);
+      expect((await s.list({ metadataAny: ['floor1'] }))[0]!.metadata).toEqual([]);
+      expect((await s.list(undefined, { withMetadata: true })).find((r) => r.name === 'n')!.metadata).toEqual(
+        [],
+      );
     });
 
-    it('keeps arbitrary names and tags intact', () => {
+    it('keeps arbitrary names and tags intact', async () => {
       const odd = ['__proto__', 'constructor', '', ' ', 'é😀', 'a\nb', "it's", 'x"y', '%_*?['];
-      for (const n of odd) s.set(n, 'PYRO:x@h:1', odd);
-      expect(names(s)).toEqual(odd);
-      for (const n of odd) expect([...s.get(n)!.metadata].sort()).toEqual([...odd].sort());
-      expect(names(s, { metadataAll: odd })).toEqual(odd);
+      for (const n of odd) await s.set(n, 'PYRO:x@h:1', odd);
+      expect(await names(s)).toEqual(odd);
+      for (const n of odd) expect([...(await s.get(n))!.metadata].sort()).toEqual([...odd].sort());
+      expect(await names(s, { metadataAll: odd })).toEqual(odd);
     });
 
-    it('fails with a NamingError once closed', () => {
-      s.set('a', 'PYRO:a@h:1', []);
-      s.close();
-      expect(() => s.set('b', 'PYRO:b@h:1', [])).toThrow(NamingError);
-      expect(() => s.list()).toThrow(NamingError);
-      expect(() => s.get('a')).toThrow(NamingError);
-      s.close(); // twice is fine
+    it('fails with a NamingError once closed', async () => {
+      await s.set('a', 'PYRO:a@h:1', []);
+      await s.close();
+      expect(await failure(() => s.set('b', 'PYRO:b@h:1', []))).toBeInstanceOf(NamingError);
+      expect(await failure(() => s.list())).toBeInstanceOf(NamingError);
+      expect(await failure(() => s.get('a'))).toBeInstanceOf(NamingError);
+      await s.close(); // twice is fine
     });
   });
 }
 
-describe('memory and SQLite storage agree on random operation sequences', () => {
+describe('memory, SQLite and etcd storage agree on random operation sequences', () => {
   const name = fc.constantFrom('a', 'b', 'c', 'ab', 'a_', 'ba', '%', 'a*');
   const tags = fc.uniqueArray(fc.constantFrom('t1', 't2', 't3', 't4'), { maxLength: 3 });
   const op = fc.oneof(
@@ -146,18 +177,23 @@ describe('memory and SQLite storage agree on random operation sequences', () => 
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 25 }), async (ops) => {
         const mem = new MemoryStorage();
-        const sql = await openSqliteStorage(newFile());
+        const others: NameStorage[] = [await openSqliteStorage(newFile())];
+        if (etcdBinary()) others.push(await openEtcd());
         try {
-          const query = (st: NameStorage) => [
-            st.count(),
-            st.list(undefined, { withMetadata: true }).map((r) => [r.name, r.uri, [...r.metadata].sort()]),
-            names(st, { prefix: 'a' }),
-            names(st, { prefix: 'a_' }),
-            names(st, { metadataAll: ['t1', 't2'] }),
-            names(st, { metadataAny: ['t3', 't4'] }),
+          const query = async (st: NameStorage) => [
+            await st.count(),
+            (await st.list(undefined, { withMetadata: true })).map((r) => [
+              r.name,
+              r.uri,
+              [...r.metadata].sort(),
+            ]),
+            await names(st, { prefix: 'a' }),
+            await names(st, { prefix: 'a_' }),
+            await names(st, { metadataAll: ['t1', 't2'] }),
+            await names(st, { metadataAny: ['t3', 't4'] }),
           ];
           for (const o of ops) {
-            const results = [mem, sql].map((st) => {
+            const results = [mem, ...others].map(async (st) => {
               switch (o.op) {
                 case 'set':
                   return st.set(o.name, `PYRO:${o.name}@h:${o.port}`, o.tags);
@@ -170,16 +206,18 @@ describe('memory and SQLite storage agree on random operation sequences', () => 
               }
               return undefined;
             });
-            expect(results[1]).toEqual(results[0]);
-            expect(query(sql)).toEqual(query(mem));
+            const [expected, ...got] = await Promise.all(results);
+            for (const g of got) expect(g).toEqual(expected);
+            const want = await query(mem);
+            for (const st of others) expect(await query(st)).toEqual(want);
           }
         } finally {
-          sql.close();
+          for (const st of others) await st.close();
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 30 },
     );
-  });
+  }, 60_000);
 });
 
 describe('SQLite storage', () => {
@@ -189,7 +227,7 @@ describe('SQLite storage', () => {
     a.set('x', 'PYRO:x@h:1', ['t1', 't2']);
     a.set('y', 'PYRO:y@h:2', []);
     a.close();
-    const b = await openStorage(`sql:${file}`);
+    const b = (await openStorage(`sql:${file}`)) as SqliteStorage;
     expect(b.kind).toBe('sql');
     expect(
       b.list(undefined, { withMetadata: true }).map((r) => [r.name, r.uri, [...r.metadata].sort()]),

@@ -22,7 +22,7 @@ export function checkAnnotationValue(id: string, value: unknown): asserts value 
 }
 
 /** Writes a checked id at `p`. */
-export function writeAnnotationId(out: Buffer, p: number, id: string): void {
+export function writeAnnotationId(out: Uint8Array, p: number, id: string): void {
   out[p] = id.charCodeAt(0);
   out[p + 1] = id.charCodeAt(1);
   out[p + 2] = id.charCodeAt(2);

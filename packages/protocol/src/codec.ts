@@ -5,7 +5,7 @@ import { DEFAULT_MAX_MESSAGE_SIZE, PREFIX_SIZE } from './constants.js';
 import { checkPrefix, type FrameHeader, headerSize, newFrameHeader, parseHeader } from './header.js';
 import type { Message, ProtocolVersion } from './message.js';
 import { decodeBody48, encode48 } from './pyro4-codec.js';
-import { decodeBody502, encode502 } from './pyro5-codec.js';
+import { decodeBody502, encode502, encode502Into } from './pyro5-codec.js';
 
 export interface EncodeOptions {
   version: ProtocolVersion;
@@ -42,6 +42,31 @@ export function encodeMessage(message: Message, options: EncodeOptions): Uint8Ar
   if (options.version === 502) return encode502(message, max, compressAbove);
   if (options.version === 48) return encode48(message, max, compressAbove, keyOrNull(options.hmacKey));
   throw new ConfigError(`unsupported protocol version ${String(options.version)}`);
+}
+
+/**
+ * Encodes a small message straight into `out` at `offset`, using at most `room` bytes, and
+ * returns the frame's length; returns -1, having written nothing, when the frame does not fit,
+ * has a payload of 16 KiB or more or a payload tail, or uses protocol 48 (then use
+ * `encodeMessage`). Throws as `encodeMessage` does. Saves the frame's own buffer and a copy when
+ * the caller gathers frames in a write buffer anyway.
+ */
+export function encodeMessageInto(
+  message: Message,
+  options: EncodeOptions,
+  out: Uint8Array,
+  offset: number,
+  room: number,
+): number {
+  if (options.version !== 502) return -1;
+  return encode502Into(
+    message,
+    options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    options.compressAbove ?? 0,
+    out,
+    offset,
+    room,
+  );
 }
 
 /**

@@ -22,6 +22,11 @@ export interface FrameReaderOptions {
 
 /** Frames at least this large that span chunks are gathered into their own buffer as they arrive. */
 const ASSEMBLE_FROM = 64 * 1024;
+/** Size of the slabs that direct reads (`readTarget`) land in between large frames. */
+const READ_SLAB_SIZE = 64 * 1024;
+/** A slab with less room than this left is replaced rather than offered for the next read. */
+const READ_SLAB_MIN = 16 * 1024;
+const NO_BYTES = Buffer.alloc(0);
 
 export class FrameReader {
   readonly #max: number;
@@ -48,6 +53,12 @@ export class FrameReader {
    */
   #assembly: Buffer | null = null;
   #assembled = 0;
+  /** Direct reads: the slab the socket reads small frames and headers into, and how much is used. */
+  #readSlab: Buffer = NO_BYTES;
+  #readSlabUsed = 0;
+  /** The buffer `readTarget` handed out last, and whether it is the rest of `#assembly`. */
+  #target: Buffer = NO_BYTES;
+  #targetIsAssembly = false;
 
   constructor(options: FrameReaderOptions) {
     const { maxMessageSize, versions } = options;
@@ -114,6 +125,53 @@ export class FrameReader {
       if (message === null) return;
       onMessage(message);
     }
+  }
+
+  /**
+   * Direct reads: where the socket should put the next bytes it reads (Node's `onread.buffer`).
+   * While a large frame is being gathered this is the rest of that frame's own buffer, so its
+   * bytes go from the kernel straight to where the message will be decoded from, with no copy
+   * and no short-lived chunk for the GC. Otherwise it is the free part of a slab; the bytes read
+   * there are never overwritten (decoded messages may keep views into them). The read must not
+   * overrun the returned buffer, and `commitRead` must be told about it before the next call.
+   */
+  readTarget(): Uint8Array {
+    const assembly = this.#assembly;
+    if (assembly !== null && this.#assembled < assembly.length && this.#error === undefined) {
+      this.#target = assembly.subarray(this.#assembled);
+      this.#targetIsAssembly = true;
+      return this.#target;
+    }
+    if (this.#readSlab.length - this.#readSlabUsed < READ_SLAB_MIN) {
+      this.#readSlab = Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
+      this.#readSlabUsed = 0;
+    }
+    this.#target = this.#readSlab.subarray(this.#readSlabUsed);
+    this.#targetIsAssembly = false;
+    return this.#target;
+  }
+
+  /**
+   * Direct reads: `n` bytes were read into `buffer`. When that is the buffer `readTarget` returned
+   * last they are taken in place; any other buffer is taken like a chunk given to `push` (it must
+   * not be reused). Then complete frames are handed to `onMessage` as `push` does.
+   */
+  commitRead(buffer: Uint8Array, n: number, onMessage: (message: Message) => void): void {
+    if (buffer !== this.#target) {
+      this.push(buffer.subarray(0, n), onMessage);
+      return;
+    }
+    this.#target = NO_BYTES;
+    if (this.#error !== undefined) throw this.#error;
+    if (this.#targetIsAssembly) {
+      this.#assembled += n;
+      if (this.#assembled < (this.#assembly as Buffer).length) return;
+      this.push(NO_BYTES, onMessage);
+      return;
+    }
+    const start = this.#readSlabUsed;
+    this.#readSlabUsed = start + n;
+    this.push(this.#readSlab.subarray(start, start + n), onMessage);
   }
 
   /** The next complete message, or null when more bytes are needed. */

@@ -1,5 +1,11 @@
 // Public surface of @cinder/protocol.
-export { type DecodeOptions, decodeMessage, type EncodeOptions, encodeMessage } from './codec.js';
+export {
+  type DecodeOptions,
+  decodeMessage,
+  type EncodeOptions,
+  encodeMessage,
+  encodeMessageInto,
+} from './codec.js';
 export {
   CORR_ANNOTATION,
   CORRELATION_ID_SIZE,

@@ -29,6 +29,55 @@ const RECEIVED_FLAGS_MASK = 0x7fff & ~Flags.COMPRESSED;
 
 /** Encodes a message as a protocol 502 frame (see `encodeMessage`). */
 export function encode502(m: Message, maxMessageSize: number, compressAbove: number): Uint8Array[] {
+  const plan = plan502(m, maxMessageSize, compressAbove);
+  const payload = plan.payload;
+  const inline = payload.length < COPY_THRESHOLD;
+  const headLength = HEADER_SIZE_502 + plan.annotationsLength;
+  const out = Buffer.allocUnsafe(inline ? headLength + payload.length : headLength);
+  writeHead502(m, plan, out, 0);
+  const chunks: Uint8Array[] = [out];
+  if (inline) out.set(payload, headLength);
+  else chunks.push(payload);
+  const tail = plan.tail;
+  if (tail !== undefined) for (let i = 0; i < tail.length; i++) chunks.push(tail[i] as Uint8Array);
+  return chunks;
+}
+
+/**
+ * Encodes a message as a protocol 502 frame straight into `out` at `offset` when the whole frame
+ * fits in `room` bytes and is small enough to be copied (a payload under 16 KiB, no tail):
+ * returns its length. Returns -1 and writes nothing otherwise (use `encode502`). Throws as
+ * `encode502` does.
+ */
+export function encode502Into(
+  m: Message,
+  maxMessageSize: number,
+  compressAbove: number,
+  out: Uint8Array,
+  offset: number,
+  room: number,
+): number {
+  const tail = m.payloadTail;
+  if (tail !== undefined && tail.length > 0) return -1;
+  const plan = plan502(m, maxMessageSize, compressAbove);
+  const payload = plan.payload;
+  const length = HEADER_SIZE_502 + plan.annotationsLength + payload.length;
+  if (payload.length >= COPY_THRESHOLD || length > room) return -1;
+  writeHead502(m, plan, out, offset);
+  out.set(payload, offset + length - payload.length);
+  return length;
+}
+
+interface Plan502 {
+  flags: number;
+  payload: Uint8Array;
+  tail: readonly Uint8Array[] | undefined;
+  dataLength: number;
+  annotationsLength: number;
+}
+
+/** Checks a message for protocol 502 and works out its wire flags, payload and lengths. */
+function plan502(m: Message, maxMessageSize: number, compressAbove: number): Plan502 {
   checkMessageFields(m);
   const serializer = m.serializerId;
   if (!(serializer >= 0 && serializer <= 0xff && (serializer | 0) === serializer)) {
@@ -38,8 +87,7 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
   if (flags & Flags.META_ON_CONNECT)
     throw new ProtocolError('META_ON_CONNECT is a Pyro4 flag; protocol 502 has no such flag');
   flags &= ~(Flags.COMPRESSED | Flags.CORR_ID);
-  const corr = m.correlationId;
-  if (corr !== null) flags |= Flags.CORR_ID;
+  if (m.correlationId !== null) flags |= Flags.CORR_ID;
 
   let payload = m.payload;
   let tail = m.payloadTail;
@@ -51,6 +99,8 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
     } else {
       for (let i = 0; i < tail.length; i++) tailLength += (tail[i] as Uint8Array).length;
     }
+  } else {
+    tail = undefined;
   }
   if (compressAbove > 0 && payload.length > compressAbove) {
     payload = deflatePayload(payload, PYRO5_COMPRESSION_LEVEL);
@@ -71,24 +121,27 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
   if (bodySize > maxMessageSize) throw new MessageTooLargeError(bodySize, maxMessageSize);
   if (dataLength > MAX_LENGTH_502) throw new MessageTooLargeError(dataLength, MAX_LENGTH_502);
   if (annotationsLength > MAX_LENGTH_502) throw new MessageTooLargeError(annotationsLength, MAX_LENGTH_502);
+  return { flags, payload, tail, dataLength, annotationsLength };
+}
 
-  const headLength = HEADER_SIZE_502 + annotationsLength;
-  const inline = payload.length < COPY_THRESHOLD;
-  const out = Buffer.allocUnsafe(inline ? headLength + payload.length : headLength);
-  putU32(out, 0, TAG);
-  putU16(out, 4, 502);
-  out[6] = m.type;
-  out[7] = serializer;
-  putU16(out, 8, flags);
-  putU16(out, 10, m.seq);
-  putU32(out, 12, dataLength);
-  putU32(out, 16, annotationsLength);
-  if (corr !== null) out.set(corr, 20);
-  else for (let i = 20; i < 36; i++) out[i] = 0;
-  putU16(out, 36, 0);
-  putU16(out, 38, MAGIC);
+/** Writes the header and annotations of a planned message at `out[off]`. */
+function writeHead502(m: Message, plan: Plan502, out: Uint8Array, off: number): void {
+  putU32(out, off, TAG);
+  putU16(out, off + 4, 502);
+  out[off + 6] = m.type;
+  out[off + 7] = m.serializerId;
+  putU16(out, off + 8, plan.flags);
+  putU16(out, off + 10, m.seq);
+  putU32(out, off + 12, plan.dataLength);
+  putU32(out, off + 16, plan.annotationsLength);
+  const corr = m.correlationId;
+  if (corr !== null) out.set(corr, off + 20);
+  else for (let i = off + 20; i < off + 36; i++) out[i] = 0;
+  putU16(out, off + 36, 0);
+  putU16(out, off + 38, MAGIC);
+  const annotations = m.annotations;
   if (annotations !== null) {
-    let p = HEADER_SIZE_502;
+    let p = off + HEADER_SIZE_502;
     for (const [id, value] of annotations) {
       writeAnnotationId(out, p, id);
       putU32(out, p + 4, value.length);
@@ -96,11 +149,6 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
       p += CHUNK_HEADER + value.length;
     }
   }
-  const chunks: Uint8Array[] = [out];
-  if (inline) out.set(payload, headLength);
-  else chunks.push(payload);
-  if (tail !== undefined) for (let i = 0; i < tail.length; i++) chunks.push(tail[i] as Uint8Array);
-  return chunks;
 }
 
 /**

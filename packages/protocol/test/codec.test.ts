@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeMessage,
   encodeMessage,
+  encodeMessageInto,
   Flags,
   frameVersion,
   fromPyro4Flags,
@@ -219,6 +220,60 @@ describe('encodeMessage', () => {
       // Compressed, the same message fits easily.
       expect(encodeMessage(m, { version, maxMessageSize: 100, compressAbove: 100 })).toHaveLength(1);
     }
+  });
+});
+
+describe('encodeMessageInto', () => {
+  it('writes exactly the bytes encodeMessage gives, at the offset, for small 502 frames', () => {
+    const random = prng(4242);
+    const out = Buffer.alloc(64 * 1024, 0xaa);
+    let offset = 3;
+    for (let i = 0; i < 200; i++) {
+      const size = Math.floor(random() * 2000);
+      const m = message({
+        seq: i,
+        payload: Buffer.alloc(size, i & 0xff),
+        correlationId: i % 2 ? Buffer.alloc(16, i) : null,
+        annotations: i % 3 ? new Map([['XREQ', Buffer.from(`v${i}`)]]) : null,
+        ...(i % 5 === 0 ? { payloadTail: [] } : {}),
+      });
+      const expected = Buffer.concat(encodeMessage(m, { version: 502 }));
+      if (offset + expected.length > out.length) offset = 0;
+      const n = encodeMessageInto(m, { version: 502 }, out, offset, out.length - offset);
+      expect(n).toBe(expected.length);
+      expect(out.subarray(offset, offset + n).equals(expected)).toBe(true);
+      expect(plain(decodeMessage(out.subarray(offset, offset + n)))).toEqual(plain(decodeMessage(expected)));
+      offset += n;
+    }
+  });
+
+  it('writes nothing and returns -1 when the frame does not fit, is large, has a tail or is protocol 48', () => {
+    const out = Buffer.alloc(32 * 1024, 0xaa);
+    const untouched = Buffer.from(out);
+    const cases: Array<[Message, ProtocolVersion, number]> = [
+      [message({ payload: Buffer.alloc(100) }), 502, 139],
+      [message({ payload: Buffer.alloc(16 * 1024) }), 502, out.length],
+      [message({ payload: Buffer.alloc(10), payloadTail: [Buffer.alloc(1)] }), 502, out.length],
+      [message(), 48, out.length],
+    ];
+    for (const [m, version, room] of cases) {
+      expect(encodeMessageInto(m, { version }, out, 0, room)).toBe(-1);
+      expect(out.equals(untouched)).toBe(true);
+    }
+    expect(encodeMessageInto(message({ payload: Buffer.alloc(100) }), { version: 502 }, out, 0, 140)).toBe(
+      140,
+    );
+  });
+
+  it('throws for what encodeMessage refuses, before writing anything', () => {
+    const out = Buffer.alloc(1024, 0xaa);
+    const bad = message({ serializerId: 300 });
+    expect(() => encodeMessageInto(bad, { version: 502 }, out, 0, out.length)).toThrow(ProtocolError);
+    const big = message({ payload: Buffer.alloc(200) });
+    expect(() => encodeMessageInto(big, { version: 502, maxMessageSize: 100 }, out, 0, out.length)).toThrow(
+      MessageTooLargeError,
+    );
+    expect(out.every((b) => b === 0xaa)).toBe(true);
   });
 });
 

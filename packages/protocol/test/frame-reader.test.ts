@@ -41,6 +41,44 @@ function run(chunks: Buffer[], options: ConstructorParameters<typeof FrameReader
   return { messages, error: null };
 }
 
+/**
+ * The same through direct reads: every read lands in the buffer `readTarget` gives, as a socket
+ * with `onread` would do it (at most what fits, here at most `maxRead` bytes and a random amount
+ * less); now and then a read arrives in a buffer of its own instead (reads taken before the
+ * connection had a handler).
+ */
+function runDirect(
+  all: Buffer,
+  maxRead: number,
+  random: () => number,
+  options: ConstructorParameters<typeof FrameReader>[0],
+): Outcome {
+  const reader = new FrameReader(options);
+  const messages: Record<string, unknown>[] = [];
+  let pos = 0;
+  try {
+    while (pos < all.length) {
+      const size = 1 + Math.floor(random() * maxRead);
+      if (random() < 0.05) {
+        const own = Buffer.alloc(size + 3, 0xee);
+        const n = all.copy(own, 0, pos, pos + size);
+        pos += n;
+        reader.commitRead(own, n, (m) => messages.push(plain(m)));
+        continue;
+      }
+      const target = reader.readTarget();
+      if (target.length === 0) throw new Error('readTarget gave no room');
+      const n = all.copy(target, 0, pos, pos + Math.min(size, target.length));
+      pos += n;
+      reader.commitRead(target, n, (m) => messages.push(plain(m)));
+    }
+  } catch (err) {
+    return { messages, error: `${(err as Error).name}: ${(err as Error).message}` };
+  }
+  expect(reader.buffered).toBe(0);
+  return { messages, error: null };
+}
+
 /** The byte streams of a file: frames of one scenario, connection and direction, in step order. */
 function streams(lines: VectorLine[]): { name: string; lines: VectorLine[] }[] {
   const groups = new Map<string, VectorLine[]>();
@@ -77,8 +115,10 @@ describe('FrameReader over every vector stream', () => {
           randomSplit(all, 300, random),
         ];
         for (const versions of [[version], [502, 48]] as ProtocolVersion[][]) {
-          for (const chunks of chunkings) {
-            const got = run(chunks, { maxMessageSize: MAX, versions, hmacKey: key });
+          const options = { maxMessageSize: MAX, versions, hmacKey: key };
+          const outcomes = chunkings.map((chunks) => run(chunks, options));
+          for (const maxRead of [7, 70_000]) outcomes.push(runDirect(all, maxRead, random, options));
+          for (const got of outcomes) {
             // With both versions accepted the error texts follow Pyro5 for a bad prefix.
             if (versions.length === 2 && expected.error !== null) {
               expect(got.messages, stream.name).toEqual(expected.messages);
@@ -102,10 +142,10 @@ describe('FrameReader over every vector stream', () => {
       const expected = oracle(frames, usable[0]!.protocol, key, MAX);
       expect(expected.error).toBeNull();
       const all = Buffer.concat(frames);
+      const options = { maxMessageSize: MAX, versions: [502, 48] as ProtocolVersion[], hmacKey: key };
       for (const maxSize of [1, 16, 1024, 65536]) {
-        expect(
-          run(randomSplit(all, maxSize, random), { maxMessageSize: MAX, versions: [502, 48], hmacKey: key }),
-        ).toEqual(expected);
+        expect(run(randomSplit(all, maxSize, random), options)).toEqual(expected);
+        expect(runDirect(all, maxSize, random, options)).toEqual(expected);
       }
     });
   }
@@ -222,6 +262,59 @@ describe('FrameReader contract', () => {
     expect(Buffer.from(m.correlationId!).equals(Buffer.alloc(16, 7))).toBe(true);
     expect(m.flags & Flags.CORR_ID).toBe(Flags.CORR_ID);
     expect(Buffer.from(m.annotations!.get('XREQ')!).toString()).toBe('hi');
+  });
+
+  it('direct reads: a large frame is read straight into its own buffer, small ones into slabs', () => {
+    const big = Buffer.alloc(300_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    const bytes = Buffer.concat([
+      frame(502, message({ seq: 1 })),
+      frame(502, message({ seq: 2, payload: big })),
+    ]);
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: Message[] = [];
+    const targets: Uint8Array[] = [];
+    let pos = 0;
+    while (pos < bytes.length) {
+      const target = reader.readTarget();
+      targets.push(target);
+      // The kernel's reads: at most 64 KiB, as libuv's default would give.
+      const n = bytes.copy(target, 0, pos, pos + Math.min(target.length, 65536));
+      pos += n;
+      reader.commitRead(target, n, (m) => got.push(m));
+    }
+    expect(got.map((m) => m.seq)).toEqual([1, 2]);
+    const [small, large] = got as [Message, Message];
+    expect(Buffer.from(large.payload).equals(big)).toBe(true);
+    // The large payload lives in a buffer of exactly its frame's size, and the later reads were
+    // made into that very buffer (no copy after the read).
+    expect(large.payload.buffer.byteLength).toBe(bytes.length - frame(502, message({ seq: 1 })).length);
+    const into = targets.filter((t) => t.buffer === large.payload.buffer);
+    expect(into.length).toBeGreaterThan(2);
+    // The first read (64 KiB: the small frame, the large one's header and its first bytes) went to a slab.
+    expect(small.payload.buffer).toBe(targets[0]!.buffer);
+    expect(small.payload.buffer.byteLength).toBe(64 * 1024);
+    // A read never has more room than the rest of the frame being gathered.
+    for (const t of into) expect(t.byteOffset + t.length).toBe(large.payload.buffer.byteLength);
+  });
+
+  it('direct reads: bytes read into a slab are never handed out again', () => {
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: Message[] = [];
+    const bytes = Buffer.concat([1, 2, 3, 4].map((seq) => frame(502, message({ seq }))));
+    for (let pos = 0; pos < bytes.length; ) {
+      const target = reader.readTarget();
+      const n = bytes.copy(target, 0, pos, pos + 7);
+      pos += n;
+      reader.commitRead(target, n, (m) => got.push(m));
+      // What the next read gets starts after everything read so far.
+      const next = reader.readTarget();
+      if (next.buffer === target.buffer)
+        expect(next.byteOffset).toBeGreaterThanOrEqual(target.byteOffset + n);
+      next.fill(0x5a);
+    }
+    expect(got.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+    for (const m of got) expect(Buffer.from(m.payload).equals(message().payload)).toBe(true);
   });
 
   it('lets a callback error through and delivers the remaining frames on the next push', () => {

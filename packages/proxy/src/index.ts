@@ -14,6 +14,7 @@ export {
   broadcastLocate,
   type LocateOptions,
   locateNameServer,
+  nameServerUris,
   type ResolveOptions,
   resolveUri,
 } from './resolve.js';

@@ -76,6 +76,33 @@ function nameServerUri(host: string, port: number): URI {
 }
 
 /**
+ * The name server URIs a host setting names: one host, or a comma-separated list of replicas, each
+ * `host`, `host:port`, `[v6]:port` or `./u:path` (`port` when an entry has none). A bare IPv6
+ * address takes no port (write `[::1]:9090`).
+ */
+export function nameServerUris(hosts: string, port: number): URI[] {
+  const out: URI[] = [];
+  for (const raw of hosts.split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    if (entry.startsWith('./u:')) {
+      out.push(nameServerUri(entry, port));
+      continue;
+    }
+    const m = /^(\[[^\]]+\]|[^:]+):([0-9]{1,5})$/.exec(entry);
+    if (m && Number(m[2]) <= 65535) out.push(nameServerUri(m[1]!, Number(m[2])));
+    else out.push(nameServerUri(entry, port));
+  }
+  if (out.length === 0) throw new NamingError(`no name server address in ${JSON.stringify(hosts)}`);
+  return out;
+}
+
+/** The uri as the place it names, for messages: `host:port` or `./u:path`. */
+function where(uri: URI): string {
+  return uri.location ?? uri.toString();
+}
+
+/**
  * Connects to the name server at `uri` and completes the handshake. Without a configured protocol
  * a server that closes the Pyro5 handshake because it speaks protocol 48 is tried again with
  * Pyro4's protocol (serpent unless a serializer Pyro4 accepts by default was chosen).
@@ -191,16 +218,24 @@ async function locateBound(options: LocateOptions): Promise<NameServerProxy> {
       return undefined;
     }
   };
+  // Replicas are tried in order; a dead one costs at most the connect timeout.
+  const firstOf = async (uris: URI[]): Promise<NameServerProxy | undefined> => {
+    for (const uri of uris) {
+      const found = await direct(uri);
+      if (found) return found;
+    }
+    return undefined;
+  };
   if (options.host) {
-    const port = options.port ?? config.nsPort;
-    const found = await direct(nameServerUri(options.host, port));
+    const uris = nameServerUris(options.host, options.port ?? config.nsPort);
+    const found = await firstOf(uris);
     if (found) return found;
-    const where = options.host.startsWith('./u:') ? options.host : `${options.host}:${port}`;
-    throw new NamingError(`failed to locate the nameserver at ${where}`);
+    throw new NamingError(`failed to locate the nameserver at ${uris.map(where).join(', ')}`);
   }
-  const loopback = isLoopback(config.nsHost);
+  const configured = nameServerUris(config.nsHost, config.nsPort);
+  const loopback = configured.every((u) => u.host === null || isLoopback(u.host));
   if (loopback) {
-    const found = await direct(nameServerUri(config.nsHost, config.nsPort));
+    const found = await firstOf(configured);
     if (found) return found;
   }
   if (options.broadcast !== false && config.preferIpVersion !== 6) {
@@ -216,7 +251,7 @@ async function locateBound(options: LocateOptions): Promise<NameServerProxy> {
     }
   }
   if (!loopback) {
-    const found = await direct(nameServerUri(config.nsHost, config.nsPort));
+    const found = await firstOf(configured);
     if (found) return found;
   }
   throw new NamingError('failed to locate the nameserver');

@@ -675,7 +675,10 @@ export class Session {
     if (!this.multiplexed) {
       // Pyro's way: a Pyro peer answers calls strictly in order, so a connection with an
       // abandoned call in progress cannot be reused safely; drop it (the proxy reconnects).
-      this.close(new ConnectionClosedError(`connection dropped after ${err.message}`, { cause: err }));
+      this.close(new ConnectionClosedError(`connection dropped after ${err.message}`, { cause: err })).catch(
+        (closeErr: unknown) =>
+          this.logger.debug({ err: closeErr, conn: this.connection.id }, 'drop after expiry'),
+      );
     }
   }
 
@@ -1006,7 +1009,8 @@ export class Session {
       if (error !== undefined)
         this.logger.debug({ err: error, conn: this.connection.id }, 'oneway call failed');
     } else if (!this.closed) {
-      if (value instanceof PushStreamReply) void this.push(served, value.iterator);
+      if (value instanceof PushStreamReply)
+        this.push(served, value.iterator).catch((err: unknown) => this.fail(err as Error));
       else this.reply(served, error, value);
     }
     if (this.backlog.length > 0 && this.running < this.maxConcurrent && !this.closed) {

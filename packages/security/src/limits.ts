@@ -10,6 +10,7 @@ export type LimitName =
   | 'maxMessageSize'
   | 'maxConnections'
   | 'maxConnectionsPerClient'
+  | 'maxHalfOpenConnections'
   | 'handshakeTimeoutMs'
   | 'maxBatchSize'
   | 'maxDepth'
@@ -49,7 +50,7 @@ export const securityLimits = {
     zero: 'not allowed',
     enforcedBy: '@cinder/daemon (ConnectionLimiter)',
     onExceeded:
-      'ConnectionLimitError (a SecurityError), logged at most once a second; the client gets it as CONNECTFAIL if it sends CONNECT within 1 s, else the connection is closed (at once while 64 refused ones wait)',
+      "first a slot is reclaimed: a half-open connection, else the oldest idle connection of the address holding the most (more than the newcomer's). If none can be: ConnectionLimitError (a SecurityError), logged at most once a second; the client gets it as CONNECTFAIL if it sends CONNECT within 1 s, else the connection is closed (at once while 64 refused ones wait)",
     description: 'open connections of one daemon',
   },
   maxConnectionsPerClient: {
@@ -61,6 +62,16 @@ export const securityLimits = {
     onExceeded: 'as maxConnections. Unix-socket peers count only towards maxConnections',
     description:
       'open connections of one daemon from one client IP address (IPv4-mapped IPv6 counts as IPv4)',
+  },
+  maxHalfOpenConnections: {
+    name: 'maxHalfOpenConnections',
+    default: defaults.maxHalfOpenConnections,
+    unit: 'connections',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/daemon',
+    onExceeded:
+      'the oldest half-open connection of the address holding the most is closed to admit the new one (its client sees ConnectionClosedError)',
+    description: 'connections accepted whose handshake is not done yet (they hold a maxConnections slot too)',
   },
   handshakeTimeoutMs: {
     name: 'handshakeTimeoutMs',

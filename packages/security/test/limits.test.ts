@@ -16,6 +16,7 @@ const names: LimitName[] = [
   'maxMessageSize',
   'maxConnections',
   'maxConnectionsPerClient',
+  'maxHalfOpenConnections',
   'handshakeTimeoutMs',
   'maxBatchSize',
   'maxDepth',

@@ -355,7 +355,12 @@ export function serializerCompliance(name: string, make: MakeSerializer): void {
     it('does not offer Dates to the replace hook', () => {
       const seen: unknown[] = [];
       const date = new Date(0);
-      s.encode([date], { replace: (v) => void seen.push(v) });
+      s.encode([date], {
+        replace: (v) => {
+          seen.push(v);
+          return undefined;
+        },
+      });
       expect(seen).toEqual([]);
     });
 

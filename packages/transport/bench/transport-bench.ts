@@ -220,10 +220,15 @@ async function pipelinedRun(client: Client, n: number): Promise<void> {
       while (sent < n && sent - received < WINDOW && !blocked) {
         if (!client.send(sent++)) {
           blocked = true;
-          void client.drained().then(() => {
-            blocked = false;
-            pump();
-          });
+          client.drained().then(
+            () => {
+              blocked = false;
+              pump();
+            },
+            (err: unknown) => {
+              throw err;
+            },
+          );
         }
       }
     };

@@ -15,10 +15,12 @@ import {
 import {
   type EncodeOptions,
   encodeMessage,
+  encodeMessageInto,
   FrameReader,
   type Message,
   type ProtocolVersion,
 } from '@cinder/protocol';
+import type { DirectReads } from './direct-reads.js';
 import { connectionError } from './socket-errors.js';
 import type { Connection, ConnectionHandler, FramingOptions, PeerCertificate } from './transport.js';
 
@@ -37,6 +39,11 @@ export interface SocketConnectionInit {
   logger: Logger;
   /** Called once the socket has closed (listeners drop the connection from their set). */
   onClosed?: ((connection: SocketConnection) => void) | undefined;
+  /**
+   * The socket reads through these (its `onread` option, or `adoptDirectReads`) rather than
+   * emitting 'data': the frame reader then chooses the buffer of every read.
+   */
+  directReads?: DirectReads | null | undefined;
 }
 
 const OPEN = 0;
@@ -84,6 +91,8 @@ export function checkFraming(framing: FramingOptions, forClient: boolean): void 
 const SLAB_SIZE = 64 * 1024;
 /** Frames up to this size are combined; larger ones are written as they are. */
 const SLAB_FRAME_LIMIT = 16 * 1024;
+/** Room the slab must have before a frame is encoded into it: a small payload, header and annotations. */
+const SLAB_FRAME_ROOM = 20 * 1024;
 const EMPTY_SLAB = Buffer.alloc(0);
 
 export class SocketConnection implements Connection {
@@ -102,6 +111,8 @@ export class SocketConnection implements Connection {
   #handler: ConnectionHandler | null = null;
   /** The 'data' listener is attached (only once a handler exists: bytes wait in the socket until then). */
   #reading = false;
+  /** Reads go through these into buffers of the frame reader's choosing; no 'data' events. */
+  readonly #directReads: DirectReads | null;
   #paused = false;
   /** What arrived in the chunk being parsed after pause(): messages, or a framing error last. */
   #backlog: Array<Message | Error> | null = null;
@@ -146,6 +157,7 @@ export class SocketConnection implements Connection {
       compressAbove: framing.compressAbove,
     };
     this.#versionKnown = !init.server || framing.versions.length === 1;
+    this.#directReads = init.directReads ?? null;
 
     socket.on('error', this.#onSocketError);
     socket.on('end', this.#onEnd);
@@ -192,22 +204,50 @@ export class SocketConnection implements Connection {
   setHandler(handler: ConnectionHandler): void {
     this.#handler = handler;
     if (!this.#reading && this.#state !== CLOSED) {
-      this.#reading = true;
-      this.#socket.on('data', this.#onData);
+      this.#startReading();
       if (!this.#paused) this.#socket.resume();
     }
     if (this.#state === CLOSED) this.#notifyClose();
+  }
+
+  /**
+   * Takes the bytes read so far (they waited in the socket's buffer, or in DirectReads' early
+   * reads, up to a bound) and everything read from now on.
+   */
+  #startReading(): void {
+    this.#reading = true;
+    const direct = this.#directReads;
+    if (direct === null) {
+      this.#socket.on('data', this.#onData);
+      return;
+    }
+    const reader = this.#reader;
+    direct.attach({ target: () => reader.readTarget(), read: this.#onRead });
   }
 
   send(message: Message): boolean {
     if (this.#state !== OPEN) {
       throw new ConnectionClosedError(`connection to ${this.remoteAddress} is closed`);
     }
-    const chunks = encodeMessage(message, this.#encode);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#uncork);
+    if (this.#encode.version === 502) {
+      // The common case: a small frame is encoded straight into the slab, joining the others of
+      // this tick (no buffer of its own, no copy).
+      if (this.#slab.length - this.#slabPos < SLAB_FRAME_ROOM) this.#newSlab(SLAB_FRAME_ROOM);
+      const n = encodeMessageInto(
+        message,
+        this.#encode,
+        this.#slab,
+        this.#slabPos,
+        this.#slab.length - this.#slabPos,
+      );
+      if (n >= 0) {
+        this.#slabPos += n;
+        this.#scheduleFlush();
+        return this.#socket.writableLength < this.#socket.writableHighWaterMark;
+      }
     }
+    const chunks = encodeMessage(message, this.#encode);
+    this.#scheduleFlush();
     const first = chunks[0] as Uint8Array;
     if (chunks.length === 1 && first.length <= SLAB_FRAME_LIMIT) {
       // The common case: a small frame joins the others of this tick in the slab.
@@ -227,6 +267,13 @@ export class SocketConnection implements Connection {
     let ok = true;
     for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
     return ok;
+  }
+
+  #scheduleFlush(): void {
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#uncork);
+    }
   }
 
   /** Hands what the slab holds to the socket (one write). */
@@ -287,10 +334,7 @@ export class SocketConnection implements Connection {
       this.#flush();
       this.#socket.end();
       // Keep reading (and dropping) so the peer's FIN is seen and the socket can close.
-      if (!this.#reading) {
-        this.#reading = true;
-        this.#socket.on('data', this.#onData);
-      }
+      if (!this.#reading) this.#startReading();
       this.#socket.resume();
     }
     const deadline: CallOptions = {
@@ -341,14 +385,27 @@ export class SocketConnection implements Connection {
     try {
       this.#reader.push(chunk, this.#onMessage);
     } catch (err) {
-      this.#failed = true;
-      // The version may be known even though the frame is bad: the answer should speak it.
-      if (!this.#versionKnown) this.#learnVersion();
-      const error = err instanceof Error ? err : new ProtocolError(String(err));
-      if (this.#paused) (this.#backlog ??= []).push(error);
-      else this.#dispatch(error);
+      this.#onFramingError(err);
     }
   };
+
+  readonly #onRead = (buffer: Uint8Array, n: number): void => {
+    if (this.#failed || this.#state !== OPEN) return;
+    try {
+      this.#reader.commitRead(buffer, n, this.#onMessage);
+    } catch (err) {
+      this.#onFramingError(err);
+    }
+  };
+
+  #onFramingError(err: unknown): void {
+    this.#failed = true;
+    // The version may be known even though the frame is bad: the answer should speak it.
+    if (!this.#versionKnown) this.#learnVersion();
+    const error = err instanceof Error ? err : new ProtocolError(String(err));
+    if (this.#paused) (this.#backlog ??= []).push(error);
+    else this.#dispatch(error);
+  }
 
   readonly #onMessage = (message: Message): void => {
     if (this.#state !== OPEN) return;

@@ -3,6 +3,7 @@
 import type { Server, Socket } from 'node:net';
 import { ConfigError, type Logger } from '@cinder/core';
 import { formatEndpoint, formatHostPort, formatUnixPath, isAbstractPath } from './address.js';
+import { adoptDirectReads } from './direct-reads.js';
 import { SocketConnection } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
 import type { Connection, Endpoint, Listener, ListenOptions } from './transport.js';
@@ -163,6 +164,7 @@ export class SocketListener implements Listener {
       idleTimeoutMs: options.idleTimeoutMs,
       logger,
       onClosed: this.#forget,
+      directReads: transport === 'tls' ? null : adoptDirectReads(socket),
     });
     this.#connections.add(connection);
     try {

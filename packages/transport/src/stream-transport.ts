@@ -11,6 +11,7 @@ import {
   TimeoutError,
 } from '@cinder/core';
 import { checkEndpoint, formatEndpoint, formatHostPort, formatUnixPath } from './address.js';
+import { DirectReads } from './direct-reads.js';
 import { checkFraming, SocketConnection } from './socket-connection.js';
 import { connectError } from './socket-errors.js';
 import { startListener } from './socket-listener.js';
@@ -43,7 +44,13 @@ export interface StreamTransportSpec {
   createServer(options: ListenOptions, logger: Logger): Server;
   /** 'secureConnection' for TLS: connections exist only once the handshake is done. */
   acceptEvent: 'connection' | 'secureConnection';
-  createSocket(endpoint: Endpoint, options: ConnectOptions): Socket;
+  /**
+   * `reads` is for sockets that support Node's `onread` option (net, not tls): pass it as
+   * `onreadOption(reads)` and set `directReads`.
+   */
+  createSocket(endpoint: Endpoint, options: ConnectOptions, reads: DirectReads): Socket;
+  /** createSocket's sockets read through `reads`. */
+  directReads: boolean;
   /** 'secureConnect' for TLS: the handshake is part of connecting. */
   readyEvent: 'connect' | 'secureConnect';
 }
@@ -89,9 +96,10 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
       const logger = componentLogger(options.logger, `transport-${spec.kind}`);
       const address = formatEndpoint(endpoint);
       const unix = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
+      const reads = new DirectReads();
       return openSocket(
         () => {
-          const s = spec.createSocket(endpoint, options);
+          const s = spec.createSocket(endpoint, options, reads);
           if (endpoint.kind === 'tcp') tune(s, spec.tuning);
           return s;
         },
@@ -113,6 +121,7 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
             localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
             idleTimeoutMs: options.idleTimeoutMs,
             logger,
+            directReads: spec.directReads ? reads : null,
           }),
       );
     },

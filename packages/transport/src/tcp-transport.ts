@@ -1,5 +1,6 @@
 // TCP over IPv4 and IPv6, including dual-stack listeners on `::` that accept IPv4 peers too.
 import { connect, createServer } from 'node:net';
+import { type DirectReads, onreadOption } from './direct-reads.js';
 import { netServerOptions, type SocketTuning, streamTransport } from './stream-transport.js';
 import type { Endpoint, Transport } from './transport.js';
 
@@ -13,9 +14,10 @@ export function tcpTransport(init: TcpTransportInit = {}): Transport {
     acceptEvent: 'connection',
     readyEvent: 'connect',
     createServer: () => createServer(netServerOptions(init)),
-    createSocket: (endpoint: Endpoint) => {
+    directReads: true,
+    createSocket: (endpoint: Endpoint, _options, reads: DirectReads) => {
       const { host, port } = endpoint as Extract<Endpoint, { kind: 'tcp' }>;
-      return connect({ host, port, allowHalfOpen: false });
+      return connect({ host, port, allowHalfOpen: false, ...onreadOption(reads) });
     },
   });
 }

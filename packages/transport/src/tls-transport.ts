@@ -166,5 +166,6 @@ export function tlsTransport(init: TlsTransportInit): Transport {
     readyEvent: 'secureConnect',
     createServer: createTlsServer,
     createSocket,
+    directReads: false,
   });
 }

@@ -1,6 +1,7 @@
 // Unix domain sockets: a file path (stale files of dead processes are cleared, `socketMode` is
 // applied, the file is removed on close) or a Linux abstract name (a path starting with `\0`).
 import { connect, createServer } from 'node:net';
+import { type DirectReads, onreadOption } from './direct-reads.js';
 import { streamTransport } from './stream-transport.js';
 import type { Endpoint, Transport } from './transport.js';
 
@@ -15,9 +16,10 @@ export function unixTransport(_init: UnixTransportInit = {}): Transport {
     acceptEvent: 'connection',
     readyEvent: 'connect',
     createServer: () => createServer({ allowHalfOpen: false }),
-    createSocket: (endpoint: Endpoint) => {
+    directReads: true,
+    createSocket: (endpoint: Endpoint, _options, reads: DirectReads) => {
       const { path } = endpoint as Extract<Endpoint, { kind: 'unix' }>;
-      return connect({ path, allowHalfOpen: false });
+      return connect({ path, allowHalfOpen: false, ...onreadOption(reads) });
     },
   });
 }

@@ -89,7 +89,7 @@ describe.each(cases)('Pyro4 peer over $name', (c) => {
               // A serpent-serialized Python str, as a Pyro daemon would send the reason.
               const reason = Buffer.from("# serpent utf-8 python3.2\n'go away, says cinder'");
               conn.send(message(m.seq, reason, { type: MsgType.CONNECTFAIL, serializerId: m.serializerId }));
-              void conn.close();
+              conn.close().catch(() => conn.destroy());
             }),
           );
         },

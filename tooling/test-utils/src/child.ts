@@ -87,7 +87,7 @@ export function startChild(file: string, args: string[] = [], options: StartOpti
           },
         };
         waiters.push(waiter);
-        void exited.then((code) => {
+        exited.then((code) => {
           const idx = waiters.indexOf(waiter);
           if (idx >= 0) {
             waiters.splice(idx, 1);
@@ -98,7 +98,7 @@ export function startChild(file: string, args: string[] = [], options: StartOpti
               ),
             );
           }
-        });
+        }, reject);
       });
     },
     async stop(signal = 'SIGTERM', graceMs = 3000) {
@@ -115,7 +115,7 @@ export function startChild(file: string, args: string[] = [], options: StartOpti
     },
   };
   running.add(started);
-  void exited.then(() => running.delete(started));
+  exited.then(() => running.delete(started)).catch(() => {});
   return started;
 }
 

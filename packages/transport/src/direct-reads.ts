@@ -1,0 +1,98 @@
+// Direct reads: a TCP or Unix socket that reads into buffers we hand it (Node's `onread` option)
+// instead of allocating a fresh chunk for every read. The connection's FrameReader chooses each
+// buffer: the rest of a large frame's own buffer while one is being gathered, so bulk data goes
+// from the kernel to where the message is decoded from without a copy in between, and without a
+// 64 KiB chunk per read for the GC to collect (see FrameReader.readTarget).
+import type { OnReadOpts, Socket } from 'node:net';
+
+/** Where a socket's reads go once its connection exists. */
+export interface ReadSink {
+  /** The buffer for the next read. */
+  target(): Uint8Array;
+  /** `n` bytes were read into `buffer`. */
+  read(buffer: Uint8Array, n: number): void;
+}
+
+/** Reads taken before a sink is attached land in buffers of this size (never reused). */
+const EARLY_READ_SIZE = 16 * 1024;
+/**
+ * Reading stops once this much waits for a sink (the socket's Readable would stop at its
+ * highWaterMark likewise); the connection resumes the socket when it attaches.
+ */
+const EARLY_READ_LIMIT = 64 * 1024;
+
+/**
+ * The `onread` option of one socket. Until the connection attaches its sink (when it gets its
+ * handler), reads go to fresh buffers that are kept, up to EARLY_READ_LIMIT bytes, and handed to
+ * the sink as they are. Reading goes on meanwhile so that the peer's FIN is seen, as it would be
+ * by a socket that buffers in its Readable.
+ */
+export class DirectReads {
+  #sink: ReadSink | null = null;
+  #early: Array<{ buffer: Uint8Array; n: number }> = [];
+  #earlyBytes = 0;
+
+  /** `onread.buffer`: called once when the socket gets its handle, then after every read. */
+  readonly buffer = (): Uint8Array => this.#sink?.target() ?? Buffer.allocUnsafeSlow(EARLY_READ_SIZE);
+
+  /** `onread.callback`: false stops reading (Node then calls readStop), only before a sink exists. */
+  readonly callback = (n: number, buffer: Uint8Array): boolean => {
+    if (this.#sink !== null) {
+      this.#sink.read(buffer, n);
+      return true;
+    }
+    this.#early.push({ buffer, n });
+    this.#earlyBytes += n;
+    return this.#earlyBytes < EARLY_READ_LIMIT;
+  };
+
+  attach(sink: ReadSink): void {
+    this.#sink = sink;
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    for (const { buffer, n } of early) sink.read(buffer, n);
+  }
+}
+
+/** `net.connect` options that make the socket read through `reads`. */
+export function onreadOption(reads: DirectReads): { onread: OnReadOpts } {
+  return { onread: { buffer: reads.buffer, callback: reads.callback } };
+}
+
+const symbolsByName = (socket: Socket): Map<string, symbol> => {
+  const map = new Map<string, symbol>();
+  for (const s of Object.getOwnPropertySymbols(socket)) if (s.description) map.set(s.description, s);
+  return map;
+};
+
+interface UserBufferHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+}
+
+/**
+ * Switches an accepted socket (net.Server has no `onread` option) to direct reads, the way
+ * `new net.Socket({ onread })` sets itself up: the socket's own `kBuffer`, `kBufferCb` and
+ * `kBufferGen` slots (Node 18–22 read them in `onStreamRead`), then the handle's user buffer.
+ * Must be called in the 'connection' event, before any read was delivered. Returns null, and
+ * changes nothing, when this Node does not have those slots: the socket then emits 'data'.
+ */
+export function adoptDirectReads(socket: Socket): DirectReads | null {
+  const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
+  if (typeof handle?.useUserBuffer !== 'function') return null;
+  const symbols = symbolsByName(socket);
+  const kBuffer = symbols.get('kBuffer');
+  const kBufferCb = symbols.get('kBufferCb');
+  const kBufferGen = symbols.get('kBufferGen');
+  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined) return null;
+  const slots = socket as unknown as Record<symbol, unknown>;
+  if (slots[kBuffer] != null || slots[kBufferCb] != null || slots[kBufferGen] != null) return null;
+  if (socket.readableLength > 0) return null;
+  const reads = new DirectReads();
+  const first = reads.buffer();
+  slots[kBufferGen] = reads.buffer;
+  slots[kBufferCb] = reads.callback;
+  slots[kBuffer] = first;
+  handle.useUserBuffer(first);
+  return reads;
+}

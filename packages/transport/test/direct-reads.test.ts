@@ -1,0 +1,133 @@
+// Direct reads: TCP and Unix connections, client and server side, read into buffers the frame
+// reader chooses, so a large frame is read by the kernel straight into its own buffer; TLS keeps
+// Node's 'data' chunks. The compliance suite runs every other behaviour over the same sockets.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FrameReader } from '@cinder/protocol';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { adoptDirectReads } from '../src/direct-reads.js';
+import { tcpTransport, unixTransport } from '../src/index.js';
+import type { Endpoint, Transport } from '../src/transport.js';
+import { framing, MiB, message, Recorder, Tracker, within } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cinder-direct-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const cases: Array<{ name: string; transport: Transport; endpoint: () => Endpoint }> = [
+  { name: 'tcp', transport: tcpTransport(), endpoint: () => ({ kind: 'tcp', host: '127.0.0.1', port: 0 }) },
+  {
+    name: 'unix',
+    transport: unixTransport(),
+    endpoint: () => ({ kind: 'unix', path: join(dir, `s${Math.random().toString(36).slice(2)}.sock`) }),
+  },
+];
+
+describe.each(cases)('direct reads over $name', ({ transport, endpoint }) => {
+  const track = new Tracker();
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await track.closeAll();
+  });
+
+  it('a large frame is read into its own buffer, both ways, with no copy after the read', async () => {
+    const targets = new Set<ArrayBufferLike>();
+    const original = FrameReader.prototype.readTarget;
+    vi.spyOn(FrameReader.prototype, 'readTarget').mockImplementation(function (this: FrameReader) {
+      const target = original.call(this);
+      targets.add(target.buffer);
+      return target;
+    });
+    const size = 3 * MiB + 17;
+    const payload = Buffer.alloc(size);
+    for (let i = 0; i < size; i += 4096) payload[i] = (i / 4096) & 0xff;
+    const listener = track.listener(
+      await transport.listen({ endpoint: endpoint(), framing: framing([502]) }, (conn) => {
+        track.connection(conn);
+        conn.setHandler(new Recorder((m) => conn.send({ ...m, type: 5 })));
+      }),
+    );
+    const conn = track.connection(
+      await transport.connect({ endpoint: listener.endpoint, framing: framing([502]) }),
+    );
+    const rec = new Recorder();
+    conn.setHandler(rec);
+    conn.send(message(1, payload));
+    conn.send(message(2, 'small after large'));
+    await rec.messagesAtLeast(2, 15_000);
+    const [echoed, small] = rec.messages as [(typeof rec.messages)[0], (typeof rec.messages)[0]];
+    expect(Buffer.from(echoed.payload).equals(payload)).toBe(true);
+    expect(Buffer.from(small.payload).toString()).toBe('small after large');
+    // The echo (server read, then client read) arrived in a buffer the client's reader handed
+    // to the socket, one that holds exactly this frame.
+    expect(targets.has(echoed.payload.buffer)).toBe(true);
+    expect(echoed.payload.buffer.byteLength).toBeLessThan(size + 100);
+    expect(targets.has(small.payload.buffer)).toBe(true);
+  }, 30_000);
+
+  it('a peer that writes more than the early-read bound before the handler exists loses nothing', async () => {
+    const pending: Array<{ conn: import('../src/transport.js').Connection }> = [];
+    const listener = track.listener(
+      await transport.listen({ endpoint: endpoint(), framing: framing([502]) }, (conn) => {
+        track.connection(conn);
+        pending.push({ conn });
+      }),
+    );
+    const conn = track.connection(
+      await transport.connect({ endpoint: listener.endpoint, framing: framing([502]) }),
+    );
+    conn.setHandler(new Recorder());
+    // 2 MiB in 64 KiB frames: more than the early-read bound, so the server stops reading and
+    // back-pressure reaches the sender; nothing is lost when the handler arrives.
+    const frames = 32;
+    for (let i = 0; i < frames; i++) conn.send(message(i, Buffer.alloc(64 * 1024, i)));
+    await within(
+      (async () => {
+        while (pending.length === 0) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      5000,
+      'accept',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const server = pending[0]!.conn;
+    const rec = new Recorder();
+    server.setHandler(rec);
+    await rec.messagesAtLeast(frames, 15_000);
+    expect(rec.messages.map((m) => m.seq)).toEqual([...Array(frames).keys()]);
+    for (const m of rec.messages) expect(m.payload.every((b) => b === m.seq)).toBe(true);
+  }, 30_000);
+});
+
+describe('adoptDirectReads', () => {
+  it('switches an accepted net socket on this Node, and leaves a socket with buffered data alone', async () => {
+    const server = createServer();
+    const results: Array<boolean> = [];
+    const sockets: Socket[] = [];
+    server.on('connection', (socket) => {
+      sockets.push(socket);
+      results.push(adoptDirectReads(socket) !== null);
+      // Already adopted: the slots are taken, a second adoption must refuse.
+      results.push(adoptDirectReads(socket) !== null);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const { connect } = await import('node:net');
+    const client = connect({ port, host: '127.0.0.1' });
+    try {
+      await within(
+        (async () => {
+          while (results.length < 2) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        5000,
+        'accept',
+      );
+      expect(results).toEqual([true, false]);
+    } finally {
+      client.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
