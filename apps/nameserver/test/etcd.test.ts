@@ -7,7 +7,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect } from '@cinder/cinder';
-import { connectNameServer, locateNS, type NameServerClient } from '@cinder/naming';
+import { connectNameServer, followName, locateNS, type NameServerClient } from '@cinder/naming';
 import {
   type EtcdCluster,
   etcdBinary,
@@ -142,8 +142,8 @@ describe.skipIf(!etcdBinary())('replicated naming under failures', () => {
     await Promise.all(daemons.map((d) => d.stop('SIGKILL', 0)));
   });
 
-  const startDaemon = async (name: string, label: string, ttlMs: number) => {
-    const child = startChild((await cliBundle()).ttlDaemon, [both, name, label, String(ttlMs)], {
+  const startDaemon = async (name: string, label: string, ttlMs: number, replicas = both) => {
+    const child = startChild((await cliBundle()).ttlDaemon, [replicas, name, label, String(ttlMs)], {
       env: cleanEnv(),
     });
     daemons.push(child);
@@ -182,6 +182,26 @@ describe.skipIf(!etcdBinary())('replicated naming under failures', () => {
       expect(await proxy.where()).toBe('two');
     } finally {
       await proxy.$release();
+    }
+  }, 30_000);
+
+  it('a PYRONAME proxy told that its name moved rebinds on its next call, the old daemon still alive', async () => {
+    const one = await startDaemon('follow', 'one', 5000);
+    const proxy = connect<{ where(): Promise<string> }>('PYRONAME:follow', { config: { nsHost: both } });
+    // The watch goes to replica a; the new registration comes through replica b.
+    const follow = await followName(proxy, { config: { nsHost: both } });
+    try {
+      expect(await proxy.where()).toBe('one');
+      await startDaemon('follow', 'two', 5000, `127.0.0.1:${b.port}`);
+      const took = await until(async () => (await proxy.where()) === 'two', 5000, 'proxy follows its name');
+      console.log(
+        `follow: proxy on the new daemon within ${took} ms of its registration (polling every 100 ms)`,
+      );
+      expect(one.child.child.exitCode).toBeNull(); // not a failover: the old daemon still serves
+    } finally {
+      await follow.stop();
+      await proxy.$release();
+      await one.child.stop('SIGKILL', 0);
     }
   }, 30_000);
 

@@ -116,6 +116,13 @@ const specs = {
   ),
   compression: spec(z.boolean(), false, 'bool', 'COMPRESSION', 'Compress message payloads with zlib.'),
   commTimeoutMs: spec(durationMs, 0, 'int', 'COMMTIMEOUT', 'Time limit of a network call (0 = none).'),
+  heartbeatMs: spec(
+    durationMs,
+    10000,
+    'int',
+    null,
+    'Between Cinder peers, while calls wait on a pipelined connection: a PING every this long; no answer within it fails the connection (0 = off; never with Python peers).',
+  ),
   connectTimeoutMs: spec(
     durationMs,
     10000,
@@ -260,6 +267,24 @@ const specs = {
     'int',
     'MAX_MESSAGE_SIZE',
     'Largest message sent or accepted, in bytes; checked from the header before allocating.',
+  ),
+  maxInflatedSize: spec(
+    z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32 - 1),
+    16777216,
+    'int',
+    null,
+    'Largest payload a compressed message may inflate to, in bytes (the smaller of this and maxMessageSize applies); inflating stops there.',
+  ),
+  maxDecodeItems: spec(
+    count,
+    1000000,
+    'int',
+    null,
+    'Most values (dict keys included) one received payload may decode to; more is refused before they are built.',
   ),
   maxConnections: spec(
     count,

@@ -184,6 +184,7 @@ export class Daemon implements AsyncDisposable {
     this.logger = componentLogger(options.logger, 'daemon');
     const common = {
       maxDepth: this.config.maxDepth,
+      maxItems: this.config.maxDecodeItems,
       serpentBytesRepr: this.config.serpentBytesRepr,
       ...(options.registry ? { registry: options.registry } : {}),
     };
@@ -269,6 +270,7 @@ export class Daemon implements AsyncDisposable {
         endpoint,
         framing: {
           maxMessageSize: this.config.maxMessageSize,
+          maxInflatedSize: this.config.maxInflatedSize,
           versions: o.protocols ?? (this.sharedKey ? [502] : [502, 48]),
           ...(this.sharedKey ? { hmacKey: this.sharedKey.bytes } : {}),
           ...(this.config.compression ? { compressAbove: 100 } : {}),

@@ -17,6 +17,7 @@ import {
   proxies,
   proxyHooks,
   Session,
+  startHeartbeat,
 } from '@cinder/rpc';
 import { isKeyExchangeHello, type MessageAuthenticator, SharedKeyServer } from '@cinder/security';
 import type { Serializer, SerializerSet } from '@cinder/serializers';
@@ -361,6 +362,8 @@ export class ServerConnection implements ConnectionHandler {
       payload,
     });
     session.authenticator = this.authenticator;
+    // the client's callbacks this daemon calls fail too when the client freezes
+    startHeartbeat(session, daemon.config.heartbeatMs);
     const paused = this.early.length >= EARLY_LIMIT;
     for (const m of this.early.splice(0)) session.onMessage(m);
     if (paused) this.connection.resume();

@@ -41,6 +41,7 @@ export interface NameServerApi {
   ): string;
   renew(lease: string): boolean;
   revoke(lease: string): null;
+  watch(name: string): AsyncIterable<string | null>;
 }
 
 /** A typed proxy of a name server. */
@@ -279,6 +280,26 @@ export class NameServerClient implements AsyncDisposable {
     };
   }
 
+  /**
+   * Watches `name` (a Cinder name server on memory or etcd storage): yields its uri now (null when
+   * unregistered), then its new uri each time it is registered again, through any replica, and null
+   * when it is removed. Stop with `break`, the signal, or close().
+   */
+  async watch(name: string, options: CallOptions = {}): Promise<AsyncGenerator<URI | null>> {
+    // Resolves once the name server watches: no change after this is missed.
+    const stream = (await this.#invoke('watch', [name], this.#call(options))) as AsyncIterable<unknown>;
+    return (async function* () {
+      for await (const value of stream) {
+        if (options.signal?.aborted) return;
+        yield value === null || value === undefined
+          ? null
+          : value instanceof URI
+            ? value
+            : URI.parse(String(value));
+      }
+    })();
+  }
+
   /** Closes the connection. */
   close(): Promise<void> {
     this.#closed = true;
@@ -327,6 +348,50 @@ export class NameServerClient implements AsyncDisposable {
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     };
   }
+}
+
+/**
+ * Makes a `PYRONAME:` proxy follow its name: when the name is registered again elsewhere (a daemon
+ * moved), the proxy lets its connection go, so its next call resolves the name again and goes to the
+ * new daemon — instead of waiting for the old one to fail. The watch goes to the name server the uri
+ * names, else the configured one(s). Resolves once watching; stop() ends it.
+ */
+export async function followName(
+  proxy: Remote<object>,
+  options: LocateNSOptions = {},
+): Promise<{ stop(): Promise<void> }> {
+  const uri = proxy.$uri;
+  if (uri.protocol !== 'PYRONAME')
+    throw new NamingError(`only a PYRONAME proxy can follow its name, not ${uri}`);
+  const where =
+    uri.sockname !== null ? { unixSocket: uri.sockname } : uri.host ? { host: uri.location! } : {};
+  const ns = await locateNS({ ...options, ...where });
+  const abort = new AbortController();
+  let stream: AsyncGenerator<URI | null>;
+  try {
+    stream = await ns.watch(uri.object, { signal: abort.signal });
+  } catch (err) {
+    await ns.close();
+    throw err;
+  }
+  const loop = (async () => {
+    try {
+      for (let r = await stream.next(); !r.done; r = await stream.next()) {
+        const current = proxy.$resolvedUri?.toString();
+        if (r.value !== null && r.value.toString() !== current) proxy.$rebind();
+      }
+    } catch {
+      // The name server went away: the proxy still rebinds on its next connection failure.
+    }
+  })();
+  return {
+    stop: async () => {
+      abort.abort();
+      // Closing the connection ends the stream on both sides (a pending read fails, the loop ends).
+      await ns.close();
+      await loop;
+    },
+  };
 }
 
 /** A name server registration with a lease that renews itself; see NameServerClient.registerTtl. */

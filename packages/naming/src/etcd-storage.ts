@@ -140,6 +140,7 @@ export class EtcdStorage implements NameStorage {
   readonly #names: Buffer;
   readonly #leadTtlS: number;
   readonly #resigns = new Set<() => Promise<void>>();
+  readonly #watchers = new Set<() => void>();
   #closed = false;
 
   constructor(client: Etcd3, options: EtcdStorageOptions) {
@@ -359,8 +360,29 @@ export class EtcdStorage implements NameStorage {
     return resign;
   }
 
+  async watch(name: string, onChange: (uri: string | undefined) => void): Promise<() => void> {
+    this.#check();
+    const watcher = await this.#client.watch().key(this.#key(name)).create();
+    watcher.on('put', (kv) => onChange(decode(kv).u));
+    watcher.on('delete', () => onChange(undefined));
+    // etcd3 reconnects a watcher by itself and replays what it missed.
+    watcher.on('error', () => {});
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      this.#watchers.delete(stop);
+      // Cancelling sends one request; a failure only means etcd is gone (the watch with it).
+      watcher.cancel().catch(() => undefined);
+    };
+    this.#watchers.add(stop);
+    if (this.#closed) stop();
+    return stop;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
+    for (const stop of [...this.#watchers]) stop();
     await Promise.all([...this.#resigns].map((r) => r()));
     this.#closed = true;
     this.#client.close();

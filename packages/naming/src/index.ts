@@ -6,6 +6,7 @@ export { AutoCleaner, type AutoCleanOptions, type SweepResult } from './autoclea
 export { BroadcastResponder, type BroadcastResponderOptions } from './broadcast.js';
 export {
   connectNameServer,
+  followName,
   type ListFilter,
   type LocateNSOptions,
   locateNS,

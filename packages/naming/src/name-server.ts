@@ -29,6 +29,8 @@ import {
 // Parsed URIs by their text: a lookup — the hot path — then costs a map hit instead of a parse.
 // URIs are immutable, so sharing them is safe; the cache is dropped whole when it grows too big.
 const MAX_PARSED_URIS = 10_000;
+// Watches open at once (each holds a storage listener, and an etcd watch on etcd storage).
+const MAX_WATCHES = 10_000;
 
 export interface NameServerInit {
   /** Where registrations live (default: a new MemoryStorage). */
@@ -154,6 +156,7 @@ export class NameServer {
    * each other; it then does not appear in listings.
    */
   #self: { uri: URI; metadata: readonly string[] } | undefined;
+  #watches = 0;
 
   constructor(init: NameServerInit = {}) {
     this.storage = init.storage ?? new MemoryStorage();
@@ -387,6 +390,87 @@ export class NameServer {
   @expose
   count(): MaybePromise<number> {
     return this.storage.count();
+  }
+
+  /**
+   * Cinder's watch: a stream that yields the uri text of `name` now (null when unregistered), then
+   * each time it is registered again (by any replica), and null when it is removed. Only the latest change waits for the reader (older
+   * ones are dropped). Ends when the client stops reading or goes away. Needs a storage that can
+   * watch (memory or etcd).
+   */
+  @expose
+  @params('name')
+  watch(name: unknown): MaybePromise<AsyncIterableIterator<string | null>> {
+    checkName(name);
+    const storage = this.storage;
+    if (!storage.watch) {
+      throw new NamingError(
+        `watching a name needs a storage that can watch (memory, etcd), not ${storage.kind}`,
+      );
+    }
+    if (this.#watches >= MAX_WATCHES) throw new NamingError(`too many watches (${MAX_WATCHES})`);
+    this.#watches++;
+    let pending: { value: string | null } | undefined;
+    let waiter: ((r: IteratorResult<string | null>) => void) | undefined;
+    let done = false;
+    let changed = false;
+    const end: IteratorResult<string | null> = { done: true, value: undefined };
+    let stop: (() => void) | undefined;
+    let started: MaybePromise<() => void>;
+    try {
+      started = storage.watch(name, (uri) => {
+        if (done) return;
+        changed = true;
+        const value = uri ?? null;
+        const w = waiter;
+        waiter = undefined;
+        if (w) w({ done: false, value });
+        else pending = { value };
+      });
+    } catch (err) {
+      this.#watches--;
+      throw err;
+    }
+    if (started instanceof Promise)
+      started = started.catch((err: unknown) => {
+        this.#watches--;
+        throw err;
+      });
+    const finish = () => {
+      if (done) return;
+      done = true;
+      stop?.();
+      this.#watches--;
+      const w = waiter;
+      waiter = undefined;
+      w?.(end);
+    };
+    const it: AsyncIterableIterator<string | null> = {
+      next: () => {
+        if (done) return Promise.resolve(end);
+        const p = pending;
+        pending = undefined;
+        if (p) return Promise.resolve({ done: false, value: p.value });
+        return new Promise((resolve) => {
+          waiter = resolve;
+        });
+      },
+      return: () => {
+        finish();
+        return Promise.resolve(end);
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    const onStarted = (s: () => void) => {
+      stop = s;
+      // The stream starts with the current registration (a Cinder client's call completes with the
+      // first item, so this also tells it the watch is in place).
+      return andThen(this.storage.get(name), (entry) => {
+        if (!changed && pending === undefined) pending = { value: entry?.uri ?? null };
+        return it;
+      });
+    };
+    return andThen(started, onStarted);
   }
 
   /** Does nothing: lets a client check that the name server answers. */

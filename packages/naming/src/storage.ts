@@ -81,6 +81,12 @@ export interface NameStorage {
    * resigns.
    */
   lead?(role: string, onChange: (leading: boolean) => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `onChange` whenever the registration of `name` changes in the store — also through another
+   * replica — with its uri, or undefined once it is removed. Resolves, once watching, with a
+   * function that stops.
+   */
+  watch?(name: string, onChange: (uri: string | undefined) => void): MaybePromise<() => void>;
   /** Releases the backend (closes the database or connection). Further calls fail. */
   close(): MaybePromise<void>;
 }
@@ -116,6 +122,7 @@ export class MemoryStorage implements NameStorage {
   readonly kind = 'memory';
   readonly #entries = new Map<string, Stored>();
   readonly #byTag = new Map<string, Set<string>>();
+  readonly #watchers = new Map<string, Set<(uri: string | undefined) => void>>();
   #seq = 0;
   #closed = false;
 
@@ -140,6 +147,7 @@ export class MemoryStorage implements NameStorage {
     }
     this.#entries.set(name, entry);
     this.#index(name, entry.metadata);
+    this.#notify(name, uri);
   }
 
   setMetadata(name: string, metadata: Iterable<string>): boolean {
@@ -159,6 +167,7 @@ export class MemoryStorage implements NameStorage {
     if (!old) return false;
     this.#unindex(name, old.metadata);
     this.#entries.delete(name);
+    this.#notify(name, undefined);
     return true;
   }
 
@@ -220,8 +229,26 @@ export class MemoryStorage implements NameStorage {
     return out;
   }
 
+  watch(name: string, onChange: (uri: string | undefined) => void): () => void {
+    this.#check();
+    let set = this.#watchers.get(name);
+    if (!set) this.#watchers.set(name, (set = new Set()));
+    const listener = (uri: string | undefined) => onChange(uri);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#watchers.get(name) === set) this.#watchers.delete(name);
+    };
+  }
+
   close(): void {
     this.#closed = true;
+    this.#watchers.clear();
+  }
+
+  #notify(name: string, uri: string | undefined): void {
+    const set = this.#watchers.get(name);
+    if (set) for (const listener of [...set]) listener(uri);
   }
 
   #check(): void {

@@ -6,6 +6,7 @@ import { Daemon, expose } from '@cinder/daemon';
 import { connect } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  followName,
   locateNS,
   type NameServerClient,
   type RunningNameServer,
@@ -46,6 +47,43 @@ describe('PYRONAME / PYROMETA resolution', () => {
     await client?.close();
     for (const d of daemons) await d.close({ graceMs: 0 });
     await ns?.close();
+  });
+
+  it('watches a name: its registration now, every new one, then null when it is removed', async () => {
+    const stream = await client.watch('test.watched');
+    expect((await stream.next()).value).toBeNull(); // not registered yet
+    await client.register('test.watched', 'PYRO:a@127.0.0.1:1');
+    expect(String((await stream.next()).value)).toBe('PYRO:a@127.0.0.1:1');
+    await client.register('test.watched', 'PYRO:b@127.0.0.1:2');
+    expect(String((await stream.next()).value)).toBe('PYRO:b@127.0.0.1:2');
+    await client.remove({ name: 'test.watched' });
+    expect((await stream.next()).value).toBeNull();
+    await client.register('test.watched', 'PYRO:c@127.0.0.1:3');
+    await client.register('test.watched', 'PYRO:d@127.0.0.1:4');
+    expect(String((await stream.next()).value)).toBe('PYRO:c@127.0.0.1:3');
+    expect(String((await stream.next()).value)).toBe('PYRO:d@127.0.0.1:4');
+    await stream.return(undefined);
+  });
+
+  it('moves a PYRONAME proxy that follows its name to the new daemon while the old one still serves', async () => {
+    const first = await startDaemon();
+    await client.register('test.follow', first.register(new Calc('first'), 'calc'));
+    const proxy = connect<Calc>(`PYRONAME:test.follow@127.0.0.1:${ns.uri.port}`, { config });
+    const follow = await followName(proxy, { config });
+    try {
+      expect(await proxy.whoami()).toBe('first');
+      const second = await startDaemon();
+      await client.register('test.follow', second.register(new Calc('second'), 'calc'));
+      let answer = await proxy.whoami();
+      for (let i = 0; i < 50 && answer !== 'second'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        answer = await proxy.whoami();
+      }
+      expect(answer).toBe('second');
+    } finally {
+      await follow.stop();
+      await proxy.$release();
+    }
   });
 
   it('keeps a PYRONAME proxy working when its object moves to another daemon and port', async () => {

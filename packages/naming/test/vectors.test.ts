@@ -27,8 +27,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningNameServer, startNameServer } from '../src/index.js';
 
-// Cinder's registrations with a time to live (leases), offered to Python peers too.
-const CINDER_ONLY = new Set(['register_ttl', 'renew', 'revoke']);
+// Cinder's registrations with a time to live (leases) and watches, offered to Python peers too.
+const CINDER_ONLY = new Set(['register_ttl', 'renew', 'revoke', 'watch']);
 const render = createPyRender({ Tuple, Complex });
 const NS_URI_RE = /^PYRO:Pyro\.NameServer@127\.0\.0\.1:\d+$/;
 const NS_TAGS = [

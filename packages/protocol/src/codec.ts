@@ -24,6 +24,11 @@ export interface EncodeOptions {
 export interface DecodeOptions {
   /** Largest annotations + payload accepted, also after inflating; default 1 GiB like Pyro. */
   maxMessageSize?: number | undefined;
+  /**
+   * Largest payload a compressed frame may inflate to (the smaller of this and what maxMessageSize
+   * leaves applies); inflating stops as soon as the output passes it. Default: no separate limit.
+   */
+  maxInflatedSize?: number | undefined;
   /** Versions accepted; default both. */
   versions?: readonly ProtocolVersion[] | undefined;
   /** Protocol 48 only: require and verify an `HMAC` annotation. Ignored for 502. */
@@ -88,7 +93,7 @@ export function decodeMessage(frame: Uint8Array, options: DecodeOptions = {}): M
   if (buf.length !== total) {
     throw new ProtocolError(`frame length mismatch: the header announces ${total} bytes, got ${buf.length}`);
   }
-  return decodeBody(buf, 0, h, max, keyOrNull(options.hmacKey));
+  return decodeBody(buf, 0, h, max, keyOrNull(options.hmacKey), options.maxInflatedSize ?? max);
 }
 
 const BOTH: readonly ProtocolVersion[] = [502, 48];
@@ -105,10 +110,14 @@ export function decodeBody(
   h: FrameHeader,
   maxMessageSize: number,
   hmacKey: Uint8Array | null,
+  maxInflatedSize: number = maxMessageSize,
 ): Message {
+  // A compressed payload may inflate to what the frame limit leaves after the annotations, and
+  // never to more than the inflate limit.
+  const maxInflated = Math.min(maxMessageSize - h.annotationsLength, maxInflatedSize);
   return h.version === 502
-    ? decodeBody502(buf, off, h, maxMessageSize)
-    : decodeBody48(buf, off, h, maxMessageSize, hmacKey);
+    ? decodeBody502(buf, off, h, maxInflated)
+    : decodeBody48(buf, off, h, maxInflated, hmacKey);
 }
 
 /** A Buffer view of `bytes` (no copy). */

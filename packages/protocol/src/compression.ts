@@ -10,7 +10,8 @@ export function deflatePayload(data: Uint8Array, level: number): Buffer {
 
 /**
  * Inflates a compressed payload, refusing to produce more than `maxOutput` bytes. Node stops
- * inflating as soon as the output passes `maxOutputLength`, so a zlib bomb costs at most that.
+ * inflating as soon as the output passes `maxOutputLength` (it checks after every internal chunk),
+ * so a zlib bomb costs at most that much memory and the time to inflate it, never the whole stream.
  */
 export function inflatePayload(data: Uint8Array, maxOutput: number): Buffer {
   let out: Buffer;
@@ -20,7 +21,7 @@ export function inflatePayload(data: Uint8Array, maxOutput: number): Buffer {
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new ProtocolError(
-        `compressed payload inflates to more than the message size limit (max=${maxOutput})`,
+        `compressed payload inflates to more than the message size or inflate limit (max=${maxOutput})`,
         {
           cause: err,
         },
@@ -30,7 +31,7 @@ export function inflatePayload(data: Uint8Array, maxOutput: number): Buffer {
   }
   if (out.length > maxOutput) {
     throw new ProtocolError(
-      `compressed payload inflates to more than the message size limit (max=${maxOutput})`,
+      `compressed payload inflates to more than the message size or inflate limit (max=${maxOutput})`,
     );
   }
   return out;

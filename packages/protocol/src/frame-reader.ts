@@ -11,6 +11,8 @@ import type { Message, ProtocolVersion } from './message.js';
 export interface FrameReaderOptions {
   /** Largest annotations + payload accepted (checked from the header, and again after inflating). */
   maxMessageSize: number;
+  /** Largest payload a compressed frame may inflate to (default: what maxMessageSize allows). */
+  maxInflatedSize?: number | undefined;
   /**
    * Versions accepted. With one, every frame must use it; with both, the first frame decides and
    * the rest of the stream must stay with that version.
@@ -30,6 +32,7 @@ const NO_BYTES = Buffer.alloc(0);
 
 export class FrameReader {
   readonly #max: number;
+  readonly #maxInflated: number;
   readonly #hmacKey: Uint8Array | null;
   #accept502: boolean;
   #accept48: boolean;
@@ -68,6 +71,10 @@ export class FrameReader {
       throw new ConfigError(`versions must name 502 and/or 48, got [${versions.join(', ')}]`);
     }
     this.#max = maxMessageSize;
+    const maxInflated = options.maxInflatedSize ?? maxMessageSize;
+    if (!(maxInflated >= 0))
+      throw new ConfigError(`maxInflatedSize must be a number >= 0, got ${maxInflated}`);
+    this.#maxInflated = maxInflated;
     this.#hmacKey = keyOrNull(options.hmacKey);
     this.#accept502 = versions.includes(502);
     this.#accept48 = versions.includes(48);
@@ -201,7 +208,7 @@ export class FrameReader {
       const frame = this.#assembly;
       this.#assembly = null;
       this.#frameLength = 0;
-      return decodeBody(frame, 0, this.#header, this.#max, this.#hmacKey);
+      return decodeBody(frame, 0, this.#header, this.#max, this.#hmacKey, this.#maxInflated);
     }
     if (this.#buffered < this.#frameLength) {
       if (this.#frameLength >= ASSEMBLE_FROM && this.#buffered > 0) this.#startAssembly();
@@ -209,7 +216,14 @@ export class FrameReader {
     }
     this.#take(this.#frameLength);
     this.#frameLength = 0;
-    return decodeBody(this.#peekBuf, this.#peekOff, this.#header, this.#max, this.#hmacKey);
+    return decodeBody(
+      this.#peekBuf,
+      this.#peekOff,
+      this.#header,
+      this.#max,
+      this.#hmacKey,
+      this.#maxInflated,
+    );
   }
 
   /** Moves what is buffered of the current (large, incomplete) frame into its own buffer. */

@@ -227,7 +227,7 @@ export function decodeBody48(
   buf: Buffer,
   off: number,
   h: FrameHeader,
-  maxMessageSize: number,
+  maxInflated: number,
   hmacKey: Uint8Array | null,
 ): Message {
   const annotationsStart = off + HEADER_SIZE_48;
@@ -269,8 +269,7 @@ export function decodeBody48(
     throw new SecurityError('hmac key config not symmetric');
   }
   const wireFlags = h.wireFlags;
-  if (wireFlags & Pyro4Flags.COMPRESSED)
-    payload = inflatePayload(payload, maxMessageSize - h.annotationsLength);
+  if (wireFlags & Pyro4Flags.COMPRESSED) payload = inflatePayload(payload, maxInflated);
   return {
     type: h.type,
     flags: fromPyro4Flags(wireFlags) | (corr !== null ? Flags.CORR_ID : 0),

@@ -156,7 +156,7 @@ function writeHead502(m: Message, plan: Plan502, out: Uint8Array, off: number): 
  * been parsed and whose bytes are all present. Annotation values, the correlation id and an
  * uncompressed payload are views into `buf`.
  */
-export function decodeBody502(buf: Buffer, off: number, h: FrameHeader, maxMessageSize: number): Message {
+export function decodeBody502(buf: Buffer, off: number, h: FrameHeader, maxInflated: number): Message {
   const annotationsStart = off + HEADER_SIZE_502;
   const annotationsEnd = annotationsStart + h.annotationsLength;
   let annotations: Annotations | null = null;
@@ -174,7 +174,7 @@ export function decodeBody502(buf: Buffer, off: number, h: FrameHeader, maxMessa
   }
   const wireFlags = h.wireFlags;
   let payload: Uint8Array = view(buf, annotationsEnd, annotationsEnd + h.dataLength);
-  if (wireFlags & Flags.COMPRESSED) payload = inflatePayload(payload, maxMessageSize - h.annotationsLength);
+  if (wireFlags & Flags.COMPRESSED) payload = inflatePayload(payload, maxInflated);
   return {
     type: h.type,
     flags: wireFlags & RECEIVED_FLAGS_MASK,

@@ -345,7 +345,31 @@ describe('FrameReader contract', () => {
         bytes.writeUInt16BE((bytes.readUInt16BE(22) + 2) & 0xffff, 22);
       }
       const reader = new FrameReader({ maxMessageSize: 64 * 1024, versions: [version] });
-      expect(() => reader.push(bytes, () => {})).toThrow(/inflates to more than the message size limit/);
+      expect(() => reader.push(bytes, () => {})).toThrow(
+        /inflates to more than the message size or inflate limit/,
+      );
+    }
+  });
+
+  it('stops inflating at maxInflatedSize, below the frame limit, in both versions', () => {
+    for (const version of [502, 48] as const) {
+      const bytes = frame(
+        version,
+        message({ payload: deflateSync(Buffer.alloc(1024 * 1024), { level: 9 }) }),
+      );
+      bytes.writeUInt16BE(bytes.readUInt16BE(8) | 0x02, 8);
+      if (version === 48) bytes.writeUInt16BE((bytes.readUInt16BE(22) + 2) & 0xffff, 22);
+      const limits = { maxMessageSize: 16 * 1024 * 1024, versions: [version] };
+      const strict = new FrameReader({ ...limits, maxInflatedSize: 512 * 1024 });
+      expect(() => strict.push(bytes, () => {})).toThrow(/inflate limit \(max=524288\)/);
+      expect(() => decodeMessage(bytes, { ...limits, maxInflatedSize: 1024 * 1024 - 1 })).toThrow(
+        ProtocolError,
+      );
+      const roomy = new FrameReader({ ...limits, maxInflatedSize: 1024 * 1024 });
+      const got: number[] = [];
+      roomy.push(bytes, (m) => got.push(m.payload.length));
+      expect(got).toEqual([1024 * 1024]);
+      expect(() => new FrameReader({ ...limits, maxInflatedSize: -1 })).toThrow(ConfigError);
     }
   });
 

@@ -35,6 +35,7 @@ import {
   PullStream,
   proxyHooks,
   Session,
+  startHeartbeat,
   wasNotSent,
 } from '@cinder/rpc';
 import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
@@ -177,14 +178,16 @@ function serializersFor(
       dialect,
       registry,
       maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
-  const key = `${dialect}:${config.maxDepth}:${config.serpentBytesRepr}`;
+  const key = `${dialect}:${config.maxDepth}:${config.maxDecodeItems}:${config.serpentBytesRepr}`;
   let set = serializerCache.get(key);
   if (!set) {
     set = createSerializers({
       dialect,
       maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
     serializerCache.set(key, set);
@@ -270,6 +273,7 @@ export class ProxyCore {
     this.sharedKey = key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);
     this.framing = {
       maxMessageSize: this.config.maxMessageSize,
+      maxInflatedSize: this.config.maxInflatedSize,
       versions: [this.protocol],
       ...(this.sharedKey && this.protocol === 48 ? { hmacKey: this.sharedKey.bytes } : {}),
       ...(this.config.compression ? { compressAbove: 100 } : {}),
@@ -627,6 +631,7 @@ export class ProxyCore {
     session.capabilities = caps;
     session.streamCredit = this.config.streamCredit;
     session.defaultSerializer = this.serializer;
+    startHeartbeat(session, this.config.heartbeatMs);
     this.handshakeResponse = response;
     if (this.options.validateHandshake) {
       await this.options.validateHandshake(response, {
@@ -648,6 +653,29 @@ export class ProxyCore {
       // need to wait for the daemon's side of the close (a round trip) before going on.
       s.close().catch((err: unknown) => this.logger.debug({ err }, 'closing a released connection failed'));
     }
+  }
+
+  /**
+   * Lets the connection go without cutting calls in flight: the next call connects again (resolving
+   * a PYRONAME/PYROMETA uri again); the old connection closes once its calls are answered, or after
+   * 60 s at the latest.
+   */
+  rebind(): void {
+    if (this.options.boundSession) return;
+    const s = this.session;
+    if (s === undefined) return;
+    this.session = undefined;
+    this.seq = s.currentSeq;
+    const close = () => {
+      clearInterval(timer);
+      s.close().catch((err: unknown) => this.logger.debug({ err }, 'closing a rebound connection failed'));
+    };
+    const deadline = Date.now() + 60_000;
+    const timer = setInterval(() => {
+      if (s.isClosed || s.pendingCount === 0 || Date.now() > deadline) close();
+    }, 20);
+    timer.unref();
+    if (s.pendingCount === 0) close();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -909,6 +937,7 @@ function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefine
   const controls: Record<string, unknown> = {
     $bind: (options?: CallOptions) => core.ensure(options).then(() => undefined),
     $release: () => core.release(),
+    $rebind: () => core.rebind(),
     $reconnect: async (options?: CallOptions) => {
       await core.release();
       await core.ensure(options);

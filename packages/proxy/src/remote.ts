@@ -75,6 +75,11 @@ export interface ProxyControls<T> {
   $release(): Promise<void>;
   /** Releases, then connects again (retrying with backoff when reconnection is enabled). */
   $reconnect(options?: CallOptions): Promise<void>;
+  /**
+   * Lets the connection go without cutting calls in flight: the next call connects again, resolving
+   * a PYRONAME uri again (its name moved); the old connection closes once its calls are answered.
+   */
+  $rebind(): void;
   /** Calls a method by name with call options (keyword arguments, signal, timeout, annotations). */
   $call(method: string, args?: unknown[], options?: RemoteCallOptions): Promise<unknown>;
   /** Reads a remote attribute (an exposed getter). */

@@ -35,6 +35,7 @@ export {
   params,
   setParams,
 } from './expose.js';
+export { startHeartbeat } from './heartbeat.js';
 export {
   installProxyFactory,
   type ProxyFactory,

@@ -14,6 +14,8 @@ export type LimitName =
   | 'handshakeTimeoutMs'
   | 'maxBatchSize'
   | 'maxDepth'
+  | 'maxDecodeItems'
+  | 'maxInflatedSize'
   | 'maxConcurrentCalls'
   | 'idleTimeoutMs';
 
@@ -21,7 +23,7 @@ export interface LimitSpec {
   readonly name: LimitName;
   /** Default value, taken from the configuration schema of @cinder/core. */
   readonly default: number;
-  readonly unit: 'bytes' | 'connections' | 'milliseconds' | 'calls' | 'levels';
+  readonly unit: 'bytes' | 'connections' | 'milliseconds' | 'calls' | 'levels' | 'values';
   /** What 0 means, when 0 is allowed. */
   readonly zero: 'no limit' | 'not allowed';
   /** The package that enforces it. */
@@ -101,6 +103,25 @@ export const securityLimits = {
     enforcedBy: '@cinder/serializers',
     onExceeded: 'SerializeError: the request is answered with it as an exception RESULT',
     description: 'nesting depth of decoded values (arrays, maps, objects)',
+  },
+  maxDecodeItems: {
+    name: 'maxDecodeItems',
+    default: defaults.maxDecodeItems,
+    unit: 'values',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/serializers',
+    onExceeded:
+      'SerializeError before the values are built (counts announced by cbor/msgpack/marshal headers are checked before allocating); a request is answered with it as an exception RESULT',
+    description: 'values (dict keys included) one received payload may decode to, in every serializer',
+  },
+  maxInflatedSize: {
+    name: 'maxInflatedSize',
+    default: defaults.maxInflatedSize,
+    unit: 'bytes',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/protocol (FrameReader)',
+    onExceeded: 'ProtocolError while inflating (zlib stops at the limit); the receiver closes the connection',
+    description: 'size a compressed payload may inflate to (the smaller of this and maxMessageSize applies)',
   },
   maxConcurrentCalls: {
     name: 'maxConcurrentCalls',

@@ -20,6 +20,8 @@ const names: LimitName[] = [
   'handshakeTimeoutMs',
   'maxBatchSize',
   'maxDepth',
+  'maxDecodeItems',
+  'maxInflatedSize',
   'maxConcurrentCalls',
   'idleTimeoutMs',
 ];

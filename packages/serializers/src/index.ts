@@ -19,4 +19,4 @@ export {
 } from './registry.js';
 export * from './serializer.js';
 export { createSerializers, type SerializerOptions, type SerializerSet } from './serializer-set.js';
-export { DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT } from './value-mapper.js';
+export { DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, MAX_DEPTH_LIMIT } from './value-mapper.js';

@@ -7,7 +7,7 @@ import { decodeError, encodeError } from './error-codec.js';
 import { ClassRegistry } from './registry.js';
 import type { PyroDialect, Serializer } from './serializer.js';
 import { JsonSerializer, MarshalSerializer, SerpentSerializer } from './text-serializers.js';
-import { checkMaxDepth, ValueMapper } from './value-mapper.js';
+import { checkMaxDepth, checkMaxItems, ValueMapper } from './value-mapper.js';
 
 export interface SerializerOptions {
   /** Pyro dialect: decides names such as `Pyro5.core.URI` vs `Pyro4.core.URI`. Default 5. */
@@ -16,6 +16,11 @@ export interface SerializerOptions {
   registry?: ClassRegistry;
   /** Deepest container nesting accepted or written (1–1000). Default 100. */
   maxDepth?: number;
+  /**
+   * Most values one decoded payload may create, dict keys included (the decode budget): more is a
+   * SerializeError, refused before the values are allocated. Default 1,000,000.
+   */
+  maxItems?: number;
   /** serpent writes bytes as Python `b'…'` literals instead of base64 dicts (Pyro's SERPENT_BYTES_REPR). */
   serpentBytesRepr?: boolean;
   /** Refuse `__class__` dicts of unregistered classes (SerializeError) instead of keeping them as dicts. */
@@ -54,6 +59,7 @@ export function createSerializers(options: SerializerOptions = {}): SerializerSe
     strictClasses: options.strictClasses ?? false,
     tracebacks,
     maxDepth: checkMaxDepth(options.maxDepth),
+    maxItems: checkMaxItems(options.maxItems),
   });
   const writer = new ByteWriter();
   const decodeOptions = { copyBuffers: options.copyBuffers ?? true };

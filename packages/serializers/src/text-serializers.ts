@@ -55,7 +55,11 @@ abstract class TextSerializer implements Serializer {
 
   private decodeOptions(hooks: CodecHooks | undefined): FormatDecodeOptions {
     const mapper = this.mapper;
-    return { maxDepth: mapper.maxDepth, reviveClass: (dict) => mapper.fromClassDict(dict, hooks) };
+    return {
+      maxDepth: mapper.maxDepth,
+      maxItems: mapper.maxItems,
+      reviveClass: (dict) => mapper.fromClassDict(dict, hooks),
+    };
   }
 
   encode(value: unknown, hooks?: CodecHooks): Uint8Array {
@@ -70,7 +74,7 @@ abstract class TextSerializer implements Serializer {
     ) {
       // Bytes dicts must become Uint8Array before any class sees them: decode without revival,
       // then convert and revive in one bottom-up walk (the decoder already bounded the depth).
-      const raw = this.read(data, { maxDepth: this.mapper.maxDepth });
+      const raw = this.read(data, { maxDepth: this.mapper.maxDepth, maxItems: this.mapper.maxItems });
       return reviveTree(raw, this.mapper, hooks);
     }
     return this.read(data, hooks === undefined ? this.#plainDecode : this.decodeOptions(hooks));

@@ -3,10 +3,12 @@
 // `__class__` dict. Every serializer of a set shares one mapper.
 import { SecurityError, SerializeError } from '@cinder/core';
 import { decodeError, encodeError } from './error-codec.js';
+import { DEFAULT_MAX_ITEMS } from './formats/options.js';
 import { type ClassRegistry, classToDict, defineOwn, dictToClass, ownProps } from './registry.js';
 import type { CodecHooks, PyroDialect } from './serializer.js';
 
 export const DEFAULT_MAX_DEPTH = 100;
+export { DEFAULT_MAX_ITEMS } from './formats/options.js';
 /** The largest maxDepth accepted: deeper recursion could exhaust the JavaScript stack. */
 export const MAX_DEPTH_LIMIT = 1000;
 
@@ -18,6 +20,8 @@ export interface MapperOptions {
   /** Send the JavaScript stack as `_pyroTraceback`. */
   tracebacks: boolean;
   maxDepth: number;
+  /** Most values one decode may create (the decode budget). */
+  maxItems: number;
 }
 
 export class ValueMapper {
@@ -26,6 +30,7 @@ export class ValueMapper {
   readonly strictClasses: boolean;
   readonly tracebacks: boolean;
   readonly maxDepth: number;
+  readonly maxItems: number;
 
   constructor(options: MapperOptions) {
     this.dialect = options.dialect;
@@ -33,6 +38,7 @@ export class ValueMapper {
     this.strictClasses = options.strictClasses;
     this.tracebacks = options.tracebacks;
     this.maxDepth = options.maxDepth;
+    this.maxItems = options.maxItems;
   }
 
   /**
@@ -126,6 +132,15 @@ export function checkMaxDepth(maxDepth: number | undefined): number {
     );
   }
   return maxDepth;
+}
+
+/** A maxItems option checked and defaulted. */
+export function checkMaxItems(maxItems: number | undefined): number {
+  if (maxItems === undefined) return DEFAULT_MAX_ITEMS;
+  if (!Number.isSafeInteger(maxItems) || maxItems < 1) {
+    throw new SerializeError(`maxItems must be a positive integer, got ${String(maxItems)}`);
+  }
+  return maxItems;
 }
 
 /**

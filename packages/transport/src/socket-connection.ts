@@ -145,6 +145,7 @@ export class SocketConnection implements Connection {
     this.#onClosed = init.onClosed;
     this.#reader = new FrameReader({
       maxMessageSize: framing.maxMessageSize,
+      maxInflatedSize: framing.maxInflatedSize,
       versions: framing.versions,
       hmacKey: framing.hmacKey,
     });

@@ -11,6 +11,11 @@ export interface FramingOptions {
   /** Largest annotations + payload accepted or sent, checked from the header before allocating. */
   maxMessageSize: number;
   /**
+   * Largest payload a received compressed frame may inflate to; inflating stops there (default:
+   * what maxMessageSize allows).
+   */
+  maxInflatedSize?: number | undefined;
+  /**
    * Protocol versions accepted. A client names exactly one; a server may accept both and then
    * detects the version from the first frame of each connection.
    */

@@ -7,6 +7,7 @@
 // the wire can choose a class (no Error/RegExp/typed-array/record/shared-reference tags). Encoding and
 // decoding are single passes that apply the registry, the hooks, the depth limit and revival inline.
 import { SerializeError } from '@cinder/core';
+import { tooManyItems } from '../formats/options.js';
 import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
@@ -244,6 +245,8 @@ export class CborDecoder {
   private end = -1;
   private hooks: CodecHooks | undefined;
   private readonly maxDepth: number;
+  /** What is left of the decode budget: values the data may still create (see checkItems). */
+  private itemsLeft = 0;
 
   constructor(
     private readonly mapper: ValueMapper,
@@ -254,6 +257,7 @@ export class CborDecoder {
 
   decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown {
     if (!(data instanceof Uint8Array)) throw new SerializeError('cbor: data must be a Uint8Array');
+    this.itemsLeft = this.mapper.maxItems - 1;
     // A hook that decodes while this decoder is busy gets a decoder of its own.
     if (this.end !== -1) return new CborDecoder(this.mapper, this.options).decode(data, hooks);
     this.buf = data;
@@ -372,9 +376,19 @@ export class CborDecoder {
     }
   }
 
+  /**
+   * Charges a container's announced element count to the decode budget before anything is
+   * allocated: one check per container, not per value, and sound because every value but the root
+   * is an element (or key) of some container.
+   */
+  private checkItems(n: number): void {
+    if ((this.itemsLeft -= n) < 0) throw tooManyItems('cbor', this.mapper.maxItems);
+  }
+
   private array(n: number, depth: number): unknown[] {
     if (++depth > this.maxDepth)
       throw new SerializeError(`cbor: nesting deeper than maxDepth=${this.maxDepth}`);
+    this.checkItems(n);
     const out = new Array<unknown>(n);
     for (let i = 0; i < n; i++) out[i] = this.value(depth);
     return out;
@@ -383,6 +397,7 @@ export class CborDecoder {
   private map(n: number, depth: number): unknown {
     if (++depth > this.maxDepth)
       throw new SerializeError(`cbor: nesting deeper than maxDepth=${this.maxDepth}`);
+    this.checkItems(2 * n);
     const obj: Record<string, unknown> = {};
     let hasClass = false;
     for (let i = 0; i < n; i++) {

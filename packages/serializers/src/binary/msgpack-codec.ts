@@ -5,6 +5,7 @@
 // is accepted. Encoding and decoding are single passes that apply the registry, the hooks, the
 // depth limit and `__class__` revival as they go, so no extra walk over the value is needed.
 import { SerializeError } from '@cinder/core';
+import { tooManyItems } from '../formats/options.js';
 import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
@@ -285,6 +286,8 @@ export class MsgpackDecoder {
   private end = -1;
   private hooks: CodecHooks | undefined;
   private readonly maxDepth: number;
+  /** What is left of the decode budget: values the data may still create (see checkItems). */
+  private itemsLeft = 0;
 
   constructor(
     private readonly mapper: ValueMapper,
@@ -295,6 +298,7 @@ export class MsgpackDecoder {
 
   decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown {
     if (!(data instanceof Uint8Array)) throw new SerializeError('msgpack: data must be a Uint8Array');
+    this.itemsLeft = this.mapper.maxItems - 1;
     // A hook that decodes while this decoder is busy gets a decoder of its own.
     if (this.end !== -1) return new MsgpackDecoder(this.mapper, this.options).decode(data, hooks);
     this.buf = data;
@@ -419,11 +423,21 @@ export class MsgpackDecoder {
       : this.buf.subarray(start, start + n);
   }
 
+  /**
+   * Charges a container's announced element count to the decode budget before anything is
+   * allocated: one check per container, not per value, and sound because every value but the root
+   * is an element (or key) of some container.
+   */
+  private checkItems(n: number): void {
+    if ((this.itemsLeft -= n) < 0) throw tooManyItems('msgpack', this.mapper.maxItems);
+  }
+
   private array(n: number, depth: number): unknown[] {
     if (++depth > this.maxDepth)
       throw new SerializeError(`msgpack: nesting deeper than maxDepth=${this.maxDepth}`);
     // Every element takes at least one byte: refuse counts the data cannot hold before allocating.
     if (n > this.end - this.pos) this.take(n);
+    this.checkItems(n);
     const out = new Array<unknown>(n);
     for (let i = 0; i < n; i++) out[i] = this.value(depth);
     return out;
@@ -433,6 +447,7 @@ export class MsgpackDecoder {
     if (++depth > this.maxDepth)
       throw new SerializeError(`msgpack: nesting deeper than maxDepth=${this.maxDepth}`);
     if (n * 2 > this.end - this.pos) this.take(n * 2);
+    this.checkItems(2 * n);
     const obj: Record<string, unknown> = {};
     let hasClass = false;
     for (let i = 0; i < n; i++) {

@@ -11,10 +11,12 @@ import {
   isPlainObject,
   lineColumn,
   maxDepthOf,
+  maxItemsOf,
   PY_INT_MAX_STR_DIGITS,
   replaceValue,
   setOwn,
   tooDeep,
+  tooManyItems,
   typeName,
 } from './options.js';
 import { bigintDigits, isPyInt, pyFloatRepr } from './py-float.js';
@@ -219,11 +221,14 @@ export function decodeJson(data: Uint8Array, options?: FormatDecodeOptions): unk
 /** Decodes JSON text; see decodeJson. */
 export function decodeJsonText(text: string, options?: FormatDecodeOptions): unknown {
   const maxDepth = maxDepthOf(options);
+  const maxItems = maxItemsOf(options);
   const revive = options?.reviveClass;
   return guardStack(() => {
     let parsed: unknown;
     // A NaN/Infinity token makes JSON.parse throw, and a throw costs more than parsing a call envelope.
-    let ok = !mayHoldNonStandardToken(text);
+    // Text that might hold more values than the budget never reaches JSON.parse (which would build
+    // them all first): the parser below counts as it goes and stops at the limit.
+    let ok = !mayExceedItems(text, maxItems) && !mayHoldNonStandardToken(text);
     if (ok) {
       try {
         parsed = JSON.parse(text);
@@ -237,9 +242,29 @@ export function decodeJsonText(text: string, options?: FormatDecodeOptions): unk
         return revive !== undefined && check.sawClass ? reviveWalk(parsed, revive) : parsed;
       }
     }
-    return new JsonParser(text, maxDepth, revive).parse();
+    return new JsonParser(text, maxDepth, maxItems, revive).parse();
   }, 'json');
 }
+
+/**
+ * Whether JSON text might hold more than `maxItems` values (dict keys included). Every value but the
+ * first follows one of `[ { , :`, so one plus their count bounds the values; and since a value and
+ * its separator take two characters, text of up to 2·maxItems−1 characters cannot exceed the budget
+ * and is not scanned at all. The scan uses the native indexOf and stops once the bound passes the
+ * budget, so it costs at most a few indexOf hits per allowed value.
+ */
+function mayExceedItems(text: string, maxItems: number): boolean {
+  if (text.length < 2 * maxItems) return false;
+  let bound = 1;
+  for (const c of JSON_OPENERS) {
+    for (let i = text.indexOf(c); i !== -1; i = text.indexOf(c, i + 1)) {
+      if (++bound > maxItems) return true;
+    }
+  }
+  return false;
+}
+
+const JSON_OPENERS = [',', ':', '[', '{'] as const;
 
 /**
  * Whether a NaN/Infinity token may stand in the text: an occurrence first, or after `[`, `,` or `:`
@@ -339,11 +364,17 @@ class JsonParser {
   /** Position of the next backslash at or after pos (text.length if none): keeps string scans linear. */
   private nextBackslash = -1;
 
+  /** What is left of the decode budget (values, dict keys included). */
+  private itemsLeft: number;
+
   constructor(
     private readonly text: string,
     private readonly maxDepth: number,
+    private readonly maxItems: number,
     private readonly revive: ((dict: Record<string, unknown>) => unknown) | undefined,
-  ) {}
+  ) {
+    this.itemsLeft = maxItems;
+  }
 
   parse(): unknown {
     if (this.text.charCodeAt(0) === 0xfeff) throw this.error('unexpected UTF-8 BOM', 0);
@@ -370,6 +401,7 @@ class JsonParser {
 
   private value(depth: number): unknown {
     this.skipWs();
+    if (--this.itemsLeft < 0) throw tooManyItems('json', this.maxItems);
     const t = this.text;
     const p = this.pos;
     const c = t.charCodeAt(p);
@@ -542,6 +574,7 @@ class JsonParser {
       if (this.text.charCodeAt(this.pos) !== 0x22) {
         throw this.error('expecting property name enclosed in double quotes', this.pos);
       }
+      if (--this.itemsLeft < 0) throw tooManyItems('json', this.maxItems);
       const key = this.string();
       this.skipWs();
       if (this.text.charCodeAt(this.pos) !== 0x3a) throw this.error("expecting ':' delimiter", this.pos);

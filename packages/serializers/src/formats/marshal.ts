@@ -16,10 +16,13 @@ import {
   guardStack,
   isPlainObject,
   maxDepthOf,
+  maxItemsOf,
   newTuple,
+  PY_INT_MAX_STR_DIGITS,
   replaceValue,
   setOwn,
   tooDeep,
+  tooManyItems,
   typeName,
 } from './options.js';
 import { isPyInt, pyFloatFromString } from './py-float.js';
@@ -411,16 +414,20 @@ function unhashable(what: string): SerializeError {
  * value are an error. Bytes values are copies, never views into `data`.
  */
 export function decodeMarshal(data: Uint8Array, options?: FormatDecodeOptions): unknown {
-  const r = new MarshalReader(data, maxDepthOf(options), options?.reviveClass);
+  const r = new MarshalReader(data, maxDepthOf(options), maxItemsOf(options), options?.reviveClass);
   return guardStack(() => r.parse(), 'marshal');
 }
+
+/**
+ * Most 15-bit digits of a received long: enough for every int of up to 4300 decimal digits (Python's
+ * int/str limit), so that no received int costs more than a bounded amount of work anywhere later
+ * (decimal conversion of a bigint is quadratic).
+ */
+const MAX_LONG_DIGITS = Math.ceil((PY_INT_MAX_STR_DIGITS * Math.log2(10)) / 15);
 
 const NULL = Symbol('marshal NULL');
 const PENDING = Symbol('marshal pending reference');
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** The fewest values references may expand to before the decoder refuses (see MarshalReader.expanded). */
-const MIN_EXPANSION_LIMIT = 1_000_000;
 
 class MarshalReader {
   private pos = 0;
@@ -430,10 +437,10 @@ class MarshalReader {
   /**
    * How many values the decoded result holds when every reference is expanded into a copy. A few
    * bytes of nested references to references can stand for 2^100 values; a consumer walking the
-   * result as a tree (re-encoding it, comparing it) would never finish, so the decoder stops first.
+   * result as a tree (re-encoding it, comparing it) would never finish, so the decoder stops first:
+   * this count is what the decode budget (maxItems) limits.
    */
   private expanded = 0;
-  private readonly expansionLimit: number;
   private readonly view: DataView;
   private readonly latin1: Buffer;
   private frozen: WeakSet<Set<unknown>> | undefined;
@@ -441,11 +448,11 @@ class MarshalReader {
   constructor(
     private readonly data: Uint8Array,
     private readonly maxDepth: number,
+    private readonly maxItems: number,
     private readonly revive: ((dict: Record<string, unknown>) => unknown) | undefined,
   ) {
     this.view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.latin1 = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    this.expansionLimit = Math.max(MIN_EXPANSION_LIMIT, 16 * data.length);
   }
 
   parse(): unknown {
@@ -486,11 +493,13 @@ class MarshalReader {
     const at = this.pos;
     if (at >= this.data.length) throw this.error('unexpected end of data where an object was expected', at);
     const code = this.data[this.pos++]!;
-    this.expanded++;
     const flag = (code & FLAG_REF) !== 0;
     const type = code & ~FLAG_REF;
+    // Every value counts against the decode budget; the end mark of a dict (NULL) creates nothing.
+    if (++this.expanded > this.maxItems && type !== T_NULL) throw tooManyItems('marshal', this.maxItems);
     switch (type) {
       case T_NULL:
+        this.expanded--;
         return NULL;
       case T_NONE:
         return null;
@@ -563,8 +572,11 @@ class MarshalReader {
         if (v === PENDING)
           throw this.error(`reference ${i} to an object still being read (recursive data)`, at);
         this.expanded += this.refSizes[i]! - 1;
-        if (this.expanded > this.expansionLimit) {
-          throw this.error(`references expand to more than ${this.expansionLimit} values`, at);
+        if (this.expanded > this.maxItems) {
+          throw this.error(
+            `references expand to more than maxItems=${this.maxItems} values (the decode budget)`,
+            at,
+          );
         }
         return v;
       }
@@ -590,6 +602,11 @@ class MarshalReader {
     if (depth > this.maxDepth) throw this.error(`nesting deeper than maxDepth=${this.maxDepth}`, at);
   }
 
+  /** Refuses a container of `n` items that would pass the decode budget, before allocating it. */
+  private checkItems(n: number): void {
+    if (this.expanded + n > this.maxItems) throw tooManyItems('marshal', this.maxItems);
+  }
+
   /** Reserves the reference slot of a container being read (its count so far is stored meanwhile). */
   private reserve(flag: boolean): number {
     if (!flag) return -1;
@@ -610,6 +627,12 @@ class MarshalReader {
     if (size === 0) return 0;
     const n = size < 0 ? -size : size;
     this.need(n * 2, at);
+    if (n > MAX_LONG_DIGITS) {
+      throw this.error(
+        `long of ${n} digits exceeds the limit of ${MAX_LONG_DIGITS} (${PY_INT_MAX_STR_DIGITS} decimal digits)`,
+        at,
+      );
+    }
     const p = this.pos;
     const d = this.data;
     for (let i = 0; i < n; i++) {
@@ -682,6 +705,7 @@ class MarshalReader {
 
   private tuple(n: number, depth: number, flag: boolean, at: number): Tuple<unknown> {
     this.enter(depth, at);
+    this.checkItems(n);
     const t = newTuple();
     const ref = this.reserve(flag);
     for (let i = 0; i < n; i++) t[i] = this.item(depth, 'tuple');
@@ -691,6 +715,7 @@ class MarshalReader {
 
   private list(n: number, depth: number, flag: boolean, at: number): unknown[] {
     this.enter(depth, at);
+    this.checkItems(n);
     const a: unknown[] = new Array(n);
     const ref = this.reserve(flag);
     for (let i = 0; i < n; i++) a[i] = this.item(depth, 'list');
@@ -742,6 +767,7 @@ class MarshalReader {
 
   private set(n: number, depth: number, flag: boolean, frozen: boolean, at: number): Set<unknown> {
     this.enter(depth, at);
+    this.checkItems(n);
     const ref = this.reserve(flag);
     const s = new Set<unknown>();
     for (let i = 0; i < n; i++) {

@@ -18,6 +18,11 @@ export interface FormatDecodeOptions {
   /** Deepest container nesting allowed (the outermost container is level 1). Default 100. */
   maxDepth?: number;
   /**
+   * Most values one decode may create, dict keys included (the decode budget). Default 1,000,000.
+   * Refused with a SerializeError before the values are allocated where the format announces counts.
+   */
+  maxItems?: number;
+  /**
    * Called with each decoded dict that has a string `"__class__"` key (after its members are decoded);
    * its return value replaces the dict. Only plain-object dicts are offered: a dict with non-string
    * keys decodes to a Map and is left alone.
@@ -26,6 +31,8 @@ export interface FormatDecodeOptions {
 }
 
 export const DEFAULT_MAX_DEPTH = 100;
+/** Most values one decode may create by default; see FormatDecodeOptions.maxItems. */
+export const DEFAULT_MAX_ITEMS = 1_000_000;
 
 /** Python 3.11 refuses int↔str conversions of more than 4300 decimal digits (CVE-2020-10735). */
 export const PY_INT_MAX_STR_DIGITS = 4300;
@@ -35,6 +42,20 @@ export function maxDepthOf(options: { maxDepth?: number } | undefined): number {
   if (d === undefined) return DEFAULT_MAX_DEPTH;
   if (!Number.isInteger(d) || d < 0) throw new SerializeError(`invalid maxDepth: ${String(d)}`);
   return d;
+}
+
+export function maxItemsOf(options: { maxItems?: number } | undefined): number {
+  const n = options?.maxItems;
+  if (n === undefined) return DEFAULT_MAX_ITEMS;
+  if (!Number.isSafeInteger(n) || n < 1) throw new SerializeError(`invalid maxItems: ${String(n)}`);
+  return n;
+}
+
+/** The SerializeError for data that would create more than `maxItems` values. */
+export function tooManyItems(format: string, maxItems: number): SerializeError {
+  return new SerializeError(
+    `${format}: data holds more than maxItems=${maxItems} values (the decode budget; raise maxDecodeItems to accept it)`,
+  );
 }
 
 /**

@@ -10,11 +10,13 @@ import {
   isPlainObject,
   lineColumn,
   maxDepthOf,
+  maxItemsOf,
   newTuple,
   PY_INT_MAX_STR_DIGITS,
   replaceValue,
   setOwn,
   tooDeep,
+  tooManyItems,
   typeName,
 } from './options.js';
 import { bigintDigits, isPyInt, pyFloatFromString, pyFloatRepr } from './py-float.js';
@@ -243,7 +245,7 @@ export function decodeSerpent(data: Uint8Array, options?: FormatDecodeOptions): 
   const text = decodeUtf8(data, 'serpent');
   const nul = text.indexOf('\0');
   if (nul !== -1) throw new SerializeError(`invalid serpent data: NUL character at char ${nul}`);
-  const p = new SerpentParser(text, maxDepthOf(options), options?.reviveClass);
+  const p = new SerpentParser(text, maxDepthOf(options), maxItemsOf(options), options?.reviveClass);
   return guardStack(() => p.parse(), 'serpent');
 }
 
@@ -262,11 +264,17 @@ class SerpentParser {
   private nextLf = -1;
   private nextCr = -1;
 
+  /** What is left of the decode budget (values, dict keys included). */
+  private itemsLeft: number;
+
   constructor(
     private readonly text: string,
     private readonly maxDepth: number,
+    private readonly maxItems: number,
     private readonly revive: ((dict: Record<string, unknown>) => unknown) | undefined,
-  ) {}
+  ) {
+    this.itemsLeft = maxItems;
+  }
 
   parse(): unknown {
     const v = this.value(0);
@@ -305,6 +313,7 @@ class SerpentParser {
 
   private value(depth: number): unknown {
     this.skip();
+    if (--this.itemsLeft < 0) throw tooManyItems('serpent', this.maxItems);
     const t = this.text;
     const p = this.pos;
     const c = t.charCodeAt(p);

@@ -1,0 +1,63 @@
+// Attack (or accident): a peer that freezes (SIGSTOP) while calls wait on it. Between Cinder peers
+// the heartbeat fails the waiting calls within about twice `heartbeatMs`; over a Pyro-style
+// connection (no pipelining: a PING would wait behind the call) the bound is the call's own
+// timeout, and dropping that connection must not cost the client process anything later.
+import { connect, TimeoutError } from '@cinder/cinder';
+import { describe, expect, it, type OnTestFinishedHandler } from 'vitest';
+import { type AttackedApp, sleep, startEchoServer } from './attack-helpers.js';
+
+type Echo = { echo(v: unknown): unknown; slow(): string };
+type Cleanup = (fn: OnTestFinishedHandler) => void;
+
+async function frozenServer(fin: Cleanup): Promise<AttackedApp> {
+  const app = await startEchoServer();
+  fin(async () => {
+    app.child.child.kill('SIGCONT');
+    await app.stop();
+  });
+  return app;
+}
+
+/** How long `p` took to settle, and how. */
+async function settle(p: Promise<unknown>): Promise<{ ms: number; error: unknown }> {
+  const t0 = performance.now();
+  try {
+    await p;
+    return { ms: performance.now() - t0, error: undefined };
+  } catch (error) {
+    return { ms: performance.now() - t0, error };
+  }
+}
+
+describe.concurrent('liveness: a frozen server', () => {
+  it('over a Cinder connection, a call to a SIGSTOPped server fails within about 2 × heartbeatMs', async ({
+    onTestFinished: fin,
+  }) => {
+    const app = await frozenServer(fin);
+    await using proxy = connect<Echo>(app.uri, { config: { heartbeatMs: 300 } });
+    expect(await proxy.echo('warm')).toBe('warm');
+    // a call that runs longer than the heartbeat is not mistaken for a dead peer
+    expect(await proxy.slow()).toBe('Finally, an answer!');
+    app.child.child.kill('SIGSTOP');
+    const r = await settle(proxy.echo('anyone?'));
+    expect(r.error, 'the call must fail').toBeInstanceOf(Error);
+    expect(String((r.error as Error).message)).toMatch(/heartbeat/);
+    expect(r.ms).toBeLessThan(3000);
+  }, 30_000);
+
+  it('over a Pyro-style connection (no pipelining), the call timeout bounds it and the dropped connection costs nothing later', async ({
+    onTestFinished: fin,
+  }) => {
+    const app = await frozenServer(fin);
+    await using proxy = connect<Echo>(app.uri, { multiplex: false, config: { heartbeatMs: 300 } });
+    expect(await proxy.echo('warm')).toBe('warm');
+    app.child.child.kill('SIGSTOP');
+    const r = await settle(proxy.$call('echo', ['anyone?'], { timeoutMs: 500 }));
+    expect(r.error).toBeInstanceOf(TimeoutError);
+    expect(r.ms).toBeLessThan(2500);
+    // The timed-out call's connection is dropped Pyro's way; the frozen peer never answers the close.
+    // Past the close timeout (10 s) that used to be an unhandled rejection in the client.
+    await sleep(11_000);
+    expect(proxy.$connected).toBe(false);
+  }, 30_000);
+});
