@@ -40,6 +40,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * `oneway_echo` and `oneway_slow` (oneway), `slow`, `generator`, `nan`, `inf`, `shutdown`, the
  * `verbose` attribute and the dunder `__dunder__`; `_private` and `__private` stay private.
  */
+/** How verbose mode renders values: on one line (inspect's defaults bound arrays and depth). */
+const INSPECT = { breakLength: Number.POSITIVE_INFINITY } as const;
+
 @expose
 export class EchoServer {
   #verbose: boolean;
@@ -58,9 +61,14 @@ export class EchoServer {
     if (this.#verbose) this.#print(`${asctime(new Date())} - ${text}`);
   }
 
+  /** Logs a received value, rendered only when verbose (rendering a large value costs time). */
+  #logValue(what: string, value: unknown): void {
+    if (this.#verbose) this.#log(`${what}: ${inspect(value, INSPECT)}`);
+  }
+
   /** Returns the message. */
   echo<T>(message: T): T {
-    this.#log(`echo: ${inspect(message, { breakLength: Number.POSITIVE_INFINITY })}`);
+    this.#logValue('echo', message);
     return message;
   }
 
@@ -79,7 +87,7 @@ export class EchoServer {
   /** Like echo, but oneway: the client does not wait for (or get) the return value. */
   @oneway
   oneway_echo(message: unknown): string {
-    this.#log(`oneway_echo: ${inspect(message, { breakLength: Number.POSITIVE_INFINITY })}`);
+    this.#logValue('oneway_echo', message);
     return 'bogus return value';
   }
 

@@ -5,6 +5,7 @@ import {
   AbortedError,
   type CallOptions,
   type CinderConfig,
+  ConfigError,
   componentLogger,
   type Logger,
   NAMESERVER_NAME,
@@ -127,6 +128,12 @@ export async function startNameServer(options: StartNameServerOptions = {}): Pro
       ...(options.regexTimeoutMs !== undefined ? { regexTimeoutMs: options.regexTimeoutMs } : {}),
       logger,
     });
+    if (options.host === undefined && options.unixSocket === undefined && config.nsHost.includes(',')) {
+      // A list names the replicas clients may use; which of them this one is, only the caller knows.
+      throw new ConfigError(
+        `nsHost is a list of name servers (${config.nsHost}): give this name server its own host to bind`,
+      );
+    }
     const natHost = options.natHost ?? config.natHost ?? undefined;
     const daemon = await Daemon.start({
       ...options.daemonOptions,

@@ -49,6 +49,16 @@ describe('PYRONAME / PYROMETA resolution', () => {
     await ns?.close();
   });
 
+  it('refuses to start a name server on a list of hosts without its own host', async () => {
+    await expect(
+      startNameServer({
+        port: 0,
+        noBroadcast: true,
+        config: { ...config, nsHost: '127.0.0.1:1,127.0.0.1:2' },
+      }),
+    ).rejects.toThrow(/give this name server its own host/);
+  });
+
   it('watches a name: its registration now, every new one, then null when it is removed', async () => {
     const stream = await client.watch('test.watched');
     expect((await stream.next()).value).toBeNull(); // not registered yet

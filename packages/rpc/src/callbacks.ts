@@ -4,7 +4,7 @@
 // and it works through NAT. The references live as long as the connection.
 import { DaemonError, type ObjectMetadata, SerializeError } from '@cinder/core';
 import type { Serializer } from '@cinder/serializers';
-import { invokeExposed, notCallable } from './dispatch.js';
+import { checkArgCount, invokeExposed, notCallable } from './dispatch.js';
 import { exposureOf, isExposed } from './expose.js';
 import type { IncomingCall, Session } from './session.js';
 
@@ -38,6 +38,7 @@ export class CallbackTable {
     if (target === undefined) throw new DaemonError('unknown object');
     if (typeof target === 'function') {
       if (call.method !== '__call__') throw notCallable(target, call.method);
+      checkArgCount(call.method, call.params);
       return (target as (...args: unknown[]) => unknown)(...call.params);
     }
     return invokeExposed(target, exposureOf(target), call.method, call.params, call.kwargs);

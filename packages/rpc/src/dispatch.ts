@@ -31,6 +31,22 @@ export function notCallable(target: object, name: string): RemoteError {
 const EMPTY_ARGS: unknown[] = [];
 
 /**
+ * Most positional arguments one call may pass. JavaScript passes arguments on the stack, so a call
+ * with hundreds of thousands of them (a peer's params list is as long as it likes) would fail with a
+ * stack overflow; no method takes that many, so more are refused like any bad argument list.
+ */
+export const MAX_POSITIONAL_ARGS = 10_000;
+
+/** Refuses a params list longer than MAX_POSITIONAL_ARGS (a TypeError, as Python words it). */
+export function checkArgCount(method: string, params: readonly unknown[]): void {
+  if (params.length > MAX_POSITIONAL_ARGS) {
+    throw argumentError(
+      `${method}() takes at most ${MAX_POSITIONAL_ARGS} positional arguments but ${params.length} were given`,
+    );
+  }
+}
+
+/**
  * Maps positional params and keyword arguments onto a JavaScript argument list. With declared
  * parameter names (`@params`) keywords fill their positions (`**name` collects the rest); without
  * them, non-empty keywords arrive as one trailing object.
@@ -96,7 +112,10 @@ export function invokeExposed(
   kwargs: Record<string, unknown> | null,
 ): unknown {
   const m = exposure.methods.get(method);
-  if (m !== undefined) return m.fn.apply(target, buildArguments(method, m, params, kwargs));
+  if (m !== undefined) {
+    checkArgCount(method, params);
+    return m.fn.apply(target, buildArguments(method, m, params, kwargs));
+  }
   if (method === '__getattr__' || method === '__setattr__') {
     const name = params[0];
     if (typeof name !== 'string') throw argumentError(`${method} needs an attribute name`);

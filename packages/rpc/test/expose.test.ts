@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildArguments, invokeExposed, notCallable } from '../src/dispatch.js';
+import { buildArguments, invokeExposed, MAX_POSITIONAL_ARGS, notCallable } from '../src/dispatch.js';
 import {
   behavior,
   behaviorOf,
@@ -204,6 +204,15 @@ describe('dispatch', () => {
 
   it('calls methods with positional arguments', () => {
     expect(invokeExposed(t, e, 'add', [1, 2], {})).toBe(3);
+  });
+
+  it('refuses more positional arguments than a call can pass, instead of overflowing the stack', () => {
+    const many = Array(MAX_POSITIONAL_ARGS).fill(0);
+    expect(invokeExposed(t, e, 'add', many, null)).toBe(0);
+    expect(() => invokeExposed(t, e, 'add', [...many, 0], null)).toThrow(TypeError);
+    expect(() => invokeExposed(t, e, 'add', Array(500_000).fill(0), null)).toThrow(
+      /add\(\) takes at most 10000 positional arguments but 500000 were given/,
+    );
   });
 
   it('maps keyword arguments onto declared parameters', () => {
