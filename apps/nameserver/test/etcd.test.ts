@@ -11,6 +11,7 @@ import { connectNameServer, followName, locateNS, type NameServerClient } from '
 import {
   type EtcdCluster,
   etcdBinary,
+  freePort,
   type StartedChild,
   startChild,
   startEtcdCluster,
@@ -83,6 +84,10 @@ describe.skipIf(!etcdBinary())('cinder-ns replicas on one etcd cluster', () => {
     expect(reg.code, reg.stderr).toBe(0);
     const look = await nscProcess([...at(b), 'lookup', 'nsc.thing']);
     expect(look.stdout).toBe('PYRO:thing@127.0.0.1:4444\n');
+    // A list whose first replica is dead: the next one answers.
+    const dead = await freePort();
+    const listed = await nscProcess(['-n', `127.0.0.1:${dead},127.0.0.1:${a.port}`, 'lookup', 'nsc.thing']);
+    expect(listed.stdout, listed.stderr).toBe('PYRO:thing@127.0.0.1:4444\n');
   });
 
   it.skipIf(!hasPyro4)(

@@ -26,6 +26,10 @@ import type { Connection, ConnectionHandler, FramingOptions, PeerCertificate } f
 
 /** How long `close()` waits for the flush and the peer's FIN before destroying the socket. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+/** Output queued for a peer beyond which reading from it stops until it drains. */
+export const DEFAULT_MAX_BUFFERED_OUTPUT = 8 * 1024 * 1024;
+/** A peer whose queued output makes no progress for this long while reading is held is dropped. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface SocketConnectionInit {
   socket: Socket;
@@ -114,6 +118,15 @@ export class SocketConnection implements Connection {
   /** Reads go through these into buffers of the frame reader's choosing; no 'data' events. */
   readonly #directReads: DirectReads | null;
   #paused = false;
+  /**
+   * Reading is held because the peer does not read what we send: past `maxBufferedOutput` bytes
+   * queued, nothing more is read (so nothing more is dispatched) until the output drains.
+   */
+  #outPaused = false;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #drainSeen = 0;
+  readonly #maxBufferedOutput: number;
+  readonly #drainTimeoutMs: number;
   /** What arrived in the chunk being parsed after pause(): messages, or a framing error last. */
   #backlog: Array<Message | Error> | null = null;
   /** A framing error was reported: further bytes are read (to see the peer's FIN) and dropped. */
@@ -143,6 +156,8 @@ export class SocketConnection implements Connection {
     this.localAddress = init.localAddress;
     this.#logger = init.logger;
     this.#onClosed = init.onClosed;
+    this.#maxBufferedOutput = framing.maxBufferedOutput ?? DEFAULT_MAX_BUFFERED_OUTPUT;
+    this.#drainTimeoutMs = framing.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     this.#reader = new FrameReader({
       maxMessageSize: framing.maxMessageSize,
       maxInflatedSize: framing.maxInflatedSize,
@@ -310,11 +325,17 @@ export class SocketConnection implements Connection {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#continue();
+  }
+
+  /** Delivers what was held and reads on, unless reading is (still, or again) held. */
+  #continue(): void {
+    if (this.#paused || this.#outPaused) return;
     const backlog = this.#backlog;
     if (backlog) {
       this.#backlog = null;
       for (let i = 0; i < backlog.length; i++) {
-        if (this.#paused) {
+        if (this.#paused || this.#outPaused) {
           // Paused again by the handler: keep the rest for the next resume(). No I/O can have
           // happened inside this loop, so nothing newer was queued meanwhile.
           this.#backlog = backlog.slice(i);
@@ -324,7 +345,47 @@ export class SocketConnection implements Connection {
         this.#dispatch(backlog[i] as Message | Error);
       }
     }
-    if (!this.#paused && this.#reading && this.#state === OPEN) this.#socket.resume();
+    if (!this.#paused && !this.#outPaused && this.#reading && this.#state === OPEN) this.#socket.resume();
+  }
+
+  /**
+   * True (and reading held) when more than `maxBufferedOutput` bytes wait for the peer: it sends
+   * but does not read. Reading resumes on 'drain'; a peer whose output makes no progress for
+   * `drainTimeoutMs` is dropped.
+   */
+  #outputFull(): boolean {
+    if (this.#outPaused) return true;
+    const queued = this.#socket.writableLength + (this.#slabPos - this.#slabStart);
+    if (queued <= this.#maxBufferedOutput) return false;
+    this.#outPaused = true;
+    this.#socket.pause();
+    if (this.#drainTimeoutMs > 0) {
+      this.#drainSeen = queued;
+      this.#drainTimer = setInterval(this.#checkDrain, this.#drainTimeoutMs);
+      this.#drainTimer.unref();
+    }
+    return true;
+  }
+
+  readonly #checkDrain = (): void => {
+    const queued = this.#socket.writableLength;
+    if (queued < this.#drainSeen) {
+      this.#drainSeen = queued;
+      return;
+    }
+    this.destroy(
+      new TimeoutError(
+        `${this.remoteAddress} read none of ${queued} bytes queued for it in ${this.#drainTimeoutMs} ms`,
+      ),
+    );
+  };
+
+  #outputDrained(): void {
+    if (!this.#outPaused) return;
+    this.#outPaused = false;
+    if (this.#drainTimer !== undefined) clearInterval(this.#drainTimer);
+    this.#drainTimer = undefined;
+    this.#continue();
   }
 
   close(options?: CallOptions): Promise<void> {
@@ -404,14 +465,14 @@ export class SocketConnection implements Connection {
     // The version may be known even though the frame is bad: the answer should speak it.
     if (!this.#versionKnown) this.#learnVersion();
     const error = err instanceof Error ? err : new ProtocolError(String(err));
-    if (this.#paused) (this.#backlog ??= []).push(error);
+    if (this.#paused || this.#outPaused) (this.#backlog ??= []).push(error);
     else this.#dispatch(error);
   }
 
   readonly #onMessage = (message: Message): void => {
     if (this.#state !== OPEN) return;
     if (!this.#versionKnown) this.#learnVersion();
-    if (this.#paused) (this.#backlog ??= []).push(message);
+    if (this.#paused || this.#outputFull()) (this.#backlog ??= []).push(message);
     else this.#dispatch(message);
   };
 
@@ -446,6 +507,7 @@ export class SocketConnection implements Connection {
   };
 
   readonly #onDrain = (): void => {
+    this.#outputDrained();
     const drain = this.#drain;
     if (drain) {
       this.#drain = null;
@@ -455,6 +517,7 @@ export class SocketConnection implements Connection {
 
   readonly #onSocketClose = (): void => {
     this.#state = CLOSED;
+    if (this.#drainTimer !== undefined) clearInterval(this.#drainTimer);
     this.#backlog = null;
     const drain = this.#drain;
     if (drain) {

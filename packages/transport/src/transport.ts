@@ -24,6 +24,14 @@ export interface FramingOptions {
   hmacKey?: Uint8Array | undefined;
   /** zlib-compress payloads larger than this many bytes (0 or absent: never compress). */
   compressAbove?: number | undefined;
+  /**
+   * Bytes queued for the peer beyond which nothing more is read from it (so nothing more is
+   * dispatched) until the output drains: a peer that sends but does not read cannot make us
+   * buffer without bound. Default 8 MiB.
+   */
+  maxBufferedOutput?: number | undefined;
+  /** While reading is held so, a peer whose queued output makes no progress for this long is dropped. Default 30 s (0 = never). */
+  drainTimeoutMs?: number | undefined;
 }
 
 /** Receives what a connection reads. Called synchronously from the socket's data handler. */
