@@ -21,3 +21,4 @@ export {
   type ResolveOptions,
   resolveUri,
 } from './resolve.js';
+export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';
