@@ -5,9 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortedError,
   ClassRegistry,
+  CommunicationError,
   connect,
   Daemon,
   expose,
+  NotExposedError,
   RemoteError,
   SerializeError,
 } from '../src/index.js';
@@ -70,6 +72,21 @@ describe('custom error classes between Cinder peers', () => {
   });
 });
 
+describe("a failed call's stack", () => {
+  async function placeOrder(account: { withdraw(n: number): Promise<number> }): Promise<number> {
+    return await account.withdraw(5);
+  }
+
+  it("shows the caller's line, not only Cinder's frames; the remote stack stays in remoteStack", async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const err = (await placeOrder(account).catch((e: unknown) => e)) as RemoteError;
+    expect(err.stack).toMatch(/^RemoteError: InsufficientFunds: cannot withdraw 5\n/);
+    expect(err.stack).toMatch(/\n {4}at (async )?placeOrder \(.*errors\.test\.ts:\d+:\d+\)/);
+    expect(err.stack).not.toMatch(/decodeError|error-codec/);
+    expect(err.remoteStack).toMatch(/at Account\.withdraw/);
+  });
+});
+
 describe('values that cannot mean anything remotely', () => {
   async function* gen() {
     yield 1;
@@ -95,6 +112,33 @@ describe('values that cannot mean anything remotely', () => {
     // the call never reached the server, and the connection still works
     expect(await account.count()).toBe(before);
     expect(await account.echo([1, 'two'])).toEqual([1, 'two']);
+  });
+});
+
+describe('local refusals and unknown objects', () => {
+  it('an unexposed or private method is refused by the proxy as a NotExposedError, not a RemoteError', async () => {
+    await using account = connect<Account & { transfer(): void }>(uri, { timeoutMs: 5000 });
+    const before = await account.count();
+    const refusals = [
+      ['transfer', await account.transfer().catch((e: unknown) => e)],
+      ['_secret', await account.$call('_secret').catch((e: unknown) => e)],
+    ] as const;
+    for (const [method, err] of refusals) {
+      expect(err).toBeInstanceOf(NotExposedError);
+      expect(err).not.toBeInstanceOf(RemoteError);
+      expect((err as NotExposedError).code).toBe('NOT_EXPOSED');
+      expect((err as Error).message).toBe(
+        `remote object '${uri}' has no exposed attribute or method '${method}'`,
+      );
+    }
+    expect(await account.count()).toBe(before); // nothing reached the server
+  });
+
+  it("an unknown object's error names the object", async () => {
+    await using missing = connect<Account>(uri.replace('bank.account', 'bank.acount'), { timeoutMs: 5000 });
+    const err = await missing.count().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CommunicationError);
+    expect((err as Error).message).toMatch(/rejected: unknown object 'bank\.acount'$/);
   });
 });
 

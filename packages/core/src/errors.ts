@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'SECURITY'
   | 'CONFIG'
   | 'INVALID_URI'
+  | 'NOT_EXPOSED'
   | 'REMOTE';
 
 export interface CinderErrorOptions {
@@ -134,6 +135,16 @@ export class InvalidUriError extends CinderError {
   override readonly name: string = 'InvalidUriError';
 }
 
+/**
+ * The proxy refused a call locally: the object's metadata (from the handshake) says the method or
+ * attribute is not exposed, so nothing was sent. Pyro raises `AttributeError` here; to a Python peer
+ * this error travels as `builtins.AttributeError`, with Pyro's message.
+ */
+export class NotExposedError extends CinderError {
+  static override readonly code: ErrorCode = 'NOT_EXPOSED';
+  override readonly name: string = 'NotExposedError';
+}
+
 export interface RemoteErrorInit {
   /** Fully qualified remote type, e.g. `builtins.ValueError` or `cinder.TypeError`. */
   remoteType: string;
@@ -190,6 +201,7 @@ export const errorClasses = {
   SecurityError,
   ConfigError,
   InvalidUriError,
+  NotExposedError,
 } as const;
 
 export function isCinderError(err: unknown): err is CinderError {

@@ -3,7 +3,7 @@
 // ends, PING), concurrency (async methods, pipelining, strict order without multiplexing, no
 // blocking across connections) and the per-call context (client, correlation ids across two
 // daemons, annotations in and out, resources closed on disconnect).
-import { DAEMON_NAME, DaemonError, RemoteError } from '@cinder/core';
+import { DAEMON_NAME, DaemonError, NotExposedError } from '@cinder/core';
 import { connect } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -513,9 +513,9 @@ describe('per-call context', () => {
     expect(currentContext()).toBeUndefined();
   });
 
-  it('remote errors keep their remote type', async () => {
+  it('a name the metadata does not list is refused by the proxy itself', async () => {
     await using p = connect<Contextual>(a.uriFor('ctx'));
     const err = await p.$call('missing').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toBeInstanceOf(NotExposedError);
   });
 });

@@ -10,9 +10,9 @@ import {
   componentLogger,
   DAEMON_NAME,
   type Logger,
+  NotExposedError,
   type ObjectMetadata,
   ProtocolError,
-  RemoteError,
   resolveConfig,
   SecurityError,
   SerializeError,
@@ -141,6 +141,27 @@ function failureText(serializers: SerializerSet, message: Message): string {
     // not decodable: fall through to the raw bytes
   }
   return Buffer.from(message.payload).toString('latin1');
+}
+
+/**
+ * Gives a failed call's error the caller's frames instead of Cinder's. A reply's error is made where
+ * the socket's data is decoded, so its own stack shows only Cinder internals; captured here, in the
+ * rejection handler the caller's `await` waits on, V8's async stack traces give the caller's lines
+ * (`at async main (app.mjs:12:3)`). Free for calls that succeed; when no caller frame is found (the
+ * promise is not awaited in an async function) the original stack stays.
+ */
+function withCallerFrames(err: unknown): never {
+  if (err instanceof Error && typeof err.stack === 'string') {
+    const here: { stack?: string } = {};
+    Error.captureStackTrace(here, withCallerFrames);
+    const frames = here.stack ?? '';
+    const at = frames.indexOf('\n    at ');
+    if (at >= 0) {
+      const own = err.stack.indexOf('\n    at ');
+      err.stack = (own >= 0 ? err.stack.slice(0, own) : err.stack) + frames.slice(at);
+    }
+  }
+  throw err;
 }
 
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -488,7 +509,7 @@ export class ProxyCore {
         server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
         makeStream: (start) => new PullStream(this, start.streamId),
         onControl: (message) => {
-          this.onHandshakeReply(session, message, address, keyClient).then(
+          this.onHandshakeReply(session, message, address, keyClient, target.object).then(
             () => done(undefined, session),
             (err: Error) => {
               done(err);
@@ -562,6 +583,7 @@ export class ProxyCore {
     message: Message,
     address: string,
     keyClient: SharedKeyClient | undefined,
+    objectId: string,
   ): Promise<void> {
     const serializer = this.serializers.byId(message.serializerId);
     if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
@@ -577,7 +599,9 @@ export class ProxyCore {
       ) {
         throw new SecurityError(`connection to ${address} rejected: ${reason}`);
       }
-      throw new CommunicationError(`connection to ${address} rejected: ${reason}`);
+      // Pyro's text does not say which object: name it, so a typo in a URI is easy to see.
+      const why = reason === 'unknown object' ? `unknown object '${objectId}'` : reason;
+      throw new CommunicationError(`connection to ${address} rejected: ${why}`);
     }
     if (message.type !== MsgType.CONNECTOK) {
       throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
@@ -657,13 +681,9 @@ export class ProxyCore {
   // ---------------------------------------------------------------------------------------------
   // Calls
 
-  private notExposed(name: string): RemoteError {
-    const message = `remote object '${this.uri}' has no exposed attribute or method '${name}'`;
-    return new RemoteError({
-      remoteType: 'builtins.AttributeError',
-      remoteMessage: message,
-      args: [message],
-    });
+  /** A local refusal (nothing is sent), with Pyro's AttributeError text. */
+  private notExposed(name: string): NotExposedError {
+    return new NotExposedError(`remote object '${this.uri}' has no exposed attribute or method '${name}'`);
   }
 
   /** Calls a remote method. The hot path: no work beyond encoding and one map insert when connected. */
@@ -676,7 +696,7 @@ export class ProxyCore {
     if (this.reconnect !== undefined || this.maxRetries !== 0) {
       attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
     }
-    return attempt;
+    return attempt.then(undefined, withCallerFrames);
   }
 
   /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */

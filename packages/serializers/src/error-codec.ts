@@ -14,6 +14,7 @@ import {
   InvalidUriError,
   MessageTooLargeError,
   NamingError,
+  NotExposedError,
   ProtocolError,
   RemoteError,
   SecurityError,
@@ -76,6 +77,7 @@ const CINDER_BY_JS_NAME = new Map<string, CinderErrorClass>([
 
 // JavaScript built-in error → Python built-in exception. Subclasses use their nearest ancestor.
 const JS_TO_PYTHON = new Map<Function, string>([
+  [NotExposedError, 'AttributeError'],
   [TypeError, 'TypeError'],
   [RangeError, 'ValueError'],
   [SyntaxError, 'SyntaxError'],
@@ -86,7 +88,8 @@ const JS_TO_PYTHON = new Map<Function, string>([
 ]);
 
 /** JavaScript error classes a received `_jsClass` may re-create: built-ins with a (message) constructor. */
-const SAFE_JS_ERRORS = new Map<string, new (message?: string) => Error>([
+const SAFE_JS_ERRORS = new Map<string, new (message: string) => Error>([
+  ['NotExposedError', NotExposedError],
   ['Error', Error],
   ['TypeError', TypeError],
   ['RangeError', RangeError],

@@ -10,6 +10,7 @@ import {
   InvalidUriError,
   MessageTooLargeError,
   NamingError,
+  NotExposedError,
   ProtocolError,
   RemoteError,
   SecurityError,
@@ -262,6 +263,14 @@ describe('custom JavaScript error classes', () => {
     });
     expect(back).toBeInstanceOf(InsufficientFunds);
     expect(back.message).toBe('poor');
+  });
+
+  it("NotExposedError (a proxy's local refusal) is Python's AttributeError on the wire", () => {
+    const dict = encodeError(new NotExposedError("no exposed attribute or method 'x'"), opts4);
+    expect(dict.__class__).toBe('builtins.AttributeError');
+    const back = decodeError(dict, opts4);
+    expect(back).toBeInstanceOf(NotExposedError);
+    expect((back as NotExposedError).code).toBe('NOT_EXPOSED');
   });
 
   it('ignore a _jsClass that is no class name, or that comes with a non-builtin class', () => {
