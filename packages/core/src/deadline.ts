@@ -70,3 +70,163 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * One operation's deadline: the caller's `timeoutMs` and `signal`, merged once when the operation
+ * (a call) is made, then passed down to everything it waits for — queueing, connecting, resolving a
+ * name, the handshake, the wire, the cancel message. It costs nothing until someone waits on it, and
+ * at most one timer however many wait: the first `onExpire` arms it, the last unsubscription clears it.
+ */
+export class Deadline {
+  /** No timeout and no signal: never expires. */
+  static readonly NONE: Deadline = new Deadline(0, undefined);
+
+  /** The caller's timeout in milliseconds (0 = none), as given. */
+  readonly timeoutMs: number;
+  /** The caller's signal, if any. */
+  readonly callerSignal: AbortSignal | undefined;
+  /** When the timeout passes, in `performance.now()` milliseconds (Infinity without a timeout). */
+  readonly expiresAt: number;
+  #timer: NodeJS.Timeout | undefined;
+  #listeners: ((aborted: boolean) => void)[] | undefined;
+  #onAbort: (() => void) | undefined;
+  #fired: boolean | undefined; // undefined: not yet; else whether by abort
+
+  private constructor(timeoutMs: number, signal: AbortSignal | undefined) {
+    this.timeoutMs = timeoutMs > 0 ? timeoutMs : 0;
+    this.callerSignal = signal;
+    this.expiresAt = this.timeoutMs > 0 ? performance.now() + this.timeoutMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** The deadline of `options`, with `defaultTimeoutMs` when they give no timeout. */
+  static from(options: CallOptions | undefined, defaultTimeoutMs = 0): Deadline {
+    const timeoutMs = options?.timeoutMs ?? defaultTimeoutMs;
+    const signal = options?.signal;
+    if (signal === undefined && !(timeoutMs > 0)) return Deadline.NONE;
+    return new Deadline(timeoutMs, signal);
+  }
+
+  /** A deadline `timeoutMs` from now (0 = none), with no signal. */
+  static after(timeoutMs: number): Deadline {
+    return timeoutMs > 0 ? new Deadline(timeoutMs, undefined) : Deadline.NONE;
+  }
+
+  /** Whether it can ever expire. */
+  get bounded(): boolean {
+    return this.timeoutMs > 0 || this.callerSignal !== undefined;
+  }
+
+  /** Milliseconds left (Infinity without a timeout; 0 once passed). */
+  remainingMs(): number {
+    return this.timeoutMs > 0 ? Math.max(0, this.expiresAt - performance.now()) : Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether it has passed: 'aborted' (the signal), 'timeout', or undefined. */
+  expired(): 'aborted' | 'timeout' | undefined {
+    if (this.#fired !== undefined) return this.#fired ? 'aborted' : 'timeout';
+    if (this.callerSignal?.aborted) return 'aborted';
+    if (this.timeoutMs > 0 && performance.now() >= this.expiresAt) return 'timeout';
+    return undefined;
+  }
+
+  /**
+   * The error for `what` when the deadline has passed: TimeoutError ("… timed out after N ms") or
+   * AbortedError ("… was aborted", the signal's reason as cause; a TimeoutError reason stays a timeout).
+   */
+  error(what: string, aborted = this.expired() === 'aborted'): AbortedError | TimeoutError {
+    if (aborted && this.callerSignal !== undefined) return abortError(this.callerSignal, what);
+    return new TimeoutError(`${what} timed out after ${this.timeoutMs} ms`);
+  }
+
+  /**
+   * Calls `listener` once when the deadline passes (true: by the signal); returns the function that
+   * stops listening. Already passed: the listener runs now.
+   */
+  onExpire(listener: (aborted: boolean) => void): () => void {
+    if (!this.bounded) return noop;
+    const now = this.expired();
+    if (now !== undefined) {
+      listener(now === 'aborted');
+      return noop;
+    }
+    const listeners = (this.#listeners ??= []);
+    listeners.push(listener);
+    if (listeners.length === 1) this.#arm();
+    return () => {
+      const i = listeners.indexOf(listener);
+      if (i < 0) return;
+      listeners.splice(i, 1);
+      if (listeners.length === 0) this.#disarm();
+    };
+  }
+
+  /**
+   * Runs `fn` with a signal that aborts when the deadline passes (for APIs that take a signal: name
+   * lookups, connecting), driven by the same timer; listening stops when `fn` settles.
+   */
+  async withSignal<T>(fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    if (!this.bounded) return fn(undefined);
+    const controller = new AbortController();
+    const stop = this.onExpire((aborted) =>
+      controller.abort(
+        aborted ? this.callerSignal?.reason : new TimeoutError(`timed out after ${this.timeoutMs} ms`),
+      ),
+    );
+    try {
+      return await fn(controller.signal);
+    } finally {
+      stop();
+    }
+  }
+
+  /** `promise`, or the deadline's error for `what` if it passes first. */
+  race<T>(promise: Promise<T>, what: string): Promise<T> {
+    if (!this.bounded) return promise;
+    return new Promise<T>((resolve, reject) => {
+      const stop = this.onExpire((aborted) => reject(this.error(what, aborted)));
+      promise.then(
+        (value) => {
+          stop();
+          resolve(value);
+        },
+        (err: unknown) => {
+          stop();
+          reject(err);
+        },
+      );
+    });
+  }
+
+  #arm(): void {
+    if (this.timeoutMs > 0 && this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#fire(false), Math.max(0, this.expiresAt - performance.now()));
+    }
+    const signal = this.callerSignal;
+    if (signal !== undefined && this.#onAbort === undefined) {
+      this.#onAbort = () => this.#fire(true);
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    if (this.#onAbort !== undefined) {
+      this.callerSignal?.removeEventListener('abort', this.#onAbort);
+      this.#onAbort = undefined;
+    }
+  }
+
+  #fire(aborted: boolean): void {
+    if (this.#fired !== undefined) return;
+    this.#fired = aborted;
+    this.#disarm();
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const l of listeners) l(aborted);
+  }
+}
+
+const noop = (): void => {};

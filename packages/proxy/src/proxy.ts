@@ -3,6 +3,7 @@
 // oneway calls, remote attributes, batches, per-call options, timeouts and cancellation, automatic
 // reconnection with backoff, and calls pipelined on one connection when both ends are Cinder.
 import {
+  AbortedError,
   type CallOptions,
   type CinderConfig,
   CommunicationError,
@@ -496,7 +497,7 @@ export class ProxyCore {
         else resolve(session!);
       };
       const onAbort = () =>
-        done(new CommunicationError(`connect to ${address} was aborted`, { cause: signal?.reason }));
+        done(new AbortedError(`connect to ${address} was aborted`, { cause: signal?.reason }));
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(
         () => done(new TimeoutError(`handshake with ${address} timed out after ${timeoutMs} ms`)),

@@ -1,13 +1,7 @@
 // This end's calls to the peer: encoded when made, queued behind the call on the wire on a
 // connection without pipelining (every Pyro peer), sent with a seq, timed (timeout, abort signal,
 // the cancel message to a Cinder peer) and answered (the RESULT matched by seq and decoded).
-import {
-  AbortedError,
-  type CallOptions,
-  ConnectionClosedError,
-  ProtocolError,
-  TimeoutError,
-} from '@cinder/core';
+import { ConnectionClosedError, type Deadline, ProtocolError } from '@cinder/core';
 import { type Annotations, Flags, type Message } from '@cinder/protocol';
 import type { CallEnvelope, Serializer } from '@cinder/serializers';
 import { Capability } from './capabilities.js';
@@ -28,8 +22,10 @@ export interface Pending {
   onReplyAnnotations: ((annotations: Annotations) => void) | undefined;
   readonly resolve: (reply: any) => void;
   readonly reject: (err: Error) => void;
-  timer: NodeJS.Timeout | undefined;
-  abortCleanup: (() => void) | undefined;
+  /** The call's one deadline, made when the call was made. */
+  readonly deadline: Deadline;
+  /** Stops watching the deadline (it is watched from the moment the call is made, queued or not). */
+  unwatch: (() => void) | undefined;
 }
 
 /** A call or ping waiting for its turn on a connection without pipelining. */
@@ -37,6 +33,7 @@ interface Queued {
   send(): void;
   reject(err: Error): void;
   readonly what: string;
+  unwatch: (() => void) | undefined;
 }
 
 // Errors of calls that provably never reached the wire: a reconnecting proxy may retry them even
@@ -60,14 +57,14 @@ class OutCall implements Pending, Queued {
   readonly serializerId: number;
   readonly serializer: Serializer | undefined;
   readonly onReplyAnnotations: ((annotations: Annotations) => void) | undefined;
-  timer: NodeJS.Timeout | undefined = undefined;
-  abortCleanup: (() => void) | undefined = undefined;
+  unwatch: (() => void) | undefined = undefined;
 
   constructor(
     private readonly calls: OutgoingCalls,
     private readonly method: string,
     serializer: Serializer,
     readonly options: OutgoingCall,
+    readonly deadline: Deadline,
     readonly resolve: (reply: any) => void,
     readonly reject: (err: Error) => void,
     readonly flags: number,
@@ -108,7 +105,7 @@ export class OutgoingCalls {
    * Sends one INVOKE and resolves with the reply message (RESULT), or immediately for oneway
    * calls. With a Pyro peer only one call is on the wire at a time; the rest wait their turn.
    */
-  invoke(call: CallEnvelope, options: OutgoingCall): Promise<unknown> {
+  invoke(call: CallEnvelope, options: OutgoingCall, deadline: Deadline): Promise<unknown> {
     const session = this.session;
     if (session.isClosed) return Promise.reject(notSent(session.closedFor(`call ${call.method}`)));
     const serializer = options.serializer;
@@ -155,6 +152,7 @@ export class OutgoingCalls {
         call.method,
         serializer,
         options,
+        deadline,
         resolve,
         reject,
         flags,
@@ -162,35 +160,33 @@ export class OutgoingCalls {
         payload,
         tail,
       );
+      if (!this.watch(p)) return;
       if (!session.multiplexed && this.busy) this.sendQueue.push(p);
       else this.start(p);
     });
+  }
+
+  /**
+   * Watches the call's deadline from now on, queued or sent (one timer at most, none without a
+   * timeout). False when it has already passed: the call failed without being sent.
+   */
+  private watch(p: Pending & Queued): boolean {
+    const deadline = p.deadline;
+    if (!deadline.bounded) return true;
+    const passed = deadline.expired();
+    if (passed !== undefined) {
+      p.reject(notSent(deadline.error(p.what, passed === 'aborted')));
+      return false;
+    }
+    p.unwatch = deadline.onExpire((aborted) => this.expire(p, aborted));
+    return true;
   }
 
   /** @internal puts a call on the wire (now, or when its turn comes on a Pyro connection). */
   start(p: OutCall): void {
     const session = this.session;
     const options = p.options;
-    const signal = options.signal;
-    if (signal?.aborted) {
-      p.reject(notSent(new AbortedError(`${p.what} was aborted`, { cause: signal.reason })));
-      this.releaseTurn();
-      return;
-    }
     p.seq = session.nextSeq();
-    const timeoutMs = options.timeoutMs;
-    if (timeoutMs !== undefined && timeoutMs > 0) {
-      p.timer = setTimeout(
-        () => this.expire(p, new TimeoutError(`${p.what} timed out after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    }
-    if (signal) {
-      const onAbort = () =>
-        this.expire(p, new AbortedError(`${p.what} was aborted`, { cause: signal.reason }));
-      signal.addEventListener('abort', onAbort, { once: true });
-      p.abortCleanup = () => signal.removeEventListener('abort', onAbort);
-    }
     this.pending.set(p.seq, p);
     if (!session.multiplexed) this.busy = true;
     session.serving.resumeReading();
@@ -213,29 +209,25 @@ export class OutgoingCalls {
   }
 
   /** Sends a PING and resolves when the pong arrives (both Pyro and Cinder peers answer). */
-  ping(options?: CallOptions): Promise<void> {
+  ping(deadline: Deadline): Promise<void> {
     const session = this.session;
     if (session.isClosed) return Promise.reject(session.closedFor('ping'));
     return new Promise<void>((resolve, reject) => {
+      const p: Pending & Queued = {
+        seq: -1,
+        what: 'ping',
+        serializerId: PING_SERIALIZER_ID,
+        serializer: undefined,
+        onReplyAnnotations: undefined,
+        resolve: () => resolve(),
+        reject,
+        deadline,
+        unwatch: undefined,
+        send: () => start(),
+      };
       const start = () => {
         const seq = session.nextSeq();
-        const p: Pending = {
-          seq,
-          what: 'ping',
-          serializerId: PING_SERIALIZER_ID,
-          serializer: undefined,
-          onReplyAnnotations: undefined,
-          resolve: () => resolve(),
-          reject,
-          timer: undefined,
-          abortCleanup: undefined,
-        };
-        if (options?.timeoutMs && options.timeoutMs > 0) {
-          p.timer = setTimeout(
-            () => this.expire(p, new TimeoutError(`ping timed out after ${options.timeoutMs} ms`)),
-            options.timeoutMs,
-          );
-        }
+        p.seq = seq;
         this.pending.set(seq, p);
         if (!session.multiplexed) this.busy = true;
         try {
@@ -245,20 +237,29 @@ export class OutgoingCalls {
           reject(err as Error);
         }
       };
-      if (!session.multiplexed && this.busy) this.sendQueue.push({ send: start, reject, what: 'ping' });
+      if (!this.watch(p)) return;
+      if (!session.multiplexed && this.busy) this.sendQueue.push(p);
       else start();
     });
   }
 
-  private expire(p: Pending, err: Error): void {
+  private expire(p: Pending & Queued, aborted: boolean): void {
     const session = this.session;
+    const err = p.deadline.error(p.what, aborted);
+    if (p.seq === -1) {
+      // still waiting for its turn: it never reached the wire, so the connection stays as it is
+      const i = this.sendQueue.indexOf(p);
+      if (i >= 0) this.sendQueue.splice(i, 1);
+      p.unwatch = undefined;
+      p.reject(notSent(err));
+      return;
+    }
     if (this.pending.get(p.seq) !== p) return;
     if (session.multiplexed) this.settle(p);
     else {
       // the connection is dropped below: releasing the turn first would send a queued call on it
       this.pending.delete(p.seq);
-      if (p.timer) clearTimeout(p.timer);
-      p.abortCleanup?.();
+      p.unwatch?.();
     }
     p.reject(err);
     if ((session.capabilities & Capability.CANCEL) !== 0 && p.serializerId !== PING_SERIALIZER_ID) {
@@ -279,8 +280,7 @@ export class OutgoingCalls {
   /** The call is answered (or failed before the wire): forget it and let the next one go. */
   settle(p: Pending): void {
     this.pending.delete(p.seq);
-    if (p.timer) clearTimeout(p.timer);
-    p.abortCleanup?.();
+    p.unwatch?.();
     this.releaseTurn();
   }
 
@@ -336,11 +336,13 @@ export class OutgoingCalls {
   closeAll(): void {
     const session = this.session;
     for (const p of this.pending.values()) {
-      if (p.timer) clearTimeout(p.timer);
-      p.abortCleanup?.();
+      p.unwatch?.();
       p.reject(session.closedFor(p.what));
     }
     this.pending.clear();
-    for (const q of this.sendQueue.splice(0)) q.reject(notSent(session.closedFor(q.what)));
+    for (const q of this.sendQueue.splice(0)) {
+      q.unwatch?.();
+      q.reject(notSent(session.closedFor(q.what)));
+    }
   }
 }

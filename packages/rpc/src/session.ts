@@ -6,7 +6,7 @@
 //                      served-call.ts for the call context)
 //   pushed-streams.ts  streams pushed between Cinder peers, both ends, and the control messages
 // Handshake messages are handed to the owner.
-import { type CallOptions, ConnectionClosedError, type Logger, ProtocolError } from '@cinder/core';
+import { type CallOptions, ConnectionClosedError, Deadline, type Logger, ProtocolError } from '@cinder/core';
 import { Flags, type Message, MsgType, wholePayload } from '@cinder/protocol';
 import type { CallEnvelope, CodecHooks, Serializer } from '@cinder/serializers';
 import type { Connection } from '@cinder/transport';
@@ -171,13 +171,16 @@ export class Session {
    * Sends one INVOKE and resolves with the reply message (RESULT), or immediately for oneway
    * calls. With a Pyro peer only one call is on the wire at a time; the rest wait their turn.
    */
-  invoke(call: CallEnvelope, options: OutgoingCall): Promise<unknown> {
-    return this.calls.invoke(call, options);
+  invoke(call: CallEnvelope, options: OutgoingCall, deadline?: Deadline): Promise<unknown> {
+    return this.calls.invoke(call, options, deadline ?? Deadline.from(options));
   }
 
-  /** Sends a PING and resolves when the pong arrives (both Pyro and Cinder peers answer). */
-  ping(options?: CallOptions): Promise<void> {
-    return this.calls.ping(options);
+  /**
+   * Sends a PING and resolves when the pong arrives (both Pyro and Cinder peers answer). Takes the
+   * caller's deadline, or `{ timeoutMs, signal }` to make one now.
+   */
+  ping(deadline?: Deadline | CallOptions): Promise<void> {
+    return this.calls.ping(deadline instanceof Deadline ? deadline : Deadline.from(deadline));
   }
 
   /** Decodes a reply: resolves the value, or throws the remote exception. */
