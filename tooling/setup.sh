@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-step set-up on a fresh Debian machine: pnpm, the Debian packages the tests and benchmarks use
 # (Python Pyro4 as an interop peer and baseline, openssl for test certificates, etcd-server for the
-# replicated name server's tests), and the workspace.
+# replicated name server's tests, chromium for the browser tests), and the workspace.
 # Usage: bash tooling/setup.sh [--frozen]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ export TURBO_TELEMETRY_DISABLED=1
 # pnpm's node-gyp would download Node headers (no internet here); the machine has them in /usr.
 if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 
-debs=(python3-pyro4 python3-serpent python3-msgpack openssl etcd-server)
+debs=(python3-pyro4 python3-serpent python3-msgpack openssl etcd-server chromium)
 missing=()
 for p in "${debs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

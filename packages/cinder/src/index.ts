@@ -61,4 +61,5 @@ export {
   type SerializerSet,
   Tuple,
 } from '@cinder/serializers';
+export { type WebSocketTransportInit, webSocketTransport } from '@cinder/transport';
 export { type Served, type ServeOptions, serve } from './serve.js';

@@ -18,3 +18,4 @@ export {
   type ResolveOptions,
   resolveUri,
 } from './resolve.js';
+export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';

@@ -58,9 +58,11 @@ import {
   tcpTransport,
   tlsTransport,
   unixTransport,
+  webSocketTransport,
 } from '@cinder/transport';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
+import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
 
 export interface ReconnectOptions {
   /** First delay between attempts (doubles each time, with jitter). Default 100 ms. */
@@ -674,7 +676,7 @@ export class ProxyCore {
     const timer = setInterval(() => {
       if (s.isClosed || s.pendingCount === 0 || Date.now() > deadline) close();
     }, 20);
-    timer.unref();
+    timer.unref?.(); // optional: a browser's timers are numbers
     if (s.pendingCount === 0) close();
   }
 
@@ -1077,6 +1079,18 @@ export function connect<T = Record<string, (...args: any[]) => any>>(
   uri: string | URI,
   options: ProxyOptions = {},
 ): Remote<T> {
+  if (typeof uri === 'string' && isWebSocketUri(uri)) {
+    // `ws://host:port/path#object`: the object behind a WebSocket endpoint (see websocket-uri.ts).
+    const target = parseWebSocketUri(uri);
+    const tls = options.tls;
+    const transport =
+      options.transport ??
+      webSocketTransport({
+        path: target.path,
+        ...(target.secure ? { client: typeof tls === 'object' ? tls : true } : {}),
+      });
+    return makeProxy<T>(new ProxyCore(target.uri, { ...options, transport }), undefined);
+  }
   return makeProxy<T>(new ProxyCore(uri, options), undefined);
 }
 

@@ -34,5 +34,5 @@ export function startHeartbeat(session: Session, intervalMs: number): void {
       },
     );
   }, intervalMs);
-  timer.unref();
+  timer.unref?.(); // optional: a browser's timers are numbers
 }

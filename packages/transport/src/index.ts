@@ -1,5 +1,12 @@
 // Public surface of @cinder/transport.
 export { formatEndpoint } from './address.js';
+export {
+  type BrowserWebSocketInit,
+  browserWebSocketTransport,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './browser-websocket.js';
+export { type ChannelEvents, type MessageChannel, MessageConnection } from './message-connection.js';
 export { DEFAULT_CLOSE_TIMEOUT_MS } from './socket-connection.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, type SocketTuning } from './stream-transport.js';
 export { type TcpTransportInit, tcpTransport } from './tcp-transport.js';
@@ -12,3 +19,4 @@ export {
 } from './tls-transport.js';
 export * from './transport.js';
 export { type UnixTransportInit, unixTransport } from './unix-transport.js';
+export { type WebSocketTransportInit, webSocketTransport } from './websocket-transport.js';

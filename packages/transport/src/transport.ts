@@ -63,7 +63,7 @@ export interface PeerCertificate {
 export interface Connection {
   /** Unique per process, for logs and per-connection bookkeeping. */
   readonly id: number;
-  readonly transport: 'tcp' | 'unix' | 'tls';
+  readonly transport: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss';
   /**
    * `host:port` (IPv6 in brackets, IPv4-mapped IPv6 shown as IPv4) or the Unix socket path
    * (`@name` for abstract names; on the server side, the listening path).
@@ -154,7 +154,7 @@ export interface Listener {
 }
 
 export interface Transport {
-  readonly kind: 'tcp' | 'unix' | 'tls';
+  readonly kind: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss';
   listen(options: ListenOptions, onConnection: (connection: Connection) => void): Promise<Listener>;
   connect(options: ConnectOptions): Promise<Connection>;
 }

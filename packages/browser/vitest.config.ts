@@ -1,0 +1,3 @@
+import { cinderProject } from '@cinder/vitest-config';
+
+export default cinderProject('browser');

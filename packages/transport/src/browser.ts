@@ -1,0 +1,10 @@
+// @cinder/transport/browser: what a browser build may import (no Node built-ins): the client
+// WebSocket transport on the platform's WebSocket, its connection class, and the interfaces.
+export {
+  type BrowserWebSocketInit,
+  browserWebSocketTransport,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './browser-websocket.js';
+export { type ChannelEvents, type MessageChannel, MessageConnection } from './message-connection.js';
+export * from './transport.js';
