@@ -1,4 +1,7 @@
 // Public surface of @cinder/proxy: the client (the engine it runs on is @cinder/rpc).
+
+// The streams a call may resolve with (pulled from a Pyro daemon, pushed by a Cinder one).
+export { PullStream, PushStream } from '@cinder/rpc';
 export {
   boundProxy,
   connect,

@@ -6,7 +6,8 @@ import { DaemonError, type ObjectMetadata, SerializeError } from '@cinder/core';
 import type { Serializer } from '@cinder/serializers';
 import { checkArgCount, invokeExposed, notCallable } from './dispatch.js';
 import { exposureOf, isExposed } from './expose.js';
-import type { IncomingCall, Session } from './session.js';
+import type { Session } from './session.js';
+import type { IncomingCall } from './session-types.js';
 
 export const CALLBACK_CLASS = 'cinder.Callback';
 

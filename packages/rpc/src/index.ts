@@ -36,6 +36,7 @@ export {
   setParams,
 } from './expose.js';
 export { startHeartbeat } from './heartbeat.js';
+export { wasNotSent } from './outgoing-calls.js';
 export {
   installProxyFactory,
   type ProxyFactory,
@@ -53,17 +54,15 @@ export {
 } from './proxy-ref.js';
 export { PushStream, PushStreamReply } from './push-stream.js';
 export type { RemoteStream } from './remote-stream.js';
-export {
-  type CallReply,
-  type CallServer,
-  type IncomingCall,
-  newCorrelationId,
-  type OutgoingCall,
-  pongFor,
-  type SerializerLookup,
-  Session,
-  type SessionInit,
-  SpecialReply,
-  wasNotSent,
-} from './session.js';
+export { SpecialReply } from './served-replies.js';
+export { Session } from './session.js';
+export type {
+  CallReply,
+  CallServer,
+  IncomingCall,
+  OutgoingCall,
+  SerializerLookup,
+  SessionInit,
+} from './session-types.js';
 export { PullStream, StreamStart } from './streams.js';
+export { newCorrelationId, pongFor } from './wire-messages.js';
