@@ -12,6 +12,7 @@ import {
   NotExposedError,
   RemoteError,
   SerializeError,
+  TimeoutError,
 } from '../src/index.js';
 
 class InsufficientFunds extends Error {
@@ -35,6 +36,10 @@ class Account {
   }
   count(): number {
     return this.calls;
+  }
+  async slow(ms: number): Promise<number> {
+    await new Promise((r) => setTimeout(r, ms));
+    return ms;
   }
 }
 expose(Account);
@@ -143,6 +148,25 @@ describe('local refusals and unknown objects', () => {
 });
 
 describe('abort errors', () => {
+  it('AbortSignal.timeout() gives a TimeoutError (code TIMEOUT), before and after connecting', async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const early = await account
+      .$call('count', [], { signal: AbortSignal.timeout(0) })
+      .catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 5));
+    const expired = AbortSignal.timeout(1);
+    await new Promise((r) => setTimeout(r, 20));
+    const late = await account.$call('count', [], { signal: expired }).catch((e: unknown) => e);
+    // a signal that fires while the call is in flight (the method takes longer than the signal)
+    const slow = await account
+      .$call('slow', [300], { signal: AbortSignal.timeout(20) })
+      .catch((e: unknown) => e);
+    for (const err of [early, late, slow]) {
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect((err as TimeoutError).code).toBe('TIMEOUT');
+    }
+  });
+
   it("satisfy err.name === 'AbortError' and are AbortedError with code ABORTED", async () => {
     await using account = connect<Account>(uri, { timeoutMs: 5000 });
     const controller = new AbortController();

@@ -33,10 +33,11 @@ import {
 const RSS_BOUND_MIB = 512;
 /**
  * Longest a good client may wait during an attack in this suite. The measured worst case on the
- * development machine is far lower (docs/security.md); this bound leaves room for a loaded CI
- * machine and still fails for the stalls of the findings (6.6 s, 26 s).
+ * development machine is lower (0.5–1.3 s at the decode budget's edge in the text formats, see
+ * docs/security.md); this bound leaves room for a loaded 2-core CI machine and still fails for the
+ * stalls before the limits (6.6 s to 26 s in the findings, 10–26 s re-measured).
  */
-const STALL_BOUND_MS = 1500;
+const STALL_BOUND_MS = 4000;
 const FRESH_CLIENT_MS = 200;
 
 // ---- hostile values, as raw encodings ----------------------------------------------------------

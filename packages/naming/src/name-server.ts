@@ -13,7 +13,7 @@
 // uris are stored normalised (`pyro:x@h:1` is kept as `PYRO:x@h:1`); `list(return_metadata=True)`
 // works for entries without metadata (Pyro5 fails to serialize their frozenset with json).
 import { type Logger, NAMESERVER_NAME, NamingError, silentLogger, URI } from '@cinder/core';
-import { expose, params } from '@cinder/daemon';
+import { currentContext, expose, params } from '@cinder/daemon';
 import { Tuple } from '@cinder/serializers';
 import { translatePythonRegex } from './python-regex.js';
 import { RegexFilter } from './regex-filter.js';
@@ -137,10 +137,21 @@ function checkLease(lease: unknown): asserts lease is string {
     throw new TypeError('lease must be a lease id str');
 }
 
+/**
+ * Metadata as the caller expects it: Pyro5's name server returns sets, which serpent and marshal
+ * carry as Python sets (Pyro5 code does set operations on them); JSON and msgpack have no sets, and
+ * Cinder (cbor) and Pyro4 callers get lists.
+ */
+function tagsOut(tags: Iterable<string>): string[] {
+  const ctx = currentContext();
+  const sets = ctx?.protocolVersion === 502 && (ctx.serializer === 'serpent' || ctx.serializer === 'marshal');
+  return sets ? (new Set(tags) as unknown as string[]) : [...tags];
+}
+
 function shape(records: readonly NameRecord[], withMetadata: boolean): NameListing {
   const out: Record<string, unknown> = {};
   for (const r of records)
-    put(out, r.name, withMetadata ? Tuple.of<string | string[]>(r.uri, [...r.metadata]) : r.uri);
+    put(out, r.name, withMetadata ? Tuple.of<string | string[]>(r.uri, tagsOut(r.metadata)) : r.uri);
   return out as NameListing;
 }
 
@@ -266,7 +277,7 @@ export class NameServer {
     checkName(name);
     if (this.#self !== undefined && name === NAMESERVER_NAME) {
       const { uri, metadata } = this.#self;
-      return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...metadata]) : uri;
+      return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, tagsOut(metadata)) : uri;
     }
     return andThen(this.storage.get(name), (entry) => {
       if (entry === undefined) throw new NamingError(`unknown name: ${name}`);
@@ -276,7 +287,7 @@ export class NameServer {
         if (this.#parsed.size >= MAX_PARSED_URIS) this.#parsed.clear();
         this.#parsed.set(entry.uri, uri);
       }
-      return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, [...entry.metadata]) : uri;
+      return truthy(return_metadata) ? Tuple.of<URI | string[]>(uri, tagsOut(entry.metadata)) : uri;
     });
   }
 

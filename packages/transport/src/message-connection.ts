@@ -135,6 +135,7 @@ export class MessageConnection implements Connection {
     const { framing } = init;
     this.#reader = new FrameReader({
       maxMessageSize: framing.maxMessageSize,
+      maxInflatedSize: framing.maxInflatedSize,
       versions: framing.versions,
       hmacKey: framing.hmacKey,
     });

@@ -123,6 +123,11 @@ export class SocketConnection implements Connection {
    * queued, nothing more is read (so nothing more is dispatched) until the output drains.
    */
   #outPaused = false;
+  /**
+   * Output may have grown past the bound since the last look: set when a large frame is written or
+   * a write slab fills, so the common small-reply path pays one boolean test per message.
+   */
+  #outputGrew = false;
   #drainTimer: NodeJS.Timeout | undefined;
   #drainSeen = 0;
   readonly #maxBufferedOutput: number;
@@ -279,6 +284,7 @@ export class SocketConnection implements Connection {
       this.#corked = true;
       socket.cork();
     }
+    this.#outputGrew = true;
     this.#writeSlab();
     let ok = true;
     for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
@@ -302,6 +308,7 @@ export class SocketConnection implements Connection {
   }
 
   #newSlab(atLeast: number): void {
+    this.#outputGrew = true;
     this.#writeSlab();
     this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, atLeast));
     this.#slabStart = this.#slabPos = 0;
@@ -356,7 +363,10 @@ export class SocketConnection implements Connection {
   #outputFull(): boolean {
     if (this.#outPaused) return true;
     const queued = this.#socket.writableLength + (this.#slabPos - this.#slabStart);
-    if (queued <= this.#maxBufferedOutput) return false;
+    if (queued <= this.#maxBufferedOutput) {
+      this.#outputGrew = false;
+      return false;
+    }
     this.#outPaused = true;
     this.#socket.pause();
     if (this.#drainTimeoutMs > 0) {
@@ -472,7 +482,7 @@ export class SocketConnection implements Connection {
   readonly #onMessage = (message: Message): void => {
     if (this.#state !== OPEN) return;
     if (!this.#versionKnown) this.#learnVersion();
-    if (this.#paused || this.#outputFull()) (this.#backlog ??= []).push(message);
+    if (this.#paused || (this.#outputGrew && this.#outputFull())) (this.#backlog ??= []).push(message);
     else this.#dispatch(message);
   };
 
