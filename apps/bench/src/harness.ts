@@ -1,4 +1,4 @@
-// The measuring loops of every Node client (raw, grpc-js, and Cinder when it lands). A system only
+// The measuring loops of every Node client (Cinder, raw node:net and grpc-js). A system only
 // supplies a ClientDriver; the loops, warm-up, timing and reporting are shared, so every Node system
 // does exactly the same work. python/pyro4_client.py mirrors these loops for Pyro4.
 

@@ -3,6 +3,7 @@
 // config is a frozen plain object that callers pass down; nothing here is global.
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { MAX_TIMER_MS } from './types.js';
 
 /** Serializer names, in Cinder's order of preference. */
 export const serializerNames = ['cbor', 'json', 'msgpack', 'serpent', 'marshal'] as const;
@@ -15,8 +16,6 @@ export type LogLevel = (typeof logLevels)[number];
 /** How an environment variable's text becomes a value (Pyro's rules, chosen by the item's type). */
 type EnvKind = 'string' | 'nullable' | 'int' | 'bool' | 'list';
 
-// Node fires timers longer than 2^31-1 ms immediately, so longer durations would mean "now".
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(0).max(MAX_TIMER_MS);
 const count = z.number().int().min(1);

@@ -15,6 +15,12 @@ export interface ObjectMetadata {
   attrs: string[];
 }
 
+/** The serializer id Pyro puts on PING messages (no serializer is involved). */
+export const PING_SERIALIZER_ID = 42;
+
+/** The longest delay Node's timers take (2^31-1 ms); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The object id of the daemon's built-in object. */
 export const DAEMON_NAME = 'Pyro.Daemon';
 /** The object id and name of the name server. */

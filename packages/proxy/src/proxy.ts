@@ -11,8 +11,10 @@ import {
   componentLogger,
   DAEMON_NAME,
   type Logger,
+  MAX_TIMER_MS,
   NotExposedError,
   type ObjectMetadata,
+  PING_SERIALIZER_ID,
   ProtocolError,
   resolveConfig,
   SecurityError,
@@ -387,7 +389,7 @@ export class ProxyCore {
       const address = connection.remoteAddress;
       const timer = setTimeout(
         () => done(new TimeoutError(`key exchange with ${address} timed out after ${timeoutMs} ms`)),
-        timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1,
+        timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
       );
       let settled = false;
       const done = (err?: Error) => {
@@ -437,7 +439,7 @@ export class ProxyCore {
         type: MsgType.PING,
         flags: 0,
         seq: this.seq,
-        serializerId: 42,
+        serializerId: PING_SERIALIZER_ID,
         correlationId: null,
         annotations: null,
         payload: Buffer.from('ping'),
@@ -501,7 +503,7 @@ export class ProxyCore {
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(
         () => done(new TimeoutError(`handshake with ${address} timed out after ${timeoutMs} ms`)),
-        timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1,
+        timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
       );
       const session: Session = new Session({
         connection,

@@ -1,10 +1,10 @@
 // The messages a session builds that are not a served call's reply: INVOKE, PING and its pong,
 // Cinder's control PINGs, and the correlation ids Pyro expects on them.
 import { randomFillSync } from 'node:crypto';
+import { PING_SERIALIZER_ID } from '@cinder/core';
 import { type Annotations, Flags, type Message, MsgType } from '@cinder/protocol';
 
-/** The serializer id Pyro puts on PING messages (no serializer is involved). */
-export const PING_SERIALIZER_ID = 42;
+export { PING_SERIALIZER_ID };
 
 export const EMPTY_PAYLOAD = new Uint8Array(0);
 const PING = Buffer.from('ping');
