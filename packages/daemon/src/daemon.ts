@@ -61,7 +61,7 @@ import {
 } from '@cinder/transport';
 import { DaemonObject } from './daemon-object.js';
 import { ServerConnection } from './server-connection.js';
-import { isStreamable, StreamRegistry, toIterator } from './streams.js';
+import { isStreamable, StreamRegistry, toIterator } from './stream-registry.js';
 
 /** What a handshake validator sees. */
 export interface HandshakeContext {

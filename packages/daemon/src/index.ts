@@ -23,4 +23,4 @@ export {
 } from '@cinder/rpc';
 export { Daemon, type DaemonOptions, type HandshakeContext, type RegisterOptions } from './daemon.js';
 export { DaemonObject } from './daemon-object.js';
-export { isStreamable, StreamRegistry } from './streams.js';
+export { isStreamable, StreamRegistry } from './stream-registry.js';

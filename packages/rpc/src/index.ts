@@ -52,6 +52,7 @@ export {
   proxyDict,
   proxyHooks,
 } from './proxy-ref.js';
+export { PullStream, StreamStart } from './pull-stream.js';
 export { PushStream, PushStreamReply } from './push-stream.js';
 export type { RemoteStream } from './remote-stream.js';
 export { SpecialReply } from './served-replies.js';
@@ -64,5 +65,4 @@ export type {
   SerializerLookup,
   SessionInit,
 } from './session-types.js';
-export { PullStream, StreamStart } from './streams.js';
 export { newCorrelationId, pongFor } from './wire-messages.js';

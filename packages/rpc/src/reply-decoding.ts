@@ -3,7 +3,7 @@
 import { ProtocolError, RemoteError, SerializeError } from '@cinder/core';
 import { Flags, type Message } from '@cinder/protocol';
 import type { CodecHooks, Serializer } from '@cinder/serializers';
-import { StreamStart } from './streams.js';
+import { StreamStart } from './pull-stream.js';
 
 /** Decodes a reply: returns the value, or throws the remote exception. */
 export function decodeReply(

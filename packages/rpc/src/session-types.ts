@@ -5,7 +5,7 @@ import type { Annotations, Message } from '@cinder/protocol';
 import type { CallEnvelope, CodecHooks, Serializer } from '@cinder/serializers';
 import type { Connection } from '@cinder/transport';
 import type { CallContext } from './context.js';
-import type { StreamStart } from './streams.js';
+import type { StreamStart } from './pull-stream.js';
 
 /** Per-message authentication (shared-key sessions): signs what is sent, verifies what is read. */
 export interface MessageSigner {

@@ -13,6 +13,7 @@ import type { Connection } from '@cinder/transport';
 import type { Resource } from './context.js';
 import { IncomingCalls } from './incoming-calls.js';
 import { OutgoingCalls } from './outgoing-calls.js';
+import type { StreamStart } from './pull-stream.js';
 import { PushedStreams } from './pushed-streams.js';
 import { decodeReply } from './reply-decoding.js';
 import type {
@@ -22,7 +23,6 @@ import type {
   SerializerLookup,
   SessionInit,
 } from './session-types.js';
-import type { StreamStart } from './streams.js';
 import { controlMessage, pongFor } from './wire-messages.js';
 
 /** One connection's RPC state, for either end. */
