@@ -123,6 +123,9 @@ function missingOperation(d: ClientDriver, id: ScenarioId): string | undefined {
     case 'clients8':
     case 'clients64':
       return has(d.openClient !== undefined, 'separate client connections');
+    default:
+      // the transfer curve
+      return has(d.transfer !== undefined, 'binary transfer');
   }
 }
 
@@ -200,7 +203,8 @@ async function runScenario(
       }
       return;
     }
-    case 'transfer': {
+    default: {
+      // transfer, and every point of the transfer curve: the plan gives each call's size
       const sizes = s.sizes ?? [];
       // Built before timing and kept, like every system's client does: the payload is the input,
       // not work of the RPC system.
