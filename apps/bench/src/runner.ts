@@ -87,6 +87,7 @@ export function scenarioPlan(id: ScenarioId, mode: Mode, firstInProcess = true):
     warmup: def.warmup[mode],
     warmupMs: warmupMsFor(mode, firstInProcess),
     ...(def.inFlight !== undefined ? { inFlight: def.inFlight } : {}),
+    ...(def.clients !== undefined ? { clients: def.clients } : {}),
     ...(id === 'transfer' ? { sizes: [...transferSizes] } : {}),
   };
 }
@@ -121,11 +122,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
         const chosen = opts.scenarios.filter(
           (id) => offered.includes(id) && scenarioDef(id).transports.includes(transport),
         );
-        const shared = chosen.filter((id) => !scenarioDef(id).isolated);
         const where = { system: spec.id, serializer, transport, spec };
-        if (shared.length > 0) jobs.push({ ...where, scenarios: shared, isolated: false });
-        for (const id of chosen.filter((id) => scenarioDef(id).isolated)) {
-          jobs.push({ ...where, scenarios: [id], isolated: true });
+        const groups = [...new Set(chosen.map((id) => scenarioDef(id).group))];
+        for (const group of groups) {
+          const ids = chosen.filter((id) => scenarioDef(id).group === group);
+          jobs.push({ ...where, scenarios: ids, isolated: scenarioDef(ids[0]!).isolated });
         }
       }
     }
@@ -209,7 +210,8 @@ export function roundSchedule<T>(
  */
 function orderJobs(jobs: Job[], transports: readonly TransportId[]): void {
   const systemOrder = (id: SystemId) => systemIds.indexOf(id);
-  const groupOrder = (j: Job) => (j.isolated ? 1 + scenarioIds.indexOf(j.scenarios[0]!) : 0);
+  const group = (j: Job) => scenarioDef(j.scenarios[0]!).group;
+  const groupOrder = (j: Job) => scenarioIds.findIndex((id) => scenarioDef(id).group === group(j));
   const serializerOrder = (j: Job) => j.spec.serializers.indexOf(j.serializer);
   jobs.sort(
     (a, b) =>
