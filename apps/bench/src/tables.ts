@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Baseline, baselineValue, type BenchJson, formatValue, type ResultEntry } from './report.js';
+import { type Baseline, type BenchJson, baselineValue, formatValue, type ResultEntry } from './report.js';
 import { curveSizes, sizeLabel } from './scenarios.js';
 import type { SystemId } from './system.js';
 

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { computeResults, type RunMeta } from '../src/report.js';
 import type { BenchOutcome, RunRecord } from '../src/runner.js';
 import {
-  BENCH_README,
   BEGIN,
+  BENCH_README,
   END,
   newestResults,
   PERFORMANCE_DOC,
