@@ -14,7 +14,10 @@ export type ScenarioId =
   | 'pipelined16'
   | 'pipelined128'
   | 'transfer'
-  | 'batched';
+  | 'batched'
+  | 'clients1'
+  | 'clients8'
+  | 'clients64';
 
 export type TransportId = 'tcp' | 'unix' | 'tls';
 export type Mode = 'full' | 'quick';
@@ -33,11 +36,18 @@ export interface ScenarioDef {
   readonly warmup: Readonly<Record<Mode, number>>;
   /** Calls kept in flight on one connection (pipelined scenarios only). */
   readonly inFlight?: number;
+  /** Client connections, each calling in a loop (the many-clients scenarios only). */
+  readonly clients?: number;
   /**
    * Runs in its own server and client processes, whose peak RSS is then reported: a process's
    * VmHWM covers its whole life, so it only describes this scenario if nothing else ran there.
    */
   readonly isolated: boolean;
+  /**
+   * Scenarios of one group share a server and client process pair (isolated ones are a group of
+   * their own, named after the scenario).
+   */
+  readonly group: string;
 }
 
 /** Pyro's hugetransfer: call i (1..14) sends 500000×i bytes; 52,500,000 bytes = 51269 KiB in all. */
@@ -65,6 +75,9 @@ const titles: Readonly<Record<ScenarioId, string>> = {
   pipelined128: 'round-trip calls with 128 in flight on one connection',
   transfer: '14 calls sending 500000×i bytes (51269 KiB) as binary, small reply',
   batched: '(multiply, add) pairs sequentially, then the same calls as one batch',
+  clients1: '1 client connection calling in a loop (the reference for clients8 and clients64)',
+  clients8: '8 client connections at once, each calling in a loop',
+  clients64: '64 client connections at once, each calling in a loop',
 };
 
 /** [full, quick] */
@@ -75,7 +88,7 @@ type ScenarioRow = readonly [
   readonly TransportId[],
   Counts,
   Counts,
-  { inFlight?: number; isolated?: boolean }?,
+  { inFlight?: number; isolated?: boolean; clients?: number; group?: string }?,
 ];
 
 const scenarioRows: readonly ScenarioRow[] = [
@@ -87,6 +100,11 @@ const scenarioRows: readonly ScenarioRow[] = [
   ['pipelined128', TCP, [50_000, 5000], [5000, 500], { inFlight: 128 }],
   ['transfer', ALL, [TRANSFER_CALLS, TRANSFER_CALLS], [3, 3], { isolated: true }],
   ['batched', TCP, [20_000, 2000], [1000, 200]],
+  // Many clients: one client process holds the connections (Node: one async loop per connection;
+  // Pyro4: one thread per proxy), against one server; calls are counted over all connections.
+  ['clients1', TCP, [20_000, 3000], [1000, 300], { clients: 1, group: 'clients' }],
+  ['clients8', TCP, [20_000, 3000], [1000, 300], { clients: 8, group: 'clients' }],
+  ['clients64', TCP, [20_000, 3000], [2000, 300], { clients: 64, group: 'clients' }],
 ];
 
 export const scenarios: readonly ScenarioDef[] = scenarioRows.map(
@@ -97,7 +115,9 @@ export const scenarios: readonly ScenarioDef[] = scenarioRows.map(
     count: { full, quick },
     warmup: { full: warmFull, quick: warmQuick },
     ...(extra.inFlight !== undefined ? { inFlight: extra.inFlight } : {}),
+    ...(extra.clients !== undefined ? { clients: extra.clients } : {}),
     isolated: extra.isolated ?? false,
+    group: extra.isolated ? id : (extra.group ?? 'main'),
   }),
 );
 
@@ -177,6 +197,25 @@ const figureRows: readonly (readonly [string, ScenarioId, string, Better, string
   ['oneway_cpu_us', 'oneway', 'us/call', 'lower', 'CPU per oneway call, both processes'],
   ['pipelined128_cpu_us', 'pipelined128', 'us/call', 'lower', 'CPU per pipelined call, both processes'],
   ['transfer_cpu_ms_per_MiB', 'transfer', 'ms/MiB', 'lower', 'CPU per MiB transferred, both processes'],
+  ...([1, 8, 64] as const).flatMap(
+    (n) =>
+      [
+        [
+          `clients${n}_calls_per_s`,
+          `clients${n}`,
+          'calls/s',
+          'higher',
+          `calls, ${n} client connection(s) at once`,
+        ],
+        [
+          `clients${n}_cpu_us`,
+          `clients${n}`,
+          'us/call',
+          'lower',
+          `CPU per call, ${n} client connection(s), both processes`,
+        ],
+      ] as const,
+  ),
 ];
 
 export const figures: readonly FigureDef[] = figureRows.map(([name, scenario, unit, better, title]) => ({
@@ -199,6 +238,7 @@ export function resolveScenarioWord(word: string): ScenarioId[] | undefined {
   if ((scenarioIds as readonly string[]).includes(word)) return [word as ScenarioId];
   if (word === 'latency') return ['calls'];
   if (word === 'pipelined') return ['pipelined16', 'pipelined128'];
+  if (word === 'clients') return ['clients1', 'clients8', 'clients64'];
   const fig = figureDef(word);
   return fig ? [fig.scenario] : undefined;
 }

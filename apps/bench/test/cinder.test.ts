@@ -61,7 +61,7 @@ describe('Cinder system through the harness', () => {
       available: true,
       versions: { cinder: expect.any(String) },
     });
-    expect(cinderSpec.scenarios('tcp')).toHaveLength(8);
+    expect(cinderSpec.scenarios('tcp')).toHaveLength(11);
     expect(cinderSpec.scenarios('unix')).toEqual(['calls', 'transfer']);
     expect(cinderSpec.scenarios('tls')).toEqual(['calls', 'transfer']);
     expect(cinderSpec.clientCommand({} as ClientPlan).clearEnvPrefixes).toEqual(['CINDER_']);
@@ -77,6 +77,9 @@ describe('Cinder system through the harness', () => {
     expect(runs.find((r) => r.scenario === 'transfer')?.bytes).toBe(52_500_000);
     const batched = runs.find((r) => r.scenario === 'batched')!;
     expect(batched.count).toBe(60);
+    for (const id of ['clients1', 'clients8', 'clients64']) {
+      expect(runs.find((r) => r.scenario === id)?.count, id).toBe(30);
+    }
     expect(batched.seqSeconds).toBeGreaterThan(0);
     const [p50, p99, p999] = runs.find((r) => r.scenario === 'calls')!.latencyUs!;
     expect(p50).toBeGreaterThan(0);

@@ -18,6 +18,7 @@ import {
   type UriLocation,
 } from '@cinder/core';
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
+import type { HandshakeContext } from '@cinder/rpc';
 import {
   behaviorOf,
   type CallServer,
@@ -52,7 +53,6 @@ import {
   type Connection,
   type Endpoint,
   type Listener,
-  type PeerCertificate,
   type TlsServerOptions,
   type Transport,
   tcpTransport,
@@ -63,17 +63,7 @@ import { DaemonObject } from './daemon-object.js';
 import { ServerConnection } from './server-connection.js';
 import { isStreamable, StreamRegistry, toIterator } from './stream-registry.js';
 
-/** What a handshake validator sees. */
-export interface HandshakeContext {
-  /** The client's handshake data (Pyro's `_pyroHandshake`, default "hello"). */
-  readonly data: unknown;
-  readonly objectId: string;
-  readonly remoteAddress: string;
-  /** Known once the CONNECT has arrived (the first frame decides the version). */
-  readonly protocolVersion: ProtocolVersion;
-  readonly peerCertificate: PeerCertificate | null;
-  readonly annotations: ReadonlyMap<string, Uint8Array>;
-}
+export type { HandshakeContext };
 
 export interface DaemonOptions {
   config?: Partial<CinderConfig> | CinderConfig;

@@ -3,7 +3,6 @@
 // oneway calls, remote attributes, batches, per-call options, timeouts and cancellation, automatic
 // reconnection with backoff, and calls pipelined on one connection when both ends are Cinder.
 import {
-  AbortedError,
   type CallOptions,
   type CinderConfig,
   CommunicationError,
@@ -11,37 +10,30 @@ import {
   componentLogger,
   DAEMON_NAME,
   type Logger,
-  MAX_TIMER_MS,
   NotExposedError,
   type ObjectMetadata,
-  PING_SERIALIZER_ID,
   ProtocolError,
   resolveConfig,
-  SecurityError,
   SerializeError,
   sleep,
   TimeoutError,
   URI,
   withDeadline,
 } from '@cinder/core';
-import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import { type Annotations, Flags, type ProtocolVersion } from '@cinder/protocol';
 import {
-  ALL_CAPABILITIES,
-  CAPS_ANNOTATION,
   CallbackTable,
   Capability,
-  decodeCapabilities,
-  encodeCapabilities,
+  clientHandshake,
   installProxyFactory,
   type OutgoingCall,
   type ProxyDescriptor,
   PullStream,
   proxyHooks,
-  Session,
-  startHeartbeat,
+  type Session,
   wasNotSent,
 } from '@cinder/rpc';
-import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
+import { loadTlsOptions, SharedKey } from '@cinder/security';
 import {
   type ClassRegistry,
   type CodecHooks,
@@ -52,7 +44,6 @@ import {
   Tuple,
 } from '@cinder/serializers';
 import {
-  type Connection,
   type Endpoint,
   type FramingOptions,
   type PeerCertificate,
@@ -137,17 +128,6 @@ interface Meta {
   raw: ObjectMetadata;
 }
 
-/** The text of a CONNECTFAIL: its serializer's string, else the raw bytes. */
-function failureText(serializers: SerializerSet, message: Message): string {
-  try {
-    const value = serializers.byId(message.serializerId)?.decode(message.payload);
-    if (value !== undefined) return typeof value === 'string' ? value : String(value);
-  } catch {
-    // not decodable: fall through to the raw bytes
-  }
-  return Buffer.from(message.payload).toString('latin1');
-}
-
 /**
  * Gives a failed call's error the caller's frames instead of Cinder's. A reply's error is made where
  * the socket's data is decoded, so its own stack shows only Cinder internals; captured here, in the
@@ -202,24 +182,6 @@ function serializersFor(
 
 function toMeta(raw: ObjectMetadata): Meta {
   return { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
-}
-
-function parseMetadata(value: unknown): ObjectMetadata {
-  const list = (v: unknown, what: string): string[] => {
-    if (v === undefined || v === null) return [];
-    const items = v instanceof Set ? [...v] : v;
-    if (!Array.isArray(items) || !items.every((s) => typeof s === 'string')) {
-      throw new ProtocolError(`invalid metadata in handshake: ${what} is not a list of names`);
-    }
-    return items as string[];
-  };
-  if (typeof value !== 'object' || value === null) throw new ProtocolError('invalid metadata in handshake');
-  const m = value as Record<string, unknown>;
-  return {
-    methods: list(m.methods, 'methods'),
-    oneway: list(m.oneway, 'oneway'),
-    attrs: list(m.attrs, 'attrs'),
-  };
 }
 
 /** Internal state of one proxy. The public object is a JS Proxy over it (see `connect`). */
@@ -383,72 +345,6 @@ export class ProxyCore {
     return (defaultTransports.tcp ??= tcpTransport());
   }
 
-  /** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
-  private keyHello(connection: Connection, client: SharedKeyClient, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const address = connection.remoteAddress;
-      const timer = setTimeout(
-        () => done(new TimeoutError(`key exchange with ${address} timed out after ${timeoutMs} ms`)),
-        timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
-      );
-      let settled = false;
-      const done = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      connection.setHandler({
-        onMessage: (reply) => {
-          if (reply.type === MsgType.CONNECTFAIL) {
-            // a refusal that has nothing to do with keys (connection limits), or a Pyro daemon that
-            // knows no key exchange ("invalid msg type 6"): say which
-            const reason = failureText(this.serializers, reply);
-            done(
-              /^invalid msg type/.test(reason)
-                ? new SecurityError(`connection to ${address} rejected: ${reason} (${NOT_SYMMETRIC_MESSAGE})`)
-                : new CommunicationError(`connection to ${address} rejected: ${reason}`),
-            );
-            return;
-          }
-          try {
-            client.acceptHelloReply(reply);
-            done();
-          } catch (err) {
-            done(err as Error);
-          }
-        },
-        onError: (err) => done(err),
-        onClose: (err) =>
-          done(
-            err instanceof SecurityError
-              ? new SecurityError(
-                  `connection to ${address} refused during the key exchange: ${err.message}`,
-                  {
-                    cause: err,
-                  },
-                )
-              : new ConnectionClosedError(
-                  `connection to ${address} closed during the key exchange`,
-                  err ? { cause: err } : undefined,
-                ),
-          ),
-      });
-      const ping: Message = {
-        type: MsgType.PING,
-        flags: 0,
-        seq: this.seq,
-        serializerId: PING_SERIALIZER_ID,
-        correlationId: null,
-        annotations: null,
-        payload: Buffer.from('ping'),
-      };
-      client.hello(ping);
-      connection.send(ping);
-    });
-  }
-
   private async open(options?: CallOptions): Promise<Session> {
     const connectTimeoutMs = this.options.connectTimeoutMs ?? this.config.connectTimeoutMs;
     const target = await resolveUri(this.uri, {
@@ -465,184 +361,46 @@ export class ProxyCore {
       logger: this.logger,
     });
     try {
-      let keyClient: SharedKeyClient | undefined;
-      if (this.sharedKey && this.protocol === 502) {
-        keyClient = new SharedKeyClient(this.sharedKey);
-        await this.keyHello(connection, keyClient, connectTimeoutMs);
-      }
-      const session = await this.handshake(connection, target, connectTimeoutMs, options?.signal, keyClient);
+      const { session, response, metadata } = await clientHandshake({
+        connection,
+        serializers: this.serializers,
+        serializer: this.serializer,
+        hooks: this.hooks,
+        protocol: this.protocol,
+        objectId: target.object,
+        uriText: this.uri.toString(),
+        handshake: this.options.handshake,
+        annotations: this.options.annotations,
+        multiplex: this.options.multiplex ?? this.config.multiplex,
+        seq: this.seq,
+        sharedKey: this.sharedKey,
+        timeoutMs: connectTimeoutMs,
+        signal: options?.signal,
+        streamCredit: this.config.streamCredit,
+        heartbeatMs: this.config.heartbeatMs,
+        validate: this.options.validateHandshake,
+        session: {
+          logger: this.logger,
+          maxConcurrentCalls: this.config.maxConcurrentCalls,
+          hooks: this.hooks,
+          server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+          makeStream: (start) => new PullStream(this, start.streamId),
+        },
+        onClose: (closed) => {
+          if (this.session === closed) {
+            this.session = undefined;
+            this.callbacks.clear();
+          }
+        },
+      });
+      if (metadata) this.meta = toMeta(metadata);
+      this.handshakeResponse = response;
       this.resolved = target;
       this.session = session;
       return session;
     } catch (err) {
       connection.destroy();
       throw err;
-    }
-  }
-
-  private handshake(
-    connection: Connection,
-    target: URI,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    keyClient: SharedKeyClient | undefined,
-  ): Promise<Session> {
-    return new Promise<Session>((resolve, reject) => {
-      let settled = false;
-      const address = connection.remoteAddress;
-      const done = (err: Error | undefined, session?: Session) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(session!);
-      };
-      const onAbort = () =>
-        done(new AbortedError(`connect to ${address} was aborted`, { cause: signal?.reason }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(
-        () => done(new TimeoutError(`handshake with ${address} timed out after ${timeoutMs} ms`)),
-        timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
-      );
-      const session: Session = new Session({
-        connection,
-        serializers: this.serializers,
-        logger: this.logger,
-        maxConcurrentCalls: this.config.maxConcurrentCalls,
-        hooks: this.hooks,
-        server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
-        makeStream: (start) => new PullStream(this, start.streamId),
-        onControl: (message) => {
-          this.onHandshakeReply(session, message, address, keyClient, target.object).then(
-            () => done(undefined, session),
-            (err: Error) => {
-              done(err);
-              session.fail(err);
-            },
-          );
-        },
-        onClose: (err) => {
-          if (this.session === session) {
-            this.session = undefined;
-            this.callbacks.clear();
-          }
-          if (settled) return; // a connection that closes after its handshake concerns no one here
-          if (err instanceof SecurityError) {
-            // a TLS alert or a Pyro4 HMAC failure: a refusal, not just a lost connection
-            done(
-              new SecurityError(`connection to ${address} refused during the handshake: ${err.message}`, {
-                cause: err,
-              }),
-            );
-            return;
-          }
-          const why = err ? `: ${err.message}` : '';
-          // a close without a reason: guess the likely ones
-          const hint = err
-            ? ''
-            : connection.transport === 'tls'
-              ? ' (a TLS daemon closes connections whose client certificate it refuses: see its log)'
-              : this.serializer.name === 'cbor'
-                ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
-                : '';
-          done(
-            new ConnectionClosedError(
-              `connection to ${address} closed during the handshake${why}${hint}`,
-              err ? { cause: err } : undefined,
-            ),
-          );
-        },
-      });
-      session.currentSeq = this.seq;
-      const annotations: Annotations = new Map(this.options.annotations ?? []);
-      const wantMultiplex = this.options.multiplex ?? this.config.multiplex;
-      annotations.set(
-        CAPS_ANNOTATION,
-        encodeCapabilities(wantMultiplex ? ALL_CAPABILITIES : ALL_CAPABILITIES & ~Capability.MULTIPLEX),
-      );
-      const payload = this.serializer.encode(
-        { handshake: this.options.handshake ?? 'hello', object: target.object },
-        this.hooks,
-      );
-      try {
-        const connect: Message = {
-          type: MsgType.CONNECT,
-          flags: this.protocol === 48 ? Flags.META_ON_CONNECT : 0,
-          seq: this.seq,
-          serializerId: this.serializer.id,
-          correlationId: null,
-          annotations,
-          payload,
-        };
-        keyClient?.signConnect(connect);
-        connection.send(connect);
-      } catch (err) {
-        done(err as Error);
-      }
-    });
-  }
-
-  private async onHandshakeReply(
-    session: Session,
-    message: Message,
-    address: string,
-    keyClient: SharedKeyClient | undefined,
-    objectId: string,
-  ): Promise<void> {
-    const serializer = this.serializers.byId(message.serializerId);
-    if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
-      // checked before the payload is read: proves the daemon holds the key
-      session.authenticator = keyClient.verifyConnectReply(message);
-    }
-    if (message.type === MsgType.CONNECTFAIL) {
-      const reason = failureText(this.serializers, message);
-      if (
-        keyClient !== undefined ||
-        reason === 'this daemon requires a shared key' ||
-        reason.includes('hmac')
-      ) {
-        throw new SecurityError(`connection to ${address} rejected: ${reason}`);
-      }
-      // Pyro's text does not say which object: name it, so a typo in a URI is easy to see.
-      const why = reason === 'unknown object' ? `unknown object '${objectId}'` : reason;
-      throw new CommunicationError(`connection to ${address} rejected: ${why}`);
-    }
-    if (message.type !== MsgType.CONNECTOK) {
-      throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
-    }
-    if (!serializer)
-      throw new SerializeError(`invalid serializer in handshake response: ${message.serializerId}`);
-    const data = serializer.decode(message.payload, this.hooks);
-    let response: unknown;
-    let rawMeta: ObjectMetadata | undefined;
-    if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'meta' in data) {
-      const d = data as Record<string, unknown>;
-      response = d.handshake;
-      rawMeta = parseMetadata(d.meta);
-    } else {
-      response = data; // Pyro4 without META_ON_CONNECT
-    }
-    if (rawMeta) {
-      if (rawMeta.methods.length === 0 && rawMeta.attrs.length === 0 && rawMeta.oneway.length === 0) {
-        throw new CommunicationError(
-          `remote object '${this.uri}' doesn't expose any methods or attributes. Did you forget to expose them?`,
-        );
-      }
-      this.meta = toMeta(rawMeta);
-    }
-    const caps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
-    session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
-    session.capabilities = caps;
-    session.streamCredit = this.config.streamCredit;
-    session.defaultSerializer = this.serializer;
-    startHeartbeat(session, this.config.heartbeatMs);
-    this.handshakeResponse = response;
-    if (this.options.validateHandshake) {
-      await this.options.validateHandshake(response, {
-        peerCertificate: session.connection.peerCertificate(),
-        address,
-      });
     }
   }
 

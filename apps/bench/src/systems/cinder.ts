@@ -138,6 +138,11 @@ async function connect(plan: ClientPlan): Promise<ClientDriver> {
         await fresh.$release();
       }
     },
+    openClient: async () => {
+      const own = c.connect<BenchApi>(plan.address, proxyOptions);
+      await own.$bind();
+      return { call: () => own.ping(), close: () => own.$release() };
+    },
     multiply: (a, b) => proxy.multiply(a, b),
     add: (a, b) => proxy.add(a, b),
     batch: async (pairs) => {
