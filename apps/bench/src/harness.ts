@@ -123,6 +123,9 @@ function missingOperation(d: ClientDriver, id: ScenarioId): string | undefined {
     case 'clients8':
     case 'clients64':
       return has(d.openClient !== undefined, 'separate client connections');
+    default:
+      // the transfer curve
+      return has(d.transfer !== undefined, 'binary transfer');
   }
 }
 
@@ -200,33 +203,6 @@ async function runScenario(
       }
       return;
     }
-    case 'transfer': {
-      const sizes = s.sizes ?? [];
-      // Built before timing and kept, like every system's client does: the payload is the input,
-      // not work of the RPC system.
-      const payloads = sizes.map((n) => Buffer.alloc(n, 0x78));
-      const send = async (data: Uint8Array) => {
-        const got = await d.transfer!(data);
-        if (got !== data.length) {
-          throw new BenchError('CHECK', `server received ${got} bytes, ${data.length} were sent`);
-        }
-      };
-      await warmUp(async () => {
-        // The largest sizes: allocators (glibc's mmap threshold, V8's) only reach their steady state
-        // once they have seen the biggest buffer, so small warm-up calls would leave the ramp in the run.
-        for (const p of payloads.slice(-s.warmup)) await send(p);
-      }, s.warmupMs);
-      const bytes = sizes.reduce((a, b) => a + b, 0);
-      for (let run = 0; run < runs; run++) {
-        const cpu = mark();
-        const t0 = now();
-        for (const p of payloads) await send(p);
-        const seconds = (now() - t0) / 1000;
-        const cpuUs = cpuSince(cpu);
-        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes, cpuUs });
-      }
-      return;
-    }
     case 'clients1':
     case 'clients8':
     case 'clients64': {
@@ -277,6 +253,34 @@ async function runScenario(
         const seconds = (now() - t0) / 1000;
         const cpuUs = cpuSince(cpu);
         emit({ type: 'run', scenario: s.id, run, count: 2 * s.count, seconds, seqSeconds, cpuUs });
+      }
+      return;
+    }
+    default: {
+      // transfer, and every point of the transfer curve: the plan gives each call's size
+      const sizes = s.sizes ?? [];
+      // Built before timing and kept, like every system's client does: the payload is the input,
+      // not work of the RPC system.
+      const payloads = sizes.map((n) => Buffer.alloc(n, 0x78));
+      const send = async (data: Uint8Array) => {
+        const got = await d.transfer!(data);
+        if (got !== data.length) {
+          throw new BenchError('CHECK', `server received ${got} bytes, ${data.length} were sent`);
+        }
+      };
+      await warmUp(async () => {
+        // The largest sizes: allocators (glibc's mmap threshold, V8's) only reach their steady state
+        // once they have seen the biggest buffer, so small warm-up calls would leave the ramp in the run.
+        for (const p of payloads.slice(-s.warmup)) await send(p);
+      }, s.warmupMs);
+      const bytes = sizes.reduce((a, b) => a + b, 0);
+      for (let run = 0; run < runs; run++) {
+        const cpu = mark();
+        const t0 = now();
+        for (const p of payloads) await send(p);
+        const seconds = (now() - t0) / 1000;
+        const cpuUs = cpuSince(cpu);
+        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes, cpuUs });
       }
       return;
     }

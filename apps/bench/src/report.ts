@@ -90,7 +90,7 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
     case 'latency_p999_us':
       return r.latencyUs?.[2];
     case 'transfer_MB_per_s':
-      return r.bytes === undefined ? undefined : r.bytes / 1048576 / r.seconds;
+      return mibPerS(r);
     case 'batch_sequential_calls_per_s':
       return r.seqSeconds === undefined ? undefined : r.count / r.seqSeconds;
     case 'batch_speedup':
@@ -98,17 +98,23 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
     case 'transfer_peak_rss_server_MiB':
     case 'transfer_peak_rss_client_MiB':
       return undefined;
-    case 'transfer_cpu_ms_per_MiB': {
-      const cpu = cpuOfRun(r);
-      return cpu === undefined || r.bytes === undefined ? undefined : cpu / 1000 / (r.bytes / 1048576);
-    }
     default: {
+      // curve_<size>_MiB_per_s, and CPU per MiB: transfer_cpu_ms_per_MiB, curve_<size>_cpu_ms_per_MiB
+      if (fig.name.endsWith('_MiB_per_s')) return mibPerS(r);
+      if (fig.name.endsWith('_cpu_ms_per_MiB')) {
+        const cpu = cpuOfRun(r);
+        return cpu === undefined || r.bytes === undefined ? undefined : cpu / 1000 / (r.bytes / 1048576);
+      }
       if (!fig.name.endsWith('_cpu_us')) return r.count / r.seconds;
       // CPU microseconds per operation: connections_cpu_us, calls_cpu_us, clients64_cpu_us, …
       const cpu = cpuOfRun(r);
       return cpu === undefined ? undefined : cpu / r.count;
     }
   }
+}
+
+function mibPerS(r: RunRecord): number | undefined {
+  return r.bytes === undefined ? undefined : r.bytes / 1048576 / r.seconds;
 }
 
 /** Client plus server CPU microseconds of a run, when both were measured. */

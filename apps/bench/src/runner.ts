@@ -16,6 +16,8 @@ import type { ChildMessage, ClientPlan, RunMessage, ScenarioPlan, ServerPlan } f
 import { Child, registerTempDir, removeTempDir } from './procs.js';
 import type { Progress } from './progress.js';
 import {
+  curveSize,
+  isCurve,
   type Mode,
   type ScenarioId,
   scenarioDef,
@@ -89,6 +91,7 @@ export function scenarioPlan(id: ScenarioId, mode: Mode, firstInProcess = true):
     ...(def.inFlight !== undefined ? { inFlight: def.inFlight } : {}),
     ...(def.clients !== undefined ? { clients: def.clients } : {}),
     ...(id === 'transfer' ? { sizes: [...transferSizes] } : {}),
+    ...(isCurve(id) ? { sizes: new Array<number>(def.count[mode]).fill(curveSize(id)) } : {}),
   };
 }
 
@@ -118,7 +121,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
         continue;
       }
       for (const transport of opts.transports) {
-        const offered = spec.scenarios(transport);
+        const offered = spec.scenarios(transport, serializer);
         const chosen = opts.scenarios.filter(
           (id) => offered.includes(id) && scenarioDef(id).transports.includes(transport),
         );

@@ -17,7 +17,39 @@ export type ScenarioId =
   | 'batched'
   | 'clients1'
   | 'clients8'
-  | 'clients64';
+  | 'clients64'
+  | CurveId;
+
+/** The transfer curve's payload sizes: 1 KiB to 16 MiB in powers of 4. */
+export const curveSizes = [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24] as const;
+export type CurveLabel = '1KiB' | '4KiB' | '16KiB' | '64KiB' | '256KiB' | '1MiB' | '4MiB' | '16MiB';
+export type CurveId = `curve_${CurveLabel}`;
+
+/** `1KiB`, `256KiB`, `16MiB`. */
+export function sizeLabel(bytes: number): CurveLabel {
+  return (bytes >= 1 << 20 ? `${bytes / (1 << 20)}MiB` : `${bytes / 1024}KiB`) as CurveLabel;
+}
+
+export const curveIds: readonly CurveId[] = curveSizes.map((n) => `curve_${sizeLabel(n)}` as const);
+
+export function isCurve(id: string): id is CurveId {
+  return (curveIds as readonly string[]).includes(id);
+}
+
+/** The payload size of a curve scenario. */
+export function curveSize(id: CurveId): number {
+  return curveSizes[curveIds.indexOf(id)]!;
+}
+
+/**
+ * Calls per curve point: enough to move about 256 MiB (32 MiB quick), at least 4 and at most 2000
+ * (500 quick), so that small payloads measure a rate, large ones stay within about a second, and
+ * the server's CPU time (read in 10 ms ticks) is tens of ticks even at 1 ms per MiB.
+ */
+function curveCounts(size: number): readonly [number, number] {
+  const calls = (bytes: number, max: number) => Math.max(4, Math.min(max, Math.round(bytes / size)));
+  return [calls(256 << 20, 2000), calls(32 << 20, 500)];
+}
 
 export type TransportId = 'tcp' | 'unix' | 'tls';
 export type Mode = 'full' | 'quick';
@@ -78,6 +110,12 @@ const titles: Readonly<Record<ScenarioId, string>> = {
   clients1: '1 client connection calling in a loop (the reference for clients8 and clients64)',
   clients8: '8 client connections at once, each calling in a loop',
   clients64: '64 client connections at once, each calling in a loop',
+  ...(Object.fromEntries(
+    curveSizes.map((n) => [
+      `curve_${sizeLabel(n)}`,
+      `transfer curve: calls sending ${sizeLabel(n)} each as binary, small reply`,
+    ]),
+  ) as Record<CurveId, string>),
 };
 
 /** [full, quick] */
@@ -105,6 +143,12 @@ const scenarioRows: readonly ScenarioRow[] = [
   ['clients1', TCP, [20_000, 3000], [1000, 300], { clients: 1, group: 'clients' }],
   ['clients8', TCP, [20_000, 3000], [1000, 300], { clients: 8, group: 'clients' }],
   ['clients64', TCP, [20_000, 3000], [2000, 300], { clients: 64, group: 'clients' }],
+  // The transfer curve: one process pair for all its points, smallest first.
+  ...curveSizes.map((size): ScenarioRow => {
+    const [full, quick] = curveCounts(size);
+    const warm = (n: number) => Math.max(2, Math.round(n / 4));
+    return [`curve_${sizeLabel(size)}`, TCP, [full, quick], [warm(full), warm(quick)], { group: 'curve' }];
+  }),
 ];
 
 export const scenarios: readonly ScenarioDef[] = scenarioRows.map(
@@ -130,19 +174,25 @@ export function scenarioDef(id: ScenarioId): ScenarioDef {
 }
 
 /**
- * A system's `scenarios(transport)`: every scenario that runs over the transport, in report order,
- * but those in `except` (what the system has no counterpart for).
+ * A system's `scenarios(transport, serializer)`: every scenario that runs over the transport, in
+ * report order, but those in `except` (what the system has no counterpart for), and the transfer
+ * curve only with `curveSerializers` (all of them when not given).
  */
 export function systemScenarios(
   except: readonly ScenarioId[] = [],
-): (transport: TransportId) => readonly ScenarioId[] {
+  curveSerializers?: readonly string[],
+): (transport: TransportId, serializer?: string) => readonly ScenarioId[] {
   const offered = new Map(
     transportIds.map((t) => [
       t,
       scenarios.filter((s) => s.transports.includes(t) && !except.includes(s.id)).map((s) => s.id),
     ]),
   );
-  return (transport) => offered.get(transport) ?? [];
+  return (transport, serializer) => {
+    const ids = offered.get(transport) ?? [];
+    if (!curveSerializers || serializer === undefined || curveSerializers.includes(serializer)) return ids;
+    return ids.filter((id) => !isCurve(id));
+  };
 }
 
 /** Runs per measurement; the figure is their median. */
@@ -216,6 +266,19 @@ const figureRows: readonly (readonly [string, ScenarioId, string, Better, string
         ],
       ] as const,
   ),
+  ...curveSizes.flatMap((n) => {
+    const l = sizeLabel(n);
+    return [
+      [`curve_${l}_MiB_per_s`, `curve_${l}`, 'MiB/s', 'higher', `transfer of ${l} per call`],
+      [
+        `curve_${l}_cpu_ms_per_MiB`,
+        `curve_${l}`,
+        'ms/MiB',
+        'lower',
+        `CPU per MiB, ${l} per call, both processes`,
+      ],
+    ] as const;
+  }),
 ];
 
 export const figures: readonly FigureDef[] = figureRows.map(([name, scenario, unit, better, title]) => ({
@@ -239,6 +302,7 @@ export function resolveScenarioWord(word: string): ScenarioId[] | undefined {
   if (word === 'latency') return ['calls'];
   if (word === 'pipelined') return ['pipelined16', 'pipelined128'];
   if (word === 'clients') return ['clients1', 'clients8', 'clients64'];
+  if (word === 'curve') return [...curveIds];
   const fig = figureDef(word);
   return fig ? [fig.scenario] : undefined;
 }

@@ -116,6 +116,26 @@ describe('computeResults', () => {
     expect(json.ratios).toEqual({ raw: 0.1 });
   });
 
+  it('derives MiB/s and CPU per MiB for every point of the transfer curve', () => {
+    const res = computeResults(
+      outcome([
+        run({
+          system: 'raw',
+          scenario: 'curve_16KiB',
+          run: 0,
+          count: 2048,
+          seconds: 0.25,
+          bytes: 2048 * 16384,
+          cpuUs: [30_000, 10_000],
+        }),
+      ]),
+    );
+    const get = (name: string) => res.find((e) => e.scenario === name)?.value;
+    expect(get('curve_16KiB_MiB_per_s')).toBeCloseTo(32 / 0.25, 9);
+    expect(get('curve_16KiB_cpu_ms_per_MiB')).toBeCloseTo(40 / 32, 9);
+    expect(res.map((e) => e.scenario)).toEqual(['curve_16KiB_MiB_per_s', 'curve_16KiB_cpu_ms_per_MiB']);
+  });
+
   it('reports peak RSS in MiB', () => {
     const res = computeResults(
       outcome(

@@ -67,7 +67,8 @@ export const pyro4Spec: SystemSpec = {
   id: 'pyro4',
   label: 'Pyro4',
   serializers: PYRO4_SERIALIZERS,
-  scenarios: systemScenarios(['pipelined16', 'pipelined128']),
+  // The transfer curve with the serializers that carry bytes as bytes (json cannot, serpent as base64).
+  scenarios: systemScenarios(['pipelined16', 'pipelined128'], ['msgpack', 'marshal', 'pickle']),
   probe,
   serverCommand: (plan) =>
     python('pyro4_server.py', plan, {
