@@ -13,24 +13,33 @@ export interface EngineServer {
   readonly transport: Transport;
   /** `PYRO:<id>@<address>` of a served object. */
   uri(id: string): string;
+  /** The port it listens on (a new server may take it again after close). */
+  readonly port: number;
+  /** Client connections open now. */
+  readonly connectionCount: number;
+  /** Stops listening and cuts every connection (calls in progress end with them). */
   close(): Promise<void>;
 }
 
 export interface EngineServerOptions {
   /** Offer pipelining (a Cinder daemon's default) or serve one call at a time like Pyro. */
   multiplex?: boolean;
+  /** Share an address space with other servers (default: one of its own). */
+  network?: MemoryNetwork;
+  /** Listen on this port (default: a free one). */
+  port?: number;
 }
 
 export async function startEngineServer(
   objects: Record<string, object>,
   options: EngineServerOptions = {},
 ): Promise<EngineServer> {
-  const transport = memoryTransport({ network: new MemoryNetwork() });
+  const transport = memoryTransport({ network: options.network ?? new MemoryNetwork() });
   const serializers = { 4: createSerializers({ dialect: 4 }), 5: createSerializers({ dialect: 5 }) };
   const served = new Map(Object.entries(objects));
   const listener: Listener = await transport.listen(
     {
-      endpoint: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+      endpoint: { kind: 'tcp', host: '127.0.0.1', port: options.port ?? 0 },
       framing: { versions: [502, 48], maxMessageSize: 1 << 26 },
     },
     (connection) => {
@@ -69,10 +78,14 @@ export async function startEngineServer(
     },
   );
   const endpoint = listener.endpoint;
-  const address = endpoint.kind === 'tcp' ? `${endpoint.host}:${endpoint.port}` : `./u:${endpoint.path}`;
+  if (endpoint.kind !== 'tcp') throw new Error('host:port endpoint expected');
   return {
     transport,
-    uri: (id) => `PYRO:${id}@${address}`,
+    uri: (id) => `PYRO:${id}@${endpoint.host}:${endpoint.port}`,
+    port: endpoint.port,
+    get connectionCount() {
+      return listener.connections.size;
+    },
     close: () => listener.close(),
   };
 }
