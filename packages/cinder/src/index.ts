@@ -15,6 +15,8 @@ export {
   currentContext,
   currentCorrelationId,
   Daemon,
+  type DaemonListener,
+  type DaemonListenOptions,
   DaemonObject,
   type DaemonOptions,
   type ExposedAttribute,

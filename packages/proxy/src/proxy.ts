@@ -9,6 +9,7 @@ import {
   ConnectionClosedError,
   componentLogger,
   DAEMON_NAME,
+  Deadline,
   type Logger,
   NotExposedError,
   type ObjectMetadata,
@@ -18,7 +19,6 @@ import {
   sleep,
   TimeoutError,
   URI,
-  withDeadline,
 } from '@cinder/core';
 import { type Annotations, Flags, type ProtocolVersion } from '@cinder/protocol';
 import {
@@ -54,6 +54,7 @@ import {
   unixTransport,
   webSocketTransport,
 } from '@cinder/transport';
+import { ConnectAttempt } from './connect-attempt.js';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
 import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
@@ -149,6 +150,7 @@ function withCallerFrames(err: unknown): never {
   throw err;
 }
 
+const noop = (): void => {};
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const serializerCache = new Map<string, SerializerSet>();
 const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
@@ -198,7 +200,7 @@ export class ProxyCore {
   handshakeResponse: unknown;
   readonly hooks: CodecHooks;
   private session: Session | undefined;
-  private connecting: Promise<Session> | undefined;
+  private connecting: ConnectAttempt<Session> | undefined;
   private meta: Meta | undefined;
   private seq = 0;
   private readonly reconnect: Required<ReconnectOptions> | undefined;
@@ -292,42 +294,47 @@ export class ProxyCore {
   // Connecting
 
   /** The live session, connecting first when needed (retrying with backoff when enabled). */
-  ensure(options?: CallOptions): Promise<Session> {
+  ensure(deadline: Deadline | CallOptions = Deadline.NONE): Promise<Session> {
     const s = this.session;
     if (s !== undefined && !s.isClosed) return Promise.resolve(s);
     if (this.options.boundSession)
       return Promise.reject(
         new ConnectionClosedError(`callback ${this.uri.object}: the connection it came on is closed`),
       );
+    const d = deadline instanceof Deadline ? deadline : Deadline.from(deadline);
+    const what = `connect to ${this.uri}`;
+    const passed = d.expired();
+    if (passed !== undefined) return Promise.reject(d.error(what, passed === 'aborted'));
     this.closedByUser = false;
-    if (!this.connecting) {
-      const attempt = this.reconnect ? this.openWithRetry(options) : this.open(options);
-      this.connecting = attempt.finally(() => {
-        this.connecting = undefined;
-      });
-      // Every caller gets the outcome through the promise returned below; when all of them gave up
-      // first (an aborted signal, a deadline), nobody is left to observe the shared attempt, so a
-      // failure must not surface as an unhandled rejection.
-      this.connecting.catch(() => undefined);
+    let attempt = this.connecting;
+    if (attempt === undefined || attempt.abandoned) {
+      const clear = () => {
+        if (this.connecting === fresh) this.connecting = undefined;
+      };
+      const fresh: ConnectAttempt<Session> = new ConnectAttempt(
+        (signal) => (this.reconnect ? this.openWithRetry(signal) : this.open(signal)),
+        clear,
+      );
+      fresh.promise.then(clear, clear);
+      this.connecting = attempt = fresh;
     }
-    return options?.signal || options?.timeoutMs
-      ? withDeadline(this.connecting, options, `connect to ${this.uri}`)
-      : this.connecting;
+    return attempt.join(d, what);
   }
 
-  private async openWithRetry(options?: CallOptions): Promise<Session> {
+  /** `open`, again with backoff while it fails for reasons a later attempt may not meet. */
+  private async openWithRetry(signal: AbortSignal): Promise<Session> {
     const r = this.reconnect!;
     const deadline = Date.now() + r.maxWaitMs;
     let delay = r.initialDelayMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.open(options);
+        return await this.open(signal);
       } catch (err) {
         const retriable =
           err instanceof CommunicationError && !(err instanceof ProtocolError) && !this.closedByUser;
-        if (!retriable || Date.now() + delay > deadline || options?.signal?.aborted) throw err;
+        if (!retriable || Date.now() + delay > deadline || signal.aborted) throw err;
         this.logger.debug({ err, attempt, delay }, 'connect failed, retrying');
-        await sleep(delay * (0.75 + Math.random() * 0.5), options?.signal);
+        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
         delay = Math.min(delay * 2, r.maxDelayMs);
       }
     }
@@ -345,21 +352,40 @@ export class ProxyCore {
     return (defaultTransports.tcp ??= tcpTransport());
   }
 
-  private async open(options?: CallOptions): Promise<Session> {
-    const connectTimeoutMs = this.options.connectTimeoutMs ?? this.config.connectTimeoutMs;
-    const target = await resolveUri(this.uri, {
-      config: this.config,
-      logger: this.logger,
-      ...(options?.signal ? { signal: options.signal } : {}),
+  /**
+   * Resolves the uri, dials and runs the handshake. `signal` aborts when every call waiting for
+   * this attempt has given up; the connection's own bound (connectTimeoutMs) covers the dial, TLS
+   * and the handshake together, with one timer.
+   */
+  private async open(signal: AbortSignal): Promise<Session> {
+    const target = await resolveUri(this.uri, { config: this.config, logger: this.logger, signal });
+    const bound = Deadline.from({
+      timeoutMs: this.options.connectTimeoutMs ?? this.config.connectTimeoutMs,
+      signal,
     });
+    // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
+    const hold = bound.onExpire(noop);
+    try {
+      return await this.dialAndHandshake(target, bound);
+    } finally {
+      hold();
+    }
+  }
+
+  private async dialAndHandshake(target: URI, bound: Deadline): Promise<Session> {
     const endpoint = target.endpoint() as Endpoint;
-    const connection = await this.transportFor(endpoint).connect({
-      endpoint,
-      framing: this.framing,
-      timeoutMs: connectTimeoutMs,
-      ...(options?.signal ? { signal: options.signal } : {}),
-      logger: this.logger,
-    });
+    const transport = this.transportFor(endpoint);
+    const connection = await bound.withSignal(
+      (dialSignal) =>
+        transport.connect({
+          endpoint,
+          framing: this.framing,
+          timeoutMs: 0, // the bound's signal says when
+          ...(dialSignal ? { signal: dialSignal } : {}),
+          logger: this.logger,
+        }),
+      `connecting to ${target.location ?? target}`,
+    );
     try {
       const { session, response, metadata } = await clientHandshake({
         connection,
@@ -374,8 +400,7 @@ export class ProxyCore {
         multiplex: this.options.multiplex ?? this.config.multiplex,
         seq: this.seq,
         sharedKey: this.sharedKey,
-        timeoutMs: connectTimeoutMs,
-        signal: options?.signal,
+        deadline: bound,
         streamCredit: this.config.streamCredit,
         heartbeatMs: this.config.heartbeatMs,
         validate: this.options.validateHandshake,
@@ -452,10 +477,17 @@ export class ProxyCore {
   /** Calls a remote method. The hot path: no work beyond encoding and one map insert when connected. */
   call(method: string, args: unknown[], options?: RemoteCallOptions): Promise<unknown> {
     const s = this.session;
-    let attempt =
-      s !== undefined && !s.isClosed && this.meta !== undefined
-        ? this.invokeOn(s, method, args, options)
-        : this.ensure(options).then((session) => this.invokeOn(session, method, args, options));
+    let attempt: Promise<unknown>;
+    if (s !== undefined && !s.isClosed && this.meta !== undefined) {
+      attempt = this.invokeOn(s, method, args, options); // the session makes the call's deadline
+    } else {
+      // the call's one deadline, made now: it bounds connecting (resolving, dialing, the handshake)
+      // and then the call on the wire, so timeoutMs is the whole call's
+      const deadline = Deadline.from(options, this.timeoutMs);
+      attempt = this.ensure(deadline).then((session) =>
+        this.invokeOn(session, method, args, options, deadline),
+      );
+    }
     if (this.reconnect !== undefined || this.maxRetries !== 0) {
       attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
     }
@@ -464,10 +496,12 @@ export class ProxyCore {
 
   /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */
   async callDaemon(method: string, args: unknown[], oneway: boolean): Promise<unknown> {
-    const s = await this.ensure();
+    const deadline = Deadline.after(this.timeoutMs);
+    const s = await this.ensure(deadline);
     return s.invoke(
       { object: DAEMON_NAME, method, params: args, kwargs: EMPTY_KWARGS },
       { serializer: this.serializer, flags: oneway ? Flags.ONEWAY : 0, timeoutMs: this.timeoutMs },
+      deadline,
     );
   }
 
@@ -476,6 +510,7 @@ export class ProxyCore {
     method: string,
     args: unknown[],
     options: RemoteCallOptions | undefined,
+    deadline?: Deadline,
   ): Promise<unknown> {
     const meta = this.meta;
     let flags = 0;
@@ -488,7 +523,7 @@ export class ProxyCore {
         flags === 0
           ? (this.defaultCall ??= this.outgoing(0))
           : (this.defaultOneway ??= this.outgoing(Flags.ONEWAY));
-      return s.invoke({ object: this.objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain);
+      return s.invoke({ object: this.objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain, deadline);
     }
     return s.invoke(
       { object: this.objectId, method, params: args, kwargs: options.kwargs ?? EMPTY_KWARGS },
@@ -501,6 +536,7 @@ export class ProxyCore {
         ...(options?.correlationId ? { correlationId: options.correlationId } : {}),
         ...(options?.onReplyAnnotations ? { onReplyAnnotations: options.onReplyAnnotations } : {}),
       },
+      deadline,
     );
   }
 
@@ -528,43 +564,43 @@ export class ProxyCore {
         (this.reconnect !== undefined && (this.idempotent.has(method) || wasNotSent(err)) && attempt <= 10));
     if (!allowed || this.closedByUser || options?.signal?.aborted) throw err;
     this.logger.debug({ err, method, attempt }, 'retrying call after connection loss');
-    await this.ensure(options);
+    // Each retry is bounded anew, as Pyro's MAX_RETRIES re-runs the call with the socket's full
+    // timeout: a retry after a TimeoutError under the spent deadline could only fail again.
+    const deadline = Deadline.from(options, this.timeoutMs);
     try {
-      return await this.invokeOn(this.session!, method, args, options);
+      const session = await this.ensure(deadline);
+      return await this.invokeOn(session, method, args, options, deadline);
     } catch (again) {
       return this.retry(again, method, args, options, attempt + 1);
     }
   }
 
   async getAttribute(name: string, options?: CallOptions): Promise<unknown> {
-    const s = await this.ensure(options);
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
     if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
     return s.invoke(
       { object: this.objectId, method: '__getattr__', params: [name], kwargs: null },
-      {
-        serializer: this.serializer,
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        signal: options?.signal,
-      },
+      { serializer: this.serializer },
+      deadline,
     );
   }
 
   async setAttribute(name: string, value: unknown, options?: CallOptions): Promise<void> {
-    const s = await this.ensure(options);
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
     if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
     await s.invoke(
       { object: this.objectId, method: '__setattr__', params: [name, value], kwargs: null },
-      {
-        serializer: this.serializer,
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        signal: options?.signal,
-      },
+      { serializer: this.serializer },
+      deadline,
     );
   }
 
   async ping(options?: CallOptions): Promise<void> {
-    const s = await this.ensure(options);
-    await s.ping({ timeoutMs: options?.timeoutMs ?? this.timeoutMs, signal: options?.signal });
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
+    await s.ping(deadline);
   }
 
   /** Sends a batch of calls as one `<batch>` INVOKE; resolves with the raw result list. */
@@ -573,7 +609,8 @@ export class ProxyCore {
     oneway: boolean,
     options?: CallOptions,
   ): Promise<unknown[] | undefined> {
-    const s = await this.ensure(options);
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
     // Pyro's batch is a list of (name, args, kwargs) tuples. Only serpent and marshal tell tuples
     // from lists; the other formats write both as arrays, so the queued entries go out as they are.
     const name = this.serializer.name;
@@ -586,9 +623,8 @@ export class ProxyCore {
       {
         serializer: this.serializer,
         flags: Flags.BATCH | (oneway ? Flags.ONEWAY : 0),
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        signal: options?.signal,
       },
+      deadline,
     );
     if (oneway) return undefined;
     if (!Array.isArray(result)) throw new ProtocolError('batch reply is not a list');

@@ -4,16 +4,14 @@
 // heartbeat started, the caller's validator run. The server half is handshake-server.ts; the shapes
 // both read are in handshake-shared.ts.
 import {
-  AbortedError,
   CommunicationError,
   ConnectionClosedError,
-  MAX_TIMER_MS,
+  type Deadline,
   type ObjectMetadata,
   PING_SERIALIZER_ID,
   ProtocolError,
   SecurityError,
   SerializeError,
-  TimeoutError,
 } from '@cinder/core';
 import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
 import { NOT_SYMMETRIC_MESSAGE, type SharedKey, SharedKeyClient } from '@cinder/security';
@@ -53,9 +51,11 @@ export interface ClientHandshakeOptions {
   seq: number;
   /** With protocol 502: the shared-key hello before CONNECT, and a MAC on every message after. */
   sharedKey?: SharedKey | undefined;
-  /** Bound of the key hello and of the handshake, each (0: none). */
-  timeoutMs: number;
-  signal?: AbortSignal | undefined;
+  /**
+   * Bound of the key hello and the handshake: the connection's (connectTimeoutMs, the dial
+   * included) merged with the signal of the calls waiting. Watched, never a timer of its own.
+   */
+  deadline: Deadline;
   streamCredit: number;
   heartbeatMs: number;
   /** Checks the daemon's response; throw to refuse the connection. */
@@ -94,21 +94,21 @@ export async function clientHandshake(options: ClientHandshakeOptions): Promise<
 
 /** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
 function keyHello(options: ClientHandshakeOptions, client: SharedKeyClient): Promise<void> {
-  const { connection, timeoutMs } = options;
+  const { connection, deadline } = options;
   return new Promise<void>((resolve, reject) => {
     const address = connection.remoteAddress;
-    const timer = setTimeout(
-      () => done(new TimeoutError(`key exchange with ${address} timed out after ${timeoutMs} ms`)),
-      timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
-    );
     let settled = false;
+    let stop = noop;
     const done = (err?: Error) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      stop();
       if (err) reject(err);
       else resolve();
     };
+    // a deadline already passed calls done() now, before `stop` is set: hence the let
+    stop = deadline.onExpire((aborted) => done(deadline.error(`key exchange with ${address}`, aborted)));
+    if (settled) return;
     connection.setHandler({
       onMessage: (reply) => {
         if (reply.type === MsgType.CONNECTFAIL) {
@@ -161,25 +161,21 @@ function connectExchange(
   options: ClientHandshakeOptions,
   keyClient: SharedKeyClient | undefined,
 ): Promise<ClientHandshakeResult> {
-  const { connection, timeoutMs, signal } = options;
+  const { connection, deadline } = options;
   return new Promise<ClientHandshakeResult>((resolve, reject) => {
     let settled = false;
+    let stop = noop;
     const address = connection.remoteAddress;
     const done = (err: Error | undefined, result?: ClientHandshakeResult) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      stop();
       if (err) reject(err);
       else resolve(result!);
     };
-    const onAbort = () =>
-      done(new AbortedError(`connect to ${address} was aborted`, { cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(
-      () => done(new TimeoutError(`handshake with ${address} timed out after ${timeoutMs} ms`)),
-      timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
-    );
+    // a deadline already passed calls done() now, before `stop` is set: hence the let
+    stop = deadline.onExpire((aborted) => done(deadline.error(`handshake with ${address}`, aborted)));
+    if (settled) return;
     const session: Session = new Session({
       ...options.session,
       connection,
@@ -303,3 +299,5 @@ function refusal(options: ClientHandshakeOptions, message: Message, keyed: boole
   const why = reason === 'unknown object' ? `unknown object '${options.objectId}'` : reason;
   return new CommunicationError(`connection to ${address} rejected: ${why}`);
 }
+
+const noop = (): void => {};
