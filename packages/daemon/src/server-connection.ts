@@ -110,7 +110,7 @@ export class ServerConnection implements ConnectionHandler {
             d.serializer ?? (dialect === 4 && serializer.name === 'msgpack' ? 'serpent' : serializer.name),
           ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
         }),
-      replaceOther: (value) => daemon.autoproxy(value, dialect),
+      replaceOther: (value) => daemon.autoproxy(value, dialect, this.connection),
       reviveOther: (className, dict) => {
         if (className !== CALLBACK_CLASS || (session.capabilities & Capability.CALLBACKS) === 0)
           return undefined;

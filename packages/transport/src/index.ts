@@ -25,3 +25,4 @@ export {
 export * from './transport.js';
 export { type UnixTransportInit, unixTransport } from './unix-transport.js';
 export { type WebSocketTransportInit, webSocketTransport } from './websocket-transport.js';
+export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';
