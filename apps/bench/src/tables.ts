@@ -211,6 +211,17 @@ export function renderClientsTable(json: BenchJson): string {
   return rows.join('\n');
 }
 
+/** The run's command line, without where it wrote its outputs. */
+function command(argv: readonly string[]): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') continue;
+    if (argv[i] === '--json' || argv[i] === '--svg') i++;
+    else kept.push(argv[i]!);
+  }
+  return ['pnpm bench', ...kept].join(' ');
+}
+
 /** One line about where and how the run was made. */
 export function runLine(json: BenchJson, file: string, href = file): string {
   const m = json.meta;
@@ -221,7 +232,7 @@ export function runLine(json: BenchJson, file: string, href = file): string {
     : '';
   const grpc = m.versions.grpc ? `, grpc-js ${m.versions.grpc['grpc-js']}` : '';
   return (
-    `From \`pnpm bench ${m.argv.filter((a) => a !== '--').join(' ')}\` on ${m.date.slice(0, 10)} ` +
+    `From \`${command(m.argv)}\` on ${m.date.slice(0, 10)} ` +
     `(${m.mode} mode, ${m.runs} ${rounds ? 'round' : 'run'}${m.runs === 1 ? '' : 's'}; [${file}](${href})): ` +
     `${m.machine.cpu} ×${m.machine.cores}, ${Math.round(m.machine.memoryMiB / 1024)} GiB, Node ${m.node.replace(/^v/, '')}${py}${grpc}.`
   );

@@ -102,6 +102,13 @@ export interface ProxyOptions {
   maxRetries?: number;
   /** Pipeline calls on one connection when the daemon is Cinder (default `config.multiplex`). */
   multiplex?: boolean;
+  /**
+   * Send a new proxy's first call right behind its CONNECT instead of waiting for CONNECTOK (one
+   * round trip less; Cinder and Python Pyro daemons read in order). Default true; never done with a
+   * shared key, a `validateHandshake` (the call must not reach a daemon the validator would refuse)
+   * or `reconnect` (a lost attempt must not leave the call's delivery in doubt).
+   */
+  pipelineFirstCall?: boolean;
   /** Annotations sent with every call and with CONNECT. */
   annotations?: Annotations;
   /** Class registry for custom classes. */
@@ -206,6 +213,7 @@ export class ProxyCore {
   private readonly reconnect: Required<ReconnectOptions> | undefined;
   private readonly idempotent: ReadonlySet<string>;
   private readonly maxRetries: number;
+  private readonly pipelineFirstCall: boolean;
   private readonly framing: FramingOptions;
   private readonly sharedKey: SharedKey | undefined;
   private transport: Transport | undefined;
@@ -248,6 +256,12 @@ export class ProxyCore {
       ...(this.config.compression ? { compressAbove: 100 } : {}),
     };
     if (options.metadata) this.meta = toMeta(options.metadata);
+    this.pipelineFirstCall =
+      (options.pipelineFirstCall ?? true) &&
+      this.sharedKey === undefined &&
+      options.validateHandshake === undefined &&
+      this.reconnect === undefined &&
+      options.boundSession === undefined;
     const dialect = this.protocol === 48 ? 4 : 5;
     this.hooks = proxyHooks({
       dialect,
@@ -294,7 +308,10 @@ export class ProxyCore {
   // Connecting
 
   /** The live session, connecting first when needed (retrying with backoff when enabled). */
-  ensure(deadline: Deadline | CallOptions = Deadline.NONE): Promise<Session> {
+  ensure(
+    deadline: Deadline | CallOptions = Deadline.NONE,
+    firstCall?: (session: Session, objectId: string) => void,
+  ): Promise<Session> {
     const s = this.session;
     if (s !== undefined && !s.isClosed) return Promise.resolve(s);
     if (this.options.boundSession)
@@ -312,7 +329,7 @@ export class ProxyCore {
         if (this.connecting === fresh) this.connecting = undefined;
       };
       const fresh: ConnectAttempt<Session> = new ConnectAttempt(
-        (signal) => (this.reconnect ? this.openWithRetry(signal) : this.open(signal)),
+        (signal) => (this.reconnect ? this.openWithRetry(signal) : this.open(signal, firstCall)),
         clear,
       );
       fresh.promise.then(clear, clear);
@@ -357,7 +374,10 @@ export class ProxyCore {
    * this attempt has given up; the connection's own bound (connectTimeoutMs) covers the dial, TLS
    * and the handshake together, with one timer.
    */
-  private async open(signal: AbortSignal): Promise<Session> {
+  private async open(
+    signal: AbortSignal,
+    firstCall?: (session: Session, objectId: string) => void,
+  ): Promise<Session> {
     const target = await resolveUri(this.uri, { config: this.config, logger: this.logger, signal });
     const bound = Deadline.from({
       timeoutMs: this.options.connectTimeoutMs ?? this.config.connectTimeoutMs,
@@ -366,13 +386,17 @@ export class ProxyCore {
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);
     try {
-      return await this.dialAndHandshake(target, bound);
+      return await this.dialAndHandshake(target, bound, firstCall);
     } finally {
       hold();
     }
   }
 
-  private async dialAndHandshake(target: URI, bound: Deadline): Promise<Session> {
+  private async dialAndHandshake(
+    target: URI,
+    bound: Deadline,
+    firstCall: ((session: Session, objectId: string) => void) | undefined,
+  ): Promise<Session> {
     const endpoint = target.endpoint() as Endpoint;
     const transport = this.transportFor(endpoint);
     const connection = await bound.withSignal(
@@ -401,6 +425,7 @@ export class ProxyCore {
         seq: this.seq,
         sharedKey: this.sharedKey,
         deadline: bound,
+        firstCall,
         streamCredit: this.config.streamCredit,
         heartbeatMs: this.config.heartbeatMs,
         validate: this.options.validateHandshake,
@@ -484,14 +509,55 @@ export class ProxyCore {
       // the call's one deadline, made now: it bounds connecting (resolving, dialing, the handshake)
       // and then the call on the wire, so timeoutMs is the whole call's
       const deadline = Deadline.from(options, this.timeoutMs);
-      attempt = this.ensure(deadline).then((session) =>
-        this.invokeOn(session, method, args, options, deadline),
-      );
+      attempt = this.connectAndCall(method, args, options, deadline);
     }
     if (this.reconnect !== undefined || this.maxRetries !== 0) {
       attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
     }
     return attempt.then(undefined, withCallerFrames);
+  }
+
+  /**
+   * Connects, then calls; or, when this call starts the connecting and it is safe, sends the call
+   * right behind CONNECT and checks it against the metadata once CONNECTOK has brought it.
+   */
+  private connectAndCall(
+    method: string,
+    args: unknown[],
+    options: RemoteCallOptions | undefined,
+    deadline: Deadline,
+  ): Promise<unknown> {
+    // Only a call without a deadline: one that expired on the wire before CONNECTOK would drop the
+    // connection (replies are in order until pipelining is agreed) that other calls may wait for.
+    const pipeline =
+      this.pipelineFirstCall &&
+      !deadline.bounded &&
+      (this.connecting === undefined || this.connecting.abandoned);
+    if (!pipeline)
+      return this.ensure(deadline).then((session) => this.invokeOn(session, method, args, options, deadline));
+    let first: Promise<unknown> | undefined;
+    const checked = this.meta !== undefined; // invokeOn checks the name against known metadata itself
+    const send = (session: Session, objectId: string) => {
+      first = this.invokeOn(session, method, args, options, deadline, objectId);
+      // observed here: when the CONNECT is refused, the caller gets the refusal through ensure()
+      first.catch((err: unknown) => {
+        // not encodable before the handshake (a callback needs the capability CONNECTOK agrees):
+        // nothing was sent, so it goes again once connected
+        if (err instanceof SerializeError) unsent = true;
+      });
+    };
+    let unsent = false;
+    return this.ensure(deadline, send).then((session) => {
+      if (first === undefined || unsent) return this.invokeOn(session, method, args, options, deadline);
+      const meta = this.meta;
+      if (!checked && meta !== undefined) {
+        // sent before the metadata was known: answer as the call would have been answered after it
+        // (the daemon's reply, the oneway method's or an AttributeError, is read and dropped)
+        if (meta.oneway.has(method)) return undefined;
+        if (!meta.methods.has(method)) throw this.notExposed(method);
+      }
+      return first;
+    });
   }
 
   /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */
@@ -511,6 +577,7 @@ export class ProxyCore {
     args: unknown[],
     options: RemoteCallOptions | undefined,
     deadline?: Deadline,
+    objectId = this.objectId,
   ): Promise<unknown> {
     const meta = this.meta;
     let flags = 0;
@@ -523,10 +590,10 @@ export class ProxyCore {
         flags === 0
           ? (this.defaultCall ??= this.outgoing(0))
           : (this.defaultOneway ??= this.outgoing(Flags.ONEWAY));
-      return s.invoke({ object: this.objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain, deadline);
+      return s.invoke({ object: objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain, deadline);
     }
     return s.invoke(
-      { object: this.objectId, method, params: args, kwargs: options.kwargs ?? EMPTY_KWARGS },
+      { object: objectId, method, params: args, kwargs: options.kwargs ?? EMPTY_KWARGS },
       {
         serializer: this.serializer,
         flags,
