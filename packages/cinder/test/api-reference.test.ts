@@ -1,6 +1,7 @@
 // The API reference (TypeDoc, configured in tooling/typedoc) builds without a warning: every
-// symbol of the facade is documented, no exported type refers to an unexported one, and no
-// {@link} is broken. It is generated here into a temporary directory; `pnpm docs:api` writes it to
+// symbol of the facade, @cinder/proxy and @cinder/daemon is documented (or listed in typedoc.json as
+// not yet), no exported type refers to an unexported one, and no {@link} is broken. It is generated here
+// into a temporary directory; `pnpm docs:api` writes it to
 // packages/cinder/docs/api (gitignored: generated HTML that would change with every API edit).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

@@ -151,6 +151,7 @@ interface BoundListener extends DaemonListener {
   readonly natLocation: UriLocation | undefined;
 }
 
+/** Options of `daemon.register()`. */
 export interface RegisterOptions {
   /** Replace an existing registration with the same id. */
   force?: boolean;

@@ -59,6 +59,7 @@ import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './re
 import { resolveUri } from './resolve.js';
 import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
 
+/** Reconnection with exponential backoff after a lost connection. */
 export interface ReconnectOptions {
   /** First delay between attempts (doubles each time, with jitter). Default 100 ms. */
   initialDelayMs?: number;
@@ -68,6 +69,7 @@ export interface ReconnectOptions {
   maxWaitMs?: number;
 }
 
+/** Options of `connect()`: every one is optional, with defaults from the configuration. */
 export interface ProxyOptions {
   /** Settings (the rest come from defaults and `CINDER_*` variables). */
   config?: Partial<CinderConfig> | CinderConfig;

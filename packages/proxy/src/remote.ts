@@ -43,6 +43,7 @@ export type RemoteBatch<T> = {
     : never]: T[K] extends AnyFunction ? (...args: Parameters<T[K]>) => void : never;
 } & BatchControls;
 
+/** The controls of a batch proxy (`$`-prefixed so no remote name can hide them). */
 export interface BatchControls {
   /** Queues a call by name (for names that are not identifiers). */
   $queue(method: string, args?: unknown[], kwargs?: Record<string, unknown> | null): void;
@@ -68,6 +69,7 @@ export interface ProxyControls<T> {
   readonly $handshakeResponse: unknown;
   /** Whether calls are pipelined on the connection (both ends Cinder). */
   readonly $multiplexed: boolean;
+  /** Whether the proxy holds an open connection now. */
   readonly $connected: boolean;
   /** Connects now (resolving the URI) instead of on the first call. */
   $bind(options?: CallOptions): Promise<void>;
@@ -92,6 +94,7 @@ export interface ProxyControls<T> {
   $batch(): RemoteBatch<T>;
   /** Sends a protocol-level PING and waits for the answer. */
   $ping(options?: CallOptions): Promise<void>;
+  /** `$release()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -19,9 +19,13 @@ import {
 import { connect, type ProxyOptions } from './proxy.js';
 import type { Remote } from './remote.js';
 
+/** How `PYRONAME:`/`PYROMETA:` URIs are resolved through a name server. */
 export interface ResolveOptions {
+  /** The configuration (name server address, broadcast settings, timeouts). */
   config: CinderConfig;
+  /** Where to log (default: silent). */
   logger?: Logger;
+  /** Aborts the lookup. */
   signal?: AbortSignal;
   /**
    * Proxy options for talking to the name server (serializer, protocol, TLS…). Without a
@@ -30,6 +34,7 @@ export interface ResolveOptions {
   proxyOptions?: ProxyOptions;
 }
 
+/** Where and how to look for a name server. */
 export interface LocateOptions extends ResolveOptions {
   /** Name server host (or `./u:path` for a Unix socket); absent: the configured nsHost, then broadcast. */
   host?: string | null;
