@@ -8,6 +8,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 
 import Pyro4
@@ -225,6 +226,62 @@ def run_batched(uri, s, runs):
                   "seconds": now() - t0, "seqSeconds": seq_seconds})
 
 
+def run_clients(uri, s, runs):
+    # n proxies, one thread each (a Pyro4 proxy is synchronous), calling ping() in a loop until the
+    # scenario's count of calls over all of them is reached; mirrors manyClients in harness.ts
+    n = s["clients"]
+    lock = threading.Lock()
+    state = {"left": 0, "error": None}
+    start = [threading.Barrier(n + 1) for _ in range(2)]
+
+    def loop(p):
+        while True:
+            with lock:
+                if state["left"] <= 0:
+                    return
+                state["left"] -= 1
+            p.ping()
+
+    def client(index):
+        try:
+            with Pyro4.Proxy(uri) as p:
+                p._pyroBind()
+                while True:
+                    start[0].wait()
+                    if state["left"] < 0:
+                        return
+                    loop(p)
+                    start[1].wait()
+        except Exception as e:  # reported by the main thread
+            state["error"] = e
+            for b in start:
+                b.abort()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+
+    def burst(count):
+        state["left"] = count
+        start[0].wait()
+        start[1].wait()
+
+    try:
+        warm_up(lambda: burst(max(s["warmup"], n)), s)
+        for run in range(runs):
+            t0 = now()
+            c0 = cpu_mark()
+            burst(s["count"])
+            emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": s["count"],
+                  "seconds": now() - t0})
+        state["left"] = -1
+        start[0].wait()
+    except threading.BrokenBarrierError:
+        raise RuntimeError("a client thread failed: %r" % (state["error"],))
+    for t in threads:
+        t.join()
+
+
 SCENARIOS = {
     "connections": run_connections,
     "new_proxy_calls": run_new_proxy_calls,
@@ -232,6 +289,9 @@ SCENARIOS = {
     "oneway": run_oneway,
     "transfer": run_transfer,
     "batched": run_batched,
+    "clients1": run_clients,
+    "clients8": run_clients,
+    "clients64": run_clients,
 }
 
 
@@ -245,6 +305,8 @@ def main():
         Pyro4.config.SSL_CACERTS = plan["tls"]["ca"]
     for s in plan["scenarios"]:
         fn = SCENARIOS.get(s["id"])
+        if fn is None and s["id"].startswith("curve_"):
+            fn = run_transfer  # a point of the transfer curve: the plan gives each call's size
         if fn is None:
             emit({"type": "skip", "scenario": s["id"], "reason": "not supported by Pyro4"})
             continue

@@ -26,10 +26,22 @@ export interface ClientDriver {
   add?(a: number, b: number): Promise<number>;
   /** `pairs` × (multiply(7, 6), add(10, 20)) queued and sent as one batch; resolves with the sum. */
   batch?(pairs: number): Promise<number>;
+  /**
+   * A further, independent client connection (its own proxy, socket, channel), bound and ready,
+   * for the many-clients scenarios.
+   */
+  openClient?(): Promise<ClientConnection>;
   /** Whether `call` may have several calls in flight on one connection. */
   readonly pipelining: boolean;
   /** Why a scenario is not available, when the reason is more specific than "not supported". */
   readonly unsupported?: Partial<Record<ScenarioId, string>>;
+  close(): Promise<void>;
+}
+
+/** One of several client connections calling in a loop (the many-clients scenarios). */
+export interface ClientConnection {
+  /** One round-trip call without arguments, never concurrently with another on this connection. */
+  call(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +119,13 @@ function missingOperation(d: ClientDriver, id: ScenarioId): string | undefined {
       return has(d.transfer !== undefined, 'binary transfer');
     case 'batched':
       return has(d.batch !== undefined && d.multiply !== undefined && d.add !== undefined, 'batching');
+    case 'clients1':
+    case 'clients8':
+    case 'clients64':
+      return has(d.openClient !== undefined, 'separate client connections');
+    default:
+      // the transfer curve
+      return has(d.transfer !== undefined, 'binary transfer');
   }
 }
 
@@ -184,30 +203,24 @@ async function runScenario(
       }
       return;
     }
-    case 'transfer': {
-      const sizes = s.sizes ?? [];
-      // Built before timing and kept, like every system's client does: the payload is the input,
-      // not work of the RPC system.
-      const payloads = sizes.map((n) => Buffer.alloc(n, 0x78));
-      const send = async (data: Uint8Array) => {
-        const got = await d.transfer!(data);
-        if (got !== data.length) {
-          throw new BenchError('CHECK', `server received ${got} bytes, ${data.length} were sent`);
+    case 'clients1':
+    case 'clients8':
+    case 'clients64': {
+      const n = s.clients ?? 1;
+      const clients: ClientConnection[] = [];
+      try {
+        // Opened before any timing, like the single connection of the other scenarios.
+        for (let i = 0; i < n; i++) clients.push(await d.openClient!());
+        await warmUp(() => manyClients(clients, Math.max(s.warmup, n)), s.warmupMs);
+        for (let run = 0; run < runs; run++) {
+          const cpu = mark();
+          const t0 = now();
+          await manyClients(clients, s.count);
+          const seconds = (now() - t0) / 1000;
+          emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, cpuUs: cpuSince(cpu) });
         }
-      };
-      await warmUp(async () => {
-        // The largest sizes: allocators (glibc's mmap threshold, V8's) only reach their steady state
-        // once they have seen the biggest buffer, so small warm-up calls would leave the ramp in the run.
-        for (const p of payloads.slice(-s.warmup)) await send(p);
-      }, s.warmupMs);
-      const bytes = sizes.reduce((a, b) => a + b, 0);
-      for (let run = 0; run < runs; run++) {
-        const cpu = mark();
-        const t0 = now();
-        for (const p of payloads) await send(p);
-        const seconds = (now() - t0) / 1000;
-        const cpuUs = cpuSince(cpu);
-        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes, cpuUs });
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
       }
       return;
     }
@@ -243,6 +256,34 @@ async function runScenario(
       }
       return;
     }
+    default: {
+      // transfer, and every point of the transfer curve: the plan gives each call's size
+      const sizes = s.sizes ?? [];
+      // Built before timing and kept, like every system's client does: the payload is the input,
+      // not work of the RPC system.
+      const payloads = sizes.map((n) => Buffer.alloc(n, 0x78));
+      const send = async (data: Uint8Array) => {
+        const got = await d.transfer!(data);
+        if (got !== data.length) {
+          throw new BenchError('CHECK', `server received ${got} bytes, ${data.length} were sent`);
+        }
+      };
+      await warmUp(async () => {
+        // The largest sizes: allocators (glibc's mmap threshold, V8's) only reach their steady state
+        // once they have seen the biggest buffer, so small warm-up calls would leave the ramp in the run.
+        for (const p of payloads.slice(-s.warmup)) await send(p);
+      }, s.warmupMs);
+      const bytes = sizes.reduce((a, b) => a + b, 0);
+      for (let run = 0; run < runs; run++) {
+        const cpu = mark();
+        const t0 = now();
+        for (const p of payloads) await send(p);
+        const seconds = (now() - t0) / 1000;
+        const cpuUs = cpuSince(cpu);
+        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes, cpuUs });
+      }
+      return;
+    }
   }
 }
 
@@ -265,6 +306,18 @@ async function timed(op: () => Promise<void>, n: number): Promise<number> {
   const t0 = now();
   for (let i = 0; i < n; i++) await op();
   return (now() - t0) / 1000;
+}
+
+/** `total` calls over all the connections, each making its next call as soon as its last returns. */
+async function manyClients(clients: readonly ClientConnection[], total: number): Promise<void> {
+  let issued = 0;
+  const loop = async (c: ClientConnection) => {
+    while (issued < total) {
+      issued++;
+      await c.call();
+    }
+  };
+  await Promise.all(clients.map(loop));
 }
 
 /** `total` calls with `inFlight` lanes, each starting its next call as soon as its last returns. */

@@ -33,13 +33,15 @@ const allSerializers = [...new Set(allSystems.flatMap((s) => s.serializers))].fi
 
 const USAGE = `Usage: pnpm bench -- [options]
 
-  --quick                 about a minute: fewer iterations, 1 run instead of 3
+  --quick                 about a minute: fewer iterations, 1 round instead of 3
   --only <list>           scenarios (comma-separated): ${scenarioIds.join(', ')};
                           figure names and "latency", "pipelined" work too
   --serializer <list>     ${allSerializers.join(', ')} (raw and grpc-js always run "none")
   --transport <list>      ${transportIds.join(', ')} (default: all)
   --system <list>         ${allSystems.map((s) => s.id).join(', ')} (default: all)
-  --runs <n>              runs per measurement (default 3, 1 with --quick); figures are medians
+  --runs <n>              rounds (default 3, 1 with --quick): each round measures every system
+                          once, with a fresh process pair, in alternating order; figures are
+                          medians over the rounds, with min-max, and ratios are taken per round
   --json <file>           write machine-readable results
   --svg <file>            write a bar chart of Cinder against the baselines
   --cpu-prof <dir>        profile the Node children (node --cpu-prof) into <dir>, then print
@@ -197,7 +199,8 @@ async function main(): Promise<number> {
     ),
     notes: [
       'MB = 2^20 bytes, as Pyro prints it; transfer sends 14 calls of 500000*i bytes (51269 KiB).',
-      'One server and one client process per measurement, measurements one after another.',
+      'Rounds: each round measures every (system, serializer, transport) once with a fresh server and client process, one pair at a time; odd rounds run in reverse order.',
+      'Figures: median over the rounds, with min and max; ratios: taken within each round, then median and range; "unsupported" lists baselines the data cannot rank against: the within-round ratios spread wider than the median ratio is from parity (max/min > r or 1/r), e.g. rounds that disagree on which is better.',
       'batched: iterations count (multiply, add) pairs, so 2*count calls each way; batch_speedup = sequential time / batch time.',
       'Warm-up: the count is repeated until warmupMs have passed (a quarter of it for later scenarios of the same client process).',
     ],

@@ -20,6 +20,8 @@ export interface ScenarioPlan {
   warmup: number;
   warmupMs: number;
   inFlight?: number;
+  /** Many-clients scenarios: client connections, each calling in a loop. */
+  clients?: number;
   /** Transfer only: the byte size of each call, in order. */
   sizes?: number[];
 }

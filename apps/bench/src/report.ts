@@ -21,6 +21,9 @@ export interface Ratios {
   grpc?: number;
 }
 
+export type Baseline = keyof Ratios;
+export const baselines: readonly Baseline[] = ['pyro4_best', 'raw', 'grpc'];
+
 export interface ResultEntry {
   /** The figure's name, e.g. `calls_per_s`. */
   scenario: string;
@@ -29,10 +32,24 @@ export interface ResultEntry {
   transport: TransportId;
   /** Median of `runs`. */
   value: number;
+  /** Smallest and largest of `runs`. */
+  min: number;
+  max: number;
   unit: string;
-  /** The figure of each run, in run order. */
+  /** The figure of each round it was measured in, in round order. */
   runs: number[];
+  /** The round (0-based) of each of `runs`. */
+  rounds: number[];
+  /** Median over the rounds of the ratio taken within each round. */
   ratios: Ratios;
+  /** Smallest and largest within-round ratio. */
+  ratioRanges: Partial<Record<Baseline, [number, number]>>;
+  /**
+   * Baselines whose comparison the data does not support: the within-round ratios spread wider
+   * than the median ratio's margin from parity (see supported()), e.g. rounds that disagree on
+   * which is better.
+   */
+  unsupported: Baseline[];
 }
 
 export interface RunMeta {
@@ -73,7 +90,7 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
     case 'latency_p999_us':
       return r.latencyUs?.[2];
     case 'transfer_MB_per_s':
-      return r.bytes === undefined ? undefined : r.bytes / 1048576 / r.seconds;
+      return mibPerS(r);
     case 'batch_sequential_calls_per_s':
       return r.seqSeconds === undefined ? undefined : r.count / r.seqSeconds;
     case 'batch_speedup':
@@ -81,20 +98,23 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
     case 'transfer_peak_rss_server_MiB':
     case 'transfer_peak_rss_client_MiB':
       return undefined;
-    case 'transfer_cpu_ms_per_MiB': {
-      const cpu = cpuOfRun(r);
-      return cpu === undefined || r.bytes === undefined ? undefined : cpu / 1000 / (r.bytes / 1048576);
-    }
-    case 'connections_cpu_us':
-    case 'calls_cpu_us':
-    case 'oneway_cpu_us':
-    case 'pipelined128_cpu_us': {
+    default: {
+      // curve_<size>_MiB_per_s, and CPU per MiB: transfer_cpu_ms_per_MiB, curve_<size>_cpu_ms_per_MiB
+      if (fig.name.endsWith('_MiB_per_s')) return mibPerS(r);
+      if (fig.name.endsWith('_cpu_ms_per_MiB')) {
+        const cpu = cpuOfRun(r);
+        return cpu === undefined || r.bytes === undefined ? undefined : cpu / 1000 / (r.bytes / 1048576);
+      }
+      if (!fig.name.endsWith('_cpu_us')) return r.count / r.seconds;
+      // CPU microseconds per operation: connections_cpu_us, calls_cpu_us, clients64_cpu_us, …
       const cpu = cpuOfRun(r);
       return cpu === undefined ? undefined : cpu / r.count;
     }
-    default:
-      return r.count / r.seconds;
   }
+}
+
+function mibPerS(r: RunRecord): number | undefined {
+  return r.bytes === undefined ? undefined : r.bytes / 1048576 / r.seconds;
 }
 
 /** Client plus server CPU microseconds of a run, when both were measured. */
@@ -105,7 +125,37 @@ function cpuOfRun(r: RunRecord): number | undefined {
 
 const key = (...parts: string[]) => parts.join('\u0000');
 
-/** Every figure the outcome supports, medians over runs, with ratios filled in. */
+/** How far a figure moved between rounds, relative to its median: (max − min) / median. */
+export function spread(e: Pick<ResultEntry, 'value' | 'min' | 'max'>): number {
+  return e.value > 0 ? (e.max - e.min) / e.value : 0;
+}
+
+function entryOf(
+  name: string,
+  unit: string,
+  where: Pick<RunRecord, 'system' | 'serializer' | 'transport'>,
+  byRound: ReadonlyMap<number, number>,
+): ResultEntry {
+  const rounds = [...byRound.keys()].sort((a, b) => a - b);
+  const runs = rounds.map((r) => byRound.get(r)!);
+  return {
+    scenario: name,
+    system: where.system,
+    serializer: where.serializer,
+    transport: where.transport,
+    value: median(runs),
+    min: Math.min(...runs),
+    max: Math.max(...runs),
+    unit,
+    runs,
+    rounds,
+    ratios: {},
+    ratioRanges: {},
+    unsupported: [],
+  };
+}
+
+/** Every figure the outcome supports, medians over rounds, with ratios filled in. */
 export function computeResults(outcome: BenchOutcome): ResultEntry[] {
   const groups = new Map<string, RunRecord[]>();
   for (const r of outcome.runs) {
@@ -116,44 +166,28 @@ export function computeResults(outcome: BenchOutcome): ResultEntry[] {
   }
   const entries: ResultEntry[] = [];
   for (const list of groups.values()) {
-    list.sort((a, b) => a.run - b.run);
     const first = list[0]!;
     for (const fig of figures) {
       if (fig.scenario !== first.scenario) continue;
-      const runs: number[] = [];
+      const byRound = new Map<number, number>();
       for (const r of list) {
         const v = figureOfRun(fig, r);
-        if (v !== undefined && Number.isFinite(v)) runs.push(v);
+        if (v !== undefined && Number.isFinite(v)) byRound.set(r.run, v);
       }
-      if (runs.length === 0) continue;
-      entries.push({
-        scenario: fig.name,
-        system: first.system,
-        serializer: first.serializer,
-        transport: first.transport,
-        value: median(runs),
-        unit: fig.unit,
-        runs,
-        ratios: {},
-      });
+      if (byRound.size > 0) entries.push(entryOf(fig.name, fig.unit, first, byRound));
     }
   }
+  const rss = new Map<string, { where: BenchOutcome['rss'][number]; byRound: Map<number, number> }>();
   for (const r of outcome.rss) {
     const name = r.role === 'server' ? 'transfer_peak_rss_server_MiB' : 'transfer_peak_rss_client_MiB';
-    const value = r.kib / 1024;
-    entries.push({
-      scenario: name,
-      system: r.system,
-      serializer: r.serializer,
-      transport: r.transport,
-      value,
-      unit: 'MiB',
-      runs: [value],
-      ratios: {},
-    });
+    const k = key(name, r.system, r.serializer, r.transport);
+    const g = rss.get(k) ?? { where: r, byRound: new Map<number, number>() };
+    g.byRound.set(r.round, r.kib / 1024);
+    rss.set(k, g);
   }
+  for (const [k, g] of rss) entries.push(entryOf(k.split('\u0000')[0]!, 'MiB', g.where, g.byRound));
   sortEntries(entries);
-  for (const e of entries) e.ratios = ratiosFor(e, entries);
+  for (const e of entries) fillRatios(e, entries);
   return entries;
 }
 
@@ -189,22 +223,44 @@ export function baselineValue(
   return best;
 }
 
-function ratiosFor(e: ResultEntry, entries: readonly ResultEntry[]): Ratios {
+/**
+ * Whether within-round ratios support their conclusion: their spread, as a factor (hi / lo), must be
+ * no wider than the median ratio's margin from parity (r, or 1 / r when r < 1). Rounds that disagree
+ * on which is better (lo < 1 < hi) never pass. On a log scale: ln(hi / lo) <= |ln r|.
+ */
+export function supported(ratio: number, lo: number, hi: number): boolean {
+  return Math.log(hi / lo) <= Math.abs(Math.log(ratio));
+}
+
+const baselineSystem: Record<Baseline, SystemId> = { pyro4_best: 'pyro4', raw: 'raw', grpc: 'grpc' };
+
+/**
+ * Ratios to each baseline, taken within each round (both measured in it) and then summarised: the
+ * median, the range, and whether the data supports the conclusion (see ResultEntry.unsupported).
+ */
+function fillRatios(e: ResultEntry, entries: readonly ResultEntry[]): void {
   const better = betterOf(e.scenario);
-  const out: Ratios = {};
-  const against = (system: SystemId): number | undefined => {
-    if (system === e.system) return undefined;
+  for (const b of baselines) {
+    const system = baselineSystem[b];
+    if (system === e.system) continue;
     const base = baselineValue(entries, e.scenario, e.transport, system);
-    if (!base || base.value <= 0 || e.value <= 0) return undefined;
-    return better === 'higher' ? e.value / base.value : base.value / e.value;
-  };
-  const p = against('pyro4');
-  const r = against('raw');
-  const g = against('grpc');
-  if (p !== undefined) out.pyro4_best = p;
-  if (r !== undefined) out.raw = r;
-  if (g !== undefined) out.grpc = g;
-  return out;
+    if (!base) continue;
+    const perRound: number[] = [];
+    for (const [i, round] of e.rounds.entries()) {
+      const j = base.rounds.indexOf(round);
+      const mine = e.runs[i]!;
+      const theirs = j < 0 ? undefined : base.runs[j]!;
+      if (theirs === undefined || theirs <= 0 || mine <= 0) continue;
+      perRound.push(better === 'higher' ? mine / theirs : theirs / mine);
+    }
+    if (perRound.length === 0) continue;
+    const ratio = median(perRound);
+    const lo = Math.min(...perRound);
+    const hi = Math.max(...perRound);
+    e.ratios[b] = ratio;
+    e.ratioRanges[b] = [lo, hi];
+    if (!supported(ratio, lo, hi)) e.unsupported.push(b);
+  }
 }
 
 /** Value with precision suited to its size, thousands separated. */
@@ -214,9 +270,23 @@ export function formatValue(v: number): string {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function formatRatio(r: number | undefined): string {
+function ratioNumber(r: number): string {
+  return r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toFixed(3);
+}
+
+/** `0.450x`, or with rounds `0.450x (0.41–0.52)`, and a `?` when the data does not support it. */
+export function formatRatio(e: ResultEntry, b: Baseline): string {
+  const r = e.ratios[b];
   if (r === undefined) return '-';
-  return `${r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(2) : r.toFixed(3)}x`;
+  const range = e.ratioRanges[b];
+  const spanned = range && e.runs.length > 1 ? ` (${ratioNumber(range[0])}–${ratioNumber(range[1])})` : '';
+  return `${ratioNumber(r)}x${spanned}${e.unsupported.includes(b) ? '?' : ''}`;
+}
+
+/** The median, and with rounds its range: `1,234 (1,100–1,400)`. */
+export function formatSpread(e: ResultEntry): string {
+  if (e.runs.length < 2) return formatValue(e.value);
+  return `${formatValue(e.value)} (${formatValue(e.min)}–${formatValue(e.max)})`;
 }
 
 /** The text table: every figure, its unit and its ratio to each baseline. */
@@ -226,7 +296,7 @@ export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): str
     'transport',
     'system',
     'serializer',
-    'value',
+    'median (min–max)',
     'unit',
     'vs Pyro4 best',
     'vs raw',
@@ -242,11 +312,11 @@ export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): str
       e.transport,
       e.system,
       e.serializer,
-      formatValue(e.value),
+      formatSpread(e),
       e.unit,
-      formatRatio(e.ratios.pyro4_best),
-      formatRatio(e.ratios.raw),
-      formatRatio(e.ratios.grpc),
+      formatRatio(e, 'pyro4_best'),
+      formatRatio(e, 'raw'),
+      formatRatio(e, 'grpc'),
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
@@ -260,8 +330,13 @@ export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): str
   for (const r of rows) out.push(r.length === 0 ? '' : line(r));
   out.push('');
   out.push(
-    `Medians of ${meta.runs} run${meta.runs === 1 ? '' : 's'} (${meta.mode} mode), warm-up excluded. ` +
-      '"vs X": how many times better than baseline X (>1 = better, for rates and for latency/RSS alike).',
+    `${meta.runs} round${meta.runs === 1 ? '' : 's'} (${meta.mode} mode), each measuring every system once with a fresh ` +
+      'process pair, alternating order; warm-up excluded. Values: median (min–max) over the rounds.',
+  );
+  out.push(
+    '"vs X": how many times better than baseline X (>1 = better, for rates and for latency/RSS alike), ' +
+      'the median (min–max) of the ratios taken within each round. "?": not supported by the data ' +
+      '(the ratios spread wider than their margin from parity: max/min > r or 1/r).',
   );
   out.push(
     `${meta.machine.cpu} x${meta.machine.cores}, ${meta.machine.memoryMiB} MiB, node ${meta.node}` +

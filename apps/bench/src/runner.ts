@@ -1,6 +1,11 @@
 // The orchestrator: plans measurements (system × serializer × transport × scenarios), runs them one
 // at a time — one server and one client process each, nothing else of ours on the CPU — and collects
 // what the clients report. Scenarios that report peak RSS get a process pair of their own.
+//
+// Runs are rounds: each round measures every planned (system, serializer, transport) once, with a
+// fresh process pair, and the next round measures them all again, in the reverse order. So the
+// systems are interleaved in time, and a ratio taken within one round compares measurements made
+// within a minute or two of each other, whatever the load on the machine did over the whole run.
 
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,17 +16,21 @@ import type { ChildMessage, ClientPlan, RunMessage, ScenarioPlan, ServerPlan } f
 import { Child, registerTempDir, removeTempDir } from './procs.js';
 import type { Progress } from './progress.js';
 import {
+  curveSize,
+  isCurve,
   type Mode,
   type ScenarioId,
   scenarioDef,
+  scenarioIds,
   type TransportId,
   transferSizes,
   warmupMsFor,
 } from './scenarios.js';
-import type { Command, SystemId, SystemSpec } from './system.js';
+import { type Command, type SystemId, type SystemSpec, systemIds } from './system.js';
 
 export interface BenchOptions {
   mode: Mode;
+  /** Rounds: every measurement is made once per round, each time by a fresh process pair. */
   runs: number;
   systems: readonly SystemSpec[];
   scenarios: readonly ScenarioId[];
@@ -39,12 +48,14 @@ interface Where {
   transport: TransportId;
 }
 
+/** One timed run; its `run` is the round it was made in (0-based). */
 export type RunRecord = RunMessage & Where;
 
 export interface RssRecord extends Where {
   scenario: ScenarioId;
   role: 'server' | 'client';
   kib: number;
+  round: number;
 }
 
 /** Something not measured: a whole system, a serializer, a transport or one scenario. */
@@ -78,7 +89,9 @@ export function scenarioPlan(id: ScenarioId, mode: Mode, firstInProcess = true):
     warmup: def.warmup[mode],
     warmupMs: warmupMsFor(mode, firstInProcess),
     ...(def.inFlight !== undefined ? { inFlight: def.inFlight } : {}),
+    ...(def.clients !== undefined ? { clients: def.clients } : {}),
     ...(id === 'transfer' ? { sizes: [...transferSizes] } : {}),
+    ...(isCurve(id) ? { sizes: new Array<number>(def.count[mode]).fill(curveSize(id)) } : {}),
   };
 }
 
@@ -108,20 +121,21 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
         continue;
       }
       for (const transport of opts.transports) {
-        const offered = spec.scenarios(transport);
+        const offered = spec.scenarios(transport, serializer);
         const chosen = opts.scenarios.filter(
           (id) => offered.includes(id) && scenarioDef(id).transports.includes(transport),
         );
-        const shared = chosen.filter((id) => !scenarioDef(id).isolated);
         const where = { system: spec.id, serializer, transport, spec };
-        if (shared.length > 0) jobs.push({ ...where, scenarios: shared, isolated: false });
-        for (const id of chosen.filter((id) => scenarioDef(id).isolated)) {
-          jobs.push({ ...where, scenarios: [id], isolated: true });
+        const groups = [...new Set(chosen.map((id) => scenarioDef(id).group))];
+        for (const group of groups) {
+          const ids = chosen.filter((id) => scenarioDef(id).group === group);
+          jobs.push({ ...where, scenarios: ids, isolated: scenarioDef(ids[0]!).isolated });
         }
       }
     }
   }
 
+  orderJobs(jobs, opts.transports);
   const tmp = mkdtempSync(join(tmpdir(), 'cinder-bench-'));
   registerTempDir(tmp);
   try {
@@ -131,26 +145,42 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
       tls = await makeCertificate(tmp);
     }
     const tlsSkipped = new Set<string>();
-    for (const [index, job] of jobs.entries()) {
-      if (job.transport === 'tls' && typeof tls !== 'object') {
-        const k = `${job.system} ${job.serializer}`;
-        if (!tlsSkipped.has(k)) {
-          skip({
-            system: job.system,
-            serializer: job.serializer,
-            transport: 'tls',
-            reason: tls ?? 'no certificate',
-          });
-        }
-        tlsSkipped.add(k);
-        continue;
+    const runnable = jobs.filter((job) => {
+      if (job.transport !== 'tls' || typeof tls === 'object') return true;
+      const k = `${job.system} ${job.serializer}`;
+      if (!tlsSkipped.has(k)) {
+        skip({
+          system: job.system,
+          serializer: job.serializer,
+          transport: 'tls',
+          reason: tls ?? 'no certificate',
+        });
       }
-      const label = `[${index + 1}/${jobs.length}] ${job.spec.label} ${job.serializer} ${job.transport}`;
+      tlsSkipped.add(k);
+      return false;
+    });
+    for (const [step, { round, item: job, position }] of roundSchedule(runnable, opts.runs).entries()) {
+      const label =
+        `round ${round + 1}/${opts.runs} [${position + 1}/${runnable.length}] ` +
+        `${job.spec.label} ${job.serializer} ${job.transport}`;
       try {
-        await runJob(job, { opts, out, label, tmp, index, tls: typeof tls === 'object' ? tls : undefined });
+        await runJob(job, {
+          opts,
+          out,
+          label,
+          tmp,
+          index: step,
+          round,
+          tls: typeof tls === 'object' ? tls : undefined,
+        });
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        out.failed.push({ system: job.system, serializer: job.serializer, transport: job.transport, reason });
+        out.failed.push({
+          system: job.system,
+          serializer: job.serializer,
+          transport: job.transport,
+          reason: `round ${round + 1}: ${reason}`,
+        });
         progress.log(`FAILED ${label} (${job.scenarios.join(', ')}): ${reason}`);
       }
     }
@@ -161,12 +191,48 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
   return out;
 }
 
+/**
+ * The order of the measurements: every item once per round, odd rounds backwards, so that a drift in
+ * the machine's load over the run does not favour whichever system is measured first.
+ */
+export function roundSchedule<T>(
+  items: readonly T[],
+  rounds: number,
+): { round: number; position: number; item: T }[] {
+  const out: { round: number; position: number; item: T }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? items : [...items].reverse();
+    for (const [position, item] of order.entries()) out.push({ round, position, item });
+  }
+  return out;
+}
+
+/**
+ * Puts the measurements that are compared with each other next to each other in time: by transport,
+ * then by process group (the shared scenarios, then each isolated one), then by system and serializer.
+ */
+function orderJobs(jobs: Job[], transports: readonly TransportId[]): void {
+  const systemOrder = (id: SystemId) => systemIds.indexOf(id);
+  const group = (j: Job) => scenarioDef(j.scenarios[0]!).group;
+  const groupOrder = (j: Job) => scenarioIds.findIndex((id) => scenarioDef(id).group === group(j));
+  const serializerOrder = (j: Job) => j.spec.serializers.indexOf(j.serializer);
+  jobs.sort(
+    (a, b) =>
+      transports.indexOf(a.transport) - transports.indexOf(b.transport) ||
+      groupOrder(a) - groupOrder(b) ||
+      systemOrder(a.system) - systemOrder(b.system) ||
+      serializerOrder(a) - serializerOrder(b),
+  );
+}
+
 interface JobContext {
   opts: BenchOptions;
   out: BenchOutcome;
   label: string;
   tmp: string;
+  /** Unique per process pair (socket and profile names). */
   index: number;
+  round: number;
   tls: TlsFiles | undefined;
 }
 
@@ -198,7 +264,8 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
       transport: job.transport,
       serializer: job.serializer,
       ...(server.pid !== undefined ? { serverPid: server.pid } : {}),
-      runs: opts.runs,
+      // One run per process pair: the rounds repeat the measurement.
+      runs: 1,
       scenarios: job.scenarios.map((id, i) => scenarioPlan(id, opts.mode, i === 0)),
       ...(job.transport === 'tls' && ctx.tls ? { tls: { ca: ctx.tls.ca } } : {}),
     };
@@ -209,9 +276,9 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
         current = m.scenario;
         opts.progress.update(`${label}: ${current}`);
       } else if (m.type === 'run') {
-        out.runs.push({ ...m, ...where });
+        out.runs.push({ ...m, ...where, run: ctx.round });
         measured.add(m.scenario);
-        opts.progress.update(`${label}: ${current} run ${m.run + 1}/${opts.runs} done`);
+        opts.progress.update(`${label}: ${current} done`);
       } else if (m.type === 'skip') {
         out.skipped.push({ ...where, scenario: m.scenario, reason: m.reason });
         opts.progress.log(
@@ -236,7 +303,9 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
           ['client', client],
         ] as const) {
           const kib = proc.peakRssKiB();
-          if (kib !== undefined) out.rss.push({ ...where, scenario: job.scenarios[0]!, role, kib });
+          if (kib !== undefined) {
+            out.rss.push({ ...where, scenario: job.scenarios[0]!, role, kib, round: ctx.round });
+          }
         }
       }
     } finally {

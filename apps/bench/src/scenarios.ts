@@ -14,7 +14,42 @@ export type ScenarioId =
   | 'pipelined16'
   | 'pipelined128'
   | 'transfer'
-  | 'batched';
+  | 'batched'
+  | 'clients1'
+  | 'clients8'
+  | 'clients64'
+  | CurveId;
+
+/** The transfer curve's payload sizes: 1 KiB to 16 MiB in powers of 4. */
+export const curveSizes = [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 24] as const;
+export type CurveLabel = '1KiB' | '4KiB' | '16KiB' | '64KiB' | '256KiB' | '1MiB' | '4MiB' | '16MiB';
+export type CurveId = `curve_${CurveLabel}`;
+
+/** `1KiB`, `256KiB`, `16MiB`. */
+export function sizeLabel(bytes: number): CurveLabel {
+  return (bytes >= 1 << 20 ? `${bytes / (1 << 20)}MiB` : `${bytes / 1024}KiB`) as CurveLabel;
+}
+
+export const curveIds: readonly CurveId[] = curveSizes.map((n) => `curve_${sizeLabel(n)}` as const);
+
+export function isCurve(id: string): id is CurveId {
+  return (curveIds as readonly string[]).includes(id);
+}
+
+/** The payload size of a curve scenario. */
+export function curveSize(id: CurveId): number {
+  return curveSizes[curveIds.indexOf(id)]!;
+}
+
+/**
+ * Calls per curve point: enough to move about 256 MiB (32 MiB quick), at least 4 and at most 2000
+ * (500 quick), so that small payloads measure a rate, large ones stay within about a second, and
+ * the server's CPU time (read in 10 ms ticks) is tens of ticks even at 1 ms per MiB.
+ */
+function curveCounts(size: number): readonly [number, number] {
+  const calls = (bytes: number, max: number) => Math.max(4, Math.min(max, Math.round(bytes / size)));
+  return [calls(256 << 20, 2000), calls(32 << 20, 500)];
+}
 
 export type TransportId = 'tcp' | 'unix' | 'tls';
 export type Mode = 'full' | 'quick';
@@ -33,11 +68,18 @@ export interface ScenarioDef {
   readonly warmup: Readonly<Record<Mode, number>>;
   /** Calls kept in flight on one connection (pipelined scenarios only). */
   readonly inFlight?: number;
+  /** Client connections, each calling in a loop (the many-clients scenarios only). */
+  readonly clients?: number;
   /**
    * Runs in its own server and client processes, whose peak RSS is then reported: a process's
    * VmHWM covers its whole life, so it only describes this scenario if nothing else ran there.
    */
   readonly isolated: boolean;
+  /**
+   * Scenarios of one group share a server and client process pair (isolated ones are a group of
+   * their own, named after the scenario).
+   */
+  readonly group: string;
 }
 
 /** Pyro's hugetransfer: call i (1..14) sends 500000×i bytes; 52,500,000 bytes = 51269 KiB in all. */
@@ -65,6 +107,15 @@ const titles: Readonly<Record<ScenarioId, string>> = {
   pipelined128: 'round-trip calls with 128 in flight on one connection',
   transfer: '14 calls sending 500000×i bytes (51269 KiB) as binary, small reply',
   batched: '(multiply, add) pairs sequentially, then the same calls as one batch',
+  clients1: '1 client connection calling in a loop (the reference for clients8 and clients64)',
+  clients8: '8 client connections at once, each calling in a loop',
+  clients64: '64 client connections at once, each calling in a loop',
+  ...(Object.fromEntries(
+    curveSizes.map((n) => [
+      `curve_${sizeLabel(n)}`,
+      `transfer curve: calls sending ${sizeLabel(n)} each as binary, small reply`,
+    ]),
+  ) as Record<CurveId, string>),
 };
 
 /** [full, quick] */
@@ -75,7 +126,7 @@ type ScenarioRow = readonly [
   readonly TransportId[],
   Counts,
   Counts,
-  { inFlight?: number; isolated?: boolean }?,
+  { inFlight?: number; isolated?: boolean; clients?: number; group?: string }?,
 ];
 
 const scenarioRows: readonly ScenarioRow[] = [
@@ -87,6 +138,17 @@ const scenarioRows: readonly ScenarioRow[] = [
   ['pipelined128', TCP, [50_000, 5000], [5000, 500], { inFlight: 128 }],
   ['transfer', ALL, [TRANSFER_CALLS, TRANSFER_CALLS], [3, 3], { isolated: true }],
   ['batched', TCP, [20_000, 2000], [1000, 200]],
+  // Many clients: one client process holds the connections (Node: one async loop per connection;
+  // Pyro4: one thread per proxy), against one server; calls are counted over all connections.
+  ['clients1', TCP, [20_000, 3000], [1000, 300], { clients: 1, group: 'clients' }],
+  ['clients8', TCP, [20_000, 3000], [1000, 300], { clients: 8, group: 'clients' }],
+  ['clients64', TCP, [20_000, 3000], [2000, 300], { clients: 64, group: 'clients' }],
+  // The transfer curve: one process pair for all its points, smallest first.
+  ...curveSizes.map((size): ScenarioRow => {
+    const [full, quick] = curveCounts(size);
+    const warm = (n: number) => Math.max(2, Math.round(n / 4));
+    return [`curve_${sizeLabel(size)}`, TCP, [full, quick], [warm(full), warm(quick)], { group: 'curve' }];
+  }),
 ];
 
 export const scenarios: readonly ScenarioDef[] = scenarioRows.map(
@@ -97,7 +159,9 @@ export const scenarios: readonly ScenarioDef[] = scenarioRows.map(
     count: { full, quick },
     warmup: { full: warmFull, quick: warmQuick },
     ...(extra.inFlight !== undefined ? { inFlight: extra.inFlight } : {}),
+    ...(extra.clients !== undefined ? { clients: extra.clients } : {}),
     isolated: extra.isolated ?? false,
+    group: extra.isolated ? id : (extra.group ?? 'main'),
   }),
 );
 
@@ -110,19 +174,25 @@ export function scenarioDef(id: ScenarioId): ScenarioDef {
 }
 
 /**
- * A system's `scenarios(transport)`: every scenario that runs over the transport, in report order,
- * but those in `except` (what the system has no counterpart for).
+ * A system's `scenarios(transport, serializer)`: every scenario that runs over the transport, in
+ * report order, but those in `except` (what the system has no counterpart for), and the transfer
+ * curve only with `curveSerializers` (all of them when not given).
  */
 export function systemScenarios(
   except: readonly ScenarioId[] = [],
-): (transport: TransportId) => readonly ScenarioId[] {
+  curveSerializers?: readonly string[],
+): (transport: TransportId, serializer?: string) => readonly ScenarioId[] {
   const offered = new Map(
     transportIds.map((t) => [
       t,
       scenarios.filter((s) => s.transports.includes(t) && !except.includes(s.id)).map((s) => s.id),
     ]),
   );
-  return (transport) => offered.get(transport) ?? [];
+  return (transport, serializer) => {
+    const ids = offered.get(transport) ?? [];
+    if (!curveSerializers || serializer === undefined || curveSerializers.includes(serializer)) return ids;
+    return ids.filter((id) => !isCurve(id));
+  };
 }
 
 /** Runs per measurement; the figure is their median. */
@@ -177,6 +247,38 @@ const figureRows: readonly (readonly [string, ScenarioId, string, Better, string
   ['oneway_cpu_us', 'oneway', 'us/call', 'lower', 'CPU per oneway call, both processes'],
   ['pipelined128_cpu_us', 'pipelined128', 'us/call', 'lower', 'CPU per pipelined call, both processes'],
   ['transfer_cpu_ms_per_MiB', 'transfer', 'ms/MiB', 'lower', 'CPU per MiB transferred, both processes'],
+  ...([1, 8, 64] as const).flatMap(
+    (n) =>
+      [
+        [
+          `clients${n}_calls_per_s`,
+          `clients${n}`,
+          'calls/s',
+          'higher',
+          `calls, ${n} client connection(s) at once`,
+        ],
+        [
+          `clients${n}_cpu_us`,
+          `clients${n}`,
+          'us/call',
+          'lower',
+          `CPU per call, ${n} client connection(s), both processes`,
+        ],
+      ] as const,
+  ),
+  ...curveSizes.flatMap((n) => {
+    const l = sizeLabel(n);
+    return [
+      [`curve_${l}_MiB_per_s`, `curve_${l}`, 'MiB/s', 'higher', `transfer of ${l} per call`],
+      [
+        `curve_${l}_cpu_ms_per_MiB`,
+        `curve_${l}`,
+        'ms/MiB',
+        'lower',
+        `CPU per MiB, ${l} per call, both processes`,
+      ],
+    ] as const;
+  }),
 ];
 
 export const figures: readonly FigureDef[] = figureRows.map(([name, scenario, unit, better, title]) => ({
@@ -199,6 +301,8 @@ export function resolveScenarioWord(word: string): ScenarioId[] | undefined {
   if ((scenarioIds as readonly string[]).includes(word)) return [word as ScenarioId];
   if (word === 'latency') return ['calls'];
   if (word === 'pipelined') return ['pipelined16', 'pipelined128'];
+  if (word === 'clients') return ['clients1', 'clients8', 'clients64'];
+  if (word === 'curve') return [...curveIds];
   const fig = figureDef(word);
   return fig ? [fig.scenario] : undefined;
 }

@@ -36,8 +36,8 @@ export interface SystemSpec {
   readonly label: string;
   /** `none` for systems that move raw bytes. */
   readonly serializers: readonly string[];
-  /** The scenarios this system has over a transport; anything else is not planned for it. */
-  scenarios(transport: TransportId): readonly ScenarioId[];
+  /** The scenarios this system has over a transport with a serializer; nothing else is planned for it. */
+  scenarios(transport: TransportId, serializer?: string): readonly ScenarioId[];
   probe(): Promise<ProbeResult>;
   serverCommand(plan: ServerPlan): Command;
   clientCommand(plan: ClientPlan): Command;

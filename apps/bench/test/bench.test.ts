@@ -145,6 +145,28 @@ it("gives Cinder's headline figures, each positive", {
   expect(child.lines.join('\n')).toMatch(/^batched_calls_per_s\s+tcp\s+cinder\s+cbor/m);
 });
 
+it('runs the many-clients scenario and a transfer-curve point against Pyro4', {
+  timeout: 60_000,
+}, async (ctx) => {
+  if (!pyro4Available()) {
+    ctx.skip('Pyro4 is not installed');
+    return;
+  }
+  const jsonFile = join(dir, 'pyro4-clients.json');
+  const args = ['--quick', '--system', 'pyro4', '--only', 'clients64,curve_64KiB', '--serializer', 'marshal'];
+  const child = startChild(main, [...args, '--transport', 'tcp', '--json', jsonFile]);
+  expect(await child.exited, child.stderr()).toBe(0);
+  const out = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchJson;
+  expect(out.failed).toEqual([]);
+  expect(out.results.map((e) => e.scenario).sort()).toEqual([
+    'clients64_calls_per_s',
+    'clients64_cpu_us',
+    'curve_64KiB_MiB_per_s',
+    'curve_64KiB_cpu_ms_per_MiB',
+  ]);
+  for (const e of out.results) expect(e.value, e.scenario).toBeGreaterThan(0);
+});
+
 /** Pids of the live children of `pid`, from /proc. */
 function childrenOf(pid: number): number[] {
   const out: number[] = [];

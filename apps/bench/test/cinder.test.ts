@@ -10,7 +10,7 @@ import { makeCertificate } from '../src/certs.js';
 import { runClient } from '../src/harness.js';
 import type { ChildMessage, ClientPlan, ServerPlan } from '../src/messages.js';
 import { scenarioPlan } from '../src/runner.js';
-import type { ScenarioId, TransportId } from '../src/scenarios.js';
+import { curveIds, isCurve, type ScenarioId, type TransportId } from '../src/scenarios.js';
 import { cinderSpec, cinderSystem } from '../src/systems/cinder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-cinder-'));
@@ -61,22 +61,33 @@ describe('Cinder system through the harness', () => {
       available: true,
       versions: { cinder: expect.any(String) },
     });
-    expect(cinderSpec.scenarios('tcp')).toHaveLength(8);
+    expect(cinderSpec.scenarios('tcp')).toHaveLength(19);
+    expect(cinderSpec.scenarios('tcp', 'cbor').filter(isCurve)).toEqual(curveIds);
+    expect(cinderSpec.scenarios('tcp', 'json')).toHaveLength(11);
     expect(cinderSpec.scenarios('unix')).toEqual(['calls', 'transfer']);
     expect(cinderSpec.scenarios('tls')).toEqual(['calls', 'transfer']);
     expect(cinderSpec.clientCommand({} as ClientPlan).clearEnvPrefixes).toEqual(['CINDER_']);
   });
 
   it('measures every scenario with the default serializer over TCP', { timeout: 30_000 }, async () => {
-    const ids = cinderSpec.scenarios('tcp');
+    // one point of the transfer curve: the rest differ only in size
+    const ids = cinderSpec.scenarios('tcp').filter((id) => !isCurve(id) || id === 'curve_64KiB');
     const messages = await measure('tcp', 'cbor', ids, { transport: 'tcp' });
     expect(messages.filter((m) => m.type === 'skip')).toEqual([]);
     const runs = runsOf(messages);
     expect(runs.map((r) => r.scenario)).toEqual(ids);
     for (const r of runs) expect(r.seconds, r.scenario).toBeGreaterThan(0);
     expect(runs.find((r) => r.scenario === 'transfer')?.bytes).toBe(52_500_000);
+    const curve = scenarioPlan('curve_64KiB', 'quick');
+    expect(runs.find((r) => r.scenario === 'curve_64KiB')).toMatchObject({
+      count: curve.count,
+      bytes: curve.count * 65536,
+    });
     const batched = runs.find((r) => r.scenario === 'batched')!;
     expect(batched.count).toBe(60);
+    for (const id of ['clients1', 'clients8', 'clients64']) {
+      expect(runs.find((r) => r.scenario === id)?.count, id).toBe(30);
+    }
     expect(batched.seqSeconds).toBeGreaterThan(0);
     const [p50, p99, p999] = runs.find((r) => r.scenario === 'calls')!.latencyUs!;
     expect(p50).toBeGreaterThan(0);

@@ -93,6 +93,7 @@ describe('raw system through the harness', () => {
           'oneway',
           'pipelined16',
           'transfer',
+          'curve_4KiB',
           'batched',
         ] as const;
         const plan: ClientPlan = {
@@ -119,6 +120,12 @@ describe('raw system through the harness', () => {
         for (const r of runs) expect(r.seconds).toBeGreaterThan(0);
         const transfer = runs.find((r) => r.scenario === 'transfer')!;
         expect(transfer.bytes).toBe(52_500_000);
+        // the plan's count is ignored for transfers: the sizes say what is sent
+        const curve = scenarioPlan('curve_4KiB', 'quick');
+        expect(runs.find((r) => r.scenario === 'curve_4KiB')).toMatchObject({
+          count: curve.count,
+          bytes: 4096 * curve.count,
+        });
         const calls = runs.find((r) => r.scenario === 'calls')!;
         const [p50, p99, p999] = calls.latencyUs!;
         expect(p50).toBeGreaterThan(0);

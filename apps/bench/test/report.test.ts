@@ -3,8 +3,17 @@
 import { describe, expect, it } from 'vitest';
 import { parseCli } from '../src/main.js';
 import { nearestRank } from '../src/messages.js';
-import { computeResults, median, type RunMeta, renderSvg, renderTable } from '../src/report.js';
-import type { BenchOutcome, RunRecord } from '../src/runner.js';
+import {
+  computeResults,
+  formatRatio,
+  median,
+  type RunMeta,
+  renderSvg,
+  renderTable,
+  spread,
+  supported,
+} from '../src/report.js';
+import { type BenchOutcome, type RunRecord, roundSchedule } from '../src/runner.js';
 
 const meta: RunMeta = {
   date: '2026-01-01T00:00:00.000Z',
@@ -107,6 +116,26 @@ describe('computeResults', () => {
     expect(json.ratios).toEqual({ raw: 0.1 });
   });
 
+  it('derives MiB/s and CPU per MiB for every point of the transfer curve', () => {
+    const res = computeResults(
+      outcome([
+        run({
+          system: 'raw',
+          scenario: 'curve_16KiB',
+          run: 0,
+          count: 2048,
+          seconds: 0.25,
+          bytes: 2048 * 16384,
+          cpuUs: [30_000, 10_000],
+        }),
+      ]),
+    );
+    const get = (name: string) => res.find((e) => e.scenario === name)?.value;
+    expect(get('curve_16KiB_MiB_per_s')).toBeCloseTo(32 / 0.25, 9);
+    expect(get('curve_16KiB_cpu_ms_per_MiB')).toBeCloseTo(40 / 32, 9);
+    expect(res.map((e) => e.scenario)).toEqual(['curve_16KiB_MiB_per_s', 'curve_16KiB_cpu_ms_per_MiB']);
+  });
+
   it('reports peak RSS in MiB', () => {
     const res = computeResults(
       outcome(
@@ -119,11 +148,100 @@ describe('computeResults', () => {
             scenario: 'transfer',
             role: 'server',
             kib: 2048,
+            round: 0,
           },
         ],
       ),
     );
     expect(res).toMatchObject([{ scenario: 'transfer_peak_rss_server_MiB', value: 2, unit: 'MiB' }]);
+  });
+});
+
+describe('rounds', () => {
+  /** `calls` runs of one system, one per round, with the given calls/s (count 1000). */
+  const rounds = (system: RunRecord['system'], rates: number[], serializer = 'none') =>
+    rates.map((rate, i) =>
+      run({ system, serializer, scenario: 'calls', run: i, seconds: 1000 / rate, latencyUs: [1, 1, 1] }),
+    );
+  const calls = (res: ReturnType<typeof computeResults>, system: string) =>
+    res.find((e) => e.scenario === 'calls_per_s' && e.system === system)!;
+
+  it('schedules every item once per round, odd rounds backwards', () => {
+    const order = roundSchedule(['a', 'b', 'c'], 3).map((s) => `${s.round}${s.item}${s.position}`);
+    expect(order).toEqual(['0a0', '0b1', '0c2', '1c0', '1b1', '1a2', '2a0', '2b1', '2c2']);
+  });
+
+  it('gives the median, min and max over rounds, and takes ratios within each round', () => {
+    const res = computeResults(
+      outcome([...rounds('cinder', [100, 300, 200]), ...rounds('raw', [200, 600, 250])]),
+    );
+    const cinder = calls(res, 'cinder');
+    expect(cinder).toMatchObject({
+      value: 200,
+      min: 100,
+      max: 300,
+      runs: [100, 300, 200],
+      rounds: [0, 1, 2],
+    });
+    expect(spread(cinder)).toBeCloseTo(1, 9);
+    // per round 0.5, 0.5, 0.8: the median is 0.5, where the ratio of the medians would say 0.8
+    expect(cinder.ratios.raw).toBeCloseTo(0.5, 9);
+    expect(cinder.ratioRanges.raw![0]).toBeCloseTo(0.5, 9);
+    expect(cinder.ratioRanges.raw![1]).toBeCloseTo(0.8, 9);
+    // the figures moved 2-3x between rounds, the ratios by 1.6x: within the margin 1/0.5 = 2x
+    expect(cinder.unsupported).toEqual([]);
+    expect(formatRatio(cinder, 'raw')).toBe('0.500x (0.500–0.800)');
+  });
+
+  it('flags a ratio whose rounds spread wider than its margin from parity', () => {
+    // per round 0.9, 0.7, 0.95: spread 0.95/0.7 = 1.36x, margin 1/0.9 = 1.11x
+    const res = computeResults(
+      outcome([...rounds('cinder', [900, 700, 950]), ...rounds('raw', [1000, 1000, 1000])]),
+    );
+    const cinder = calls(res, 'cinder');
+    expect(cinder.unsupported).toEqual(['raw']);
+    expect(formatRatio(cinder, 'raw')).toBe('0.900x (0.700–0.950)?');
+    expect(supported(0.9, 0.7, 0.95)).toBe(false);
+    expect(supported(20, 10, 34)).toBe(true);
+    expect(supported(0.5, 0.45, 0.55)).toBe(true);
+  });
+
+  it('pairs rounds by index, skipping a round a baseline failed in', () => {
+    const raw = rounds('raw', [1000, 1000, 1000]).filter((r) => r.run !== 1);
+    const res = computeResults(outcome([...rounds('cinder', [500, 100, 520]), ...raw]));
+    const cinder = calls(res, 'cinder');
+    expect(cinder.ratioRanges.raw![0]).toBeCloseTo(0.5, 9);
+    expect(cinder.ratioRanges.raw![1]).toBeCloseTo(0.52, 9);
+  });
+
+  it('supports a ratio whose rounds agree and whose figures moved less than its margin', () => {
+    const res = computeResults(
+      outcome([...rounds('cinder', [400, 420, 380]), ...rounds('raw', [1000, 1050, 950])]),
+    );
+    const cinder = calls(res, 'cinder');
+    expect(cinder.ratios.raw).toBeCloseTo(0.4, 9);
+    expect(cinder.unsupported).toEqual([]);
+    expect(formatRatio(cinder, 'raw')).toBe('0.400x (0.400–0.400)');
+  });
+
+  it('flags a ratio whose rounds disagree on which is better, even with steady figures', () => {
+    const res = computeResults(
+      outcome([...rounds('cinder', [1000, 1010, 990]), ...rounds('raw', [990, 1000, 1010])]),
+    );
+    const cinder = calls(res, 'cinder');
+    expect(cinder.ratioRanges.raw![0]).toBeLessThan(1);
+    expect(cinder.ratioRanges.raw![1]).toBeGreaterThan(1);
+    expect(cinder.unsupported).toEqual(['raw']);
+  });
+
+  it('prints the spread of values and ratios in the table', () => {
+    const res = computeResults(
+      outcome([...rounds('cinder', [400, 420, 380]), ...rounds('raw', [1000, 1050, 950])]),
+    );
+    const row = renderTable(res, meta)
+      .split('\n')
+      .find((l) => l.startsWith('calls_per_s') && l.includes('cinder'));
+    expect(row).toMatch(/400 \(380–420\)\s+calls\/s\s+-\s+0\.400x \(0\.400–0\.400\)\s+-$/);
   });
 });
 

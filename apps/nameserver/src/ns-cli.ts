@@ -130,7 +130,7 @@ export function parseNsArgs(
     ),
   );
   // The config's own default level is `silent` (libraries log nothing); a server says what it does.
-  logLevel ??= env.CINDER_LOGLEVEL !== undefined ? config.logLevel : 'info';
+  logLevel ??= env.CINDER_LOG_LEVEL !== undefined ? config.logLevel : 'info';
   const options: StartNameServerOptions = {
     config,
     storage,

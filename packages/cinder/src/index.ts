@@ -9,6 +9,8 @@ export {
   currentContext,
   currentCorrelationId,
   Daemon,
+  type DaemonListener,
+  type DaemonListenOptions,
   DaemonObject,
   type DaemonOptions,
   type ExposedAttribute,

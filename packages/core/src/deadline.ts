@@ -162,15 +162,14 @@ export class Deadline {
 
   /**
    * Runs `fn` with a signal that aborts when the deadline passes (for APIs that take a signal: name
-   * lookups, connecting), driven by the same timer; listening stops when `fn` settles.
+   * lookups, connecting), driven by the same timer; listening stops when `fn` settles. The signal's
+   * reason is the caller's on abort, else this deadline's TimeoutError for `what`.
    */
-  async withSignal<T>(fn: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+  async withSignal<T>(fn: (signal: AbortSignal | undefined) => Promise<T>, what = 'operation'): Promise<T> {
     if (!this.bounded) return fn(undefined);
     const controller = new AbortController();
     const stop = this.onExpire((aborted) =>
-      controller.abort(
-        aborted ? this.callerSignal?.reason : new TimeoutError(`timed out after ${this.timeoutMs} ms`),
-      ),
+      controller.abort(aborted ? this.callerSignal?.reason : this.error(what, false)),
     );
     try {
       return await fn(controller.signal);

@@ -18,6 +18,7 @@ import {
   type UriLocation,
 } from '@cinder/core';
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
+import type { HandshakeContext } from '@cinder/rpc';
 import {
   behaviorOf,
   type CallServer,
@@ -52,31 +53,21 @@ import {
   type Connection,
   type Endpoint,
   type Listener,
-  type PeerCertificate,
   type TlsServerOptions,
   type Transport,
   tcpTransport,
   tlsTransport,
   unixTransport,
+  webSocketUri,
 } from '@cinder/transport';
 import { DaemonObject } from './daemon-object.js';
 import { ServerConnection } from './server-connection.js';
 import { isStreamable, StreamRegistry, toIterator } from './stream-registry.js';
 
-/** What a handshake validator sees. */
-export interface HandshakeContext {
-  /** The client's handshake data (Pyro's `_pyroHandshake`, default "hello"). */
-  readonly data: unknown;
-  readonly objectId: string;
-  readonly remoteAddress: string;
-  /** Known once the CONNECT has arrived (the first frame decides the version). */
-  readonly protocolVersion: ProtocolVersion;
-  readonly peerCertificate: PeerCertificate | null;
-  readonly annotations: ReadonlyMap<string, Uint8Array>;
-}
+export type { HandshakeContext };
 
-export interface DaemonOptions {
-  config?: Partial<CinderConfig> | CinderConfig;
+/** Where and how one listener of a daemon accepts connections. */
+export interface DaemonListenOptions {
   /** Host to bind (default `config.host`, 127.0.0.1). */
   host?: string;
   /** Port to bind; 0 (default) picks a free port. */
@@ -87,9 +78,36 @@ export interface DaemonOptions {
   socketMode?: number;
   /** TLS server options (certificate, key, CA, requestCert); `true` uses the config's SSL items. */
   tls?: TlsServerOptions | boolean;
-  /** Address published in URIs when the daemon is behind NAT. */
+  /** Address published in URIs when the daemon is behind NAT (TCP listeners). */
   natHost?: string;
   natPort?: number;
+  /**
+   * The transport to listen with (default: TCP, TLS or Unix from the options above), e.g.
+   * `webSocketTransport({ path: '/cinder' })` for browsers.
+   */
+  transport?: Transport;
+}
+
+/** One bound listener of a started daemon. */
+export interface DaemonListener {
+  /** `tcp`, `unix`, `tls`, `ws` or `wss`. */
+  readonly kind: Transport['kind'];
+  /** The bound endpoint (with the real port). */
+  readonly endpoint: Endpoint;
+  /** The HTTP path of a WebSocket listener (`ws`/`wss`); undefined for the others. */
+  readonly path: string | undefined;
+}
+
+export interface DaemonOptions extends DaemonListenOptions {
+  config?: Partial<CinderConfig> | CinderConfig;
+  /**
+   * Several listeners sharing the daemon's objects, connection slots and limits, e.g. TCP for Node
+   * and Python peers next to WebSocket for browsers:
+   * `listen: [{ port: 9090 }, { port: 9091, transport: webSocketTransport({ path: '/cinder' }) }]`.
+   * Replaces the single listener the top-level host/port/unixSocket/tls/transport options describe
+   * (giving both is a DaemonError). More can be added to a started daemon with `daemon.listen()`.
+   */
+  listen?: readonly DaemonListenOptions[];
   /**
    * Protocol versions served, detected per connection. Default both (Pyro5 502 and Pyro4 48);
    * with a shared key only 502 unless 48 is asked for, since Pyro4's HMAC is the weaker scheme.
@@ -111,8 +129,26 @@ export interface DaemonOptions {
   /** `false` ignores `CINDER_*` environment variables (for untrusted environments). */
   useEnvironment?: boolean;
   registry?: ClassRegistry;
-  transport?: Transport;
   logger?: Logger;
+}
+
+/** The top-level options that describe a listener; with `listen` they must be absent. */
+const LISTEN_KEYS = [
+  'host',
+  'port',
+  'unixSocket',
+  'socketMode',
+  'tls',
+  'natHost',
+  'natPort',
+  'transport',
+] as const;
+
+interface BoundListener extends DaemonListener {
+  readonly listener: Listener;
+  /** What URIs of this listener's objects name: its address, or the NAT address. */
+  readonly location: UriLocation;
+  readonly natLocation: UriLocation | undefined;
 }
 
 export interface RegisterOptions {
@@ -157,7 +193,8 @@ export class Daemon implements AsyncDisposable {
   readonly sharedKey: SharedKey | undefined;
   private readonly objects = new Map<string, ObjectEntry>();
   private readonly idsByObject = new WeakMap<object, string>();
-  private listener: Listener | undefined;
+  private readonly bound: BoundListener[] = [];
+  private starting: Promise<this> | undefined;
   private readonly connections = new Set<ServerConnection>();
   private readonly limiter: ConnectionLimiter;
   /**
@@ -172,8 +209,8 @@ export class Daemon implements AsyncDisposable {
   private readonly refusing = new Map<ServerConnection, NodeJS.Timeout>();
   private refusalReport = { at: Number.NEGATIVE_INFINITY, suppressed: 0 };
   private closing = false;
-  private location: UriLocation | undefined;
-  private natLocation: UriLocation | undefined;
+  /** The listener each connection came in on (autoproxies name the same listener). */
+  private readonly listenerOf = new WeakMap<Connection, BoundListener>();
 
   constructor(options: DaemonOptions = {}) {
     this.options = options;
@@ -228,15 +265,44 @@ export class Daemon implements AsyncDisposable {
     return d;
   }
 
-  /** Binds and starts accepting connections. */
-  async start(): Promise<this> {
-    if (this.listener) return this;
-    const o = this.options;
+  /** Binds every listener (`listen`, or the one the top-level options describe) and starts accepting. */
+  start(): Promise<this> {
+    this.starting ??= (async () => {
+      const o = this.options;
+      let specs: readonly DaemonListenOptions[] = [o];
+      if (o.listen !== undefined) {
+        const clash = LISTEN_KEYS.filter((k) => o[k] !== undefined);
+        if (clash.length > 0)
+          throw new DaemonError(
+            `give either listen or ${clash.join('/')}, not both: each listener takes its own`,
+          );
+        if (o.listen.length === 0) throw new DaemonError('listen needs at least one listener');
+        specs = o.listen;
+      }
+      try {
+        for (const spec of specs) await this.listen(spec);
+      } catch (err) {
+        await Promise.all(this.bound.splice(0).map((b) => b.listener.close()));
+        this.starting = undefined;
+        throw err;
+      }
+      return this;
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Adds a listener: the daemon accepts connections on it too, with the same objects, connection
+   * slots and limits. `start()` calls it for the configured listeners; call it on a started daemon
+   * to add more (e.g. a WebSocket endpoint next to TCP). `close()` closes every listener.
+   */
+  async listen(spec: DaemonListenOptions = {}): Promise<DaemonListener> {
+    if (this.closing) throw new DaemonError('daemon is closing');
     const endpoint: Endpoint =
-      o.unixSocket !== undefined
-        ? { kind: 'unix', path: o.unixSocket }
-        : { kind: 'tcp', host: o.host ?? this.config.host, port: o.port ?? 0 };
-    const tls = o.tls ?? (this.config.ssl ? true : undefined);
+      spec.unixSocket !== undefined
+        ? { kind: 'unix', path: spec.unixSocket }
+        : { kind: 'tcp', host: spec.host ?? this.config.host, port: spec.port ?? 0 };
+    const tls = spec.tls ?? (this.config.ssl && spec.transport === undefined ? true : undefined);
     let tlsServer: TlsServerOptions | undefined;
     if (tls === true) {
       tlsServer = loadTlsOptions(this.config).server;
@@ -249,7 +315,7 @@ export class Daemon implements AsyncDisposable {
       tlsServer = { ...tlsServer, handshakeTimeoutMs: this.config.handshakeTimeoutMs };
     }
     const transport: Transport =
-      o.transport ??
+      spec.transport ??
       (tlsServer
         ? tlsTransport({ server: tlsServer })
         : endpoint.kind === 'unix'
@@ -260,49 +326,76 @@ export class Daemon implements AsyncDisposable {
       endpoint.kind === 'unix'
         ? null
         : bindWarning(endpoint.host, {
-            tls: tlsServer !== undefined,
+            tls: tlsServer !== undefined || transport.kind === 'tls' || transport.kind === 'wss',
             key: this.sharedKey !== undefined,
             ...(tlsServer ? { clientCertificates: tlsServer.requestCert === true } : {}),
           });
     if (warning) this.logger.warn({ location: endpoint }, warning);
-    this.listener = await transport.listen(
+    let entry: BoundListener | undefined;
+    const listener = await transport.listen(
       {
         endpoint,
         framing: {
           maxMessageSize: this.config.maxMessageSize,
           maxInflatedSize: this.config.maxInflatedSize,
-          versions: o.protocols ?? (this.sharedKey ? [502] : [502, 48]),
+          versions: this.options.protocols ?? (this.sharedKey ? [502] : [502, 48]),
           ...(this.sharedKey ? { hmacKey: this.sharedKey.bytes } : {}),
           ...(this.config.compression ? { compressAbove: 100 } : {}),
         },
-        ...(o.socketMode !== undefined ? { socketMode: o.socketMode } : {}),
+        ...(spec.socketMode !== undefined ? { socketMode: spec.socketMode } : {}),
         ...(this.config.idleTimeoutMs > 0 ? { idleTimeoutMs: this.config.idleTimeoutMs } : {}),
         logger: this.logger,
       },
-      (connection) => this.accept(connection),
+      (connection) => this.accept(connection, entry),
     );
-    const bound = this.listener.endpoint;
-    this.location = bound.kind === 'unix' ? { path: bound.path } : { host: bound.host, port: bound.port };
-    const natHost = o.natHost ?? this.config.natHost;
-    if (natHost && bound.kind === 'tcp') {
-      const natPort = o.natPort ?? this.config.natPort;
-      this.natLocation = { host: natHost, port: natPort === 0 ? bound.port : natPort };
+    const bound = listener.endpoint;
+    const kind = transport.kind;
+    const webSocket = kind === 'ws' || kind === 'wss';
+    const natHost = spec.natHost ?? (this.bound.length === 0 ? this.config.natHost : null);
+    const natPort = spec.natPort ?? this.config.natPort;
+    entry = {
+      kind,
+      endpoint: bound,
+      path: webSocket ? ((transport as { path?: string }).path ?? '/') : undefined,
+      listener,
+      location: bound.kind === 'unix' ? { path: bound.path } : { host: bound.host, port: bound.port },
+      natLocation:
+        natHost && bound.kind === 'tcp'
+          ? { host: natHost, port: natPort === 0 ? bound.port : natPort }
+          : undefined,
+    };
+    if (this.closing) {
+      await listener.close();
+      throw new DaemonError('daemon is closing');
     }
-    this.logger.info({ location: this.locationString }, 'daemon started');
-    return this;
+    this.bound.push(entry);
+    this.logger.info({ location: locationText(entry.location), transport: kind }, 'daemon listening');
+    return entry;
   }
 
-  /** `host:port`, `[v6]:port` or `./u:path` of the bound socket. */
+  /** Every listener, in the order they were added. */
+  get listeners(): readonly DaemonListener[] {
+    return this.bound.map(({ kind, endpoint, path }) => ({ kind, endpoint, path }));
+  }
+
+  /**
+   * The listener PYRO URIs name by default: the first that is not a WebSocket one (Pyro peers and
+   * the name server need a socket address), else the first.
+   */
+  private get primary(): BoundListener {
+    const first = this.bound.find((b) => b.kind !== 'ws' && b.kind !== 'wss') ?? this.bound[0];
+    if (!first) throw new DaemonError('daemon is not started: call start() first');
+    return first;
+  }
+
+  /** `host:port`, `[v6]:port` or `./u:path` of the primary listener. */
   get locationString(): string {
-    const loc = this.requireLocation();
-    if ('path' in loc) return `./u:${loc.path}`;
-    return loc.host.includes(':') ? `[${loc.host}]:${loc.port}` : `${loc.host}:${loc.port}`;
+    return locationText(this.primary.location);
   }
 
-  /** The bound endpoint (with the real port). */
+  /** The bound endpoint (with the real port) of the primary listener. */
   get endpoint(): Endpoint {
-    if (!this.listener) throw new DaemonError('daemon is not started');
-    return this.listener.endpoint;
+    return this.primary.endpoint;
   }
 
   /** The URI of the built-in `Pyro.Daemon` object. */
@@ -314,11 +407,6 @@ export class Daemon implements AsyncDisposable {
     return this.connections.size;
   }
 
-  private requireLocation(): UriLocation {
-    if (!this.location) throw new DaemonError('daemon is not started: call start() first');
-    return this.location;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Registration
 
@@ -328,7 +416,7 @@ export class Daemon implements AsyncDisposable {
    * unless `force` is set.
    */
   register(target: object, objectId?: string, options: RegisterOptions = {}): URI {
-    this.requireLocation();
+    if (this.bound.length === 0) throw new DaemonError('daemon is not started: call start() first');
     return this.uriFor(this.addEntry(target, objectId, options));
   }
 
@@ -383,12 +471,27 @@ export class Daemon implements AsyncDisposable {
     return [...this.objects.keys()];
   }
 
-  /** The URI of a registered object (or of any id); `nat: false` gives the internal address. */
-  uriFor(target: object | string, options: { nat?: boolean } = {}): URI {
+  /**
+   * The URI of a registered object (or of any id) at the primary listener (see `listeners`), or at
+   * the first listener of `transport`; `nat: false` gives the internal address. For a WebSocket
+   * listener it is the `ws://host:port/path#objectId` text that `connect()` takes.
+   */
+  uriFor(target: object | string, options: { transport: 'ws' | 'wss' }): string;
+  uriFor(target: object | string, options?: { nat?: boolean; transport?: 'tcp' | 'unix' | 'tls' }): URI;
+  uriFor(
+    target: object | string,
+    options: { nat?: boolean; transport?: Transport['kind'] } = {},
+  ): URI | string {
     const id = typeof target === 'string' ? target : this.idsByObject.get(target);
     if (id === undefined) throw new DaemonError('object is not registered');
-    const loc = options.nat === false ? this.requireLocation() : (this.natLocation ?? this.requireLocation());
-    return URI.forObject(id, loc);
+    const at =
+      options.transport === undefined ? this.primary : this.bound.find((b) => b.kind === options.transport);
+    if (at === undefined) throw new DaemonError(`daemon has no ${options.transport} listener`);
+    if (at.path !== undefined && options.transport !== undefined) {
+      const { host, port } = at.endpoint as { host: string; port: number };
+      return webSocketUri(id, { host, port, path: at.path, secure: at.kind === 'wss' });
+    }
+    return URI.forObject(id, options.nat === false ? at.location : (at.natLocation ?? at.location));
   }
 
   /** Metadata of a registered object. */
@@ -397,22 +500,20 @@ export class Daemon implements AsyncDisposable {
   }
 
   private describe(): string {
-    const nat = this.natLocation
-      ? 'path' in this.natLocation
-        ? this.natLocation.path
-        : `${this.natLocation.host}:${this.natLocation.port}`
-      : 'None';
-    return `${DAEMON_NAME} bound on ${this.location ? this.locationString : '(not started)'}, NAT ${nat}, ${this.objects.size} objects registered. Servertype: Cinder (Node.js ${process.version}, async)`;
+    const first = this.bound.length > 0 ? this.primary : undefined;
+    const nat = first?.natLocation ? locationText(first.natLocation) : 'None';
+    return `${DAEMON_NAME} bound on ${first ? locationText(first.location) : '(not started)'}, NAT ${nat}, ${this.objects.size} objects registered. Servertype: Cinder (Node.js ${process.version}, async)`;
   }
 
   // ---------------------------------------------------------------------------------------------
   // Connections
 
-  private accept(connection: Connection): void {
+  private accept(connection: Connection, at: BoundListener | undefined): void {
     if (this.closing) {
       connection.destroy();
       return;
     }
+    if (at) this.listenerOf.set(connection, at);
     const key = clientAddressKey(connection.remoteAddress) ?? '';
     let acquired = this.limiter.tryAcquire(connection.remoteAddress);
     // Out of slots: a peer must not be able to hoard them. Reclaim one from whoever holds the most.
@@ -629,12 +730,18 @@ export class Daemon implements AsyncDisposable {
     return results;
   }
 
-  /** Autoproxy: a registered object in a result or argument travels as a proxy to it. */
-  autoproxy(value: object, dialect: 4 | 5): unknown {
+  /**
+   * Autoproxy: a registered object in a result or argument travels as a proxy to it, at the
+   * listener `connection` came in on (a browser's proxy reconnects over WebSocket, a Pyro peer's
+   * over TCP).
+   */
+  autoproxy(value: object, dialect: 4 | 5, connection?: Connection): unknown {
     const id = this.idsByObject.get(value);
-    if (id === undefined || !this.location) return undefined;
+    if (id === undefined || this.bound.length === 0) return undefined;
+    const at = (connection && this.listenerOf.get(connection)) ?? this.primary;
+    const uri = URI.forObject(id, at.natLocation ?? at.location);
     const meta = this.objects.get(id)?.exposure.metadata ?? { methods: [], oneway: [], attrs: [] };
-    return proxyDict({ uri: this.uriFor(id), metadata: meta, handshake: 'hello', serializer: null }, dialect);
+    return proxyDict({ uri, metadata: meta, handshake: 'hello', serializer: null }, dialect);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -647,19 +754,26 @@ export class Daemon implements AsyncDisposable {
   async close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const listener = this.listener;
-    if (!listener) return;
-    await listener.stopAccepting();
+    // a start() in progress finishes binding first, so every listener it made is closed here
+    await this.starting?.catch(() => {});
+    if (this.bound.length === 0) return;
+    const where = this.locationString;
+    await Promise.all(this.bound.map((b) => b.listener.stopAccepting()));
     const graceMs = options.graceMs ?? 5000;
     await Promise.all([...this.connections].map((c) => c.shutdown(graceMs)));
-    await listener.close();
+    await Promise.all(this.bound.map((b) => b.listener.close()));
     this.streams.closeAll();
-    this.logger.info({ location: this.locationString }, 'daemon closed');
+    this.logger.info({ location: where }, 'daemon closed');
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function locationText(loc: UriLocation): string {
+  if ('path' in loc) return `./u:${loc.path}`;
+  return loc.host.includes(':') ? `[${loc.host}]:${loc.port}` : `${loc.host}:${loc.port}`;
 }
 
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {

@@ -21,6 +21,13 @@ export {
   type Resource,
   setParams,
 } from '@cinder/rpc';
-export { Daemon, type DaemonOptions, type HandshakeContext, type RegisterOptions } from './daemon.js';
+export {
+  Daemon,
+  type DaemonListener,
+  type DaemonListenOptions,
+  type DaemonOptions,
+  type HandshakeContext,
+  type RegisterOptions,
+} from './daemon.js';
 export { DaemonObject } from './daemon-object.js';
 export { isStreamable, StreamRegistry } from './stream-registry.js';

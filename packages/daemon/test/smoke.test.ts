@@ -1,4 +1,5 @@
 import { connect } from '@cinder/proxy';
+import { MemoryNetwork, memoryTransport } from '@cinder/transport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon, expose } from '../src/index.js';
 
@@ -26,5 +27,19 @@ describe('smoke', () => {
       `sequential in-process: ${((2000 / dt) * 1000).toFixed(0)} calls/s, multiplexed=${p.$multiplexed}`,
     );
     await p.$release();
+  });
+
+  it('serves over the memory transport: same URI form, the transport chosen by option', async () => {
+    const transport = memoryTransport({ network: new MemoryNetwork() });
+    const inMemory = await Daemon.start({ transport });
+    try {
+      const uri = inMemory.register(new Calc(), 'calc');
+      expect(String(uri)).toMatch(/^PYRO:calc@127\.0\.0\.1:\d+$/);
+      const p = connect<Calc>(uri, { transport });
+      expect(await p.add(2, 3)).toBe(5);
+      await p.$release();
+    } finally {
+      await inMemory.close();
+    }
   });
 });

@@ -22,6 +22,7 @@ import {
   cloneMessage,
   connectMessage,
   expectStillServes,
+  type FrameTransform,
   framesOf,
   invokeMessage,
   json,
@@ -60,6 +61,27 @@ async function logOfDaemon(): Promise<string[]> {
 const isTransfer = (m: Message): boolean =>
   m.type === MsgType.INVOKE && Buffer.from(m.payload).includes('"transfer"');
 
+/** A batch trailer: the MAC over the messages a peer sent in one tick. */
+const isTrailer = (m: Message): boolean => m.type === MsgType.PING && m.annotations?.has('CBAT') === true;
+
+type Mode = 'batches' | 'per message';
+
+/**
+ * `transform` for frames to the daemon; in 'per message' mode the batch offer is first removed
+ * from the key hello, so both ends fall back to one MAC per message (as with an older peer).
+ */
+function toDaemonIn(mode: Mode, transform: FrameTransform): FrameTransform {
+  if (mode === 'batches') return transform;
+  return (m, index) => {
+    if (m.type === MsgType.PING && m.annotations?.has('CNON') === true) {
+      const hello = cloneMessage(m);
+      hello.annotations!.delete('CBAV');
+      return hello;
+    }
+    return transform(m, index);
+  };
+}
+
 const errorOf = (p: Promise<unknown>): Promise<Error> =>
   p.then(
     () => {
@@ -87,8 +109,10 @@ describe('peers without the key', () => {
       expect(err.message).toMatch(/rejected: authentication failed$/);
       const answers = framesOf(relay.answers[0]!);
       expect(answers.map((m) => m.type)).toEqual([MsgType.PING, MsgType.CONNECTFAIL]);
-      // the pong carries the daemon's nonce and nothing that depends on the key
-      expect([...(answers[0]!.annotations?.keys() ?? [])]).toEqual(['CNON']);
+      // the pong carries the daemon's nonce and its choice of batch authentication, nothing that
+      // depends on the key
+      expect([...(answers[0]!.annotations?.keys() ?? [])]).toEqual(['CNON', 'CBAV']);
+      expect([...answers[0]!.annotations!.get('CBAV')!]).toEqual([1]);
       expect(replyText(answers[1]!)).toBe('authentication failed');
       expect(await logOfDaemon()).not.toContain('transfer 1001');
     } finally {
@@ -189,7 +213,8 @@ describe('replay', () => {
       expect(before).toBeGreaterThanOrEqual(1);
       const recorded = Buffer.concat(relay.recorded[0]!);
       const types = framesOf([recorded]).map((m) => m.type);
-      expect(types).toEqual([MsgType.PING, MsgType.CONNECT, MsgType.INVOKE]);
+      // the key hello, CONNECT, and the call in a batch of its own (the trailer is a PING)
+      expect(types).toEqual([MsgType.PING, MsgType.CONNECT, MsgType.INVOKE, MsgType.PING]);
 
       // all at once, as fast as a replaying attacker would
       const attacker = await RawClient.open(server);
@@ -220,9 +245,9 @@ describe('replay', () => {
     await stillServes();
   });
 
-  it('a message repeated inside its own connection: the copy is refused and the connection dropped', async () => {
+  it('a message repeated inside its own connection (one MAC per message): the copy is refused and the connection dropped', async () => {
     const relay = await Relay.start(server, {
-      toDaemon: (m) => (isTransfer(m) ? [m, cloneMessage(m)] : m),
+      toDaemon: toDaemonIn('per message', (m) => (isTransfer(m) ? [m, cloneMessage(m)] : m)),
     });
     try {
       await using victim = connect<Target>(`PYRO:sec.target@127.0.0.1:${relay.port}`, {
@@ -233,6 +258,24 @@ describe('replay', () => {
       await victim.transfer(7).catch((e: unknown) => expect(e).toBeInstanceOf(ConnectionClosedError));
       await expect.poll(() => relay.daemonClosed, { timeout: 3000 }).toBe(1);
       expect((await logOfDaemon()).filter((l) => l === 'transfer 7')).toEqual(['transfer 7']);
+    } finally {
+      await relay.close();
+    }
+    await stillServes();
+  });
+
+  it('a message repeated inside its own batch: the batch is refused as a whole, nothing runs', async () => {
+    const relay = await Relay.start(server, {
+      toDaemon: (m) => (isTransfer(m) ? [m, cloneMessage(m)] : m),
+    });
+    try {
+      await using victim = connect<Target>(`PYRO:sec.target@127.0.0.1:${relay.port}`, {
+        hmacKey: KEY,
+        serializer: 'json',
+      });
+      expect(await errorOf(victim.transfer(17))).toBeInstanceOf(ConnectionClosedError);
+      expect(relay.daemonClosed).toBe(1);
+      expect(await logOfDaemon()).not.toContain('transfer 17');
     } finally {
       await relay.close();
     }
@@ -278,14 +321,19 @@ describe('replay', () => {
 
 describe('tampering', () => {
   /** Runs `transfer(amount)` through a relay that alters the INVOKE; expects a drop and no call. */
-  async function tampered(amount: number, alter: (m: Message) => void) {
+  async function tampered(
+    amount: number,
+    alter: (m: Message) => void,
+    mode: Mode = 'batches',
+    which: (m: Message) => boolean = isTransfer,
+  ) {
     const relay = await Relay.start(server, {
-      toDaemon: (m) => {
-        if (!isTransfer(m)) return m;
+      toDaemon: toDaemonIn(mode, (m) => {
+        if (!which(m)) return m;
         const copy = cloneMessage(m);
         alter(copy);
         return copy;
-      },
+      }),
     });
     try {
       await using victim = connect<Target>(`PYRO:sec.target@127.0.0.1:${relay.port}`, {
@@ -314,27 +362,82 @@ describe('tampering', () => {
     expect(await logOfDaemon()).not.toContain('transfer 9');
   });
 
+  it('one bit flipped in the payload, one MAC per message: connection dropped, nothing runs', async () => {
+    await tampered(
+      31,
+      (m) => {
+        const at = Buffer.from(m.payload).indexOf('[31]') + 2;
+        m.payload[at]! ^= 0x08; // 31 → 39
+      },
+      'per message',
+    );
+    expect(await logOfDaemon()).not.toContain('transfer 39');
+  });
+
   it('header fields: flags, seq and the MAC itself', async () => {
-    await tampered(3, (m) => {
-      m.flags ^= 0x04; // ONEWAY: the caller would never learn the result
-    });
-    await tampered(4, (m) => {
-      m.seq = (m.seq + 1) & 0xffff;
-    });
-    await tampered(6, (m) => {
-      const mac = Buffer.from(m.annotations!.get('CMAC')!);
-      mac[0]! ^= 1;
-      m.annotations!.set('CMAC', mac);
-    });
-    await tampered(8, (m) => {
-      m.annotations!.delete('CMAC');
-    });
+    for (const mode of ['batches', 'per message'] as const) {
+      await tampered(
+        3,
+        (m) => {
+          m.flags ^= 0x04; // ONEWAY: the caller would never learn the result
+        },
+        mode,
+      );
+      await tampered(
+        4,
+        (m) => {
+          m.seq = (m.seq + 1) & 0xffff;
+        },
+        mode,
+      );
+    }
+    await tampered(
+      6,
+      (m) => {
+        const mac = Buffer.from(m.annotations!.get('CMAC')!);
+        mac[0]! ^= 1;
+        m.annotations!.set('CMAC', mac);
+      },
+      'per message',
+    );
+    await tampered(
+      8,
+      (m) => {
+        m.annotations!.delete('CMAC');
+      },
+      'per message',
+    );
+    // batches: the trailer's MAC, and a trailer that is not one any more
+    await tampered(
+      55,
+      (m) => {
+        const mac = Buffer.from(m.annotations!.get('CBAT')!);
+        mac[31]! ^= 0x80;
+        m.annotations!.set('CBAT', mac);
+      },
+      'batches',
+      isTrailer,
+    );
+    await tampered(
+      95,
+      (m) => {
+        m.annotations!.set('CBAT', m.annotations!.get('CBAT')!.subarray(0, 16));
+      },
+      'batches',
+      isTrailer,
+    );
   });
 
   it('an annotation added by the attacker: dropped, nothing runs', async () => {
-    await tampered(2, (m) => {
-      m.annotations!.set('XTRA', Buffer.from('injected'));
-    });
+    for (const mode of ['batches', 'per message'] as const) {
+      await tampered(
+        2,
+        (m) => {
+          m.annotations = new Map(m.annotations ?? []).set('XTRA', Buffer.from('injected'));
+        },
+        mode,
+      );
+    }
   });
 
   it('a tampered reply: the proxy refuses it and closes; the call does not return the forged value', async () => {

@@ -3,45 +3,37 @@
 // oneway calls, remote attributes, batches, per-call options, timeouts and cancellation, automatic
 // reconnection with backoff, and calls pipelined on one connection when both ends are Cinder.
 import {
-  AbortedError,
   type CallOptions,
   type CinderConfig,
   CommunicationError,
   ConnectionClosedError,
   componentLogger,
   DAEMON_NAME,
+  Deadline,
   type Logger,
-  MAX_TIMER_MS,
   NotExposedError,
   type ObjectMetadata,
-  PING_SERIALIZER_ID,
   ProtocolError,
   resolveConfig,
-  SecurityError,
   SerializeError,
   sleep,
   TimeoutError,
   URI,
-  withDeadline,
 } from '@cinder/core';
-import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import { type Annotations, Flags, type ProtocolVersion } from '@cinder/protocol';
 import {
-  ALL_CAPABILITIES,
-  CAPS_ANNOTATION,
   CallbackTable,
   Capability,
-  decodeCapabilities,
-  encodeCapabilities,
+  clientHandshake,
   installProxyFactory,
   type OutgoingCall,
   type ProxyDescriptor,
   PullStream,
   proxyHooks,
-  Session,
-  startHeartbeat,
+  type Session,
   wasNotSent,
 } from '@cinder/rpc';
-import { loadTlsOptions, NOT_SYMMETRIC_MESSAGE, SharedKey, SharedKeyClient } from '@cinder/security';
+import { loadTlsOptions, SharedKey } from '@cinder/security';
 import {
   type ClassRegistry,
   type CodecHooks,
@@ -52,7 +44,6 @@ import {
   Tuple,
 } from '@cinder/serializers';
 import {
-  type Connection,
   type Endpoint,
   type FramingOptions,
   type PeerCertificate,
@@ -63,6 +54,7 @@ import {
   unixTransport,
   webSocketTransport,
 } from '@cinder/transport';
+import { ConnectAttempt } from './connect-attempt.js';
 import type { BatchControls, Remote, RemoteBatch, RemoteCallOptions } from './remote.js';
 import { resolveUri } from './resolve.js';
 import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
@@ -137,17 +129,6 @@ interface Meta {
   raw: ObjectMetadata;
 }
 
-/** The text of a CONNECTFAIL: its serializer's string, else the raw bytes. */
-function failureText(serializers: SerializerSet, message: Message): string {
-  try {
-    const value = serializers.byId(message.serializerId)?.decode(message.payload);
-    if (value !== undefined) return typeof value === 'string' ? value : String(value);
-  } catch {
-    // not decodable: fall through to the raw bytes
-  }
-  return Buffer.from(message.payload).toString('latin1');
-}
-
 /**
  * Gives a failed call's error the caller's frames instead of Cinder's. A reply's error is made where
  * the socket's data is decoded, so its own stack shows only Cinder internals; captured here, in the
@@ -169,6 +150,7 @@ function withCallerFrames(err: unknown): never {
   throw err;
 }
 
+const noop = (): void => {};
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const serializerCache = new Map<string, SerializerSet>();
 const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
@@ -204,24 +186,6 @@ function toMeta(raw: ObjectMetadata): Meta {
   return { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
 }
 
-function parseMetadata(value: unknown): ObjectMetadata {
-  const list = (v: unknown, what: string): string[] => {
-    if (v === undefined || v === null) return [];
-    const items = v instanceof Set ? [...v] : v;
-    if (!Array.isArray(items) || !items.every((s) => typeof s === 'string')) {
-      throw new ProtocolError(`invalid metadata in handshake: ${what} is not a list of names`);
-    }
-    return items as string[];
-  };
-  if (typeof value !== 'object' || value === null) throw new ProtocolError('invalid metadata in handshake');
-  const m = value as Record<string, unknown>;
-  return {
-    methods: list(m.methods, 'methods'),
-    oneway: list(m.oneway, 'oneway'),
-    attrs: list(m.attrs, 'attrs'),
-  };
-}
-
 /** Internal state of one proxy. The public object is a JS Proxy over it (see `connect`). */
 export class ProxyCore {
   readonly uri: URI;
@@ -236,7 +200,7 @@ export class ProxyCore {
   handshakeResponse: unknown;
   readonly hooks: CodecHooks;
   private session: Session | undefined;
-  private connecting: Promise<Session> | undefined;
+  private connecting: ConnectAttempt<Session> | undefined;
   private meta: Meta | undefined;
   private seq = 0;
   private readonly reconnect: Required<ReconnectOptions> | undefined;
@@ -330,42 +294,47 @@ export class ProxyCore {
   // Connecting
 
   /** The live session, connecting first when needed (retrying with backoff when enabled). */
-  ensure(options?: CallOptions): Promise<Session> {
+  ensure(deadline: Deadline | CallOptions = Deadline.NONE): Promise<Session> {
     const s = this.session;
     if (s !== undefined && !s.isClosed) return Promise.resolve(s);
     if (this.options.boundSession)
       return Promise.reject(
         new ConnectionClosedError(`callback ${this.uri.object}: the connection it came on is closed`),
       );
+    const d = deadline instanceof Deadline ? deadline : Deadline.from(deadline);
+    const what = `connect to ${this.uri}`;
+    const passed = d.expired();
+    if (passed !== undefined) return Promise.reject(d.error(what, passed === 'aborted'));
     this.closedByUser = false;
-    if (!this.connecting) {
-      const attempt = this.reconnect ? this.openWithRetry(options) : this.open(options);
-      this.connecting = attempt.finally(() => {
-        this.connecting = undefined;
-      });
-      // Every caller gets the outcome through the promise returned below; when all of them gave up
-      // first (an aborted signal, a deadline), nobody is left to observe the shared attempt, so a
-      // failure must not surface as an unhandled rejection.
-      this.connecting.catch(() => undefined);
+    let attempt = this.connecting;
+    if (attempt === undefined || attempt.abandoned) {
+      const clear = () => {
+        if (this.connecting === fresh) this.connecting = undefined;
+      };
+      const fresh: ConnectAttempt<Session> = new ConnectAttempt(
+        (signal) => (this.reconnect ? this.openWithRetry(signal) : this.open(signal)),
+        clear,
+      );
+      fresh.promise.then(clear, clear);
+      this.connecting = attempt = fresh;
     }
-    return options?.signal || options?.timeoutMs
-      ? withDeadline(this.connecting, options, `connect to ${this.uri}`)
-      : this.connecting;
+    return attempt.join(d, what);
   }
 
-  private async openWithRetry(options?: CallOptions): Promise<Session> {
+  /** `open`, again with backoff while it fails for reasons a later attempt may not meet. */
+  private async openWithRetry(signal: AbortSignal): Promise<Session> {
     const r = this.reconnect!;
     const deadline = Date.now() + r.maxWaitMs;
     let delay = r.initialDelayMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.open(options);
+        return await this.open(signal);
       } catch (err) {
         const retriable =
           err instanceof CommunicationError && !(err instanceof ProtocolError) && !this.closedByUser;
-        if (!retriable || Date.now() + delay > deadline || options?.signal?.aborted) throw err;
+        if (!retriable || Date.now() + delay > deadline || signal.aborted) throw err;
         this.logger.debug({ err, attempt, delay }, 'connect failed, retrying');
-        await sleep(delay * (0.75 + Math.random() * 0.5), options?.signal);
+        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
         delay = Math.min(delay * 2, r.maxDelayMs);
       }
     }
@@ -383,266 +352,80 @@ export class ProxyCore {
     return (defaultTransports.tcp ??= tcpTransport());
   }
 
-  /** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
-  private keyHello(connection: Connection, client: SharedKeyClient, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const address = connection.remoteAddress;
-      const timer = setTimeout(
-        () => done(new TimeoutError(`key exchange with ${address} timed out after ${timeoutMs} ms`)),
-        timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
-      );
-      let settled = false;
-      const done = (err?: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      };
-      connection.setHandler({
-        onMessage: (reply) => {
-          if (reply.type === MsgType.CONNECTFAIL) {
-            // a refusal that has nothing to do with keys (connection limits), or a Pyro daemon that
-            // knows no key exchange ("invalid msg type 6"): say which
-            const reason = failureText(this.serializers, reply);
-            done(
-              /^invalid msg type/.test(reason)
-                ? new SecurityError(`connection to ${address} rejected: ${reason} (${NOT_SYMMETRIC_MESSAGE})`)
-                : new CommunicationError(`connection to ${address} rejected: ${reason}`),
-            );
-            return;
-          }
-          try {
-            client.acceptHelloReply(reply);
-            done();
-          } catch (err) {
-            done(err as Error);
-          }
-        },
-        onError: (err) => done(err),
-        onClose: (err) =>
-          done(
-            err instanceof SecurityError
-              ? new SecurityError(
-                  `connection to ${address} refused during the key exchange: ${err.message}`,
-                  {
-                    cause: err,
-                  },
-                )
-              : new ConnectionClosedError(
-                  `connection to ${address} closed during the key exchange`,
-                  err ? { cause: err } : undefined,
-                ),
-          ),
-      });
-      const ping: Message = {
-        type: MsgType.PING,
-        flags: 0,
-        seq: this.seq,
-        serializerId: PING_SERIALIZER_ID,
-        correlationId: null,
-        annotations: null,
-        payload: Buffer.from('ping'),
-      };
-      client.hello(ping);
-      connection.send(ping);
+  /**
+   * Resolves the uri, dials and runs the handshake. `signal` aborts when every call waiting for
+   * this attempt has given up; the connection's own bound (connectTimeoutMs) covers the dial, TLS
+   * and the handshake together, with one timer.
+   */
+  private async open(signal: AbortSignal): Promise<Session> {
+    const target = await resolveUri(this.uri, { config: this.config, logger: this.logger, signal });
+    const bound = Deadline.from({
+      timeoutMs: this.options.connectTimeoutMs ?? this.config.connectTimeoutMs,
+      signal,
     });
+    // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
+    const hold = bound.onExpire(noop);
+    try {
+      return await this.dialAndHandshake(target, bound);
+    } finally {
+      hold();
+    }
   }
 
-  private async open(options?: CallOptions): Promise<Session> {
-    const connectTimeoutMs = this.options.connectTimeoutMs ?? this.config.connectTimeoutMs;
-    const target = await resolveUri(this.uri, {
-      config: this.config,
-      logger: this.logger,
-      ...(options?.signal ? { signal: options.signal } : {}),
-    });
+  private async dialAndHandshake(target: URI, bound: Deadline): Promise<Session> {
     const endpoint = target.endpoint() as Endpoint;
-    const connection = await this.transportFor(endpoint).connect({
-      endpoint,
-      framing: this.framing,
-      timeoutMs: connectTimeoutMs,
-      ...(options?.signal ? { signal: options.signal } : {}),
-      logger: this.logger,
-    });
+    const transport = this.transportFor(endpoint);
+    const connection = await bound.withSignal(
+      (dialSignal) =>
+        transport.connect({
+          endpoint,
+          framing: this.framing,
+          timeoutMs: 0, // the bound's signal says when
+          ...(dialSignal ? { signal: dialSignal } : {}),
+          logger: this.logger,
+        }),
+      `connecting to ${target.location ?? target}`,
+    );
     try {
-      let keyClient: SharedKeyClient | undefined;
-      if (this.sharedKey && this.protocol === 502) {
-        keyClient = new SharedKeyClient(this.sharedKey);
-        await this.keyHello(connection, keyClient, connectTimeoutMs);
-      }
-      const session = await this.handshake(connection, target, connectTimeoutMs, options?.signal, keyClient);
+      const { session, response, metadata } = await clientHandshake({
+        connection,
+        serializers: this.serializers,
+        serializer: this.serializer,
+        hooks: this.hooks,
+        protocol: this.protocol,
+        objectId: target.object,
+        uriText: this.uri.toString(),
+        handshake: this.options.handshake,
+        annotations: this.options.annotations,
+        multiplex: this.options.multiplex ?? this.config.multiplex,
+        seq: this.seq,
+        sharedKey: this.sharedKey,
+        deadline: bound,
+        streamCredit: this.config.streamCredit,
+        heartbeatMs: this.config.heartbeatMs,
+        validate: this.options.validateHandshake,
+        session: {
+          logger: this.logger,
+          maxConcurrentCalls: this.config.maxConcurrentCalls,
+          hooks: this.hooks,
+          server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+          makeStream: (start) => new PullStream(this, start.streamId),
+        },
+        onClose: (closed) => {
+          if (this.session === closed) {
+            this.session = undefined;
+            this.callbacks.clear();
+          }
+        },
+      });
+      if (metadata) this.meta = toMeta(metadata);
+      this.handshakeResponse = response;
       this.resolved = target;
       this.session = session;
       return session;
     } catch (err) {
       connection.destroy();
       throw err;
-    }
-  }
-
-  private handshake(
-    connection: Connection,
-    target: URI,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    keyClient: SharedKeyClient | undefined,
-  ): Promise<Session> {
-    return new Promise<Session>((resolve, reject) => {
-      let settled = false;
-      const address = connection.remoteAddress;
-      const done = (err: Error | undefined, session?: Session) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve(session!);
-      };
-      const onAbort = () =>
-        done(new AbortedError(`connect to ${address} was aborted`, { cause: signal?.reason }));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(
-        () => done(new TimeoutError(`handshake with ${address} timed out after ${timeoutMs} ms`)),
-        timeoutMs > 0 ? timeoutMs : MAX_TIMER_MS,
-      );
-      const session: Session = new Session({
-        connection,
-        serializers: this.serializers,
-        logger: this.logger,
-        maxConcurrentCalls: this.config.maxConcurrentCalls,
-        hooks: this.hooks,
-        server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
-        makeStream: (start) => new PullStream(this, start.streamId),
-        onControl: (message) => {
-          this.onHandshakeReply(session, message, address, keyClient, target.object).then(
-            () => done(undefined, session),
-            (err: Error) => {
-              done(err);
-              session.fail(err);
-            },
-          );
-        },
-        onClose: (err) => {
-          if (this.session === session) {
-            this.session = undefined;
-            this.callbacks.clear();
-          }
-          if (settled) return; // a connection that closes after its handshake concerns no one here
-          if (err instanceof SecurityError) {
-            // a TLS alert or a Pyro4 HMAC failure: a refusal, not just a lost connection
-            done(
-              new SecurityError(`connection to ${address} refused during the handshake: ${err.message}`, {
-                cause: err,
-              }),
-            );
-            return;
-          }
-          const why = err ? `: ${err.message}` : '';
-          // a close without a reason: guess the likely ones
-          const hint = err
-            ? ''
-            : connection.transport === 'tls'
-              ? ' (a TLS daemon closes connections whose client certificate it refuses: see its log)'
-              : this.serializer.name === 'cbor'
-                ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
-                : '';
-          done(
-            new ConnectionClosedError(
-              `connection to ${address} closed during the handshake${why}${hint}`,
-              err ? { cause: err } : undefined,
-            ),
-          );
-        },
-      });
-      session.currentSeq = this.seq;
-      const annotations: Annotations = new Map(this.options.annotations ?? []);
-      const wantMultiplex = this.options.multiplex ?? this.config.multiplex;
-      annotations.set(
-        CAPS_ANNOTATION,
-        encodeCapabilities(wantMultiplex ? ALL_CAPABILITIES : ALL_CAPABILITIES & ~Capability.MULTIPLEX),
-      );
-      const payload = this.serializer.encode(
-        { handshake: this.options.handshake ?? 'hello', object: target.object },
-        this.hooks,
-      );
-      try {
-        const connect: Message = {
-          type: MsgType.CONNECT,
-          flags: this.protocol === 48 ? Flags.META_ON_CONNECT : 0,
-          seq: this.seq,
-          serializerId: this.serializer.id,
-          correlationId: null,
-          annotations,
-          payload,
-        };
-        keyClient?.signConnect(connect);
-        connection.send(connect);
-      } catch (err) {
-        done(err as Error);
-      }
-    });
-  }
-
-  private async onHandshakeReply(
-    session: Session,
-    message: Message,
-    address: string,
-    keyClient: SharedKeyClient | undefined,
-    objectId: string,
-  ): Promise<void> {
-    const serializer = this.serializers.byId(message.serializerId);
-    if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
-      // checked before the payload is read: proves the daemon holds the key
-      session.authenticator = keyClient.verifyConnectReply(message);
-    }
-    if (message.type === MsgType.CONNECTFAIL) {
-      const reason = failureText(this.serializers, message);
-      if (
-        keyClient !== undefined ||
-        reason === 'this daemon requires a shared key' ||
-        reason.includes('hmac')
-      ) {
-        throw new SecurityError(`connection to ${address} rejected: ${reason}`);
-      }
-      // Pyro's text does not say which object: name it, so a typo in a URI is easy to see.
-      const why = reason === 'unknown object' ? `unknown object '${objectId}'` : reason;
-      throw new CommunicationError(`connection to ${address} rejected: ${why}`);
-    }
-    if (message.type !== MsgType.CONNECTOK) {
-      throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
-    }
-    if (!serializer)
-      throw new SerializeError(`invalid serializer in handshake response: ${message.serializerId}`);
-    const data = serializer.decode(message.payload, this.hooks);
-    let response: unknown;
-    let rawMeta: ObjectMetadata | undefined;
-    if (typeof data === 'object' && data !== null && !Array.isArray(data) && 'meta' in data) {
-      const d = data as Record<string, unknown>;
-      response = d.handshake;
-      rawMeta = parseMetadata(d.meta);
-    } else {
-      response = data; // Pyro4 without META_ON_CONNECT
-    }
-    if (rawMeta) {
-      if (rawMeta.methods.length === 0 && rawMeta.attrs.length === 0 && rawMeta.oneway.length === 0) {
-        throw new CommunicationError(
-          `remote object '${this.uri}' doesn't expose any methods or attributes. Did you forget to expose them?`,
-        );
-      }
-      this.meta = toMeta(rawMeta);
-    }
-    const caps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
-    session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
-    session.capabilities = caps;
-    session.streamCredit = this.config.streamCredit;
-    session.defaultSerializer = this.serializer;
-    startHeartbeat(session, this.config.heartbeatMs);
-    this.handshakeResponse = response;
-    if (this.options.validateHandshake) {
-      await this.options.validateHandshake(response, {
-        peerCertificate: session.connection.peerCertificate(),
-        address,
-      });
     }
   }
 
@@ -694,10 +477,17 @@ export class ProxyCore {
   /** Calls a remote method. The hot path: no work beyond encoding and one map insert when connected. */
   call(method: string, args: unknown[], options?: RemoteCallOptions): Promise<unknown> {
     const s = this.session;
-    let attempt =
-      s !== undefined && !s.isClosed && this.meta !== undefined
-        ? this.invokeOn(s, method, args, options)
-        : this.ensure(options).then((session) => this.invokeOn(session, method, args, options));
+    let attempt: Promise<unknown>;
+    if (s !== undefined && !s.isClosed && this.meta !== undefined) {
+      attempt = this.invokeOn(s, method, args, options); // the session makes the call's deadline
+    } else {
+      // the call's one deadline, made now: it bounds connecting (resolving, dialing, the handshake)
+      // and then the call on the wire, so timeoutMs is the whole call's
+      const deadline = Deadline.from(options, this.timeoutMs);
+      attempt = this.ensure(deadline).then((session) =>
+        this.invokeOn(session, method, args, options, deadline),
+      );
+    }
     if (this.reconnect !== undefined || this.maxRetries !== 0) {
       attempt = attempt.catch((err: unknown) => this.retry(err, method, args, options, 1));
     }
@@ -706,10 +496,12 @@ export class ProxyCore {
 
   /** Calls a method of the daemon's own object (`Pyro.Daemon`) over this proxy's connection. */
   async callDaemon(method: string, args: unknown[], oneway: boolean): Promise<unknown> {
-    const s = await this.ensure();
+    const deadline = Deadline.after(this.timeoutMs);
+    const s = await this.ensure(deadline);
     return s.invoke(
       { object: DAEMON_NAME, method, params: args, kwargs: EMPTY_KWARGS },
       { serializer: this.serializer, flags: oneway ? Flags.ONEWAY : 0, timeoutMs: this.timeoutMs },
+      deadline,
     );
   }
 
@@ -718,6 +510,7 @@ export class ProxyCore {
     method: string,
     args: unknown[],
     options: RemoteCallOptions | undefined,
+    deadline?: Deadline,
   ): Promise<unknown> {
     const meta = this.meta;
     let flags = 0;
@@ -730,7 +523,7 @@ export class ProxyCore {
         flags === 0
           ? (this.defaultCall ??= this.outgoing(0))
           : (this.defaultOneway ??= this.outgoing(Flags.ONEWAY));
-      return s.invoke({ object: this.objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain);
+      return s.invoke({ object: this.objectId, method, params: args, kwargs: EMPTY_KWARGS }, plain, deadline);
     }
     return s.invoke(
       { object: this.objectId, method, params: args, kwargs: options.kwargs ?? EMPTY_KWARGS },
@@ -743,6 +536,7 @@ export class ProxyCore {
         ...(options?.correlationId ? { correlationId: options.correlationId } : {}),
         ...(options?.onReplyAnnotations ? { onReplyAnnotations: options.onReplyAnnotations } : {}),
       },
+      deadline,
     );
   }
 
@@ -770,43 +564,43 @@ export class ProxyCore {
         (this.reconnect !== undefined && (this.idempotent.has(method) || wasNotSent(err)) && attempt <= 10));
     if (!allowed || this.closedByUser || options?.signal?.aborted) throw err;
     this.logger.debug({ err, method, attempt }, 'retrying call after connection loss');
-    await this.ensure(options);
+    // Each retry is bounded anew, as Pyro's MAX_RETRIES re-runs the call with the socket's full
+    // timeout: a retry after a TimeoutError under the spent deadline could only fail again.
+    const deadline = Deadline.from(options, this.timeoutMs);
     try {
-      return await this.invokeOn(this.session!, method, args, options);
+      const session = await this.ensure(deadline);
+      return await this.invokeOn(session, method, args, options, deadline);
     } catch (again) {
       return this.retry(again, method, args, options, attempt + 1);
     }
   }
 
   async getAttribute(name: string, options?: CallOptions): Promise<unknown> {
-    const s = await this.ensure(options);
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
     if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
     return s.invoke(
       { object: this.objectId, method: '__getattr__', params: [name], kwargs: null },
-      {
-        serializer: this.serializer,
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        signal: options?.signal,
-      },
+      { serializer: this.serializer },
+      deadline,
     );
   }
 
   async setAttribute(name: string, value: unknown, options?: CallOptions): Promise<void> {
-    const s = await this.ensure(options);
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
     if (this.meta && !this.meta.attrs.has(name)) throw this.notExposed(name);
     await s.invoke(
       { object: this.objectId, method: '__setattr__', params: [name, value], kwargs: null },
-      {
-        serializer: this.serializer,
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        signal: options?.signal,
-      },
+      { serializer: this.serializer },
+      deadline,
     );
   }
 
   async ping(options?: CallOptions): Promise<void> {
-    const s = await this.ensure(options);
-    await s.ping({ timeoutMs: options?.timeoutMs ?? this.timeoutMs, signal: options?.signal });
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
+    await s.ping(deadline);
   }
 
   /** Sends a batch of calls as one `<batch>` INVOKE; resolves with the raw result list. */
@@ -815,7 +609,8 @@ export class ProxyCore {
     oneway: boolean,
     options?: CallOptions,
   ): Promise<unknown[] | undefined> {
-    const s = await this.ensure(options);
+    const deadline = Deadline.from(options, this.timeoutMs);
+    const s = await this.ensure(deadline);
     // Pyro's batch is a list of (name, args, kwargs) tuples. Only serpent and marshal tell tuples
     // from lists; the other formats write both as arrays, so the queued entries go out as they are.
     const name = this.serializer.name;
@@ -828,9 +623,8 @@ export class ProxyCore {
       {
         serializer: this.serializer,
         flags: Flags.BATCH | (oneway ? Flags.ONEWAY : 0),
-        timeoutMs: options?.timeoutMs ?? this.timeoutMs,
-        signal: options?.signal,
       },
+      deadline,
     );
     if (oneway) return undefined;
     if (!Array.isArray(result)) throw new ProtocolError('batch reply is not a list');

@@ -282,16 +282,18 @@ export async function resolveUri(uri: URI, options: ResolveOptions): Promise<URI
   const host = uri.sockname !== null ? `./u:${uri.sockname}` : uri.host;
   const ns = await locateBound({ ...options, host, port: uri.port });
   const pyro4 = ns.$metadata !== undefined && !ns.$metadata.methods.includes('yplookup');
+  // the lookups stop too when the signal aborts (a proxy's: every call waiting for it gave up)
+  const calls = options.signal ? ns.$with({ signal: options.signal }) : ns;
   const deadline = Date.now() + config.nsLookupDelayMs;
   try {
     for (;;) {
       try {
-        if (uri.protocol === 'PYRONAME') return toUri(await ns.lookup(uri.object), uri.object);
+        if (uri.protocol === 'PYRONAME') return toUri(await calls.lookup(uri.object), uri.object);
         const tags = [...uri.tags];
         // Pyro4 name servers have no yplookup; their list() takes the metadata filter.
         const found = pyro4
-          ? await ns.$call('list', [], { kwargs: { metadata_all: tags, return_metadata: false } })
-          : await ns.$call('yplookup', [], { kwargs: { meta_all: tags, return_metadata: false } });
+          ? await calls.$call('list', [], { kwargs: { metadata_all: tags, return_metadata: false } })
+          : await calls.$call('yplookup', [], { kwargs: { meta_all: tags, return_metadata: false } });
         const entries =
           found instanceof Map
             ? [...found.values()]

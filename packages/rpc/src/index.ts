@@ -35,6 +35,24 @@ export {
   params,
   setParams,
 } from './expose.js';
+export {
+  type ClientHandshakeOptions,
+  type ClientHandshakeResult,
+  clientHandshake,
+} from './handshake-client.js';
+export {
+  type AcceptedHandshake,
+  ServerHandshake,
+  type ServerHandshakeHost,
+} from './handshake-server.js';
+export {
+  type ConnectData,
+  DEFAULT_HANDSHAKE,
+  failureText,
+  type HandshakeContext,
+  offeredCapabilities,
+  parseMetadata,
+} from './handshake-shared.js';
 export { startHeartbeat } from './heartbeat.js';
 export { wasNotSent } from './outgoing-calls.js';
 export {

@@ -11,6 +11,23 @@ import type { StreamStart } from './pull-stream.js';
 export interface MessageSigner {
   sign(message: Message): void;
   verify(message: Message): void;
+  /** Set when the peers agreed on batch authentication: then every message goes through it instead. */
+  readonly batches?: BatchSigner | null | undefined;
+}
+
+/**
+ * Batch authentication (shared-key sessions between Cinder peers): one MAC per batch of messages,
+ * carried by a trailer after them; received messages are held until their batch's trailer verifies.
+ */
+export interface BatchSigner {
+  /** A trailer to send before the next message when the open batch is full, else null. */
+  sealIfFull(): Message | null;
+  /** Adds a message just sent to the open batch. */
+  add(message: Message): void;
+  /** The trailer closing the open batch, or null when it is empty. */
+  seal(): Message | null;
+  /** Holds a message read (null), or returns its batch once the trailer verified; throws when it does not. */
+  receive(message: Message): Message[] | null;
 }
 
 /** Looks serializers up by their (Pyro5-numbered) id. */

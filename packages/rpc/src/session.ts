@@ -17,6 +17,7 @@ import type { StreamStart } from './pull-stream.js';
 import { PushedStreams } from './pushed-streams.js';
 import { decodeReply } from './reply-decoding.js';
 import type {
+  BatchSigner,
   CallServer,
   MessageSigner,
   OutgoingCall,
@@ -36,8 +37,6 @@ export class Session {
   streamCredit = 64;
   /** The serializer the connection was opened with (used for calls back to the peer). */
   defaultSerializer: Serializer | undefined;
-  /** Signs every message sent and verifies every message read, once the handshake set it. */
-  authenticator: MessageSigner | undefined;
   /** @internal */ readonly serializers: SerializerLookup;
   /** @internal */ readonly logger: Logger;
   /** @internal */ readonly server: CallServer | undefined;
@@ -53,6 +52,12 @@ export class Session {
   private resources: Set<Resource> | undefined;
   private closedError: Error | undefined;
   private closed = false;
+  private signer: MessageSigner | undefined;
+  private batches: BatchSigner | null = null;
+  /** A batch was sent to this tick and is sealed (its trailer sent) at the end of the tick. */
+  private sealScheduled = false;
+  /** Verified messages being routed: a batch verified meanwhile (re-entrantly) joins the end. */
+  private delivering: Message[] | null = null;
 
   constructor(init: SessionInit) {
     this.init = init;
@@ -101,9 +106,33 @@ export class Session {
     return this.calls.count;
   }
 
+  /** Signs every message sent and verifies every message read, once the handshake set it. */
+  get authenticator(): MessageSigner | undefined {
+    return this.signer;
+  }
+
+  set authenticator(signer: MessageSigner | undefined) {
+    this.signer = signer;
+    this.batches = signer?.batches ?? null;
+  }
+
   /** @internal every message this session sends goes through here, so signing follows wire order. */
   out(message: Message): boolean {
-    const auth = this.authenticator;
+    const batches = this.batches;
+    if (batches !== null) {
+      // scheduled before the tick's first send, so the trailer joins the tick's write
+      if (!this.sealScheduled) {
+        this.sealScheduled = true;
+        process.nextTick(this.sealBatch);
+      }
+      const full = batches.sealIfFull();
+      if (full !== null) this.connection.send(full);
+      // sent first: a message the connection refuses (too large) is not part of the batch
+      const ok = this.connection.send(message);
+      batches.add(message);
+      return ok;
+    }
+    const auth = this.signer;
     if (auth !== undefined) {
       // signing adds an annotation: never to a map shared with other messages
       message.annotations = message.annotations ? new Map(message.annotations) : null;
@@ -116,18 +145,60 @@ export class Session {
     return this.connection.send(message);
   }
 
+  /** Sends the trailer of the batch sent in this tick (it joins the tick's write). */
+  private readonly sealBatch = (): void => {
+    this.sealScheduled = false;
+    const trailer = this.batches?.seal();
+    if (trailer == null || this.connection.closed) return;
+    try {
+      this.connection.send(trailer);
+    } catch (err) {
+      this.fail(err as Error);
+    }
+  };
+
   // ---------------------------------------------------------------------------------------------
   // Connection handler
 
   onMessage(message: Message): void {
-    if (this.authenticator !== undefined) {
+    const batches = this.batches;
+    if (batches !== null) {
+      let batch: Message[] | null;
       try {
-        this.authenticator.verify(message);
+        batch = batches.receive(message);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+      if (batch !== null) this.deliver(batch);
+      return;
+    }
+    if (this.signer !== undefined) {
+      try {
+        this.signer.verify(message);
       } catch (err) {
         this.fail(err as Error);
         return;
       }
     }
+    this.route(message);
+  }
+
+  /** Routes a verified batch's messages in order, after any batch still being routed. */
+  private deliver(batch: Message[]): void {
+    if (this.delivering !== null) {
+      for (let i = 0; i < batch.length; i++) this.delivering.push(batch[i]!);
+      return;
+    }
+    this.delivering = batch;
+    try {
+      for (let i = 0; i < batch.length && !this.closed; i++) this.route(batch[i]!);
+    } finally {
+      this.delivering = null;
+    }
+  }
+
+  private route(message: Message): void {
     switch (message.type) {
       case MsgType.RESULT:
         this.calls.onReply(message);
@@ -241,6 +312,8 @@ export class Session {
 
   /** Closes the connection gracefully (queued frames are flushed first). */
   close(error?: Error): Promise<void> {
+    // what was sent in this tick must not lose its trailer to the close
+    if (this.sealScheduled && !this.closed) this.sealBatch();
     this.shutdown(error);
     return this.connection.close();
   }

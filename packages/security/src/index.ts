@@ -1,4 +1,13 @@
 // Public surface of @cinder/security.
+export {
+  BATCH_ANNOTATION,
+  BATCH_OFFER_ANNOTATION,
+  BATCH_SCHEME_VERSION,
+  BatchAuthenticator,
+  isBatchTrailer,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_MESSAGES,
+} from './batch-auth.js';
 export { type BindProtection, bindWarning, isLoopbackHost } from './bind-warning.js';
 export {
   type CertificateExpectation,

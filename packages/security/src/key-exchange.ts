@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { SecurityError } from '@cinder/core';
 import { type Message, MsgType } from '@cinder/protocol';
-import { deriveSessionKeys, MAC_ANNOTATION, MessageAuthenticator } from './message-auth.js';
+import { BATCH_OFFER_ANNOTATION, BATCH_SCHEME_VERSION, BatchAuthenticator } from './batch-auth.js';
+import { deriveSessionKeys, MAC_ANNOTATION, MessageAuthenticator, type SessionKeys } from './message-auth.js';
 import type { SharedKey } from './shared-key.js';
 
 /** Annotation carrying a scheme version byte and a nonce, on the hello PING and its reply. */
@@ -43,6 +44,21 @@ function parseNonce(value: Uint8Array | undefined): Uint8Array | null {
   if (value === undefined || value.length !== 1 + NONCE_LENGTH || value[0] !== SHARED_KEY_VERSION)
     return null;
   return value.subarray(1);
+}
+
+const BATCH_OFFER = Uint8Array.of(BATCH_SCHEME_VERSION);
+
+/** True when a CBAV value (a list of scheme version bytes) names the batch scheme we implement. */
+function offersBatches(value: Uint8Array | undefined): boolean {
+  return value !== undefined && value.length <= 16 && value.includes(BATCH_SCHEME_VERSION);
+}
+
+function authenticator(keys: SessionKeys, client: boolean, batches: boolean): MessageAuthenticator {
+  const send = client ? keys.clientToServer : keys.serverToClient;
+  const receive = client ? keys.serverToClient : keys.clientToServer;
+  const auth = new MessageAuthenticator(send, receive);
+  if (batches) auth.batches = new BatchAuthenticator(send, receive);
+  return auth;
 }
 
 function addAnnotation(message: Message, id: string, value: Uint8Array): void {
@@ -88,6 +104,7 @@ export class SharedKeyClient {
     if (ping.type !== MsgType.PING)
       throw this.#fail(new SecurityError('the key exchange must be sent on a PING'));
     addAnnotation(ping, NONCE_ANNOTATION, nonceValue(this.#nonce));
+    addAnnotation(ping, BATCH_OFFER_ANNOTATION, BATCH_OFFER);
     this.#state = 'hello-sent';
   }
 
@@ -106,8 +123,15 @@ export class SharedKeyClient {
         new SecurityError('the server answered the key exchange with a malformed or unsupported nonce'),
       );
     }
+    // An older daemon does not answer the offer: then every message is signed on its own.
+    const chosen = reply.annotations?.get(BATCH_OFFER_ANNOTATION);
+    if (chosen !== undefined && (chosen.length !== 1 || chosen[0] !== BATCH_SCHEME_VERSION)) {
+      throw this.#fail(
+        new SecurityError('the server chose a batch authentication scheme it was not offered'),
+      );
+    }
     const keys = deriveSessionKeys(this.#key, this.#nonce, serverNonce, SHARED_KEY_VERSION);
-    this.#authenticator = new MessageAuthenticator(keys.clientToServer, keys.serverToClient);
+    this.#authenticator = authenticator(keys, true, chosen !== undefined);
     this.#state = 'keys-agreed';
   }
 
@@ -191,8 +215,10 @@ export class SharedKeyServer {
     }
     const serverNonce = randomBytes(NONCE_LENGTH);
     const keys = deriveSessionKeys(this.#key, clientNonce, serverNonce, SHARED_KEY_VERSION);
-    this.#authenticator = new MessageAuthenticator(keys.serverToClient, keys.clientToServer);
+    const batches = offersBatches(ping.annotations?.get(BATCH_OFFER_ANNOTATION));
+    this.#authenticator = authenticator(keys, false, batches);
     addAnnotation(reply, NONCE_ANNOTATION, nonceValue(serverNonce));
+    if (batches) addAnnotation(reply, BATCH_OFFER_ANNOTATION, BATCH_OFFER);
     this.#state = 'keys-agreed';
   }
 

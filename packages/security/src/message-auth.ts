@@ -3,7 +3,9 @@
 // per-direction counter, so tampering, replay, reordering and cross-connection replay all fail.
 import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { ProtocolError, SecurityError } from '@cinder/core';
-import { Flags, type Message } from '@cinder/protocol';
+import type { Message } from '@cinder/protocol';
+import type { BatchAuthenticator } from './batch-auth.js';
+import { FIELDS_LENGTH, writeAnnotationHeader, writeFields, writeU64 } from './canonical.js';
 import { constantTimeEqual } from './constant-time.js';
 import type { SharedKey } from './shared-key.js';
 
@@ -12,16 +14,11 @@ export const MAC_ANNOTATION = 'CMAC';
 /** Length of a MAC (full HMAC-SHA256 output; shorter values are refused). */
 export const MAC_LENGTH = 32;
 
-// COMPRESSED is a property of the encoding, not of the message (the codec sets and clears it), and
-// CORR_ID mirrors the presence of the correlation id, which the MAC covers on its own.
-const IGNORED_FLAGS = Flags.COMPRESSED | Flags.CORR_ID;
-// counter u64 | type u16 | flags u16 | seq u16 | serializer u16 | has-corr u8 | corr 16 |
-// annotation count u32 | payload length u64
-const FIXED_LENGTH = 8 + 2 + 2 + 2 + 2 + 1 + 16 + 4 + 8;
+// counter u64 | the message's fixed fields (canonical.ts)
+const FIXED_LENGTH = 8 + FIELDS_LENGTH;
 // Messages up to this size are copied into one scratch buffer and hashed in one update call:
 // crossing into the native hash once is cheaper than copying a few hundred bytes.
 const INLINE_LIMIT = 1024;
-const TWO_32 = 0x1_0000_0000;
 
 /** The two session keys of one connection. */
 export interface SessionKeys {
@@ -61,6 +58,12 @@ export class MessageAuthenticator {
   #sendCounter = 0;
   #receiveCounter = 0;
   #failure: SecurityError | null = null;
+  /**
+   * Set when both peers agreed on batch authentication at the key hello: then only the first
+   * message of each direction (CONNECT, and CONNECTOK or CONNECTFAIL) is signed and verified here,
+   * and every later one is covered by a batch MAC.
+   */
+  batches: BatchAuthenticator | null = null;
   // sign and verify are synchronous, so one scratch buffer per connection serves both.
   readonly #scratch = Buffer.allocUnsafe(FIXED_LENGTH + INLINE_LIMIT);
 
@@ -144,23 +147,8 @@ export class MessageAuthenticator {
         annotationBytes += 8 + value.length;
       }
     }
-    s.writeUInt32BE(Math.floor(counter / TWO_32), 0);
-    s.writeUInt32BE(counter >>> 0, 4);
-    s.writeUInt16BE(message.type & 0xffff, 8);
-    s.writeUInt16BE(message.flags & ~IGNORED_FLAGS & 0xffff, 10);
-    s.writeUInt16BE(message.seq & 0xffff, 12);
-    s.writeUInt16BE(message.serializerId & 0xffff, 14);
-    const corr = message.correlationId;
-    if (corr !== null) {
-      if (corr.length !== 16) throw new ProtocolError(`correlation id must be 16 bytes, not ${corr.length}`);
-      s[16] = 1;
-      s.set(corr, 17);
-    } else {
-      s.fill(0, 16, 33);
-    }
-    s.writeUInt32BE(count, 33);
-    s.writeUInt32BE(Math.floor(payload.length / TWO_32), 37);
-    s.writeUInt32BE(payload.length >>> 0, 41);
+    writeU64(s, counter, 0);
+    writeFields(s, 8, message, count, payload.length);
 
     const hmac = createHmac('sha256', key);
     const total = FIXED_LENGTH + annotationBytes + payload.length;
@@ -190,14 +178,4 @@ export class MessageAuthenticator {
     }
     return hmac.digest();
   }
-}
-
-function writeAnnotationHeader(s: Buffer, offset: number, id: string, length: number): number {
-  for (let i = 0; i < 4; i++) {
-    const c = id.charCodeAt(i);
-    if (c > 0x7f) throw new ProtocolError(`annotation id must be 4 ASCII characters: ${JSON.stringify(id)}`);
-    s[offset + i] = c;
-  }
-  s.writeUInt32BE(length, offset + 4);
-  return offset + 8;
 }

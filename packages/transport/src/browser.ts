@@ -8,3 +8,4 @@ export {
 } from './browser-websocket.js';
 export { type ChannelEvents, type MessageChannel, MessageConnection } from './message-connection.js';
 export * from './transport.js';
+export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';

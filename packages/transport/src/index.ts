@@ -6,6 +6,11 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './browser-websocket.js';
+export {
+  MemoryNetwork,
+  type MemoryTransportInit,
+  memoryTransport,
+} from './memory-transport.js';
 export { type ChannelEvents, type MessageChannel, MessageConnection } from './message-connection.js';
 export { DEFAULT_CLOSE_TIMEOUT_MS } from './socket-connection.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, type SocketTuning } from './stream-transport.js';
@@ -20,3 +25,4 @@ export {
 export * from './transport.js';
 export { type UnixTransportInit, unixTransport } from './unix-transport.js';
 export { type WebSocketTransportInit, webSocketTransport } from './websocket-transport.js';
+export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';

@@ -33,7 +33,7 @@ export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 export interface SocketConnectionInit {
   socket: Socket;
-  transport: 'tcp' | 'unix' | 'tls';
+  transport: 'tcp' | 'unix' | 'tls' | 'memory';
   framing: FramingOptions;
   /** Server side: the protocol version is detected from the first frame when several are accepted. */
   server: boolean;
@@ -102,7 +102,7 @@ const NO_BYTES = new Uint8Array(0);
 
 export class SocketConnection implements Connection {
   readonly id: number = nextId++;
-  readonly transport: 'tcp' | 'unix' | 'tls';
+  readonly transport: 'tcp' | 'unix' | 'tls' | 'memory';
   readonly remoteAddress: string;
   readonly localAddress: string;
 

@@ -1,5 +1,6 @@
 // The Transport interface: listen/connect, and framed connections that carry protocol Messages.
-// TCP, Unix domain sockets and TLS implement it and run one compliance suite on real sockets.
+// TCP, Unix domain sockets, TLS, WebSocket and the in-process memory transport implement it and
+// run one compliance suite.
 import type { CallOptions, Logger } from '@cinder/core';
 import type { Message, ProtocolVersion } from '@cinder/protocol';
 
@@ -63,7 +64,7 @@ export interface PeerCertificate {
 export interface Connection {
   /** Unique per process, for logs and per-connection bookkeeping. */
   readonly id: number;
-  readonly transport: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss';
+  readonly transport: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss' | 'memory';
   /**
    * `host:port` (IPv6 in brackets, IPv4-mapped IPv6 shown as IPv4) or the Unix socket path
    * (`@name` for abstract names; on the server side, the listening path).
@@ -154,7 +155,7 @@ export interface Listener {
 }
 
 export interface Transport {
-  readonly kind: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss';
+  readonly kind: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss' | 'memory';
   listen(options: ListenOptions, onConnection: (connection: Connection) => void): Promise<Listener>;
   connect(options: ConnectOptions): Promise<Connection>;
 }

@@ -2,6 +2,8 @@
 // connections on an HTTP(S) server, a Node client connects to one; both carry Pyro frames in binary
 // messages (MessageConnection). Browsers use their own WebSocket with the same connection class.
 // `wss:` is TLS with the same certificate options as the TLS transport.
+// `ws` is an optional peer dependency, loaded on the first listen or connect of this transport, so
+// an install that never uses WebSockets (a TCP/Unix/TLS client, say) does not need it.
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
@@ -15,7 +17,7 @@ import {
   SecurityError,
   TimeoutError,
 } from '@cinder/core';
-import { type ClientOptions, type WebSocket, WebSocketServer, WebSocket as WsClient } from 'ws';
+import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { checkEndpoint, formatEndpoint, formatHostPort } from './address.js';
 import { type MessageChannel, MessageConnection } from './message-connection.js';
 import { checkFraming } from './socket-connection.js';
@@ -46,6 +48,20 @@ export interface WebSocketTransportInit {
   allowOrigin?: (origin: string | undefined) => boolean;
   /** Time a client has to send its HTTP upgrade request (default 10 s). */
   upgradeTimeoutMs?: number;
+}
+
+type WsModule = typeof import('ws');
+let wsModule: Promise<WsModule> | undefined;
+
+/** The `ws` package, imported once, on first use; a ConfigError that says what to install if it is missing. */
+function loadWs(): Promise<WsModule> {
+  wsModule ??= import('ws').catch((err: unknown) => {
+    wsModule = undefined;
+    throw new ConfigError('the WebSocket transport needs the optional dependency ws (npm install ws@8)', {
+      cause: err,
+    });
+  });
+  return wsModule;
 }
 
 /** Room for the WebSocket framing over the largest Pyro frame, and several small frames per message. */
@@ -209,6 +225,7 @@ export function webSocketTransport(init: WebSocketTransportInit = {}): Transport
       checkTcp(options.endpoint);
       checkEndpoint(options.endpoint, true);
       checkFraming(options.framing, false);
+      const { WebSocketServer } = await loadWs();
       const logger: Logger = componentLogger(options.logger, `transport-${kind}`);
       const upgradeTimeout = init.upgradeTimeoutMs ?? 10_000;
       const serverOptions = {
@@ -307,6 +324,8 @@ export function webSocketTransport(init: WebSocketTransportInit = {}): Transport
       const url = `${kind}://${address}${path}`;
       const what = `connecting to ${url}`;
       const signal = options.signal;
+      if (signal?.aborted) throw abortError(signal, what);
+      const { WebSocket: WsClient } = await loadWs();
       if (signal?.aborted) throw abortError(signal, what);
       const tls = init.client === true ? {} : (init.client ?? {});
       const wsOptions = {

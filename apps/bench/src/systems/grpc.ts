@@ -87,7 +87,8 @@ type UnaryFn = (
   callback: (err: Grpc.ServiceError | null, response?: Buffer) => void,
 ) => Grpc.ClientUnaryCall;
 
-async function connect(plan: ClientPlan): Promise<ClientDriver> {
+/** A connected grpc-js client and its unary calls. */
+async function openClient(plan: ClientPlan, ownConnection: boolean) {
   const grpc = await import('@grpc/grpc-js');
   const Client = grpc.makeGenericClientConstructor(service, 'Bench');
   const credentials =
@@ -97,6 +98,9 @@ async function connect(plan: ClientPlan): Promise<ClientDriver> {
   const client = new Client(plan.address, credentials, {
     ...channelOptions,
     ...(plan.transport === 'tls' ? { 'grpc.ssl_target_name_override': 'localhost' } : {}),
+    // grpc-js shares one connection between clients with the same target and options, unless
+    // each channel keeps its own subchannel pool: the many-clients scenarios want N connections.
+    ...(ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     client.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve()));
@@ -108,9 +112,13 @@ async function connect(plan: ClientPlan): Promise<ClientDriver> {
         fn(req, (err, res) => (err ? reject(err) : resolve(res!)));
       });
   };
-  const echo = unary('echo');
-  const transfer = unary('transfer');
-  const ping = Buffer.alloc(PING_PAYLOAD_BYTES, 0x70);
+  return { echo: unary('echo'), transfer: unary('transfer'), close: async () => client.close() };
+}
+
+const ping = Buffer.alloc(PING_PAYLOAD_BYTES, 0x70);
+
+async function connect(plan: ClientPlan): Promise<ClientDriver> {
+  const { echo, transfer, close } = await openClient(plan, false);
   return {
     pipelining: true,
     unsupported: {
@@ -128,7 +136,16 @@ async function connect(plan: ClientPlan): Promise<ClientDriver> {
       );
       return reply.readUInt32BE(0);
     },
-    close: async () => client.close(),
+    openClient: async () => {
+      const own = await openClient(plan, true);
+      return {
+        call: async () => {
+          await own.echo(ping);
+        },
+        close: own.close,
+      };
+    },
+    close,
   };
 }
 

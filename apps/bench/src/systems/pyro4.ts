@@ -11,6 +11,8 @@ import type { Command, ProbeResult, SystemSpec } from '../system.js';
 
 /** Debian's interpreter: the `python3` first on PATH on these machines cannot see Debian's Pyro4. */
 export const PYTHON = '/usr/bin/python3';
+/** The Pyro4 server's THREADPOOL_SIZE: room for the 64 connections of clients64, and a few more. */
+export const PYRO4_THREADPOOL_SIZE = 80;
 export const PYRO4_SERIALIZERS: readonly string[] = ['serpent', 'json', 'msgpack', 'marshal', 'pickle'];
 
 const pythonDir = fileURLToPath(new URL('../../python/', import.meta.url));
@@ -65,9 +67,15 @@ export const pyro4Spec: SystemSpec = {
   id: 'pyro4',
   label: 'Pyro4',
   serializers: PYRO4_SERIALIZERS,
-  scenarios: systemScenarios(['pipelined16', 'pipelined128']),
+  // The transfer curve with the serializers that carry bytes as bytes (json cannot, serpent as base64).
+  scenarios: systemScenarios(['pipelined16', 'pipelined128'], ['msgpack', 'marshal', 'pickle']),
   probe,
   serverCommand: (plan) =>
-    python('pyro4_server.py', plan, { PYRO_SERIALIZERS_ACCEPTED: PYRO4_SERIALIZERS.join(',') }),
+    python('pyro4_server.py', plan, {
+      PYRO_SERIALIZERS_ACCEPTED: PYRO4_SERIALIZERS.join(','),
+      // One worker thread per connection: the default pool of 40 refuses clients64's 41st
+      // connection ("no free workers"). 80 is Pyro5's default.
+      PYRO_THREADPOOL_SIZE: String(PYRO4_THREADPOOL_SIZE),
+    }),
   clientCommand: (plan) => python('pyro4_client.py', plan),
 };

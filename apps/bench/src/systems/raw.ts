@@ -222,6 +222,15 @@ async function connect(plan: ClientPlan): Promise<ClientDriver> {
       await fresh.request(PING);
       fresh.close();
     },
+    openClient: async () => {
+      const own = await RawConnection.open(plan);
+      return {
+        call: async () => {
+          await own.request(PING);
+        },
+        close: async () => own.close(),
+      };
+    },
     close: async () => conn.close(),
   };
 }

@@ -1,5 +1,5 @@
-// Runs the web examples on loopback: a name server, the Shop served by a TCP daemon (registered as
-// `http.shop`, what the gateway reaches) and by a WebSocket daemon (what the page's proxy reaches),
+// Runs the web examples on loopback: a name server, the Shop served by one daemon listening on TCP
+// (registered as `http.shop`, what the gateway reaches) and on WebSocket (what the page's proxy reaches),
 // cinder-gateway exposing `http.*` with CORS for the pages' origin, and a static server for the
 // pages and the browser bundle. `node --conditions=@cinder/source --import <repo>/tooling/node-ts/register.mjs server.ts`
 // prints the pages' URLs; the tests start it in-process.
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBrowserBundle } from '@cinder/browser/build';
-import { Daemon, locateNS, startNameServer, webSocketTransport, webSocketUri } from '@cinder/cinder';
+import { Daemon, locateNS, startNameServer, webSocketTransport } from '@cinder/cinder';
 import { startGateway } from '../../src/index.js';
 import { Shop } from './shop.js';
 
@@ -69,21 +69,25 @@ export async function startExample(
     const ns = await startNameServer({ host: '127.0.0.1', port: 0, noBroadcast: true });
     cleanups.push(() => ns.close());
     const shop = new Shop();
-    const tcp = await Daemon.start({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => tcp.close());
-    const transport = webSocketTransport({
-      path: '/cinder',
-      allowOrigin: (o) => o === undefined || `${o}/` === pages,
+    const daemon = await Daemon.start({
+      listen: [
+        { host: '127.0.0.1', port: 0 },
+        {
+          host: '127.0.0.1',
+          port: 0,
+          transport: webSocketTransport({
+            path: '/cinder',
+            allowOrigin: (o) => o === undefined || `${o}/` === pages,
+          }),
+        },
+      ],
     });
-    const ws = await Daemon.start({ host: '127.0.0.1', port: 0, transport });
-    cleanups.push(() => ws.close());
+    cleanups.push(() => daemon.close());
     const client = await locateNS({ host: '127.0.0.1', port: ns.uri.port!, broadcast: false });
-    const tcpUri = tcp.register(shop, 'shop');
+    const tcpUri = daemon.register(shop, 'shop');
     await client.register('http.shop', tcpUri);
     await client.close();
-    ws.register(shop, 'shop');
-    const wsAt = ws.endpoint as { host: string; port: number };
-    const wsUri = webSocketUri('shop', { ...wsAt, path: '/cinder' });
+    const wsUri = daemon.uriFor(shop, { transport: 'ws' });
 
     const gateway = await startGateway({
       port: 0,

@@ -1,0 +1,46 @@
+// One attempt at connecting a proxy, shared by every call that waits for it. Each call waits with its
+// own deadline (made once when the call was made, and used again on the wire), so a call with 300 ms
+// left stops waiting after 300 ms even when another waits for longer. The attempt itself belongs to
+// its waiters: when the last one gives up, its signal aborts, and the name lookup, dial or handshake
+// that nobody waits for any more stops holding a socket. The connection's own bound
+// (connectTimeoutMs) is applied inside the attempt, so whichever passes first ends a call's wait.
+import { AbortedError, type Deadline } from '@cinder/core';
+
+export class ConnectAttempt<T> {
+  /** Settles with the attempt (never rejects unobserved). */
+  readonly promise: Promise<T>;
+  private readonly controller = new AbortController();
+  private waiters = 0;
+  private settled = false;
+  private readonly onAbandoned: () => void;
+
+  /** Starts `run` now; `onAbandoned` runs when every waiter gave up before it settled. */
+  constructor(run: (signal: AbortSignal) => Promise<T>, onAbandoned: () => void) {
+    this.onAbandoned = onAbandoned;
+    this.promise = run(this.controller.signal);
+    const done = () => {
+      this.settled = true;
+    };
+    // every waiter gets the outcome through join(); when all of them gave up first, nobody is
+    // left to observe the attempt, so a failure must not surface as an unhandled rejection
+    this.promise.then(done, done);
+  }
+
+  /** Whether the attempt was given up by its waiters (a new call must start another). */
+  get abandoned(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** The attempt's outcome, or `deadline`'s error for `what` if the deadline passes first. */
+  join(deadline: Deadline, what: string): Promise<T> {
+    this.waiters++;
+    if (!deadline.bounded) return this.promise; // never leaves: the attempt is never abandoned under it
+    const leave = deadline.onExpire(() => {
+      if (--this.waiters === 0 && !this.settled) {
+        this.controller.abort(new AbortedError(`${what}: every caller gave up`));
+        this.onAbandoned();
+      }
+    });
+    return deadline.race(this.promise, what).finally(leave);
+  }
+}

@@ -1,0 +1,303 @@
+// The client half of the handshake: on a fresh connection, the shared-key hello (a PING carrying
+// our nonce, answered with the daemon's) when a key is set and the protocol is 502, then CONNECT →
+// CONNECTOK/CONNECTFAIL, read into a session that is ready for calls: capabilities agreed, the
+// heartbeat started, the caller's validator run. The server half is handshake-server.ts; the shapes
+// both read are in handshake-shared.ts.
+import {
+  CommunicationError,
+  ConnectionClosedError,
+  type Deadline,
+  type ObjectMetadata,
+  PING_SERIALIZER_ID,
+  ProtocolError,
+  SecurityError,
+  SerializeError,
+} from '@cinder/core';
+import { type Annotations, Flags, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import { NOT_SYMMETRIC_MESSAGE, type SharedKey, SharedKeyClient } from '@cinder/security';
+import type { CodecHooks, Serializer, SerializerSet } from '@cinder/serializers';
+import type { Connection, PeerCertificate } from '@cinder/transport';
+import { CAPS_ANNOTATION, Capability, decodeCapabilities, encodeCapabilities } from './capabilities.js';
+import {
+  type ConnectData,
+  DEFAULT_HANDSHAKE,
+  failureText,
+  offeredCapabilities,
+  parseConnectOk,
+} from './handshake-shared.js';
+import { startHeartbeat } from './heartbeat.js';
+import { Session } from './session.js';
+import type { SessionInit } from './session-types.js';
+
+export interface ClientHandshakeOptions {
+  connection: Connection;
+  /** Serializers of the connection's dialect: CONNECTFAIL texts, the CONNECTOK, replies. */
+  serializers: SerializerSet;
+  /** The serializer of the CONNECT, and the session's default for calls. */
+  serializer: Serializer;
+  hooks: CodecHooks;
+  protocol: ProtocolVersion;
+  /** The object asked for. */
+  objectId: string;
+  /** The uri as the user gave it (for messages). */
+  uriText: string;
+  /** Handshake data (Pyro's `_pyroHandshake`, default "hello"). */
+  handshake?: unknown;
+  /** Annotations sent with CONNECT (besides the capabilities). */
+  annotations?: Annotations | undefined;
+  /** Offer pipelining. */
+  multiplex: boolean;
+  /** Sequence number to continue from (Pyro increments it per message, across reconnects). */
+  seq: number;
+  /** With protocol 502: the shared-key hello before CONNECT, and a MAC on every message after. */
+  sharedKey?: SharedKey | undefined;
+  /**
+   * Bound of the key hello and the handshake: the connection's (connectTimeoutMs, the dial
+   * included) merged with the signal of the calls waiting. Watched, never a timer of its own.
+   */
+  deadline: Deadline;
+  streamCredit: number;
+  heartbeatMs: number;
+  /** Checks the daemon's response; throw to refuse the connection. */
+  validate?:
+    | ((
+        response: unknown,
+        peer: { peerCertificate: PeerCertificate | null; address: string },
+      ) => void | Promise<void>)
+    | undefined;
+  /** The rest of the session: serving callbacks, hooks, streams. */
+  session: Omit<SessionInit, 'connection' | 'serializers' | 'onControl' | 'onClose'>;
+  /** Every close of the session, during the handshake or long after. */
+  onClose?: (session: Session, error: Error | undefined) => void;
+}
+
+export interface ClientHandshakeResult {
+  session: Session;
+  /** The daemon's handshake response. */
+  response: unknown;
+  /** The object's metadata, when the daemon sent it (always with 502; with 48 on META_ON_CONNECT). */
+  metadata: ObjectMetadata | undefined;
+}
+
+/**
+ * Runs the client half of the handshake on `connection` (which the caller destroys when this
+ * rejects). Resolves with a session ready for calls.
+ */
+export async function clientHandshake(options: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
+  let keyClient: SharedKeyClient | undefined;
+  if (options.sharedKey && options.protocol === 502) {
+    keyClient = new SharedKeyClient(options.sharedKey);
+    await keyHello(options, keyClient);
+  }
+  return connectExchange(options, keyClient);
+}
+
+/** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
+function keyHello(options: ClientHandshakeOptions, client: SharedKeyClient): Promise<void> {
+  const { connection, deadline } = options;
+  return new Promise<void>((resolve, reject) => {
+    const address = connection.remoteAddress;
+    let settled = false;
+    let stop = noop;
+    const done = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      stop();
+      if (err) reject(err);
+      else resolve();
+    };
+    // a deadline already passed calls done() now, before `stop` is set: hence the let
+    stop = deadline.onExpire((aborted) => done(deadline.error(`key exchange with ${address}`, aborted)));
+    if (settled) return;
+    connection.setHandler({
+      onMessage: (reply) => {
+        if (reply.type === MsgType.CONNECTFAIL) {
+          // a refusal that has nothing to do with keys (connection limits), or a Pyro daemon that
+          // knows no key exchange ("invalid msg type 6"): say which
+          const reason = failureText(options.serializers, reply);
+          done(
+            /^invalid msg type/.test(reason)
+              ? new SecurityError(`connection to ${address} rejected: ${reason} (${NOT_SYMMETRIC_MESSAGE})`)
+              : new CommunicationError(`connection to ${address} rejected: ${reason}`),
+          );
+          return;
+        }
+        try {
+          client.acceptHelloReply(reply);
+          done();
+        } catch (err) {
+          done(err as Error);
+        }
+      },
+      onError: (err) => done(err),
+      onClose: (err) =>
+        done(
+          err instanceof SecurityError
+            ? new SecurityError(`connection to ${address} refused during the key exchange: ${err.message}`, {
+                cause: err,
+              })
+            : new ConnectionClosedError(
+                `connection to ${address} closed during the key exchange`,
+                err ? { cause: err } : undefined,
+              ),
+        ),
+    });
+    const ping: Message = {
+      type: MsgType.PING,
+      flags: 0,
+      seq: options.seq,
+      serializerId: PING_SERIALIZER_ID,
+      correlationId: null,
+      annotations: null,
+      payload: Buffer.from('ping'),
+    };
+    client.hello(ping);
+    connection.send(ping);
+  });
+}
+
+/** CONNECT, then the daemon's answer read into the session. */
+function connectExchange(
+  options: ClientHandshakeOptions,
+  keyClient: SharedKeyClient | undefined,
+): Promise<ClientHandshakeResult> {
+  const { connection, deadline } = options;
+  return new Promise<ClientHandshakeResult>((resolve, reject) => {
+    let settled = false;
+    let stop = noop;
+    const address = connection.remoteAddress;
+    const done = (err: Error | undefined, result?: ClientHandshakeResult) => {
+      if (settled) return;
+      settled = true;
+      stop();
+      if (err) reject(err);
+      else resolve(result!);
+    };
+    // a deadline already passed calls done() now, before `stop` is set: hence the let
+    stop = deadline.onExpire((aborted) => done(deadline.error(`handshake with ${address}`, aborted)));
+    if (settled) return;
+    const session: Session = new Session({
+      ...options.session,
+      connection,
+      serializers: options.serializers,
+      onControl: (message) => {
+        onConnectReply(options, session, message, keyClient).then(
+          (result) => done(undefined, result),
+          (err: Error) => {
+            done(err);
+            session.fail(err);
+          },
+        );
+      },
+      onClose: (err) => {
+        options.onClose?.(session, err);
+        if (settled) return; // a connection that closes after its handshake concerns no one here
+        done(closedDuringHandshake(options, err));
+      },
+    });
+    session.currentSeq = options.seq;
+    try {
+      connection.send(connectMessage(options, keyClient));
+    } catch (err) {
+      done(err as Error);
+    }
+  });
+}
+
+function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyClient | undefined): Message {
+  const annotations: Annotations = new Map(options.annotations ?? []);
+  annotations.set(CAPS_ANNOTATION, encodeCapabilities(offeredCapabilities(options.multiplex)));
+  const data: ConnectData = { handshake: options.handshake ?? DEFAULT_HANDSHAKE, object: options.objectId };
+  const connect: Message = {
+    type: MsgType.CONNECT,
+    flags: options.protocol === 48 ? Flags.META_ON_CONNECT : 0,
+    seq: options.seq,
+    serializerId: options.serializer.id,
+    correlationId: null,
+    annotations,
+    payload: options.serializer.encode(data, options.hooks),
+  };
+  keyClient?.signConnect(connect);
+  return connect;
+}
+
+/** The error for a connection that closed before the handshake was done. */
+function closedDuringHandshake(options: ClientHandshakeOptions, err: Error | undefined): Error {
+  const { connection } = options;
+  const address = connection.remoteAddress;
+  if (err instanceof SecurityError) {
+    // a TLS alert or a Pyro4 HMAC failure: a refusal, not just a lost connection
+    return new SecurityError(`connection to ${address} refused during the handshake: ${err.message}`, {
+      cause: err,
+    });
+  }
+  const why = err ? `: ${err.message}` : '';
+  // a close without a reason: guess the likely ones
+  const hint = err
+    ? ''
+    : connection.transport === 'tls'
+      ? ' (a TLS daemon closes connections whose client certificate it refuses: see its log)'
+      : options.serializer.name === 'cbor'
+        ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
+        : '';
+  return new ConnectionClosedError(
+    `connection to ${address} closed during the handshake${why}${hint}`,
+    err ? { cause: err } : undefined,
+  );
+}
+
+/** Reads CONNECTOK (or CONNECTFAIL, thrown as the daemon's reason) into the session. */
+async function onConnectReply(
+  options: ClientHandshakeOptions,
+  session: Session,
+  message: Message,
+  keyClient: SharedKeyClient | undefined,
+): Promise<ClientHandshakeResult> {
+  const address = options.connection.remoteAddress;
+  if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
+    // checked before the payload is read: proves the daemon holds the key
+    session.authenticator = keyClient.verifyConnectReply(message);
+  }
+  if (message.type === MsgType.CONNECTFAIL) throw refusal(options, message, keyClient !== undefined);
+  if (message.type !== MsgType.CONNECTOK) {
+    throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
+  }
+  const serializer = options.serializers.byId(message.serializerId);
+  if (!serializer)
+    throw new SerializeError(`invalid serializer in handshake response: ${message.serializerId}`);
+  const { response, metadata } = parseConnectOk(serializer.decode(message.payload, options.hooks));
+  if (
+    metadata &&
+    metadata.methods.length === 0 &&
+    metadata.attrs.length === 0 &&
+    metadata.oneway.length === 0
+  ) {
+    throw new CommunicationError(
+      `remote object '${options.uriText}' doesn't expose any methods or attributes. Did you forget to expose them?`,
+    );
+  }
+  const caps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
+  session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
+  session.capabilities = caps;
+  session.streamCredit = options.streamCredit;
+  session.defaultSerializer = options.serializer;
+  startHeartbeat(session, options.heartbeatMs);
+  if (options.validate) {
+    await options.validate(response, { peerCertificate: session.connection.peerCertificate(), address });
+  }
+  return { session, response, metadata };
+}
+
+/** The error a CONNECTFAIL stands for: a SecurityError when keys are involved. */
+function refusal(options: ClientHandshakeOptions, message: Message, keyed: boolean): Error {
+  const address = options.connection.remoteAddress;
+  const reason = failureText(options.serializers, message);
+  if (keyed || reason === 'this daemon requires a shared key' || reason.includes('hmac')) {
+    return new SecurityError(`connection to ${address} rejected: ${reason}`);
+  }
+  // Pyro's text does not say which object: name it, so a typo in a URI is easy to see.
+  const why = reason === 'unknown object' ? `unknown object '${options.objectId}'` : reason;
+  return new CommunicationError(`connection to ${address} rejected: ${why}`);
+}
+
+const noop = (): void => {};

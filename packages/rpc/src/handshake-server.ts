@@ -1,0 +1,364 @@
+// The server half of the handshake, for one client connection: the shared-key hello, CONNECT read
+// and checked (authentication, serializer accepted, object known, the host's validator — which may
+// be async: calls pipelined behind the CONNECT wait for it, bounded), then CONNECTOK with the agreed
+// capabilities, or CONNECTFAIL with Pyro's texts (marshal-encoded when the client's serializer is
+// unknown) and a close. The host (a daemon) says what is served and makes the session that serves
+// it; the client half is handshake-client.ts, the shapes both read handshake-shared.ts.
+import { CommunicationError, type Logger, type ObjectMetadata, ProtocolError } from '@cinder/core';
+import { Flags, type Message, MsgType, type ProtocolVersion, toPyro4SerializerId } from '@cinder/protocol';
+import {
+  isKeyExchangeHello,
+  type MessageAuthenticator,
+  type SharedKey,
+  SharedKeyServer,
+} from '@cinder/security';
+import type { Serializer, SerializerSet } from '@cinder/serializers';
+import type { Connection, ConnectionHandler } from '@cinder/transport';
+import { CAPS_ANNOTATION, Capability, decodeCapabilities, encodeCapabilities } from './capabilities.js';
+import {
+  DEFAULT_HANDSHAKE,
+  type HandshakeContext,
+  MARSHAL_SERIALIZER_ID,
+  offeredCapabilities,
+  parseConnectData,
+} from './handshake-shared.js';
+import { startHeartbeat } from './heartbeat.js';
+import type { Session } from './session.js';
+import type { SessionInit } from './session-types.js';
+import { newCorrelationId, pongFor } from './wire-messages.js';
+
+export type ServerHandshakeState = 'handshake' | 'validating' | 'ready' | 'closed';
+
+/** Messages buffered while the validator runs before reading stops. */
+const EARLY_LIMIT = 64;
+/**
+ * How long a refused client has to read its CONNECTFAIL and close; then the socket is destroyed.
+ * (A client that keeps its end open must cost the server a socket for no longer than this.)
+ */
+const REFUSED_CLOSE_WAIT_MS = 1000;
+
+/** A CONNECT accepted: what the host makes the serving session from. */
+export interface AcceptedHandshake {
+  readonly dialect: 4 | 5;
+  /** The client's serializer (the handshake reply and the session's default). */
+  readonly serializer: Serializer;
+  /** Capabilities both ends agreed on. */
+  readonly capabilities: number;
+  /** The handlers the session must be made with: late handshake messages, bad messages, the close. */
+  readonly handlers: Required<Pick<SessionInit, 'onControl' | 'onBadMessage' | 'onClose'>>;
+}
+
+/** What the server half needs from the server it works for. */
+export interface ServerHandshakeHost {
+  readonly logger: Logger;
+  /** Every serializer of a dialect (decoding a CONNECT, answering in the client's format). */
+  readonly serializers: { readonly 4: SerializerSet; readonly 5: SerializerSet };
+  /** Serializer names a client may use. */
+  readonly serializersAccepted: readonly string[];
+  readonly sharedKey: SharedKey | undefined;
+  /** Offer pipelining. */
+  readonly multiplex: boolean;
+  /** A client that has not finished its handshake by then is dropped (0: never). */
+  readonly handshakeTimeoutMs: number;
+  readonly heartbeatMs: number;
+  readonly streamCredit: number;
+  hasObject(objectId: string): boolean;
+  metadataOf(objectId: string): ObjectMetadata | undefined;
+  /** Returns the handshake response (undefined: "hello"); throws to refuse. */
+  readonly validate?: ((context: HandshakeContext) => unknown) | undefined;
+  /** Makes the session serving an accepted connection (before CONNECTOK is sent). */
+  openSession(accepted: AcceptedHandshake): Session;
+  /** The connection serves from now on (CONNECTOK is about to be sent). */
+  ready(): void;
+  /** The connection ended, refused or closed; called once. */
+  ended(): void;
+}
+
+/** The server half of one connection's handshake; the connection's handler until it is accepted. */
+export class ServerHandshake implements ConnectionHandler {
+  readonly connection: Connection;
+  private readonly host: ServerHandshakeHost;
+  private readonly refusal: string | undefined;
+  private currentState: ServerHandshakeState = 'handshake';
+  private currentSession: Session | undefined;
+  private readonly early: Message[] = [];
+  private readonly timer: NodeJS.Timeout | undefined;
+  /** Shared-key state: the key exchange before CONNECT, then the connection's authenticator. */
+  private readonly keyServer: SharedKeyServer | undefined;
+  private authenticator: MessageAuthenticator | undefined;
+
+  /** `refusal`: refuse the client with this text whatever it sends (connection limits). */
+  constructor(connection: Connection, host: ServerHandshakeHost, refusal?: string) {
+    this.connection = connection;
+    this.host = host;
+    this.refusal = refusal;
+    if (host.sharedKey) this.keyServer = new SharedKeyServer(host.sharedKey);
+    const timeout = host.handshakeTimeoutMs;
+    if (timeout > 0) {
+      this.timer = setTimeout(() => {
+        host.logger.debug({ client: connection.remoteAddress }, 'handshake timeout: dropping connection');
+        connection.destroy(new CommunicationError('handshake timeout'));
+      }, timeout);
+      this.timer.unref?.();
+    }
+  }
+
+  get state(): ServerHandshakeState {
+    return this.currentState;
+  }
+
+  /** The serving session, once accepted. */
+  get session(): Session | undefined {
+    return this.currentSession;
+  }
+
+  private get dialect(): 4 | 5 {
+    return this.connection.protocolVersion === 48 ? 4 : 5;
+  }
+
+  private get serializers(): SerializerSet {
+    return this.host.serializers[this.dialect];
+  }
+
+  onMessage(message: Message): void {
+    if (this.currentState === 'validating') {
+      // calls sent behind the CONNECT wait for the validator; past a few, stop reading until then
+      if (this.early.push(message) === EARLY_LIMIT) this.connection.pause();
+      return;
+    }
+    if (this.currentState !== 'handshake') return;
+    if (this.refusal) {
+      this.fail(this.refusal);
+      return;
+    }
+    if (
+      message.type === MsgType.PING &&
+      this.keyServer &&
+      this.dialect === 5 &&
+      isKeyExchangeHello(message)
+    ) {
+      const pong = pongFor(message);
+      try {
+        this.keyServer.answerHello(message, pong);
+      } catch (err) {
+        this.fail((err as Error).message);
+        return;
+      }
+      this.connection.send(pong);
+      return;
+    }
+    if (message.type !== MsgType.CONNECT) {
+      const expected = this.dialect === 4 ? '' : ' (expected: 1)';
+      this.fail(`invalid msg type ${message.type} received${expected}`);
+      return;
+    }
+    this.onConnect(message);
+  }
+
+  onError(error: Error): void {
+    if (this.currentState === 'handshake' || this.currentState === 'validating') {
+      // Pyro answers framing errors before the handshake with a marshal-encoded CONNECTFAIL.
+      this.fail(error.message);
+    } else {
+      this.connection.destroy(error);
+    }
+  }
+
+  onClose(): void {
+    this.ended();
+  }
+
+  private ended(): void {
+    if (this.currentState === 'closed') return;
+    this.currentState = 'closed';
+    if (this.timer) clearTimeout(this.timer);
+    this.host.ended();
+  }
+
+  /** Sends CONNECTFAIL (in `serializer`, or marshal when the client's serializer is unknown) and closes. */
+  private fail(reason: string, serializer?: Serializer, seq = 0): void {
+    if (this.currentState === 'closed') return;
+    const s = serializer ?? this.serializers.byId(MARSHAL_SERIALIZER_ID);
+    try {
+      if (s) {
+        this.sendSigned({
+          type: MsgType.CONNECTFAIL,
+          flags: this.dialect === 5 ? Flags.CORR_ID : 0,
+          seq,
+          serializerId: s.id,
+          correlationId: newCorrelationId(), // Pyro4 sends one too, as its CORR annotation
+          annotations: null,
+          payload: s.encode(reason),
+        });
+      }
+    } catch (err) {
+      this.host.logger.debug({ err }, 'could not send CONNECTFAIL');
+    }
+    // The close ends this connection only: a peer that never closes its end is destroyed after the
+    // wait, and that outcome (a TimeoutError) is the expected one, not a failure of the server.
+    this.connection.close({ timeoutMs: REFUSED_CLOSE_WAIT_MS }).catch((err: unknown) => {
+      this.host.logger.debug({ err, client: this.connection.remoteAddress }, 'refused connection destroyed');
+    });
+    this.ended();
+  }
+
+  private onConnect(message: Message): void {
+    if (this.keyServer && this.dialect === 5) {
+      // authenticated before anything of the payload is read; on failure nothing else is looked at
+      try {
+        this.authenticator = this.keyServer.verifyConnect(message);
+      } catch (err) {
+        // like sshd: every failed authentication is an event the operator may want to see
+        this.host.logger.info(
+          { client: this.connection.remoteAddress },
+          `refused: ${(err as Error).message}`,
+        );
+        this.fail((err as Error).message);
+        return;
+      }
+    }
+    const serializer = this.serializers.byId(message.serializerId);
+    const accepted = serializer && this.host.serializersAccepted.includes(serializer.name);
+    if (!serializer || !accepted) {
+      if (this.dialect === 4)
+        this.fail(
+          `message used serializer that is not accepted: ${toPyro4SerializerId(message.serializerId) ?? message.serializerId}`,
+        );
+      // a serializer we know but refuse is worth saying (Pyro5 accepts all it has; ids it lacks just close)
+      else if (serializer) this.fail(`message used serializer that is not accepted: ${serializer.name}`);
+      else this.connection.destroy(new ProtocolError(`unsupported serializer id ${message.serializerId}`));
+      return;
+    }
+    let data: Record<string, unknown>;
+    try {
+      data = parseConnectData(serializer.decode(message.payload));
+    } catch (err) {
+      this.fail(err instanceof Error ? err.message : String(err), serializer, message.seq);
+      return;
+    }
+    const wantsMeta = this.dialect === 5 || (message.flags & Flags.META_ON_CONNECT) !== 0;
+    const objectId = data.object;
+    if (wantsMeta && typeof objectId !== 'string') {
+      this.fail("'object'", serializer, message.seq);
+      return;
+    }
+    if (wantsMeta && !this.host.hasObject(objectId as string)) {
+      this.fail('unknown object', serializer, message.seq);
+      return;
+    }
+    this.currentState = 'validating';
+    const validate = this.host.validate;
+    let response: unknown = DEFAULT_HANDSHAKE;
+    const finish = () =>
+      this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, response);
+    if (!validate) {
+      finish();
+      return;
+    }
+    try {
+      const result = validate({
+        data: data.handshake,
+        objectId: typeof objectId === 'string' ? objectId : '',
+        remoteAddress: this.connection.remoteAddress,
+        protocolVersion: (this.dialect === 4 ? 48 : 502) as ProtocolVersion,
+        peerCertificate: this.connection.peerCertificate(),
+        annotations: message.annotations ?? new Map(),
+      });
+      if (result instanceof Promise) {
+        result.then(
+          (value: unknown) => {
+            response = value === undefined ? DEFAULT_HANDSHAKE : value;
+            if (this.currentState === 'validating') finish();
+          },
+          (err: unknown) => this.refuse(err, serializer, message.seq),
+        );
+        return;
+      }
+      response = result === undefined ? DEFAULT_HANDSHAKE : result;
+    } catch (err) {
+      this.refuse(err, serializer, message.seq);
+      return;
+    }
+    finish();
+  }
+
+  private refuse(err: unknown, serializer: Serializer, seq: number): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.host.logger.info(
+      { client: this.connection.remoteAddress },
+      `handshake refused by validateHandshake: ${reason}`,
+    );
+    this.fail(reason, serializer, seq);
+  }
+
+  private accept(
+    message: Message,
+    serializer: Serializer,
+    objectId: string | undefined,
+    response: unknown,
+  ): void {
+    if (this.timer) clearTimeout(this.timer);
+    const dialect = this.dialect;
+    const host = this.host;
+    const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
+    const caps = clientCaps & offeredCapabilities(host.multiplex);
+    const session = host.openSession({
+      dialect,
+      serializer,
+      capabilities: caps,
+      handlers: {
+        onControl: (m) => {
+          host.logger.debug(
+            { type: m.type, client: this.connection.remoteAddress },
+            'unexpected message after the handshake',
+          );
+          session.fail(new ProtocolError(`unexpected message type ${m.type} after the handshake`));
+        },
+        onBadMessage: (_m, err) => session.fail(err),
+        onClose: () => this.ended(),
+      },
+    });
+    session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
+    session.capabilities = caps;
+    session.streamCredit = host.streamCredit;
+    session.defaultSerializer = serializer;
+    this.currentSession = session;
+    let payload: Uint8Array;
+    try {
+      payload = serializer.encode(
+        objectId === undefined ? response : { handshake: response, meta: host.metadataOf(objectId) },
+        session.hooks,
+      );
+    } catch (err) {
+      this.fail(
+        `cannot serialize the handshake response: ${(err as Error).message}`,
+        serializer,
+        message.seq,
+      );
+      return;
+    }
+    this.currentState = 'ready';
+    host.ready();
+    this.sendSigned({
+      type: MsgType.CONNECTOK,
+      flags: dialect === 5 ? Flags.CORR_ID : objectId !== undefined ? Flags.META_ON_CONNECT : 0,
+      seq: message.seq,
+      serializerId: serializer.id,
+      correlationId: message.correlationId ?? newCorrelationId(),
+      annotations: clientCaps !== 0 ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]]) : null,
+      payload,
+    });
+    session.authenticator = this.authenticator;
+    // the client's callbacks this server calls fail too when the client freezes
+    startHeartbeat(session, host.heartbeatMs);
+    const paused = this.early.length >= EARLY_LIMIT;
+    for (const m of this.early.splice(0)) session.onMessage(m);
+    if (paused) this.connection.resume();
+  }
+
+  /** Sends a handshake reply, signed once the client has authenticated (the server's first MAC). */
+  private sendSigned(message: Message): void {
+    this.authenticator?.sign(message);
+    this.connection.send(message);
+  }
+}
