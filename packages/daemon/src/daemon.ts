@@ -338,6 +338,8 @@ export class Daemon implements AsyncDisposable {
         framing: {
           maxMessageSize: this.config.maxMessageSize,
           maxInflatedSize: this.config.maxInflatedSize,
+          maxBufferedOutput: this.config.maxBufferedOutput,
+          drainTimeoutMs: this.config.drainTimeoutMs,
           versions: this.options.protocols ?? (this.sharedKey ? [502] : [502, 48]),
           ...(this.sharedKey ? { hmacKey: this.sharedKey.bytes } : {}),
           ...(this.config.compression ? { compressAbove: 100 } : {}),
