@@ -280,6 +280,15 @@ async function runJob(job: Job, ctx: JobContext): Promise<void> {
         measured.add(m.scenario);
         opts.progress.update(`${label}: ${current} done`);
       } else if (m.type === 'skip') {
+        // every round says so again: list it once
+        const seen = out.skipped.some(
+          (s) =>
+            s.system === where.system &&
+            s.serializer === where.serializer &&
+            s.transport === where.transport &&
+            s.scenario === m.scenario,
+        );
+        if (seen) return;
         out.skipped.push({ ...where, scenario: m.scenario, reason: m.reason });
         opts.progress.log(
           `skipped ${job.spec.label} ${job.serializer} ${job.transport} ${m.scenario}: ${m.reason}`,

@@ -31,6 +31,8 @@ Options:
       --ns-unixsocket PATH  name server Unix socket
       --max-body BYTES      largest request body (default: CINDER_GATEWAY_MAX_BODY_SIZE, 1 MiB)
       --request-timeout MS  time a client has to send its whole request (default 30000)
+      --protocol P          to the objects: 502 (Pyro5/Cinder), 48 (Pyro4) or auto (default:
+                            502, and 48 for a daemon that answers in Pyro4's protocol)
       --log-level LEVEL     fatal, error, warn, info (default), debug, trace or silent
   -h, --help                show this help
 
@@ -52,8 +54,11 @@ const OPTIONS = {
   'max-body': { type: 'string' },
   'request-timeout': { type: 'string' },
   'log-level': { type: 'string' },
+  protocol: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const PROTOCOLS: Record<string, 502 | 48 | 'auto'> = { '502': 502, '48': 48, auto: 'auto' };
 
 export interface GatewayPlan {
   options: GatewayOptions & { config: CinderConfig };
@@ -81,6 +86,11 @@ export function parseGatewayArgs(
     }
     callTimeoutMs = Math.ceil(seconds * 1000);
   }
+  const protocol =
+    v.protocol !== undefined && Object.hasOwn(PROTOCOLS, v.protocol) ? PROTOCOLS[v.protocol] : undefined;
+  if (v.protocol !== undefined && protocol === undefined) {
+    throw new UsageError(`option --protocol needs 502, 48 or auto, got ${JSON.stringify(v.protocol)}`);
+  }
   const overrides: Partial<CinderConfig> = {
     ...(v.expose !== undefined ? { gatewayExpose: v.expose } : {}),
     ...(v.gatewaykey !== undefined ? { gatewayKey: v.gatewaykey } : {}),
@@ -102,6 +112,7 @@ export function parseGatewayArgs(
       ...(v.host !== undefined ? { host: v.host } : {}),
       ...(port !== undefined ? { port } : {}),
       ...(callTimeoutMs !== undefined ? { callTimeoutMs } : {}),
+      ...(protocol !== undefined ? { protocol } : {}),
       ...(Object.keys(nameServer).length > 0 ? { nameServer } : {}),
     },
     logLevel,

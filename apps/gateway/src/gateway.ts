@@ -11,6 +11,7 @@ import {
   componentLogger,
   type Logger,
   type ObjectMetadata,
+  ProtocolError,
   RemoteError,
   resolveConfig,
   URI,
@@ -38,6 +39,12 @@ export interface GatewayOptions {
   callTimeoutMs?: number;
   /** Most object proxies (connections) kept open for reuse (default 64). */
   maxProxies?: number;
+  /**
+   * Wire protocol to the objects: 502 (Pyro5 and Cinder daemons), 48 (Pyro4 daemons), or `auto`
+   * (default): 502, and 48 for a daemon that answers a 502 handshake in protocol 48 (a Pyro4
+   * daemon registered in the name server), remembered per daemon address.
+   */
+  protocol?: 502 | 48 | 'auto';
   logger?: Logger;
 }
 
@@ -138,6 +145,9 @@ export class Gateway {
   private ns: Promise<NameServerClient> | undefined;
   /** Open proxies by URI, least recently used first. */
   private readonly proxies = new Map<string, Remote<Record<string, never>>>();
+  private readonly protocol: 502 | 48 | 'auto';
+  /** Daemon addresses found to speak only Pyro4's protocol 48 (auto), oldest first, bounded. */
+  private readonly pyro4Daemons = new Set<string>();
   private closed = false;
 
   constructor(options: GatewayOptions = {}) {
@@ -148,6 +158,7 @@ export class Gateway {
     this.cors = this.config.gatewayCors;
     this.callTimeoutMs = options.callTimeoutMs ?? (this.config.commTimeoutMs || DEFAULT_CALL_TIMEOUT_MS);
     this.maxProxies = options.maxProxies ?? 64;
+    this.protocol = options.protocol ?? 'auto';
     this.nameServerAt = options.nameServer;
   }
 
@@ -289,14 +300,22 @@ export class Gateway {
     }
     const call = { signal, timeoutMs: this.callTimeoutMs };
     const uri = await this.lookup(name, call);
-    const proxy = this.proxyFor(uri);
-    const core = proxyCore(proxy)!;
+    let core = proxyCore(this.proxyFor(uri))!;
     let session: Awaited<ReturnType<typeof core.ensure>>;
     try {
       session = await core.ensure(call);
     } catch (err) {
       this.forget(uri);
-      throw err;
+      if (!(this.protocol === 'auto' && answeredInProtocol48(err) && uri.location !== null)) throw err;
+      // A Pyro4 daemon: it answered our 502 CONNECT in its own protocol. Talk 48 to it from now on.
+      this.rememberPyro4(uri.location);
+      core = proxyCore(this.proxyFor(uri))!;
+      try {
+        session = await core.ensure(call);
+      } catch (again) {
+        this.forget(uri);
+        throw again;
+      }
     }
     const meta = core.metadata as ObjectMetadata;
     const ok = { 'Content-Type': JSON_TYPE, 'X-Pyro-Correlation-Id': formatUuid(correlationId) };
@@ -450,9 +469,13 @@ ${items}
       this.proxies.set(key, proxy);
       return proxy;
     }
+    const pyro4 =
+      this.protocol === 48 ||
+      (this.protocol === 'auto' && uri.location !== null && this.pyro4Daemons.has(uri.location));
     proxy = connect<Record<string, never>>(uri, {
       config: this.config,
       serializer: 'json',
+      ...(pyro4 ? { protocol: 48 as const } : {}),
       timeoutMs: this.callTimeoutMs,
       logger: this.logger,
     });
@@ -462,6 +485,14 @@ ${items}
       this.forget(URI.parse(oldest));
     }
     return proxy;
+  }
+
+  private rememberPyro4(location: string): void {
+    this.pyro4Daemons.delete(location);
+    this.pyro4Daemons.add(location);
+    if (this.pyro4Daemons.size > MAX_PYRO4_DAEMONS) {
+      this.pyro4Daemons.delete(this.pyro4Daemons.values().next().value as string);
+    }
   }
 
   private forget(uri: URI): void {
@@ -568,4 +599,18 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Runnin
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Pyro4 daemon addresses remembered (auto protocol); beyond that the oldest is tried with 502 again. */
+const MAX_PYRO4_DAEMONS = 1024;
+
+/**
+ * True when a handshake failed because the daemon answered in protocol 48: a Pyro4 daemon answers
+ * a 502 CONNECT with a protocol 48 error frame, which our frame reader refuses by its version.
+ */
+function answeredInProtocol48(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e instanceof ProtocolError && /invalid protocol version: 48\b/.test(e.message)) return true;
+  }
+  return false;
 }

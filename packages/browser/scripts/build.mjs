@@ -1,7 +1,8 @@
 // Builds the browser bundle of the Cinder client with esbuild: @cinder/transport becomes the
 // platform-WebSocket transport, Node built-ins become the small shims in src/shims (Buffer on
 // Uint8Array, random bytes from the platform, the rest refusing to work), and with
-// `serializers: 'cbor'` the text serializers and msgpack are left out.
+// `serializers: 'cbor'` the text serializers, msgpack and the Pyro4 codec (Pyro4 has no cbor) are
+// left out.
 // Usage: node scripts/build.mjs [outdir]   (writes cinder.js and cinder-cbor.js, minified, ESM)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +53,9 @@ export function resolveConfig(input) {
   for (const key of Object.keys(input)) {
     if (!(key in DEFAULTS)) throw new ConfigError('unknown item ' + JSON.stringify(key));
   }
+  if (input.compression === true) {
+    throw new ConfigError('compression is not available in the browser build (no synchronous zlib in a page)');
+  }
   return Object.freeze({ ...DEFAULTS, ...input });
 }
 `;
@@ -76,6 +80,7 @@ function browserPlugin(serializers) {
         resolveDir: here('.'),
       }));
       b.onResolve({ filter: /^@cinder\/transport$/ }, () => ({ path: here('../src/transport.ts') }));
+      b.onResolve({ filter: /^@cinder\/security$/ }, () => ({ path: here('../src/security.ts') }));
       b.onResolve({ filter: /^node:/ }, (args) => ({
         path: shims[args.path] ?? here('../src/shims/unavailable.ts'),
       }));
@@ -86,6 +91,11 @@ function browserPlugin(serializers) {
         b.onResolve({ filter: /\/(text-serializers|binary\/msgpack-codec)\.js$/ }, () => ({
           path: here('../src/shims/text-serializers-off.ts'),
         }));
+        b.onResolve({ filter: /^\.\/pyro4-codec\.js$/ }, (args) =>
+          args.importer.endsWith(join('protocol', 'src', 'codec.ts'))
+            ? { path: here('../src/shims/pyro4-codec-off.ts') }
+            : undefined,
+        );
       }
     },
   };

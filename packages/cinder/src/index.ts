@@ -1,3 +1,9 @@
+/**
+ * The facade most programs install: the public API of every Cinder package (client, server, name
+ * server, errors, configuration, URIs) and `serve()`.
+ *
+ * @module @cinder/cinder
+ */
 // Cinder: remote objects for TypeScript on Node.js, wire-compatible with Python Pyro. This facade
 // re-exports the public API of every package so most users install only `@cinder/cinder`.
 export * from '@cinder/core';

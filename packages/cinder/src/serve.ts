@@ -4,6 +4,7 @@ import type { URI } from '@cinder/core';
 import { Daemon, type DaemonOptions } from '@cinder/daemon';
 import { locateNS } from '@cinder/naming';
 
+/** Options of {@link serve}: every {@link DaemonOptions} item, plus what `serve()` itself does. */
 export interface ServeOptions extends DaemonOptions {
   /** An existing daemon to register with instead of starting a new one. */
   daemon?: Daemon;
@@ -15,7 +16,9 @@ export interface ServeOptions extends DaemonOptions {
   print?: (line: string) => void;
 }
 
+/** What {@link serve} resolves with. */
 export interface Served {
+  /** The daemon serving the objects (started by `serve()` unless `options.daemon` was given). */
   daemon: Daemon;
   /** The URI of every object, by the name it was served under. */
   uris: Map<string, URI>;

@@ -332,6 +332,7 @@ export class Daemon implements AsyncDisposable {
           });
     if (warning) this.logger.warn({ location: endpoint }, warning);
     let entry: BoundListener | undefined;
+    const webSocket = transport.kind === 'ws' || transport.kind === 'wss';
     const listener = await transport.listen(
       {
         endpoint,
@@ -342,7 +343,9 @@ export class Daemon implements AsyncDisposable {
           drainTimeoutMs: this.config.drainTimeoutMs,
           versions: this.options.protocols ?? (this.sharedKey ? [502] : [502, 48]),
           ...(this.sharedKey ? { hmacKey: this.sharedKey.bytes } : {}),
-          ...(this.config.compression ? { compressAbove: 100 } : {}),
+          // Browsers cannot inflate synchronously (the browser build has no zlib), so replies on a
+          // WebSocket listener are never compressed; what a client sends compressed is still read.
+          ...(this.config.compression && !webSocket ? { compressAbove: 100 } : {}),
         },
         ...(spec.socketMode !== undefined ? { socketMode: spec.socketMode } : {}),
         ...(this.config.idleTimeoutMs > 0 ? { idleTimeoutMs: this.config.idleTimeoutMs } : {}),
@@ -352,7 +355,6 @@ export class Daemon implements AsyncDisposable {
     );
     const bound = listener.endpoint;
     const kind = transport.kind;
-    const webSocket = kind === 'ws' || kind === 'wss';
     const natHost = spec.natHost ?? (this.bound.length === 0 ? this.config.natHost : null);
     const natPort = spec.natPort ?? this.config.natPort;
     entry = {

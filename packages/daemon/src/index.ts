@@ -1,3 +1,9 @@
+/**
+ * The server side of Cinder: the `Daemon`, the exposure functions and decorators (`expose`,
+ * `oneway`, `behavior`, `params`), and `currentContext()` inside a served call.
+ *
+ * @module @cinder/daemon
+ */
 // Public surface of @cinder/daemon: the server, plus the exposure decorators and call context it
 // serves with (re-exported from the engine, @cinder/rpc, so server code needs only this package).
 export {

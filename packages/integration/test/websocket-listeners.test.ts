@@ -13,8 +13,9 @@ import {
   URI,
   webSocketTransport,
 } from '@cinder/cinder';
+import { tcpTransport } from '@cinder/transport';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Workbench } from './fixtures/objects.js';
+import { Calculator, Workbench } from './fixtures/objects.js';
 
 @expose
 class Counter {
@@ -158,6 +159,36 @@ describe('a daemon listening on TCP and WebSocket', () => {
       await expect(again.add(1, 1)).rejects.toBeInstanceOf(CommunicationError);
     }
     await expect(daemon.listen({ host: '127.0.0.1' })).rejects.toBeInstanceOf(DaemonError);
+  });
+
+  it('with compression on, the TCP listener compresses and the WebSocket one does not (browsers cannot inflate)', async () => {
+    const framings: Record<string, unknown> = {};
+    const spy = <T extends { kind: string; listen: (...a: never[]) => unknown }>(t: T): T => {
+      const listen = t.listen.bind(t) as (o: { framing: unknown }, cb: unknown) => unknown;
+      return {
+        ...t,
+        listen: (o: { framing: unknown }, cb: unknown) => {
+          framings[t.kind] = o.framing;
+          return listen(o, cb);
+        },
+      };
+    };
+    const daemon = await Daemon.start({
+      config: { compression: true },
+      listen: [
+        { host: '127.0.0.1', port: 0, transport: spy(tcpTransport()) },
+        { host: '127.0.0.1', port: 0, transport: spy(webSocketTransport({ path: '/z' })) },
+      ],
+    });
+    cleanups.push(() => daemon.close({ graceMs: 0 }));
+    expect(framings.tcp).toMatchObject({ compressAbove: 100 });
+    expect(framings.ws).not.toHaveProperty('compressAbove');
+    daemon.register(Calculator, 'calc');
+    const big = 'x'.repeat(10_000);
+    const overWs = use(
+      connect<Calculator>(daemon.uriFor('calc', { transport: 'ws' }), { config: { compression: true } }),
+    );
+    expect(await overWs.echo(big)).toBe(big);
   });
 
   it('listen and a top-level listener option together are refused', async () => {

@@ -1,3 +1,9 @@
+/**
+ * The Cinder name server (the `Pyro.NameServer` object, storage backends, broadcast discovery,
+ * auto-clean, `startNameServer()`) and its client side (`locateNS()`).
+ *
+ * @module @cinder/naming
+ */
 // Public surface of @cinder/naming: the name server (object, storage backends, broadcast responder,
 // auto-cleaner, one-call start) and the client side (locating a name server, a typed client).
 

@@ -28,6 +28,12 @@ const ASSEMBLE_FROM = 64 * 1024;
 const READ_SLAB_SIZE = 64 * 1024;
 /** A slab with less room than this left is replaced rather than offered for the next read. */
 const READ_SLAB_MIN = 16 * 1024;
+/**
+ * The first read of a connection lands in a small buffer cut from Node's shared pool: a
+ * connection that only shakes hands and makes a call or two never gets a 64 KiB slab of its own,
+ * whose external memory would make V8 run full GCs every few hundred connections.
+ */
+const FIRST_READ_SIZE = 2 * 1024;
 const NO_BYTES = Buffer.alloc(0);
 
 export class FrameReader {
@@ -155,7 +161,10 @@ export class FrameReader {
       return this.#target;
     }
     if (this.#readSlab.length - this.#readSlabUsed < READ_SLAB_MIN) {
-      this.#readSlab = Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
+      this.#readSlab =
+        this.#readSlab === NO_BYTES
+          ? Buffer.allocUnsafe(FIRST_READ_SIZE)
+          : Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
       this.#readSlabUsed = 0;
     }
     this.#target = this.#readSlab.subarray(this.#readSlabUsed);

@@ -291,11 +291,29 @@ describe('FrameReader contract', () => {
     expect(large.payload.buffer.byteLength).toBe(bytes.length - frame(502, message({ seq: 1 })).length);
     const into = targets.filter((t) => t.buffer === large.payload.buffer);
     expect(into.length).toBeGreaterThan(2);
-    // The first read (64 KiB: the small frame, the large one's header and its first bytes) went to a slab.
+    // The first read (the small frame, the large one's header and its first bytes) went to the
+    // small first slab (2 KiB, cut from Node's pool); every later one into the large frame.
     expect(small.payload.buffer).toBe(targets[0]!.buffer);
-    expect(small.payload.buffer.byteLength).toBe(64 * 1024);
+    expect(targets[0]!.length).toBe(2048);
+    expect(into.length).toBe(targets.length - 1);
     // A read never has more room than the rest of the frame being gathered.
     for (const t of into) expect(t.byteOffset + t.length).toBe(large.payload.buffer.byteLength);
+  });
+
+  it('direct reads: the first read lands in a 2 KiB buffer from the pool, later ones in 64 KiB slabs', () => {
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: Message[] = [];
+    const first = reader.readTarget();
+    expect(first.length).toBe(2048);
+    // cut from Node's shared pool, not an ArrayBuffer of its own (no external memory per connection)
+    expect(first.buffer.byteLength).toBe(Buffer.poolSize);
+    const n = frame(502, message({ seq: 1 })).copy(first);
+    reader.commitRead(first, n, (m) => got.push(m));
+    const second = reader.readTarget();
+    expect(second.buffer.byteLength).toBe(64 * 1024);
+    const m = frame(502, message({ seq: 2 })).copy(second);
+    reader.commitRead(second, m, (msg) => got.push(msg));
+    expect(got.map((x) => x.seq)).toEqual([1, 2]);
   });
 
   it('direct reads: bytes read into a slab are never handed out again', () => {

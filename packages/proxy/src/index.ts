@@ -1,3 +1,10 @@
+/**
+ * The client side of Cinder: `connect()` and typed proxies, name-server lookups for
+ * `PYRONAME:`/`PYROMETA:` URIs, and the streams a call may resolve with. A client-only program
+ * needs only this package.
+ *
+ * @module @cinder/proxy
+ */
 // Public surface of @cinder/proxy: the client (the engine it runs on is @cinder/rpc).
 
 // The streams a call may resolve with (pulled from a Pyro daemon, pushed by a Cinder one).

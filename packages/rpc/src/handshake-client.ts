@@ -67,6 +67,12 @@ export interface ClientHandshakeOptions {
     | undefined;
   /** The rest of the session: serving callbacks, hooks, streams. */
   session: Omit<SessionInit, 'connection' | 'serializers' | 'onControl' | 'onClose'>;
+  /**
+   * Sends the first call right behind CONNECT, before CONNECTOK (the daemon reads in order): called
+   * with the session and the object asked for once CONNECT is written. A refused CONNECT fails the handshake with the
+   * refusal; the call's own promise then rejects too, and the owner must have observed it.
+   */
+  firstCall?: ((session: Session, objectId: string) => void) | undefined;
   /** Every close of the session, during the handshake or long after. */
   onClose?: (session: Session, error: Error | undefined) => void;
 }
@@ -198,6 +204,7 @@ function connectExchange(
     session.currentSeq = options.seq;
     try {
       connection.send(connectMessage(options, keyClient));
+      options.firstCall?.(session, options.objectId);
     } catch (err) {
       done(err as Error);
     }

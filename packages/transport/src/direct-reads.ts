@@ -13,8 +13,12 @@ export interface ReadSink {
   read(buffer: Uint8Array, n: number): void;
 }
 
-/** Reads taken before a sink is attached land in buffers of this size (never reused). */
-const EARLY_READ_SIZE = 16 * 1024;
+/**
+ * Reads taken before a sink is attached land in buffers of this size (never reused), cut from
+ * Node's shared pool: every accepted socket takes its first read this way, and a slab of its own
+ * per connection would make V8 run full GCs for its external memory.
+ */
+const EARLY_READ_SIZE = 2 * 1024;
 /**
  * Reading stops once this much waits for a sink (the socket's Readable would stop at its
  * highWaterMark likewise); the connection resumes the socket when it attaches.
@@ -33,7 +37,7 @@ export class DirectReads {
   #earlyBytes = 0;
 
   /** `onread.buffer`: called once when the socket gets its handle, then after every read. */
-  readonly buffer = (): Uint8Array => this.#sink?.target() ?? Buffer.allocUnsafeSlow(EARLY_READ_SIZE);
+  readonly buffer = (): Uint8Array => this.#sink?.target() ?? Buffer.allocUnsafe(EARLY_READ_SIZE);
 
   /** `onread.callback`: false stops reading (Node then calls readStop), only before a sink exists. */
   readonly callback = (n: number, buffer: Uint8Array): boolean => {

@@ -99,6 +99,12 @@ const SLAB_FRAME_LIMIT = 16 * 1024;
 const SLAB_FRAME_ROOM = 20 * 1024;
 const EMPTY_SLAB = Buffer.alloc(0);
 const NO_BYTES = new Uint8Array(0);
+/**
+ * A connection's first write slab is this small and cut from Node's shared pool: one that only
+ * answers a handshake and a call or two never gets a 64 KiB slab of its own (external memory that
+ * makes V8 run full GCs every few hundred connections).
+ */
+const FIRST_SLAB_SIZE = 2 * 1024;
 
 export class SocketConnection implements Connection {
   readonly id: number = nextId++;
@@ -256,14 +262,18 @@ export class SocketConnection implements Connection {
     if (this.#encode.version === 502) {
       // The common case: a small frame is encoded straight into the slab, joining the others of
       // this tick (no buffer of its own, no copy).
-      if (this.#slab.length - this.#slabPos < SLAB_FRAME_ROOM) this.#newSlab(SLAB_FRAME_ROOM);
-      const n = encodeMessageInto(
+      let n = encodeMessageInto(
         message,
         this.#encode,
         this.#slab,
         this.#slabPos,
         this.#slab.length - this.#slabPos,
       );
+      if (n < 0 && this.#slab.length - this.#slabPos < SLAB_FRAME_ROOM) {
+        // it may not have fitted: a slab with room for any small frame (the first one is smaller)
+        this.#newSlab(this.#slab === EMPTY_SLAB ? 0 : SLAB_FRAME_ROOM);
+        n = encodeMessageInto(message, this.#encode, this.#slab, 0, this.#slab.length);
+      }
       if (n >= 0) {
         this.#slabPos += n;
         this.#scheduleFlush();
@@ -313,7 +323,10 @@ export class SocketConnection implements Connection {
   #newSlab(atLeast: number): void {
     this.#writeSlab();
     if (this.#drainTimer === undefined) this.#watchOutput();
-    this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, atLeast));
+    this.#slab =
+      this.#slab === EMPTY_SLAB && atLeast <= FIRST_SLAB_SIZE
+        ? Buffer.allocUnsafe(FIRST_SLAB_SIZE)
+        : Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, atLeast));
     this.#slabStart = this.#slabPos = 0;
   }
 

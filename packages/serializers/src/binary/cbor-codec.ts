@@ -12,8 +12,9 @@ import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
 import { copyBytes, type ValueMapper } from '../value-mapper.js';
-import { ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
-import { type DecodeOptions, wrapDecodeError, wrapEncodeError } from './msgpack-codec.js';
+import { type ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
+import { BinaryEncoder } from './encoder-driver.js';
+import { type DecodeOptions, wrapDecodeError } from './msgpack-codec.js';
 import { f32be, f64be, u16be, u32be, u64be } from './read-num.js';
 import { readUtf8, StringCache } from './read-utf8.js';
 
@@ -52,71 +53,20 @@ function textHeader(w: ByteWriter, len: number): void {
   head(w, 3, len);
 }
 
-export class CborEncoder {
-  private hooks: CodecHooks | undefined;
-  private readonly maxDepth: number;
-
-  constructor(
-    private readonly w: ByteWriter,
-    private readonly mapper: ValueMapper,
-  ) {
-    this.maxDepth = mapper.maxDepth;
+export class CborEncoder extends BinaryEncoder {
+  protected fresh(w: ByteWriter): CborEncoder {
+    return new CborEncoder(w, this.mapper);
   }
 
-  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
-  encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
-  encode(value: unknown, hooks: CodecHooks | undefined, parts = false): Uint8Array | Uint8Array[] {
-    if (this.w.busy)
-      return new CborEncoder(new ByteWriter(), this.mapper).encode(value, hooks, parts as true);
-    this.hooks = hooks;
-    this.w.begin(parts);
-    try {
-      this.value(value, 0);
-    } catch (err) {
-      this.w.abort();
-      throw wrapEncodeError(err);
-    } finally {
-      this.hooks = undefined;
-    }
-    return parts ? this.w.finishParts() : this.w.finish();
+  protected callItems(object: string, method: string, params: unknown[], kwargs: unknown): void {
+    this.w.u8(0x84);
+    this.w.utf8(object, 0x60, 24, textHeader);
+    this.w.utf8(method, 0x60, 24, textHeader);
+    this.array(params, 1);
+    this.value(kwargs, 1);
   }
 
-  /** Encodes a call envelope `[object, method, params, kwargs]` without building the array. */
-  encodeCall(
-    object: string,
-    method: string,
-    params: unknown[],
-    kwargs: unknown,
-    hooks: CodecHooks | undefined,
-    parts = false,
-  ): Uint8Array | Uint8Array[] {
-    if (this.w.busy)
-      return new CborEncoder(new ByteWriter(), this.mapper).encodeCall(
-        object,
-        method,
-        params,
-        kwargs,
-        hooks,
-        parts,
-      );
-    this.hooks = hooks;
-    this.w.begin(parts);
-    try {
-      this.w.u8(0x84);
-      this.w.utf8(object, 0x60, 24, textHeader);
-      this.w.utf8(method, 0x60, 24, textHeader);
-      this.array(params, 1);
-      this.value(kwargs, 1);
-    } catch (err) {
-      this.w.abort();
-      throw wrapEncodeError(err);
-    } finally {
-      this.hooks = undefined;
-    }
-    return parts ? this.w.finishParts() : this.w.finish();
-  }
-
-  private value(v: unknown, depth: number): void {
+  protected value(v: unknown, depth: number): void {
     switch (typeof v) {
       case 'string':
         this.w.utf8(v, 0x60, 24, textHeader);

@@ -10,7 +10,8 @@ import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
 import type { CodecHooks } from '../serializer.js';
 import { copyBytes, type ValueMapper } from '../value-mapper.js';
-import { ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
+import { type ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
+import { BinaryEncoder } from './encoder-driver.js';
 import { f32be, f64be, f64le, i32be, i64be, i64le, u16be, u32be, u64be } from './read-num.js';
 import { readUtf8, StringCache } from './read-utf8.js';
 
@@ -39,72 +40,20 @@ function strHeader(w: ByteWriter, len: number): void {
   else w.u8u32(0xdb, len);
 }
 
-export class MsgpackEncoder {
-  private hooks: CodecHooks | undefined;
-  private readonly maxDepth: number;
-
-  constructor(
-    private readonly w: ByteWriter,
-    private readonly mapper: ValueMapper,
-  ) {
-    this.maxDepth = mapper.maxDepth;
+export class MsgpackEncoder extends BinaryEncoder {
+  protected fresh(w: ByteWriter): MsgpackEncoder {
+    return new MsgpackEncoder(w, this.mapper);
   }
 
-  /** Encodes one value; `prefix` lets a caller write the start of an envelope first. */
-  encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
-  encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
-  encode(value: unknown, hooks: CodecHooks | undefined, parts = false): Uint8Array | Uint8Array[] {
-    if (this.w.busy)
-      return new MsgpackEncoder(new ByteWriter(), this.mapper).encode(value, hooks, parts as true);
-    this.hooks = hooks;
-    this.w.begin(parts);
-    try {
-      this.value(value, 0);
-    } catch (err) {
-      this.w.abort();
-      throw wrapEncodeError(err);
-    } finally {
-      this.hooks = undefined;
-    }
-    return parts ? this.w.finishParts() : this.w.finish();
+  protected callItems(object: string, method: string, params: unknown[], kwargs: unknown): void {
+    this.w.u8(0x94);
+    this.str(object);
+    this.str(method);
+    this.array(params, 1);
+    this.value(kwargs, 1);
   }
 
-  /** Encodes a call envelope `[object, method, params, kwargs]` without building the array. */
-  encodeCall(
-    object: string,
-    method: string,
-    params: unknown[],
-    kwargs: unknown,
-    hooks: CodecHooks | undefined,
-    parts = false,
-  ): Uint8Array | Uint8Array[] {
-    if (this.w.busy)
-      return new MsgpackEncoder(new ByteWriter(), this.mapper).encodeCall(
-        object,
-        method,
-        params,
-        kwargs,
-        hooks,
-        parts,
-      );
-    this.hooks = hooks;
-    this.w.begin(parts);
-    try {
-      this.w.u8(0x94);
-      this.str(object);
-      this.str(method);
-      this.array(params, 1);
-      this.value(kwargs, 1);
-    } catch (err) {
-      this.w.abort();
-      throw wrapEncodeError(err);
-    } finally {
-      this.hooks = undefined;
-    }
-    return parts ? this.w.finishParts() : this.w.finish();
-  }
-
-  private value(v: unknown, depth: number): void {
+  protected value(v: unknown, depth: number): void {
     switch (typeof v) {
       case 'string':
         this.str(v);
@@ -263,14 +212,6 @@ export class MsgpackEncoder {
       this.w.latin1(text);
     }
   }
-}
-
-/** Turns anything thrown while encoding into a typed error (stack overflow, hook errors stay typed). */
-export function wrapEncodeError(err: unknown): unknown {
-  if (err instanceof RangeError && /call stack/i.test(err.message)) {
-    return new SerializeError('value nests too deeply for the call stack', { cause: err });
-  }
-  return err;
 }
 
 export interface DecodeOptions {

@@ -1,20 +1,32 @@
-// The proxy against real daemons on loopback: lazy connect, $bind/$release/$reconnect, timeouts
+// The proxy against servers made of the engine alone (engine-server.ts) over the memory transport,
+// and against silent loopback sockets where a peer must never answer: lazy connect, $bind/$release/$reconnect, timeouts
 // (per call and per proxy), AbortSignal, pending calls rejected on disconnect with the method's
-// name, remote exceptions, automatic reconnection with backoff that re-resolves a PYRONAME uri,
+// name, remote exceptions, automatic reconnection with backoff (PYRONAME re-resolving: daemon/test/proxy-pyroname.test.ts),
 // and which calls are retried after a connection loss (only undelivered or idempotent ones).
 import { createServer, type Server } from 'node:net';
 import {
   AbortedError,
   CommunicationError,
   ConnectionClosedError,
-  NAMESERVER_NAME,
   RemoteError,
   TimeoutError,
 } from '@cinder/core';
-import { connect } from '@cinder/proxy';
+import { currentContext, expose } from '@cinder/rpc';
+import { MemoryNetwork, memoryTransport } from '@cinder/transport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentContext, Daemon, expose } from '../src/index.js';
-import { delay } from './helpers.js';
+import { connect as connectProxy, type ProxyOptions } from '../src/index.js';
+import { type EngineServer, type EngineServerOptions, startEngineServer } from './engine-server.js';
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Every server of this file listens in one memory network, so a new one can take a closed one's port. */
+const network = new MemoryNetwork();
+const transport = memoryTransport({ network });
+const serve = (objects: Record<string, object>, options: EngineServerOptions = {}): Promise<EngineServer> =>
+  startEngineServer(objects, { network, ...options });
+/** A proxy over the memory network. */
+const connect = <T extends object>(uri: string, options: ProxyOptions = {}) =>
+  connectProxy<T>(uri, { transport, ...options });
 
 class Detailed extends Error {
   override name = 'Detailed';
@@ -69,35 +81,15 @@ class Service {
   }
 }
 
-/** A fake name server: a daemon object named Pyro.NameServer with a settable lookup table. */
-@expose
-class Names {
-  readonly table = new Map<string, string>();
-  lookups = 0;
-  lookup(name: string): string {
-    this.lookups++;
-    const uri = this.table.get(name);
-    if (!uri) throw new Error(`unknown name ${name}`);
-    return uri;
-  }
-}
-
-function tcpPort(d: Daemon): number {
-  const ep = d.endpoint;
-  if (ep.kind !== 'tcp') throw new Error('tcp expected');
-  return ep.port;
-}
-
 describe('connecting', () => {
-  let daemon: Daemon;
+  let daemon: EngineServer;
   beforeAll(async () => {
-    daemon = await Daemon.start();
-    daemon.register(new Service(), 'svc');
+    daemon = await serve({ svc: new Service() });
   });
-  afterAll(() => daemon?.close({ graceMs: 0 }));
+  afterAll(() => daemon?.close());
 
   it('connects lazily, on the first call or on $bind', async () => {
-    const p = connect<Service>(daemon.uriFor('svc'));
+    const p = connect<Service>(daemon.uri('svc'));
     await delay(50);
     expect(daemon.connectionCount).toBe(0);
     expect(p.$connected).toBe(false);
@@ -105,18 +97,18 @@ describe('connecting', () => {
     expect(await p.add(1, 2)).toBe(3);
     expect(daemon.connectionCount).toBe(1);
     expect(p.$connected).toBe(true);
-    const q = connect<Service>(daemon.uriFor('svc'));
+    const q = connect<Service>(daemon.uri('svc'));
     await q.$bind();
     expect(daemon.connectionCount).toBe(2);
     expect(q.$metadata?.methods).toContain('add');
-    expect(q.$resolvedUri?.toString()).toBe(daemon.uriFor('svc').toString());
+    expect(q.$resolvedUri?.toString()).toBe(daemon.uri('svc'));
     await p.$release();
     await q.$release();
     await expect.poll(() => daemon.connectionCount, { timeout: 2000 }).toBe(0);
   });
 
   it('$release keeps the proxy usable; $reconnect opens a new connection', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'));
+    await using p = connect<Service>(daemon.uri('svc'));
     expect(await p.add(1, 1)).toBe(2);
     await p.$release();
     expect(p.$connected).toBe(false);
@@ -132,7 +124,7 @@ describe('connecting', () => {
   });
 
   it('many concurrent first calls share one connection', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'));
+    await using p = connect<Service>(daemon.uri('svc'));
     const sums = await Promise.all(Array.from({ length: 50 }, (_, i) => p.add(i, i)));
     expect(sums).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i));
     expect(daemon.connectionCount).toBe(1);
@@ -140,15 +132,14 @@ describe('connecting', () => {
 });
 
 describe('timeouts and cancellation', () => {
-  let daemon: Daemon;
+  let daemon: EngineServer;
   beforeAll(async () => {
-    daemon = await Daemon.start();
-    daemon.register(new Service(), 'svc');
+    daemon = await serve({ svc: new Service() });
   });
-  afterAll(() => daemon?.close({ graceMs: 0 }));
+  afterAll(() => daemon?.close());
 
   it('per-call timeout: TimeoutError naming the call; the server sees the cancellation', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'));
+    await using p = connect<Service>(daemon.uri('svc'));
     const t0 = performance.now();
     const err = await p
       .$with({ timeoutMs: 150 })
@@ -164,13 +155,13 @@ describe('timeouts and cancellation', () => {
   });
 
   it('per-proxy timeout applies to every call; $call options override it', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'), { timeoutMs: 100 });
+    await using p = connect<Service>(daemon.uri('svc'), { timeoutMs: 100 });
     await expect(p.sleep(3000, 'proxy-timeout')).rejects.toBeInstanceOf(TimeoutError);
     expect(await p.$call('sleep', [300, 'longer allowed'], { timeoutMs: 2000 })).toBe('longer allowed');
   });
 
   it('without multiplexing a timed-out call drops the connection (like Pyro), and the next call reconnects', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'), { multiplex: false });
+    await using p = connect<Service>(daemon.uri('svc'), { multiplex: false });
     await expect(p.$with({ timeoutMs: 100 }).sleep(3000, 'plain-timeout')).rejects.toBeInstanceOf(
       TimeoutError,
     );
@@ -180,7 +171,7 @@ describe('timeouts and cancellation', () => {
   it('without multiplexing, calls queued behind a timed-out call are never sent on the dropped connection', async () => {
     runs.delete('behind-timeout');
     runs.delete('behind-timeout-2');
-    await using p = connect<Service>(daemon.uriFor('svc'), { multiplex: false });
+    await using p = connect<Service>(daemon.uri('svc'), { multiplex: false });
     await p.$bind();
     const first = p.$with({ timeoutMs: 150 }).sleep(3000, 'first-times-out');
     const queued = p.sleep(10, 'behind-timeout').catch((e: unknown) => e);
@@ -191,7 +182,7 @@ describe('timeouts and cancellation', () => {
     await delay(200);
     expect(runs.get('behind-timeout')).toBeUndefined();
     // with reconnection, such a call is retried (it provably never went out) and runs once
-    await using r = connect<Service>(daemon.uriFor('svc'), {
+    await using r = connect<Service>(daemon.uri('svc'), {
       multiplex: false,
       reconnect: { initialDelayMs: 20, maxDelayMs: 50, maxWaitMs: 3000 },
     });
@@ -205,7 +196,7 @@ describe('timeouts and cancellation', () => {
   });
 
   it('AbortSignal: aborts a call in progress, and refuses an already aborted signal at once', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'));
+    await using p = connect<Service>(daemon.uri('svc'));
     const ac = new AbortController();
     const pending = p.$with({ signal: ac.signal }).sleep(5000, 'abort-me');
     setTimeout(() => ac.abort(new Error('user pressed stop')), 100);
@@ -227,7 +218,7 @@ describe('timeouts and cancellation', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const { port } = silent.address() as { port: number };
     try {
-      await using p = connect<Service>(`PYRO:svc@127.0.0.1:${port}`, { connectTimeoutMs: 200 });
+      await using p = connectProxy<Service>(`PYRO:svc@127.0.0.1:${port}`, { connectTimeoutMs: 200 });
       const t0 = performance.now();
       const err = await p.add(1, 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(TimeoutError);
@@ -242,9 +233,8 @@ describe('a call never hangs', () => {
   it.each([true, false])(
     'every pending call rejects with ConnectionClosedError naming its method (multiplex %s)',
     async (multiplex) => {
-      const daemon = await Daemon.start();
-      daemon.register(new Service(), 'svc');
-      const p = connect<Service>(daemon.uriFor('svc'), { multiplex });
+      const daemon = await serve({ svc: new Service() });
+      const p = connect<Service>(daemon.uri('svc'), { multiplex });
       await p.$bind();
       const pending = [
         p.sleep(10_000, 'a').catch((e: unknown) => e),
@@ -257,7 +247,7 @@ describe('a call never hangs', () => {
       ];
       await delay(100);
       const t0 = performance.now();
-      await daemon.close({ graceMs: 0 });
+      await daemon.close();
       const results = await Promise.all(pending);
       expect(performance.now() - t0).toBeLessThan(2000);
       const expected = multiplex ? ['sleep', 'idem', null, 'sleep'] : ['sleep', 'idem', 'add', 'sleep'];
@@ -277,15 +267,14 @@ describe('a call never hangs', () => {
 });
 
 describe('remote exceptions', () => {
-  let daemon: Daemon;
+  let daemon: EngineServer;
   beforeAll(async () => {
-    daemon = await Daemon.start();
-    daemon.register(new Service(), 'svc');
+    daemon = await serve({ svc: new Service() });
   });
-  afterAll(() => daemon?.close({ graceMs: 0 }));
+  afterAll(() => daemon?.close());
 
   it('come back as their own class (built-ins) or RemoteError, with the remote stack', async () => {
-    await using p = connect<Service>(daemon.uriFor('svc'));
+    await using p = connect<Service>(daemon.uri('svc'));
     const range = (await p.range('out of range').catch((e: unknown) => e)) as RangeError & {
       remoteTraceback?: string[];
     };
@@ -305,31 +294,36 @@ describe('remote exceptions', () => {
 describe('automatic reconnection', () => {
   it('retries the connect with backoff (not a tight loop) until the daemon is there', async () => {
     let attempts = 0;
-    const flaky: Server = createServer((s) => {
-      attempts++;
-      s.destroy();
-    });
-    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
-    const { port } = flaky.address() as { port: number };
+    // a listener that drops every connection at once
+    const flaky = await transport.listen(
+      {
+        endpoint: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+        framing: { versions: [502], maxMessageSize: 1 << 20 },
+      },
+      (connection) => {
+        attempts++;
+        connection.destroy();
+      },
+    );
+    const { port } = flaky.endpoint as { port: number };
     const p = connect<Service>(`PYRO:svc@127.0.0.1:${port}`, {
       reconnect: { initialDelayMs: 40, maxDelayMs: 200, maxWaitMs: 5000 },
     });
     const call = p.add(20, 22);
     await delay(1000);
-    await new Promise<void>((r) => flaky.close(() => r()));
+    await flaky.close();
     // roughly 40, 80, 160, 200, 200… ms apart: a handful of attempts per second, not hundreds
     expect(attempts).toBeGreaterThanOrEqual(3);
     expect(attempts).toBeLessThanOrEqual(15);
-    const daemon = await Daemon.start({ port });
-    daemon.register(new Service(), 'svc');
+    const daemon = await serve({ svc: new Service() }, { port });
     expect(await call).toBe(42);
     await p.$release();
-    await daemon.close({ graceMs: 0 });
+    await daemon.close();
   });
 
   it('gives up after maxWaitMs with a CommunicationError', async () => {
-    const unused = await Daemon.start();
-    const port = tcpPort(unused);
+    const unused = await serve({});
+    const port = unused.port;
     await unused.close();
     const p = connect<Service>(`PYRO:svc@127.0.0.1:${port}`, {
       reconnect: { initialDelayMs: 20, maxDelayMs: 50, maxWaitMs: 300 },
@@ -338,44 +332,13 @@ describe('automatic reconnection', () => {
     await expect(p.add(1, 1)).rejects.toBeInstanceOf(CommunicationError);
     expect(performance.now() - t0).toBeLessThan(3000);
   });
-
-  it('re-resolves a PYRONAME uri on every reconnect (the object moved)', async () => {
-    const names = new Names();
-    const ns = await Daemon.start();
-    ns.register(names, NAMESERVER_NAME);
-    const first = await Daemon.start();
-    first.register(new Service('first'), 'svc');
-    names.table.set('my.service', first.uriFor('svc').toString());
-    const p = connect<Service>(`PYRONAME:my.service@127.0.0.1:${tcpPort(ns)}`, {
-      reconnect: { initialDelayMs: 20, maxDelayMs: 100, maxWaitMs: 5000 },
-    });
-    try {
-      expect(await p.where()).toBe('first');
-      expect(p.$resolvedUri?.toString()).toBe(first.uriFor('svc').toString());
-      expect(names.lookups).toBe(1);
-      const second = await Daemon.start();
-      second.register(new Service('second'), 'svc');
-      names.table.set('my.service', second.uriFor('svc').toString());
-      await first.close({ graceMs: 0 });
-      expect(await p.where()).toBe('second');
-      expect(p.$resolvedUri?.toString()).toBe(second.uriFor('svc').toString());
-      expect(names.lookups).toBeGreaterThanOrEqual(2);
-      await p.$release();
-      await second.close({ graceMs: 0 });
-    } finally {
-      await p.$release();
-      await ns.close({ graceMs: 0 });
-      await first.close({ graceMs: 0 });
-    }
-  });
 });
 
 describe('retrying calls after a connection loss', () => {
   it('a non-idempotent call in flight is NOT retried; an idempotent one is', async () => {
-    const first = await Daemon.start();
-    const port = tcpPort(first);
-    first.register(new Service('first'), 'svc');
-    const p = connect<Service>(first.uriFor('svc'), {
+    const first = await serve({ svc: new Service('first') });
+    const port = first.port;
+    const p = connect<Service>(first.uri('svc'), {
       reconnect: { initialDelayMs: 30, maxDelayMs: 100, maxWaitMs: 5000 },
       idempotent: ['idem'],
     });
@@ -385,9 +348,8 @@ describe('retrying calls after a connection loss', () => {
     const plain = p.sleep(600, 'once').catch((e: unknown) => e);
     const idem = p.idem(600, 'twice');
     await expect.poll(() => runs.get('once') === 1 && runs.get('twice') === 1, { timeout: 2000 }).toBe(true);
-    await first.close({ graceMs: 0 });
-    const second = await Daemon.start({ port });
-    second.register(new Service('second'), 'svc');
+    await first.close();
+    const second = await serve({ svc: new Service('second') }, { port });
     try {
       const err = await plain;
       expect(err).toBeInstanceOf(ConnectionClosedError);
@@ -399,15 +361,14 @@ describe('retrying calls after a connection loss', () => {
       expect(await p.where()).toBe('second');
     } finally {
       await p.$release();
-      await second.close({ graceMs: 0 });
+      await second.close();
     }
   });
 
   it('calls not yet sent when the connection drops are retried on the new connection', async () => {
-    const first = await Daemon.start();
-    const port = tcpPort(first);
-    first.register(new Service('first'), 'svc');
-    const p = connect<Service>(first.uriFor('svc'), {
+    const first = await serve({ svc: new Service('first') });
+    const port = first.port;
+    const p = connect<Service>(first.uri('svc'), {
       multiplex: false,
       reconnect: { initialDelayMs: 30, maxDelayMs: 100, maxWaitMs: 5000 },
     });
@@ -419,9 +380,8 @@ describe('retrying calls after a connection loss', () => {
     const queued = p.sleep(10, 'queued');
     const queuedAdd = p.add(2, 3);
     await expect.poll(() => runs.get('in-flight'), { timeout: 2000 }).toBe(1);
-    await first.close({ graceMs: 0 });
-    const second = await Daemon.start({ port });
-    second.register(new Service('second'), 'svc');
+    await first.close();
+    const second = await serve({ svc: new Service('second') }, { port });
     try {
       expect(await inflight).toBeInstanceOf(ConnectionClosedError);
       expect(await queued).toBe('queued');
@@ -430,40 +390,37 @@ describe('retrying calls after a connection loss', () => {
       expect(runs.get('in-flight')).toBe(1);
     } finally {
       await p.$release();
-      await second.close({ graceMs: 0 });
+      await second.close();
     }
   });
 
   it('a call made while the daemon is down waits for the reconnect', async () => {
-    const first = await Daemon.start();
-    const port = tcpPort(first);
-    first.register(new Service('first'), 'svc');
-    const p = connect<Service>(first.uriFor('svc'), {
+    const first = await serve({ svc: new Service('first') });
+    const port = first.port;
+    const p = connect<Service>(first.uri('svc'), {
       reconnect: { initialDelayMs: 30, maxDelayMs: 100, maxWaitMs: 5000 },
     });
     expect(await p.where()).toBe('first');
-    await first.close({ graceMs: 0 });
+    await first.close();
     await expect.poll(() => p.$connected, { timeout: 2000 }).toBe(false);
     const call = p.where();
     await delay(300);
-    const second = await Daemon.start({ port });
-    second.register(new Service('second'), 'svc');
+    const second = await serve({ svc: new Service('second') }, { port });
     try {
       expect(await call).toBe('second');
     } finally {
       await p.$release();
-      await second.close({ graceMs: 0 });
+      await second.close();
     }
   });
 
   it('without reconnect nothing is retried', async () => {
-    const first = await Daemon.start();
-    first.register(new Service(), 'svc');
-    const p = connect<Service>(first.uriFor('svc'), { idempotent: ['idem'] });
+    const first = await serve({ svc: new Service() });
+    const p = connect<Service>(first.uri('svc'), { idempotent: ['idem'] });
     await p.$bind();
     const idem = p.idem(5000, 'no-retry').catch((e: unknown) => e);
     await delay(100);
-    await first.close({ graceMs: 0 });
+    await first.close();
     expect(await idem).toBeInstanceOf(ConnectionClosedError);
     await p.$release();
   });

@@ -2,12 +2,14 @@
 // pipelining (every Pyro peer; here `multiplex: false`) a call queued behind a slow one times out or
 // is aborted while it waits, without waiting for its turn and without costing the call on the
 // wire its connection; `$ping` honours its signal; an aborted connect rejects with AbortedError.
-// Both over a Pyro-style connection and a pipelined Cinder one.
+// Both over a Pyro-style connection and a pipelined Cinder one, against a server made of the
+// engine alone over the memory transport (engine-server.ts).
 import { createServer, type Server, type Socket } from 'node:net';
 import { AbortedError, TimeoutError } from '@cinder/core';
-import { connect } from '@cinder/proxy';
+import { expose } from '@cinder/rpc';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Daemon, expose } from '../src/index.js';
+import { connect, type ProxyOptions } from '../src/index.js';
+import { type EngineServer, startEngineServer } from './engine-server.js';
 
 @expose
 class Slow {
@@ -21,16 +23,18 @@ class Slow {
   }
 }
 
-let daemon: Daemon;
+let server: EngineServer;
 let uri: string;
+let over: ProxyOptions;
 
 beforeAll(async () => {
-  daemon = await Daemon.start({ host: '127.0.0.1', port: 0 });
-  uri = daemon.register(new Slow(), 'deadline.slow').toString();
+  server = await startEngineServer({ 'deadline.slow': new Slow() });
+  uri = server.uri('deadline.slow');
+  over = { transport: server.transport };
 });
 
 afterAll(async () => {
-  await daemon?.close();
+  await server?.close();
 });
 
 const SLOW_MS = 1500;
@@ -40,7 +44,7 @@ describe.each([
   ['a pipelined Cinder connection', true],
 ])('over %s', (_label, multiplex) => {
   it('a call with timeoutMs 200 made while another call runs fails after ~200 ms, not after it', async () => {
-    const p = connect<Slow>(uri, { multiplex });
+    const p = connect<Slow>(uri, { ...over, multiplex });
     try {
       await p.$bind();
       const slow = p.sleep(SLOW_MS);
@@ -62,7 +66,7 @@ describe.each([
   });
 
   it('a call aborted at 100 ms while another call runs rejects with AbortedError at once', async () => {
-    const p = connect<Slow>(uri, { multiplex });
+    const p = connect<Slow>(uri, { ...over, multiplex });
     try {
       await p.$bind();
       const slow = p.sleep(SLOW_MS);
@@ -83,7 +87,7 @@ describe.each([
   });
 
   it('$ping honours its signal, also while waiting behind a call', async () => {
-    const p = connect<Slow>(uri, { multiplex });
+    const p = connect<Slow>(uri, { ...over, multiplex });
     try {
       await p.$bind();
       const pre = new AbortController();
