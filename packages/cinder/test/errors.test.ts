@@ -82,12 +82,20 @@ describe("a failed call's stack", () => {
     return await account.withdraw(5);
   }
 
-  it("shows the caller's line, not only Cinder's frames; the remote stack stays in remoteStack", async () => {
-    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+  it("with callerStacks, shows the caller's line, not only Cinder's frames; the remote stack stays in remoteStack", async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000, config: { callerStacks: true } });
     const err = (await placeOrder(account).catch((e: unknown) => e)) as RemoteError;
     expect(err.stack).toMatch(/^RemoteError: InsufficientFunds: cannot withdraw 5\n/);
     expect(err.stack).toMatch(/\n {4}at (async )?placeOrder \(.*errors\.test\.ts:\d+:\d+\)/);
     expect(err.stack).not.toMatch(/decodeError|error-codec/);
+    expect(err.remoteStack).toMatch(/at Account\.withdraw/);
+  });
+
+  it('without callerStacks (the default, free for successful calls), keeps the stack it was made with', async () => {
+    await using account = connect<Account>(uri, { timeoutMs: 5000 });
+    const err = (await placeOrder(account).catch((e: unknown) => e)) as RemoteError;
+    expect(err.stack).toMatch(/^RemoteError: InsufficientFunds: cannot withdraw 5\n/);
+    expect(err.stack).not.toMatch(/placeOrder/);
     expect(err.remoteStack).toMatch(/at Account\.withdraw/);
   });
 });
