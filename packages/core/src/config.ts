@@ -337,6 +337,20 @@ const specs = {
     null,
     'Most calls running at once per connection; others wait.',
   ),
+  maxBufferedOutput: spec(
+    count,
+    8388608,
+    'int',
+    null,
+    'Bytes per connection, each way: output queued for a peer beyond which none of its calls starts and reading pauses until it drains; payload bytes of its calls waiting to run beyond which reading pauses.',
+  ),
+  drainTimeoutMs: spec(
+    durationMs,
+    30000,
+    'int',
+    null,
+    'A peer whose queued output, past maxBufferedOutput, does not shrink for this long is dropped (0 = never).',
+  ),
   multiplex: spec(
     z.boolean(),
     true,

@@ -340,6 +340,8 @@ export class Daemon implements AsyncDisposable {
         framing: {
           maxMessageSize: this.config.maxMessageSize,
           maxInflatedSize: this.config.maxInflatedSize,
+          maxBufferedOutput: this.config.maxBufferedOutput,
+          drainTimeoutMs: this.config.drainTimeoutMs,
           versions: this.options.protocols ?? (this.sharedKey ? [502] : [502, 48]),
           ...(this.sharedKey ? { hmacKey: this.sharedKey.bytes } : {}),
           // Browsers cannot inflate synchronously (the browser build has no zlib), so replies on a

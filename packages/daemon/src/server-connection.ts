@@ -133,6 +133,7 @@ export class ServerConnection implements ConnectionHandler {
       server: daemon.callServer(this, hooks),
       hooks,
       maxConcurrentCalls: daemon.config.maxConcurrentCalls,
+      maxBufferedOutput: daemon.config.maxBufferedOutput,
       ...accepted.handlers,
     });
     return session;

@@ -189,17 +189,19 @@ describe('graceful close', () => {
     const daemon = await Daemon.start();
     const uri = daemon.register(new Greeter(), 'g');
     const p = connect<Greeter>(uri);
-    const inflight = p.wait(400);
+    // The call in flight lasts far longer than the steps below take even on a loaded machine, so
+    // the refused call always arrives while the daemon drains (not after it has closed).
+    const inflight = p.wait(3000);
     await delay(50);
-    const closing = daemon.close({ graceMs: 5000 });
+    const closing = daemon.close({ graceMs: 20_000 });
     await delay(30);
     const refused = await p.hello('draining').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConnectionClosedError);
     expect((refused as Error).message).toMatch(/shutting down/);
-    expect(await inflight).toBe('waited 400');
+    expect(await inflight).toBe('waited 3000');
     await closing;
     await p.$release();
-  });
+  }, 30_000);
 
   it('cuts off calls still running after the grace period; their clients get ConnectionClosedError', async () => {
     const daemon = await Daemon.start();

@@ -108,8 +108,12 @@ export class FrameReader {
    * is poisoned and every later call throws the same error. If `onMessage` throws, the error
    * propagates, the reader stays usable, and frames still buffered are delivered by the next
    * `push` (an empty chunk will do).
+   *
+   * `ready`, when given, is asked before each frame is decoded; false stops delivery likewise
+   * (flow control): the frames left stay as the bytes received — not decoded, not inflated — until
+   * a later `push`. A reader told to wait holds what was read, never what it would decode to.
    */
-  push(chunk: Uint8Array, onMessage: (message: Message) => void): void {
+  push(chunk: Uint8Array, onMessage: (message: Message) => void, ready?: () => boolean): void {
     if (this.#error !== undefined) throw this.#error;
     if (this.#assembly !== null && chunk.length > 0) {
       const assembly = this.#assembly;
@@ -124,6 +128,7 @@ export class FrameReader {
       this.#buffered += chunk.length;
     }
     for (;;) {
+      if (ready !== undefined && !ready()) return;
       let message: Message | null;
       try {
         message = this.#next();
@@ -172,9 +177,14 @@ export class FrameReader {
    * last they are taken in place; any other buffer is taken like a chunk given to `push` (it must
    * not be reused). Then complete frames are handed to `onMessage` as `push` does.
    */
-  commitRead(buffer: Uint8Array, n: number, onMessage: (message: Message) => void): void {
+  commitRead(
+    buffer: Uint8Array,
+    n: number,
+    onMessage: (message: Message) => void,
+    ready?: () => boolean,
+  ): void {
     if (buffer !== this.#target) {
-      this.push(buffer.subarray(0, n), onMessage);
+      this.push(buffer.subarray(0, n), onMessage, ready);
       return;
     }
     this.#target = NO_BYTES;
@@ -182,12 +192,12 @@ export class FrameReader {
     if (this.#targetIsAssembly) {
       this.#assembled += n;
       if (this.#assembled < (this.#assembly as Buffer).length) return;
-      this.push(NO_BYTES, onMessage);
+      this.push(NO_BYTES, onMessage, ready);
       return;
     }
     const start = this.#readSlabUsed;
     this.#readSlabUsed = start + n;
-    this.push(this.#readSlab.subarray(start, start + n), onMessage);
+    this.push(this.#readSlab.subarray(start, start + n), onMessage, ready);
   }
 
   /** The next complete message, or null when more bytes are needed. */

@@ -256,6 +256,8 @@ export class ProxyCore {
     this.framing = {
       maxMessageSize: this.config.maxMessageSize,
       maxInflatedSize: this.config.maxInflatedSize,
+      maxBufferedOutput: this.config.maxBufferedOutput,
+      drainTimeoutMs: this.config.drainTimeoutMs,
       versions: [this.protocol],
       ...(this.sharedKey && this.protocol === 48 ? { hmacKey: this.sharedKey.bytes } : {}),
       ...(this.config.compression ? { compressAbove: 100 } : {}),
@@ -437,6 +439,7 @@ export class ProxyCore {
         session: {
           logger: this.logger,
           maxConcurrentCalls: this.config.maxConcurrentCalls,
+          maxBufferedOutput: this.config.maxBufferedOutput,
           hooks: this.hooks,
           server: { hooks: this.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
           makeStream: (start) => new PullStream(this, start.streamId),

@@ -1,6 +1,7 @@
 // Serving the peer's calls on one connection: in order and one at a time with a Pyro peer (oneway
 // calls aside), side by side up to maxConcurrentCalls with a Cinder peer; back-pressure (reading
-// pauses while too many calls wait, unless only reading can unblock this end); cancellation;
+// pauses while too many calls, or too many bytes of them, wait — unless only reading can unblock
+// this end — and no waiting call starts while the peer leaves our output unread); cancellation;
 // graceful draining; and the reply each call ends with (a value, an exception or a pushed stream).
 import { AbortedError, ConnectionClosedError, ProtocolError } from '@cinder/core';
 import { Flags, type Message } from '@cinder/protocol';
@@ -9,53 +10,81 @@ import { PushStreamReply } from './push-stream.js';
 import { ServedCall } from './served-call.js';
 import { resultMessage } from './served-replies.js';
 import type { Session } from './session.js';
+import { FRAME_OVERHEAD } from './wire-messages.js';
+
+/**
+ * Output sent in answer to the peer (replies, pongs) between two looks at how much of it waits
+ * for the peer: the common small-reply path pays an addition per call, not a socket read.
+ */
+const OUTPUT_LOOK_EVERY = 64 * 1024;
 
 export class IncomingCalls {
   private running = 0; // incoming calls being served
   private readonly serveQueue: Message[] = []; // non-multiplexed incoming calls waiting their turn
-  private readonly backlog: Message[] = []; // multiplexed incoming calls beyond maxConcurrentCalls
+  private readonly backlog: Message[] = []; // incoming calls that may run side by side, waiting for room
+  /** Payload bytes of the calls in serveQueue and backlog (decoded frames: inflated sizes). */
+  private waitingBytes = 0;
+  /** Bytes sent in answer to the peer since the output was last looked at. */
+  private sentSinceLook = 0;
+  /**
+   * More than `maxBuffered` bytes of output wait for the peer: no call starts until they have
+   * drained, and reading pauses (unless this end needs to read on).
+   */
+  private outputFull = false;
+  /** startWaiting() is running (calls that finish inside it do not start others themselves). */
+  private starting = false;
   private serving = false;
   private paused = false;
   private readonly active = new Set<ServedCall>();
   private draining = false;
   private idleWaiters: (() => void)[] = [];
 
+  /**
+   * @param maxBuffered bytes of waiting calls beyond which reading pauses, and bytes of output
+   *   queued for the peer beyond which no call starts until it drains (maxBufferedOutput).
+   */
   constructor(
     private readonly session: Session,
     private readonly maxConcurrent: number,
+    private readonly maxBuffered: number,
   ) {}
 
   onInvoke(message: Message): void {
-    if (this.session.multiplexed) {
-      // Beyond maxConcurrentCalls, calls wait here; reading pauses only when the backlog is long too.
-      // Replies, pings and stream credit keep being read meanwhile, so a served call waiting for a
-      // callback's reply cannot deadlock the connection.
-      if (this.running >= this.maxConcurrent) {
-        this.backlog.push(message);
-        this.maybePause();
-        return;
-      }
+    // In order, one at a time with a Pyro peer (oneway calls aside, which run side by side like
+    // every call of a Cinder peer, up to maxConcurrentCalls). Calls without room wait; replies,
+    // pings and stream credit keep being read meanwhile, so a served call waiting for a callback's
+    // reply cannot deadlock the connection.
+    const ordered = !this.session.multiplexed && (message.flags & Flags.ONEWAY) === 0;
+    if (ordered) {
+      if (this.serving || this.outputFull) this.wait(this.serveQueue, message);
+      else this.serve(message);
+    } else if (this.running >= this.maxConcurrent || this.outputFull || this.backlog.length > 0) {
+      this.wait(this.backlog, message);
+    } else {
       this.serve(message);
-      return;
     }
-    if ((message.flags & Flags.ONEWAY) !== 0) {
-      // oneway calls run side by side even here, so they obey the same limit
-      if (this.running >= this.maxConcurrent) {
-        this.backlog.push(message);
-        this.maybePause();
-        return;
-      }
-      this.serve(message);
-      return;
-    }
-    // In order, one at a time: the next waits until the previous has replied.
-    if (this.serving) {
-      this.serveQueue.push(message);
-      this.maybePause();
-      return;
-    }
-    this.serve(message);
   }
+
+  /** This end sent `bytes` in answer to the peer (a reply, a pong): stop serving if it is not read. */
+  sent(bytes: number): void {
+    this.sentSinceLook += bytes;
+    if (this.sentSinceLook < OUTPUT_LOOK_EVERY || this.outputFull) return;
+    this.sentSinceLook = 0;
+    const connection = this.session.connection;
+    if (connection.bufferedBytes <= this.maxBuffered || this.session.isClosed) return;
+    // The peer does not read what we send. Calls start again once the output has drained; a peer
+    // that never reads is dropped by the connection (drainTimeoutMs).
+    this.outputFull = true;
+    connection.drained().then(this.outputDrained, this.outputDrained);
+    this.maybePause();
+  }
+
+  private readonly outputDrained = (): void => {
+    this.outputFull = false;
+    if (this.session.isClosed) return;
+    this.startWaiting();
+    this.maybeResume();
+  };
 
   /** The caller cancelled call `seq` (a Cinder control message): abort its signal. */
   cancel(seq: number): void {
@@ -70,21 +99,74 @@ export class IncomingCalls {
    * for streams it pushes): then pausing could deadlock, and the backlog grows instead, up to 16
    * times as far. Beyond that the peer is flooding calls while leaving ours unanswered: drop it.
    */
+  private wait(queue: Message[], message: Message): void {
+    queue.push(message);
+    this.waitingBytes += message.payload.length;
+    this.maybePause();
+  }
+
+  private take(queue: Message[]): Message {
+    const message = queue.shift()!;
+    this.waitingBytes -= message.payload.length;
+    return message;
+  }
+
+  /**
+   * Stops reading while the peer does not read our output, or the backlog of waiting calls is long
+   * or holds more than `maxBuffered` bytes (a compressed call of 1 KB decodes to up to 1 MB) —
+   * unless this end waits for something only reading can bring (replies to its own calls, e.g.
+   * callbacks made by running calls, or credit for streams it pushes): then pausing could deadlock,
+   * and the backlog grows instead, up to 16 times as far. Beyond that the peer is flooding calls
+   * while leaving ours unanswered: drop it.
+   */
   private maybePause(): void {
+    if (this.paused) return;
     const session = this.session;
     const waiting = this.backlog.length + this.serveQueue.length;
     const threshold = Math.max(4 * this.maxConcurrent, 256);
-    if (this.paused || waiting < threshold) return;
+    if (!this.outputFull && waiting < threshold && this.waitingBytes < this.maxBuffered) return;
     const ours = session.calls.pending.size + session.streams.producing;
     if (ours === 0) {
       this.paused = true;
       session.connection.pause();
-    } else if (waiting >= 16 * threshold) {
+    } else if (waiting >= 16 * threshold || this.waitingBytes >= 16 * this.maxBuffered) {
       session.fail(
         new ProtocolError(
-          `too many calls waiting (${waiting}) while this peer leaves ${ours} of ours unanswered`,
+          `too many calls waiting (${waiting}, ${this.waitingBytes} bytes) while this peer leaves ${ours} of ours unanswered`,
         ),
       );
+    }
+  }
+
+  private maybeResume(): void {
+    if (
+      this.paused &&
+      !this.outputFull &&
+      this.backlog.length + this.serveQueue.length < Math.max(2 * this.maxConcurrent, 128) &&
+      this.waitingBytes <= this.maxBuffered / 2
+    )
+      this.resumeReading();
+  }
+
+  /**
+   * Starts the waiting calls there is room for: backlog calls up to maxConcurrentCalls, the next
+   * ordered call when none runs — none while the output is full (`sent`): calls already read
+   * must not go on adding replies to an output nobody reads (1,000 waiting calls × 1 MB replies
+   * would be 1 GB). What one connection's output holds is so bounded by `maxBuffered` plus the
+   * replies of the calls running when it filled (at most maxConcurrentCalls).
+   */
+  private startWaiting(): void {
+    if (this.starting) return;
+    const session = this.session;
+    this.starting = true;
+    try {
+      while (!this.outputFull && !session.isClosed) {
+        if (this.backlog.length > 0 && this.running < this.maxConcurrent) this.serve(this.take(this.backlog));
+        else if (!this.serving && this.serveQueue.length > 0) this.serve(this.take(this.serveQueue));
+        else return;
+      }
+    } finally {
+      this.starting = false;
     }
   }
 
@@ -164,16 +246,9 @@ export class IncomingCalls {
         session.streams.push(served, value.iterator).catch((err: unknown) => session.fail(err as Error));
       else this.reply(served, error, value);
     }
-    if (this.backlog.length > 0 && this.running < this.maxConcurrent && !session.isClosed) {
-      this.serve(this.backlog.shift()!);
-    }
-    if (this.paused && this.backlog.length + this.serveQueue.length < Math.max(2 * this.maxConcurrent, 128))
-      this.resumeReading();
-    if (served.ordered) {
-      this.serving = false;
-      const next = this.serveQueue.shift();
-      if (next) this.serve(next);
-    }
+    if (served.ordered) this.serving = false;
+    this.startWaiting();
+    this.maybeResume();
   }
 
   /** Sends the RESULT for a served call (value or exception), in the request's serializer. */
@@ -188,6 +263,11 @@ export class IncomingCalls {
     );
     try {
       session.out(message);
+      this.sent(
+        FRAME_OVERHEAD +
+          message.payload.length +
+          (message.payloadTail === undefined ? 0 : tailBytes(message.payloadTail)),
+      );
     } catch (err) {
       session.logger.debug({ err, conn: session.connection.id }, 'could not send a reply');
     }
@@ -197,10 +277,18 @@ export class IncomingCalls {
   closeAll(): void {
     this.serveQueue.length = 0;
     this.backlog.length = 0;
+    this.waitingBytes = 0;
+    this.outputFull = false;
     if (this.active.size > 0) {
       const reason = new ConnectionClosedError('the caller disconnected');
       for (const ctx of this.active) ctx.abort(reason);
       this.active.clear();
     }
   }
+}
+
+function tailBytes(tail: readonly Uint8Array[]): number {
+  let n = 0;
+  for (const part of tail) n += part.length;
+  return n;
 }

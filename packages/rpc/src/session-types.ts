@@ -61,6 +61,12 @@ export interface SessionInit {
   hooks?: CodecHooks;
   /** Incoming calls served at once before reading pauses (multiplexed connections). */
   maxConcurrentCalls?: number;
+  /**
+   * Bytes of incoming calls that may wait to be served before reading pauses, and bytes of output
+   * queued for the peer beyond which no waiting call starts: the connection's maxBufferedOutput
+   * (default 8 MiB).
+   */
+  maxBufferedOutput?: number;
   /** Handshake messages (CONNECT, CONNECTOK, CONNECTFAIL) go here. */
   onControl?(message: Message): void;
   /** An incoming message the session cannot handle (unknown serializer id…): the owner decides. */

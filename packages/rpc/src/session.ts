@@ -24,7 +24,7 @@ import type {
   SerializerLookup,
   SessionInit,
 } from './session-types.js';
-import { controlMessage, pongFor } from './wire-messages.js';
+import { controlMessage, FRAME_OVERHEAD, pongFor } from './wire-messages.js';
 
 /** One connection's RPC state, for either end. */
 export class Session {
@@ -68,7 +68,11 @@ export class Session {
     this.hooks = init.hooks;
     this.makeStream = init.makeStream ? (start) => init.makeStream!(start) : undefined;
     this.calls = new OutgoingCalls(this);
-    this.serving = new IncomingCalls(this, init.maxConcurrentCalls ?? 256);
+    this.serving = new IncomingCalls(
+      this,
+      init.maxConcurrentCalls ?? 256,
+      init.maxBufferedOutput ?? 8 * 1024 * 1024,
+    );
     this.streams = new PushedStreams(this);
     this.connection.setHandler(this);
   }
@@ -226,7 +230,9 @@ export class Session {
       return;
     }
     if (this.calls.onPong(message)) return;
-    this.out(pongFor(message));
+    const pong = pongFor(message);
+    this.out(pong);
+    this.serving.sent(FRAME_OVERHEAD + pong.payload.length);
   }
 
   /** @internal an incoming message the session cannot handle: the owner decides, else it fails. */

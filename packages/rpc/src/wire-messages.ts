@@ -86,3 +86,6 @@ export function invokeMessage(
     payloadTail,
   };
 }
+
+/** What a frame costs in the output beyond its payload (header, correlation id, an annotation). */
+export const FRAME_OVERHEAD = 64;

@@ -17,6 +17,8 @@ export type LimitName =
   | 'maxDecodeItems'
   | 'maxInflatedSize'
   | 'maxConcurrentCalls'
+  | 'maxBufferedOutput'
+  | 'drainTimeoutMs'
   | 'idleTimeoutMs';
 
 export interface LimitSpec {
@@ -133,6 +135,26 @@ export const securityLimits = {
       'no error: further calls wait; when 4x the limit (at least 256) wait, the daemon stops reading the connection and TCP pushes back on the client; while it awaits replies from that client (callbacks) it cannot pause, and drops the connection at 16 times that',
     description:
       'calls of one connection running at once (pipelined calls, and oneway calls on any connection)',
+  },
+  maxBufferedOutput: {
+    name: 'maxBufferedOutput',
+    default: defaults.maxBufferedOutput,
+    unit: 'bytes',
+    zero: 'not allowed',
+    enforcedBy: '@cinder/rpc (session), @cinder/transport',
+    onExceeded:
+      'no error: past this much output queued for a peer none of its calls starts and reading pauses until it drains (replies to our own calls are still read); past this many payload bytes of its calls waiting to run reading pauses too. One connection holds at most this plus the replies of the calls running when it filled',
+    description: 'bytes per connection, each way: output queued for the peer, and calls waiting to run',
+  },
+  drainTimeoutMs: {
+    name: 'drainTimeoutMs',
+    default: defaults.drainTimeoutMs,
+    unit: 'milliseconds',
+    zero: 'no limit',
+    enforcedBy: '@cinder/transport',
+    onExceeded:
+      'the connection is destroyed with TimeoutError (its pending calls fail with ConnectionClosedError)',
+    description: 'time the output queued past maxBufferedOutput may go without shrinking',
   },
   idleTimeoutMs: {
     name: 'idleTimeoutMs',

@@ -23,6 +23,8 @@ const names: LimitName[] = [
   'maxDecodeItems',
   'maxInflatedSize',
   'maxConcurrentCalls',
+  'maxBufferedOutput',
+  'drainTimeoutMs',
   'idleTimeoutMs',
 ];
 

@@ -98,6 +98,7 @@ const SLAB_FRAME_LIMIT = 16 * 1024;
 /** Room the slab must have before a frame is encoded into it: a small payload, header and annotations. */
 const SLAB_FRAME_ROOM = 20 * 1024;
 const EMPTY_SLAB = Buffer.alloc(0);
+const NO_BYTES = new Uint8Array(0);
 /**
  * A connection's first write slab is this small and cut from Node's shared pool: one that only
  * answers a handshake and a call or two never gets a 64 KiB slab of its own (external memory that
@@ -125,21 +126,23 @@ export class SocketConnection implements Connection {
   readonly #directReads: DirectReads | null;
   #paused = false;
   /**
-   * Reading is held because the peer does not read what we send: past `maxBufferedOutput` bytes
-   * queued, nothing more is read (so nothing more is dispatched) until the output drains.
+   * Watches a peer that does not read: while more than `maxBufferedOutput` bytes wait for it, its
+   * queued output must shrink every `drainTimeoutMs`, or the connection is destroyed. (What stops
+   * a peer from making us queue more is the RPC session: it serves no more of the peer's calls
+   * while the output is that full. Reading goes on, so replies to our own calls still arrive and
+   * two peers that both send more than they read do not deadlock.) Looked at only when output
+   * grew by a large frame or a full write slab.
    */
-  #outPaused = false;
-  /**
-   * Output may have grown past the bound since the last look: set when a large frame is written or
-   * a write slab fills, so the common small-reply path pays one boolean test per message.
-   */
-  #outputGrew = false;
   #drainTimer: NodeJS.Timeout | undefined;
   #drainSeen = 0;
   readonly #maxBufferedOutput: number;
   readonly #drainTimeoutMs: number;
-  /** What arrived in the chunk being parsed after pause(): messages, or a framing error last. */
-  #backlog: Array<Message | Error> | null = null;
+  /**
+   * A framing error met while reading was held, delivered on resume. Frames read while reading is
+   * held stay undecoded in the frame reader (it asks #ready before each one): a held connection
+   * keeps the bytes it read, never what they would inflate or decode to.
+   */
+  #heldError: Error | null = null;
   /** A framing error was reported: further bytes are read (to see the peer's FIN) and dropped. */
   #failed = false;
   /** The socket is corked until the end of this tick (a large frame was written). */
@@ -294,10 +297,10 @@ export class SocketConnection implements Connection {
       this.#corked = true;
       socket.cork();
     }
-    this.#outputGrew = true;
     this.#writeSlab();
     let ok = true;
     for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
+    if (this.#drainTimer === undefined) this.#watchOutput();
     return ok;
   }
 
@@ -318,8 +321,8 @@ export class SocketConnection implements Connection {
   }
 
   #newSlab(atLeast: number): void {
-    this.#outputGrew = true;
     this.#writeSlab();
+    if (this.#drainTimer === undefined) this.#watchOutput();
     this.#slab =
       this.#slab === EMPTY_SLAB && atLeast <= FIRST_SLAB_SIZE
         ? Buffer.allocUnsafe(FIRST_SLAB_SIZE)
@@ -350,48 +353,42 @@ export class SocketConnection implements Connection {
 
   /** Delivers what was held and reads on, unless reading is (still, or again) held. */
   #continue(): void {
-    if (this.#paused || this.#outPaused) return;
-    const backlog = this.#backlog;
-    if (backlog) {
-      this.#backlog = null;
-      for (let i = 0; i < backlog.length; i++) {
-        if (this.#paused || this.#outPaused) {
-          // Paused again by the handler: keep the rest for the next resume(). No I/O can have
-          // happened inside this loop, so nothing newer was queued meanwhile.
-          this.#backlog = backlog.slice(i);
-          return;
-        }
-        if (this.#state !== OPEN) return;
-        this.#dispatch(backlog[i] as Message | Error);
+    if (this.#paused || this.#state !== OPEN) return;
+    if (!this.#failed && this.#reader.buffered > 0) {
+      // The frames read while held (the reader stops again if the handler pauses).
+      try {
+        this.#reader.push(NO_BYTES, this.#onMessage, this.#ready);
+      } catch (err) {
+        this.#onFramingError(err);
       }
+      if (this.#paused || this.#state !== OPEN) return;
     }
-    if (!this.#paused && !this.#outPaused && this.#reading && this.#state === OPEN) this.#socket.resume();
+    const error = this.#heldError;
+    if (error !== null) {
+      this.#heldError = null;
+      this.#dispatch(error);
+      if (this.#paused || this.#state !== OPEN) return;
+    }
+    if (this.#reading) this.#socket.resume();
   }
 
-  /**
-   * True (and reading held) when more than `maxBufferedOutput` bytes wait for the peer: it sends
-   * but does not read. Reading resumes on 'drain'; a peer whose output makes no progress for
-   * `drainTimeoutMs` is dropped.
-   */
-  #outputFull(): boolean {
-    if (this.#outPaused) return true;
-    const queued = this.#socket.writableLength + (this.#slabPos - this.#slabStart);
-    if (queued <= this.#maxBufferedOutput) {
-      this.#outputGrew = false;
-      return false;
-    }
-    this.#outPaused = true;
-    this.#socket.pause();
-    if (this.#drainTimeoutMs > 0) {
-      this.#drainSeen = queued;
-      this.#drainTimer = setInterval(this.#checkDrain, this.#drainTimeoutMs);
-      this.#drainTimer.unref();
-    }
-    return true;
+  /** Starts watching the output if more than `maxBufferedOutput` bytes wait for the peer. */
+  #watchOutput(): void {
+    if (this.#drainTimeoutMs <= 0) return;
+    const queued = this.#socket.writableLength;
+    if (queued <= this.#maxBufferedOutput) return;
+    this.#drainSeen = queued;
+    this.#drainTimer = setInterval(this.#checkDrain, this.#drainTimeoutMs);
+    this.#drainTimer.unref();
   }
 
   readonly #checkDrain = (): void => {
     const queued = this.#socket.writableLength;
+    if (queued <= this.#maxBufferedOutput) {
+      clearInterval(this.#drainTimer);
+      this.#drainTimer = undefined;
+      return;
+    }
     if (queued < this.#drainSeen) {
       this.#drainSeen = queued;
       return;
@@ -403,19 +400,11 @@ export class SocketConnection implements Connection {
     );
   };
 
-  #outputDrained(): void {
-    if (!this.#outPaused) return;
-    this.#outPaused = false;
-    if (this.#drainTimer !== undefined) clearInterval(this.#drainTimer);
-    this.#drainTimer = undefined;
-    this.#continue();
-  }
-
   close(options?: CallOptions): Promise<void> {
     if (this.#state === CLOSED) return Promise.resolve();
     if (this.#state === OPEN) {
       this.#state = CLOSING;
-      this.#backlog = null;
+      this.#heldError = null;
       this.#flush();
       this.#socket.end();
       // Keep reading (and dropping) so the peer's FIN is seen and the socket can close.
@@ -438,7 +427,7 @@ export class SocketConnection implements Connection {
     if (this.#state === CLOSED) return;
     if (error && !this.#closeError) this.#closeError = error;
     this.#state = CLOSING;
-    this.#backlog = null;
+    this.#heldError = null;
     this.#socket.destroy();
   }
 
@@ -468,7 +457,7 @@ export class SocketConnection implements Connection {
   readonly #onData = (chunk: Buffer): void => {
     if (this.#failed || this.#state !== OPEN) return;
     try {
-      this.#reader.push(chunk, this.#onMessage);
+      this.#reader.push(chunk, this.#onMessage, this.#ready);
     } catch (err) {
       this.#onFramingError(err);
     }
@@ -477,7 +466,7 @@ export class SocketConnection implements Connection {
   readonly #onRead = (buffer: Uint8Array, n: number): void => {
     if (this.#failed || this.#state !== OPEN) return;
     try {
-      this.#reader.commitRead(buffer, n, this.#onMessage);
+      this.#reader.commitRead(buffer, n, this.#onMessage, this.#ready);
     } catch (err) {
       this.#onFramingError(err);
     }
@@ -488,15 +477,17 @@ export class SocketConnection implements Connection {
     // The version may be known even though the frame is bad: the answer should speak it.
     if (!this.#versionKnown) this.#learnVersion();
     const error = err instanceof Error ? err : new ProtocolError(String(err));
-    if (this.#paused || this.#outPaused) (this.#backlog ??= []).push(error);
+    if (this.#paused) this.#heldError = error;
     else this.#dispatch(error);
   }
+
+  /** Asked before each frame is decoded: while reading is held the reader keeps the rest undecoded. */
+  readonly #ready = (): boolean => this.#state === OPEN && !this.#paused;
 
   readonly #onMessage = (message: Message): void => {
     if (this.#state !== OPEN) return;
     if (!this.#versionKnown) this.#learnVersion();
-    if (this.#paused || (this.#outputGrew && this.#outputFull())) (this.#backlog ??= []).push(message);
-    else this.#dispatch(message);
+    this.#dispatch(message);
   };
 
   #learnVersion(): void {
@@ -530,7 +521,10 @@ export class SocketConnection implements Connection {
   };
 
   readonly #onDrain = (): void => {
-    this.#outputDrained();
+    if (this.#drainTimer !== undefined) {
+      clearInterval(this.#drainTimer);
+      this.#drainTimer = undefined;
+    }
     const drain = this.#drain;
     if (drain) {
       this.#drain = null;
@@ -541,7 +535,7 @@ export class SocketConnection implements Connection {
   readonly #onSocketClose = (): void => {
     this.#state = CLOSED;
     if (this.#drainTimer !== undefined) clearInterval(this.#drainTimer);
-    this.#backlog = null;
+    this.#heldError = null;
     const drain = this.#drain;
     if (drain) {
       this.#drain = null;

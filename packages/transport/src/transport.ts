@@ -26,12 +26,12 @@ export interface FramingOptions {
   /** zlib-compress payloads larger than this many bytes (0 or absent: never compress). */
   compressAbove?: number | undefined;
   /**
-   * Bytes queued for the peer beyond which nothing more is read from it (so nothing more is
-   * dispatched) until the output drains: a peer that sends but does not read cannot make us
-   * buffer without bound. Default 8 MiB.
+   * Bytes queued for a peer beyond which its progress is watched: while more than this waits, the
+   * queue must shrink every `drainTimeoutMs` or the connection is destroyed. (The RPC session
+   * serves no more of the peer's calls past the same bound.) Default 8 MiB.
    */
   maxBufferedOutput?: number | undefined;
-  /** While reading is held so, a peer whose queued output makes no progress for this long is dropped. Default 30 s (0 = never). */
+  /** A peer whose output, queued past `maxBufferedOutput`, makes no progress for this long is dropped. Default 30 s (0 = never). */
   drainTimeoutMs?: number | undefined;
 }
 
