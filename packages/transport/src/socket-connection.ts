@@ -216,19 +216,7 @@ export class SocketConnection implements Connection {
   }
 
   peerCertificate(): PeerCertificate | null {
-    const tls = this.#socket as Partial<TLSSocket>;
-    if (typeof tls.getPeerCertificate !== 'function') return null;
-    const cert = tls.getPeerCertificate(false);
-    if (!cert?.raw) return null;
-    return {
-      subject: { ...cert.subject },
-      issuer: { ...cert.issuer },
-      serialNumber: cert.serialNumber,
-      fingerprint256: cert.fingerprint256,
-      validFrom: cert.valid_from,
-      validTo: cert.valid_to,
-      raw: new Uint8Array(cert.raw.buffer, cert.raw.byteOffset, cert.raw.byteLength),
-    };
+    return peerCertificateOf(this.#socket);
   }
 
   setHandler(handler: ConnectionHandler): void {
@@ -555,4 +543,21 @@ export class SocketConnection implements Connection {
       this.#logger.error({ err, conn: this.id }, 'connection onClose handler threw');
     }
   }
+}
+
+/** The certificate a TLS peer presented (null on a plain socket, or when it presented none). */
+export function peerCertificateOf(socket: Socket | undefined): PeerCertificate | null {
+  const tls = socket as Partial<TLSSocket> | undefined;
+  if (typeof tls?.getPeerCertificate !== 'function') return null;
+  const cert = tls.getPeerCertificate(false);
+  if (!cert?.raw) return null;
+  return {
+    subject: { ...cert.subject },
+    issuer: { ...cert.issuer },
+    serialNumber: cert.serialNumber,
+    fingerprint256: cert.fingerprint256,
+    validFrom: cert.valid_from,
+    validTo: cert.valid_to,
+    raw: new Uint8Array(cert.raw.buffer, cert.raw.byteOffset, cert.raw.byteLength),
+  };
 }

@@ -7,7 +7,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import {
   abortError,
   CommunicationError,
@@ -20,18 +19,11 @@ import {
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { checkEndpoint, formatEndpoint, formatHostPort } from './address.js';
 import { type MessageChannel, MessageConnection } from './message-connection.js';
-import { checkFraming } from './socket-connection.js';
+import { checkFraming, peerCertificateOf } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './stream-transport.js';
 import type { TlsClientOptions, TlsServerOptions } from './tls-transport.js';
-import type {
-  Connection,
-  Endpoint,
-  Listener,
-  ListenOptions,
-  PeerCertificate,
-  Transport,
-} from './transport.js';
+import type { Connection, Endpoint, Listener, ListenOptions, Transport } from './transport.js';
 
 export interface WebSocketTransportInit {
   /** Path of the WebSocket endpoint on the HTTP server (default `/`). */
@@ -66,22 +58,6 @@ function loadWs(): Promise<WsModule> {
 
 /** Room for the WebSocket framing over the largest Pyro frame, and several small frames per message. */
 const MESSAGE_SLACK = 1024 * 1024;
-
-function peerCertificateOf(socket: Socket | undefined): PeerCertificate | null {
-  const tls = socket as Partial<TLSSocket> | undefined;
-  if (typeof tls?.getPeerCertificate !== 'function') return null;
-  const cert = tls.getPeerCertificate(false);
-  if (!cert?.raw) return null;
-  return {
-    subject: { ...cert.subject },
-    issuer: { ...cert.issuer },
-    serialNumber: cert.serialNumber,
-    fingerprint256: cert.fingerprint256,
-    validFrom: cert.valid_from,
-    validTo: cert.valid_to,
-    raw: new Uint8Array(cert.raw.buffer, cert.raw.byteOffset, cert.raw.byteLength),
-  };
-}
 
 /** Wires a `ws` socket to a MessageConnection. Reading waits for the connection's handler. */
 function attach(ws: WebSocket, connection: MessageConnection, raw: Socket | undefined): void {
