@@ -2,20 +2,27 @@
 // in, the A/B ratios taken within each round, the table and A/B block, the command line, and that
 // the other build's processes load the other build's facade.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BenchError } from '../src/errors.js';
-import { parseCli } from '../src/main.js';
+import type { BenchJson } from '../src/index.js';
+import { parseCli, parseDeadline } from '../src/main.js';
 import { computeResults, type RunMeta, renderComparison, renderTable } from '../src/report.js';
-import { type BenchOutcome, orderJobs, type RunRecord, roundSchedule } from '../src/runner.js';
+import { type BenchOutcome, orderJobs, type RunRecord, roundFits, roundSchedule } from '../src/runner.js';
 import type { ScenarioId } from '../src/scenarios.js';
 import type { SystemId } from '../src/system.js';
 import { cinderFromSpec, cinderSpec, cinderSystem, loadCinder } from '../src/systems/cinder.js';
 
+const mainFile = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bench-compare-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopAllChildren();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const meta: RunMeta = {
   date: '2026-01-01T00:00:00.000Z',
@@ -90,7 +97,7 @@ const run = (system: SystemId, serializer: string, round: number, seconds: numbe
 });
 
 function outcome(runs: RunRecord[]): BenchOutcome {
-  return { runs, rss: [], skipped: [], failed: [], versions: {} };
+  return { runs, rss: [], skipped: [], failed: [], versions: {}, roundsDone: 3 };
 }
 
 describe('A/B ratios', () => {
@@ -238,5 +245,44 @@ describe('--cinder-from', () => {
       ['register', 'bench', 'function'],
       ['close', { graceMs: 500 }],
     ]);
+  });
+});
+
+describe('time limit (--until, --budget)', () => {
+  const now = Date.UTC(2026, 11, 6, 22, 50, 0);
+
+  it('reads HH:MM as the next such time in UTC, and minutes from now', () => {
+    expect(parseDeadline('23:27', undefined, now)).toBe(Date.UTC(2026, 11, 6, 23, 27));
+    expect(parseDeadline('0:10', undefined, now)).toBe(Date.UTC(2026, 11, 7, 0, 10));
+    expect(parseDeadline('22:50', undefined, now)).toBe(Date.UTC(2026, 11, 7, 22, 50));
+    expect(parseDeadline(undefined, '2.5', now)).toBe(now + 150_000);
+    expect(parseDeadline(undefined, undefined, now)).toBeUndefined();
+    expect(() => parseDeadline('24:00', undefined, now)).toThrow(/HH:MM/);
+    expect(() => parseDeadline(undefined, '0', now)).toThrow(/minutes/);
+    expect(() => parseDeadline('23:00', '5', now)).toThrow(/one of them/);
+    const cli = parseCli(['--until', '23:27'], now);
+    expect(cli !== 'help' && cli.deadline).toBe(Date.UTC(2026, 11, 6, 23, 27));
+  });
+
+  it('starts a round only if one as long as the longest so far ends in time', () => {
+    expect(roundFits(now, [60_000], undefined)).toBe(true);
+    expect(roundFits(now, [], now)).toBe(true);
+    expect(roundFits(now, [60_000, 90_000], now + 90_000)).toBe(true);
+    expect(roundFits(now, [60_000, 90_000], now + 89_999)).toBe(false);
+  });
+
+  it('stops a real run after the round in progress when the next would not fit', {
+    timeout: 60_000,
+  }, async () => {
+    const jsonFile = join(dir, 'budget.json');
+    const args = ['--quick', '--only', 'calls', '--system', 'raw', '--transport', 'tcp', '--runs', '3'];
+    const child = startChild(mainFile, [...args, '--budget', '0.001', '--json', jsonFile]);
+    expect(await child.exited, child.stderr()).toBe(0);
+    expect(child.stderr()).toMatch(/stopping after 1 of 3 rounds/);
+    const out = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchJson;
+    expect(out.meta.runs).toBe(1);
+    expect(out.meta.notes[0]).toMatch(/^1 of the 3 rounds asked for/);
+    const calls = out.results.find((e) => e.scenario === 'calls_per_s')!;
+    expect(calls.rounds).toEqual([0]);
   });
 });
