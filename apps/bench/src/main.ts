@@ -50,7 +50,7 @@ const USAGE = `Usage: pnpm bench -- [options]
   --runs <n>              rounds (default 3, 1 with --quick): each round measures every system
                           once, with a fresh process pair, in alternating order; figures are
                           medians over the rounds, with min-max, and ratios are taken per round
-  --until <HH:MM>         time limit (UTC, the next such time): start no round that would end
+  --until <HH:MM>         time limit (UTC, nearest such time): start no round that would end
                           after it, judging by the longest round so far (the first always runs);
                           the report covers the rounds done
   --budget <minutes>      the same, as minutes from the start
@@ -160,7 +160,10 @@ export function parseCli(argv: readonly string[], now = Date.now()): Cli | 'help
   };
 }
 
-/** `--until HH:MM` (UTC, the next time it is that time) or `--budget MINUTES` from `now`: epoch ms. */
+/**
+ * `--until HH:MM` (UTC, the occurrence nearest to `now`, so one just passed means "no more rounds")
+ * or `--budget MINUTES` from `now`: epoch ms.
+ */
 export function parseDeadline(
   until: string | undefined,
   budget: string | undefined,
@@ -181,7 +184,10 @@ export function parseDeadline(
   if (!m) throw new BenchError('USAGE', `--until: expected HH:MM (UTC), got "${until}"`);
   const day = new Date(now);
   let at = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), Number(m[1]), Number(m[2]));
-  if (at <= now) at += 86_400_000;
+  // the occurrence nearest to now: 00:10 late in the evening is tomorrow's, and a time that has
+  // just passed stays passed (one round, not a day's worth)
+  if (at - now > 43_200_000) at -= 86_400_000;
+  else if (now - at > 43_200_000) at += 86_400_000;
   return at;
 }
 

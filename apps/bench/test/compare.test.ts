@@ -251,10 +251,15 @@ describe('--cinder-from', () => {
 describe('time limit (--until, --budget)', () => {
   const now = Date.UTC(2026, 11, 6, 22, 50, 0);
 
-  it('reads HH:MM as the next such time in UTC, and minutes from now', () => {
+  it('reads HH:MM as the nearest such time in UTC, and minutes from now', () => {
     expect(parseDeadline('23:27', undefined, now)).toBe(Date.UTC(2026, 11, 6, 23, 27));
     expect(parseDeadline('0:10', undefined, now)).toBe(Date.UTC(2026, 11, 7, 0, 10));
-    expect(parseDeadline('22:50', undefined, now)).toBe(Date.UTC(2026, 11, 7, 22, 50));
+    // a time just passed stays passed: the run does one round, not a day's worth
+    expect(parseDeadline('22:40', undefined, now)).toBe(Date.UTC(2026, 11, 6, 22, 40));
+    expect(parseDeadline('22:50', undefined, now)).toBe(now);
+    expect(parseDeadline('23:00', undefined, Date.UTC(2026, 11, 7, 0, 30))).toBe(
+      Date.UTC(2026, 11, 6, 23, 0),
+    );
     expect(parseDeadline(undefined, '2.5', now)).toBe(now + 150_000);
     expect(parseDeadline(undefined, undefined, now)).toBeUndefined();
     expect(() => parseDeadline('24:00', undefined, now)).toThrow(/HH:MM/);
