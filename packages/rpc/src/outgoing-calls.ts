@@ -171,7 +171,17 @@ export class OutgoingCalls {
       return RESOLVED;
     }
     const promise = new Promise<unknown>(capture);
-    const p = new OutCall(this, call.method, serializer, options, deadline, flags, correlationId, payload, tail);
+    const p = new OutCall(
+      this,
+      call.method,
+      serializer,
+      options,
+      deadline,
+      flags,
+      correlationId,
+      payload,
+      tail,
+    );
     try {
       if (!this.watch(p)) return promise;
       if (!session.multiplexed && this.busy) this.sendQueue.push(p);
