@@ -18,7 +18,14 @@ import {
   renderComparison,
   renderTable,
 } from '../src/report.js';
-import { type BenchOutcome, orderJobs, type RunRecord, roundFits, roundSchedule } from '../src/runner.js';
+import {
+  type BenchOutcome,
+  orderJobs,
+  type RunRecord,
+  roundFits,
+  roundSchedule,
+  serializerChosen,
+} from '../src/runner.js';
 import type { ScenarioId } from '../src/scenarios.js';
 import type { SystemId } from '../src/system.js';
 import { cinderFromSpec, cinderSpec, cinderSystem, loadCinder } from '../src/systems/cinder.js';
@@ -324,5 +331,28 @@ describe('time limit (--until, --budget)', () => {
     expect(out.meta.notes[0]).toMatch(/^1 of the 3 rounds asked for/);
     const calls = out.results.find((e) => e.scenario === 'calls_per_s')!;
     expect(calls.rounds).toEqual([0]);
+  });
+});
+
+describe('--serializer system:serializer', () => {
+  it('adds a serializer for one system only (cinder:x for both builds of Cinder)', () => {
+    const chosen = ['cbor', 'msgpack', 'pyro4:marshal', 'cinder:json'];
+    expect(serializerChosen(chosen, 'pyro4', 'marshal')).toBe(true);
+    expect(serializerChosen(chosen, 'cinder', 'marshal')).toBe(false);
+    expect(serializerChosen(chosen, 'pyro4', 'msgpack')).toBe(true);
+    expect(serializerChosen(chosen, 'pyro4', 'json')).toBe(false);
+    expect(serializerChosen(chosen, 'cinder', 'json')).toBe(true);
+    expect(serializerChosen(chosen, 'cinder_b', 'json')).toBe(true);
+    expect(serializerChosen(chosen, 'raw', 'none')).toBe(true);
+    expect(serializerChosen(null, 'cinder', 'serpent')).toBe(true);
+  });
+
+  it('checks both halves on the command line', () => {
+    const cli = parseCli(['--serializer', 'cbor,msgpack,pyro4:marshal']);
+    expect(cli !== 'help' && cli.serializers).toEqual(['cbor', 'msgpack', 'pyro4:marshal']);
+    expect(() => parseCli(['--serializer', 'pyro4:cbor'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'nope:marshal'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'raw:none'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'cobr'])).toThrow(/unknown "cobr"/);
   });
 });
