@@ -44,7 +44,8 @@ const USAGE = `Usage: pnpm bench -- [options]
   --quick                 about a minute: fewer iterations, 1 round instead of 3
   --only <list>           scenarios (comma-separated): ${scenarioIds.join(', ')};
                           figure names and "latency", "pipelined" work too
-  --serializer <list>     ${allSerializers.join(', ')} (raw and grpc-js always run "none")
+  --serializer <list>     ${allSerializers.join(', ')} (raw and grpc-js always run "none");
+                          system:serializer for one system only, e.g. pyro4:marshal
   --transport <list>      ${transportIds.join(', ')} (default: all)
   --system <list>         ${allSystems.map((s) => s.id).join(', ')} (default: all)
   --runs <n>              rounds (default 3, 1 with --quick): each round measures every system
@@ -148,7 +149,7 @@ export function parseCli(argv: readonly string[], now = Date.now()): Cli | 'help
     mode,
     runs,
     scenarios: scenarioIds.filter((id) => chosen.has(id)),
-    serializers: pick('serializer', words(values.serializer), allSerializers) ?? null,
+    serializers: pickSerializers(words(values.serializer)),
     transports: pick('transport', words(values.transport), transportIds) ?? [...transportIds],
     // the other build goes right after this checkout's Cinder, whatever --system chose besides
     systems: cinderFrom ? [...picked, cinderFromSpec(cinderFrom.dir, cinderFrom.label)] : picked,
@@ -189,6 +190,35 @@ export function parseDeadline(
   if (at - now > 43_200_000) at -= 86_400_000;
   else if (now - at > 43_200_000) at += 86_400_000;
   return at;
+}
+
+/**
+ * `--serializer` words: a serializer for every system (`cbor`), or `system:serializer` for one
+ * system only (`pyro4:marshal`: Pyro4's best serializer without a Cinder marshal run).
+ */
+function pickSerializers(given: string[] | undefined): string[] | null {
+  if (!given) return null;
+  for (const w of given) {
+    const colon = w.indexOf(':');
+    if (colon < 0) {
+      if (!allSerializers.includes(w)) {
+        throw new BenchError(
+          'USAGE',
+          `--serializer: unknown "${w}" (choose from ${allSerializers.join(', ')})`,
+        );
+      }
+      continue;
+    }
+    const spec = allSystems.find((s) => s.id === w.slice(0, colon));
+    const serializer = w.slice(colon + 1);
+    if (!spec?.serializers.includes(serializer) || serializer === 'none') {
+      throw new BenchError(
+        'USAGE',
+        `--serializer: unknown "${w}" (system:serializer, e.g. pyro4:${pyro4Spec.serializers.at(-1)})`,
+      );
+    }
+  }
+  return given;
 }
 
 /** `DIR[,label]`: the directory is everything before the first comma. */

@@ -34,7 +34,10 @@ export interface BenchOptions {
   runs: number;
   systems: readonly SystemSpec[];
   scenarios: readonly ScenarioId[];
-  /** null: every serializer of every system. */
+  /**
+   * null: every serializer of every system. Otherwise serializer names for every system, or
+   * `system:serializer` for one system only (`pyro4:marshal`; `cinder:x` covers `cinder_b` too).
+   */
   serializers: readonly string[] | null;
   transports: readonly TransportId[];
   progress: Progress;
@@ -121,7 +124,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
     }
     out.versions[spec.id] = probe.versions;
     for (const serializer of spec.serializers) {
-      if (opts.serializers && serializer !== 'none' && !opts.serializers.includes(serializer)) continue;
+      if (!serializerChosen(opts.serializers, spec.id, serializer)) continue;
       const missing = probe.unavailableSerializers?.[serializer];
       if (missing) {
         skip({ system: spec.id, serializer, reason: missing });
@@ -212,6 +215,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
     removeTempDir(tmp);
   }
   return out;
+}
+
+/** Whether `--serializer` chose `serializer` for `system` (systems without one always run). */
+export function serializerChosen(
+  chosen: readonly string[] | null,
+  system: SystemId,
+  serializer: string,
+): boolean {
+  if (chosen === null || serializer === 'none' || chosen.includes(serializer)) return true;
+  const family = system === 'cinder_b' ? 'cinder' : system;
+  return chosen.includes(`${family}:${serializer}`);
 }
 
 /**

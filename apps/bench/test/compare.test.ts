@@ -11,8 +11,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BenchError } from '../src/errors.js';
 import type { BenchJson } from '../src/index.js';
 import { parseCli, parseDeadline } from '../src/main.js';
-import { computeResults, type RunMeta, renderComparison, renderTable } from '../src/report.js';
-import { type BenchOutcome, orderJobs, type RunRecord, roundFits, roundSchedule } from '../src/runner.js';
+import {
+  computeResults,
+  medianInterval,
+  type RunMeta,
+  renderComparison,
+  renderTable,
+} from '../src/report.js';
+import {
+  type BenchOutcome,
+  orderJobs,
+  type RunRecord,
+  roundFits,
+  roundSchedule,
+  serializerChosen,
+} from '../src/runner.js';
 import type { ScenarioId } from '../src/scenarios.js';
 import type { SystemId } from '../src/system.js';
 import { cinderFromSpec, cinderSpec, cinderSystem, loadCinder } from '../src/systems/cinder.js';
@@ -147,12 +160,41 @@ describe('A/B ratios', () => {
     expect(table).toMatch(/^calls_per_s\s+tcp\s+cinder\s+cbor .* 1\.05x \(0\.800–1\.10\)\?$/m);
     const ab = renderComparison(results, meta);
     expect(ab).toContain('against pre-engine (B: /tmp/x, commit e6d090c)');
-    expect(ab).toMatch(/^calls_per_s\s+tcp\s+cbor\s+.*1\.05x \(0\.800–1\.10\)\?\s+1\.100 1\.050 0\.800$/m);
-    expect(ab).toMatch(/^calls_per_s\s+tcp\s+msgpack\s+.*4\.00x\s+4\.000$/m);
+    expect(ab).toMatch(
+      /^calls_per_s\s+tcp\s+cbor\s+.*1\.05x \(0\.800–1\.10\)\?\s+-\s+1\.100 1\.050 0\.800$/m,
+    );
+    expect(ab).toMatch(/^calls_per_s\s+tcp\s+msgpack\s+.*4\.00x\s+-\s+4\.000$/m);
     // without a second build there is no column and no block
     const alone = computeResults(outcome(runs.filter((r) => r.system !== 'cinder_b')));
     expect(renderTable(alone, meta).split('\n')[0]).toMatch(/vs grpc$/);
     expect(renderComparison(alone, meta)).toBe('');
+  });
+});
+
+describe('confidence interval of the median per-round ratio', () => {
+  it('takes order statistics by the binomial rule, only from 6 rounds on', () => {
+    expect(medianInterval([1, 2, 3, 4, 5])).toBeUndefined();
+    // 6 to 8 values: only min–max reaches 95% (2·(1/64) = 3.1%; with 8, 2·(9/256) = 7% for k = 2)
+    expect(medianInterval([0.99, 0.97, 1.02, 1.0, 0.98, 1.01])).toEqual([0.97, 1.02]);
+    expect(medianInterval([8, 1, 7, 2, 6, 3, 5, 4])).toEqual([1, 8]);
+    // 9 values: 2·(10/512) = 3.9% → the 2nd smallest and 2nd largest
+    expect(medianInterval([9, 1, 8, 2, 7, 3, 6, 4, 5])).toEqual([2, 8]);
+    // 12 values: 2·(79/4096) = 3.9% → the 3rd; 2·(299/4096) = 14.6% would be too wide a risk
+    expect(medianInterval(Array.from({ length: 12 }, (_, i) => 12 - i))).toEqual([3, 10]);
+    // 20 values: k = 6 (2·P(X ≤ 5) = 4.1%, 2·P(X ≤ 6) = 11.5%)
+    expect(medianInterval(Array.from({ length: 20 }, (_, i) => i + 1))).toEqual([6, 15]);
+  });
+
+  it('is printed in the A/B block from 6 rounds on', () => {
+    const rounds = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02];
+    const runs = rounds.flatMap((r, round) => [
+      run('cinder', 'cbor', round, 1),
+      run('cinder_b', 'cbor', round, r),
+    ]);
+    const ab = renderComparison(computeResults(outcome(runs)), meta);
+    expect(ab).toMatch(
+      /^calls_per_s\s+tcp\s+cbor\s+.*\s0\.900–1\.100\s+1\.000 1\.100 0\.900 1\.050 0\.950 1\.020$/m,
+    );
   });
 });
 
@@ -289,5 +331,28 @@ describe('time limit (--until, --budget)', () => {
     expect(out.meta.notes[0]).toMatch(/^1 of the 3 rounds asked for/);
     const calls = out.results.find((e) => e.scenario === 'calls_per_s')!;
     expect(calls.rounds).toEqual([0]);
+  });
+});
+
+describe('--serializer system:serializer', () => {
+  it('adds a serializer for one system only (cinder:x for both builds of Cinder)', () => {
+    const chosen = ['cbor', 'msgpack', 'pyro4:marshal', 'cinder:json'];
+    expect(serializerChosen(chosen, 'pyro4', 'marshal')).toBe(true);
+    expect(serializerChosen(chosen, 'cinder', 'marshal')).toBe(false);
+    expect(serializerChosen(chosen, 'pyro4', 'msgpack')).toBe(true);
+    expect(serializerChosen(chosen, 'pyro4', 'json')).toBe(false);
+    expect(serializerChosen(chosen, 'cinder', 'json')).toBe(true);
+    expect(serializerChosen(chosen, 'cinder_b', 'json')).toBe(true);
+    expect(serializerChosen(chosen, 'raw', 'none')).toBe(true);
+    expect(serializerChosen(null, 'cinder', 'serpent')).toBe(true);
+  });
+
+  it('checks both halves on the command line', () => {
+    const cli = parseCli(['--serializer', 'cbor,msgpack,pyro4:marshal']);
+    expect(cli !== 'help' && cli.serializers).toEqual(['cbor', 'msgpack', 'pyro4:marshal']);
+    expect(() => parseCli(['--serializer', 'pyro4:cbor'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'nope:marshal'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'raw:none'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'cobr'])).toThrow(/unknown "cobr"/);
   });
 });
