@@ -390,8 +390,13 @@ export function transportCompliance(
       const server = await accept();
       await server.rec.messagesAtLeast(1);
       const chunk = Buffer.alloc(64 * 1024, 7);
-      // The peer reads nothing: the output queues (send's false is ignored on purpose).
-      for (let i = 0; i < 64 && !server.conn.closed; i++) server.conn.send(message(i, chunk));
+      // The peer reads nothing: once the kernel's buffers are full the output queues here (send's
+      // false is ignored on purpose).
+      for (let i = 0; i < 4096 && !server.conn.closed && server.conn.bufferedBytes < MiB; i++) {
+        server.conn.send(message(i, chunk));
+        if (i % 16 === 15) await delay(1);
+      }
+      expect(server.conn.bufferedBytes).toBeGreaterThanOrEqual(MiB);
       const started = Date.now();
       const error = await server.rec.closed(10_000);
       expect(error).toBeInstanceOf(TimeoutError);
@@ -610,7 +615,7 @@ export function transportCompliance(
     });
 
     it('idle timeout closes a silent connection with TimeoutError; traffic keeps it open', async () => {
-      const { endpoint, accept } = await listen({ extra: { idleTimeoutMs: 200 } });
+      const { endpoint, accept } = await listen({ extra: { idleTimeoutMs: 400 } });
       const busy = await connect(endpoint);
       const busyServer = await accept();
       const idle = await connect(endpoint);
