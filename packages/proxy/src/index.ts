@@ -10,7 +10,6 @@
 // The streams a call may resolve with (pulled from a Pyro daemon, pushed by a Cinder one).
 export { PullStream, PushStream } from '@cinder/rpc';
 export {
-  boundProxy,
   connect,
   describeProxy,
   isProxy,

@@ -21,18 +21,17 @@ import {
   URI,
 } from '@cinder/core';
 import { type Annotations, Flags, type ProtocolVersion } from '@cinder/protocol';
+import { type ProxyDescriptor, PullStream } from '@cinder/rpc';
 import {
   CallbackTable,
   Capability,
   clientHandshake,
   installProxyFactory,
   type OutgoingCall,
-  type ProxyDescriptor,
-  PullStream,
   proxyHooks,
   type Session,
   wasNotSent,
-} from '@cinder/rpc';
+} from '@cinder/rpc/internal';
 import { loadTlsOptions, SharedKey } from '@cinder/security';
 import {
   type ClassRegistry,

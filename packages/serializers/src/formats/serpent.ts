@@ -23,6 +23,7 @@ import { bigintDigits, isPyInt, pyFloatFromString, pyFloatRepr } from './py-floa
 import { pyBytesRepr, pyStrRepr } from './py-repr.js';
 import { StringAssembler } from './string-assembler.js';
 import { decodeUtf8 } from './utf8.js';
+import { serpentValueCount } from './value-count.js';
 
 export const SERPENT_HEADER = '# serpent utf-8 python3.2\n';
 
@@ -245,7 +246,14 @@ export function decodeSerpent(data: Uint8Array, options?: FormatDecodeOptions): 
   const text = decodeUtf8(data, 'serpent');
   const nul = text.indexOf('\0');
   if (nul !== -1) throw new SerializeError(`invalid serpent data: NUL character at char ${nul}`);
-  const p = new SerpentParser(text, maxDepthOf(options), maxItemsOf(options), options?.reviveClass);
+  const maxDepth = maxDepthOf(options);
+  const maxItems = maxItemsOf(options);
+  // Every value but the first takes at least two characters (itself and a separator): shorter text
+  // cannot exceed the budget. Longer text is counted before anything is built.
+  if (text.length >= 2 * maxItems && serpentValueCount(text, maxDepth, maxItems) > maxItems) {
+    throw tooManyItems('serpent', maxItems);
+  }
+  const p = new SerpentParser(text, maxDepth, maxItems, options?.reviveClass);
   return guardStack(() => p.parse(), 'serpent');
 }
 
