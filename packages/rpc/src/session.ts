@@ -108,6 +108,15 @@ export class Session {
     return this.calls.count;
   }
 
+  /**
+   * Something on this end waits for the peer: a call for its reply (pull-stream items and the
+   * peer's callbacks into us are calls too), a pushed stream it consumes for its next item, or a
+   * pushed stream it produces for the consumer's credit. The heartbeat runs while this holds.
+   */
+  get awaitsPeer(): boolean {
+    return this.calls.count > 0 || this.streams.incoming.size > 0 || this.streams.producing > 0;
+  }
+
   /** Signs every message sent and verifies every message read, once the handshake set it. */
   get authenticator(): MessageSigner | undefined {
     return this.signer;
