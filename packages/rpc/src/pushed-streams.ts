@@ -45,6 +45,11 @@ export class PushedStreams {
     return this.incoming.has(seq);
   }
 
+  /** Streams this end consumes (it waits for their next items). */
+  get consuming(): number {
+    return this.incoming.size;
+  }
+
   /** Streams this end is pushing (it waits for the consumer's credit to read them). */
   get producing(): number {
     return this.pushes.size;

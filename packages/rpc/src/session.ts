@@ -114,7 +114,7 @@ export class Session {
    * pushed stream it produces for the consumer's credit. The heartbeat runs while this holds.
    */
   get awaitsPeer(): boolean {
-    return this.calls.count > 0 || this.streams.incoming.size > 0 || this.streams.producing > 0;
+    return this.calls.count > 0 || this.streams.consuming > 0 || this.streams.producing > 0;
   }
 
   /** Signs every message sent and verifies every message read, once the handshake set it. */
