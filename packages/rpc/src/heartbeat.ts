@@ -36,4 +36,7 @@ export function startHeartbeat(session: Session, intervalMs: number): void {
     );
   }, intervalMs);
   timer.unref?.(); // optional: a browser's timers are numbers
+  // stopped when the session closes: a closed session's timer would otherwise keep the session, its
+  // connection and socket alive until its next tick (10 s by default), for the GC to copy meanwhile
+  session.onShutdown(() => clearInterval(timer));
 }
