@@ -9,7 +9,15 @@ import { type CpuProfile, renderProfileSummary, summarizeProfile } from './cpupr
 import { BenchError } from './errors.js';
 import { machineInfo } from './machine.js';
 import { Progress } from './progress.js';
-import { computeResults, type RunMeta, renderNotMeasured, renderSvg, renderTable, toJson } from './report.js';
+import {
+  computeResults,
+  type RunMeta,
+  renderComparison,
+  renderNotMeasured,
+  renderSvg,
+  renderTable,
+  toJson,
+} from './report.js';
 import { runBench } from './runner.js';
 import {
   type Mode,
@@ -23,7 +31,7 @@ import {
   warmupMsFor,
 } from './scenarios.js';
 import type { SystemId, SystemSpec } from './system.js';
-import { cinderSpec } from './systems/cinder.js';
+import { cinderFromSpec, cinderSpec } from './systems/cinder.js';
 import { grpcSpec } from './systems/grpc.js';
 import { pyro4Spec } from './systems/pyro4.js';
 import { rawSpec } from './systems/raw.js';
@@ -42,6 +50,11 @@ const USAGE = `Usage: pnpm bench -- [options]
   --runs <n>              rounds (default 3, 1 with --quick): each round measures every system
                           once, with a fresh process pair, in alternating order; figures are
                           medians over the rounds, with min-max, and ratios are taken per round
+  --cinder-from <dir>[,<label>]
+                          also run another built checkout of Cinder (system cinder_b: its facade
+                          and packages, this harness), alternated with this one serializer by
+                          serializer in every round, and print an A/B table (this ÷ other, per
+                          round); build one with scripts/build-variant.sh
   --json <file>           write machine-readable results
   --svg <file>            write a bar chart of Cinder against the baselines
   --cpu-prof <dir>        profile the Node children (node --cpu-prof) into <dir>, then print
@@ -59,6 +72,8 @@ interface Cli {
   serializers: string[] | null;
   transports: TransportId[];
   systems: SystemSpec[];
+  /** `--cinder-from DIR[,label]`: the other build of Cinder. */
+  cinderFrom?: { dir: string; label?: string };
   json?: string;
   svg?: string;
   cpuProfDir?: string;
@@ -120,17 +135,37 @@ export function parseCli(argv: readonly string[]): Cli | 'help' {
       throw new BenchError('USAGE', `--runs: expected a whole number from 1 to 50, got "${values.runs}"`);
     }
   }
+  const cinderFrom = parseCinderFrom(values['cinder-from']);
+  const picked = allSystems.filter((s) => !systems || systems.includes(s.id));
   return {
     mode,
     runs,
     scenarios: scenarioIds.filter((id) => chosen.has(id)),
     serializers: pick('serializer', words(values.serializer), allSerializers) ?? null,
     transports: pick('transport', words(values.transport), transportIds) ?? [...transportIds],
-    systems: allSystems.filter((s) => !systems || systems.includes(s.id)),
+    // the other build goes right after this checkout's Cinder, whatever --system chose besides
+    systems: cinderFrom ? [...picked, cinderFromSpec(cinderFrom.dir, cinderFrom.label)] : picked,
+    ...(cinderFrom ? { cinderFrom } : {}),
     ...(values.json !== undefined ? { json: values.json } : {}),
     ...(values.svg !== undefined ? { svg: values.svg } : {}),
     ...(values['cpu-prof'] !== undefined ? { cpuProfDir: resolve(values['cpu-prof']) } : {}),
   };
+}
+
+/** `DIR[,label]`: the directory is everything before the first comma. */
+function parseCinderFrom(value: string | undefined): { dir: string; label?: string } | undefined {
+  if (value === undefined) return undefined;
+  const comma = value.indexOf(',');
+  const dir = (comma < 0 ? value : value.slice(0, comma)).trim();
+  const label = comma < 0 ? '' : value.slice(comma + 1).trim();
+  if (dir === '') throw new BenchError('USAGE', '--cinder-from: expected DIR or DIR,label');
+  if (!/^[\w.+-]*$/.test(label)) {
+    throw new BenchError(
+      'USAGE',
+      `--cinder-from: a label is letters, digits and . + - _ only, got "${label}"`,
+    );
+  }
+  return { dir, ...(label !== '' ? { label } : {}) };
 }
 
 function parse(args: string[]) {
@@ -148,6 +183,7 @@ function parse(args: string[]) {
       json: { type: 'string' },
       svg: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      'cinder-from': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -203,10 +239,17 @@ async function main(): Promise<number> {
       'Figures: median over the rounds, with min and max; ratios: taken within each round, then median and range; "unsupported" lists baselines the data cannot rank against: the within-round ratios spread wider than the median ratio is from parity (max/min > r or 1/r), e.g. rounds that disagree on which is better.',
       'batched: iterations count (multiply, add) pairs, so 2*count calls each way; batch_speedup = sequential time / batch time.',
       'Warm-up: the count is repeated until warmupMs have passed (a quarter of it for later scenarios of the same client process).',
+      ...(cli.cinderFrom
+        ? [
+            "cinder_b: another build of Cinder (--cinder-from; versions.cinder_b says which), run by the same harness; in every round each of its measurements is made right next to this checkout's with the same serializer, in either order as the rounds reverse; ratios.cinder_b = this checkout against it within each round (> 1 = this checkout better).",
+          ]
+        : []),
     ],
   };
   if (results.length > 0) process.stdout.write(`${renderTable(results, meta)}\n`);
   else process.stdout.write('No figures: nothing selected could run here.\n');
+  const comparison = renderComparison(results, meta);
+  if (comparison) process.stdout.write(`\n${comparison}\n`);
   const notMeasured = renderNotMeasured(outcome.skipped, outcome.failed);
   if (notMeasured) process.stdout.write(`\n${notMeasured}\n`);
   if (cli.json) {

@@ -10,6 +10,8 @@ export interface ServerPlan {
   /** Unix socket path (transport `unix`). TCP servers listen on 127.0.0.1 with a free port. */
   socketPath?: string;
   tls?: { cert: string; key: string };
+  /** Cinder only: the facade entry (dist/index.js) of another build to run (`--cinder-from`). */
+  cinderEntry?: string;
 }
 
 export interface ScenarioPlan {
@@ -37,6 +39,8 @@ export interface ClientPlan {
   serverPid?: number;
   runs: number;
   scenarios: ScenarioPlan[];
+  /** Cinder only: the facade entry (dist/index.js) of another build to run (`--cinder-from`). */
+  cinderEntry?: string;
 }
 
 /** One timed run of one scenario, as the client measured it. */

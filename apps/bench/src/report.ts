@@ -19,10 +19,15 @@ export interface Ratios {
   pyro4_best?: number;
   raw?: number;
   grpc?: number;
+  /**
+   * This checkout's Cinder against another build of it (`--cinder-from`), same serializer and
+   * transport; only on `cinder` entries.
+   */
+  cinder_b?: number;
 }
 
 export type Baseline = keyof Ratios;
-export const baselines: readonly Baseline[] = ['pyro4_best', 'raw', 'grpc'];
+export const baselines: readonly Baseline[] = ['pyro4_best', 'raw', 'grpc', 'cinder_b'];
 
 export interface ResultEntry {
   /** The figure's name, e.g. `calls_per_s`. */
@@ -232,27 +237,40 @@ export function supported(ratio: number, lo: number, hi: number): boolean {
   return Math.log(hi / lo) <= Math.abs(Math.log(ratio));
 }
 
-const baselineSystem: Record<Baseline, SystemId> = { pyro4_best: 'pyro4', raw: 'raw', grpc: 'grpc' };
+const baselineSystem: Record<Baseline, SystemId> = {
+  pyro4_best: 'pyro4',
+  raw: 'raw',
+  grpc: 'grpc',
+  cinder_b: 'cinder_b',
+};
+
+/**
+ * What `e` is compared with for baseline `b`: the baseline's best serializer, except for the other
+ * build of Cinder, which is compared with this one serializer for serializer (and nothing else is).
+ */
+function baselineFor(e: ResultEntry, b: Baseline, entries: readonly ResultEntry[]): ResultEntry | undefined {
+  const system = baselineSystem[b];
+  if (system === e.system) return undefined;
+  if (b !== 'cinder_b') return baselineValue(entries, e.scenario, e.transport, system);
+  if (e.system !== 'cinder') return undefined;
+  return entries.find(
+    (o) =>
+      o.system === 'cinder_b' &&
+      o.scenario === e.scenario &&
+      o.transport === e.transport &&
+      o.serializer === e.serializer,
+  );
+}
 
 /**
  * Ratios to each baseline, taken within each round (both measured in it) and then summarised: the
  * median, the range, and whether the data supports the conclusion (see ResultEntry.unsupported).
  */
 function fillRatios(e: ResultEntry, entries: readonly ResultEntry[]): void {
-  const better = betterOf(e.scenario);
   for (const b of baselines) {
-    const system = baselineSystem[b];
-    if (system === e.system) continue;
-    const base = baselineValue(entries, e.scenario, e.transport, system);
+    const base = baselineFor(e, b, entries);
     if (!base) continue;
-    const perRound: number[] = [];
-    for (const [i, round] of e.rounds.entries()) {
-      const j = base.rounds.indexOf(round);
-      const mine = e.runs[i]!;
-      const theirs = j < 0 ? undefined : base.runs[j]!;
-      if (theirs === undefined || theirs <= 0 || mine <= 0) continue;
-      perRound.push(better === 'higher' ? mine / theirs : theirs / mine);
-    }
+    const perRound = perRoundRatios(e, base);
     if (perRound.length === 0) continue;
     const ratio = median(perRound);
     const lo = Math.min(...perRound);
@@ -261,6 +279,23 @@ function fillRatios(e: ResultEntry, entries: readonly ResultEntry[]): void {
     e.ratioRanges[b] = [lo, hi];
     if (!supported(ratio, lo, hi)) e.unsupported.push(b);
   }
+}
+
+/**
+ * How many times better `e` is than `base` in each round both were measured in (> 1 = better,
+ * whether the figure is a rate or a cost), in round order.
+ */
+export function perRoundRatios(e: ResultEntry, base: ResultEntry): number[] {
+  const better = betterOf(e.scenario);
+  const out: number[] = [];
+  for (const [i, round] of e.rounds.entries()) {
+    const j = base.rounds.indexOf(round);
+    const mine = e.runs[i]!;
+    const theirs = j < 0 ? undefined : base.runs[j]!;
+    if (theirs === undefined || theirs <= 0 || mine <= 0) continue;
+    out.push(better === 'higher' ? mine / theirs : theirs / mine);
+  }
+  return out;
 }
 
 /** Value with precision suited to its size, thousands separated. */
@@ -291,6 +326,7 @@ export function formatSpread(e: ResultEntry): string {
 
 /** The text table: every figure, its unit and its ratio to each baseline. */
 export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): string {
+  const withB = entries.some((e) => e.ratios.cinder_b !== undefined);
   const header = [
     'figure',
     'transport',
@@ -301,6 +337,7 @@ export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): str
     'vs Pyro4 best',
     'vs raw',
     'vs grpc',
+    ...(withB ? [`vs ${labelOfB(meta)}`] : []),
   ];
   const rows: string[][] = [];
   let last = '';
@@ -317,10 +354,11 @@ export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): str
       formatRatio(e, 'pyro4_best'),
       formatRatio(e, 'raw'),
       formatRatio(e, 'grpc'),
+      ...(withB ? [formatRatio(e, 'cinder_b')] : []),
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const right = new Set([4, 6, 7, 8]);
+  const right = new Set([4, 6, 7, 8, 9]);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
@@ -346,6 +384,67 @@ export function renderTable(entries: readonly ResultEntry[], meta: RunMeta): str
       (meta.versions.grpc ? `, grpc-js ${meta.versions.grpc['grpc-js']}` : ''),
   );
   return out.join('\n');
+}
+
+/** The other build's name (`--cinder-from DIR,label`), as its probe recorded it. */
+export function labelOfB(meta: Pick<RunMeta, 'versions'>): string {
+  return meta.versions.cinder_b?.['label'] ?? 'cinder_b';
+}
+
+/**
+ * The A/B of the two builds of Cinder (`--cinder-from`), figure by figure, side by side: this
+ * checkout's (A) and the other's (B) medians with their ranges, then A against B within each round
+ * (> 1 = A better), summarised and listed round by round. Empty without a `cinder_b` system.
+ */
+export function renderComparison(entries: readonly ResultEntry[], meta: RunMeta): string {
+  const label = labelOfB(meta);
+  const rows: string[][] = [];
+  for (const a of entries) {
+    const b = a.system === 'cinder' ? baselineFor(a, 'cinder_b', entries) : undefined;
+    if (!b) continue;
+    rows.push([
+      a.scenario,
+      a.transport,
+      a.serializer,
+      formatSpread(a),
+      formatSpread(b),
+      a.unit,
+      formatRatio(a, 'cinder_b'),
+      perRoundRatios(a, b)
+        .map((r) => r.toFixed(3))
+        .join(' '),
+    ]);
+  }
+  if (rows.length === 0) return '';
+  const header = [
+    'figure',
+    'transport',
+    'serializer',
+    'A: this checkout',
+    `B: ${label}`,
+    'unit',
+    'A vs B',
+    'per round',
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const right = new Set([3, 4, 6]);
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const v = meta.versions.cinder_b ?? {};
+  const what = [v['dir'], v['commit'] && `commit ${v['commit']}`, v['patches'] && `patches ${v['patches']}`]
+    .filter(Boolean)
+    .join(', ');
+  return [
+    `A/B: this checkout's Cinder (A) against ${label} (B${what ? `: ${what}` : ''}), same harness, alternated round by round.`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '"A vs B": how many times better A is than B (>1 = A better, for rates and costs alike), median (min–max) ' +
+      'of the per-round ratios listed under "per round" (round order); "?": not supported by the data.',
+  ].join('\n');
 }
 
 export function renderNotMeasured(skipped: readonly SkipRecord[], failed: readonly SkipRecord[]): string {
@@ -384,6 +483,7 @@ const chartFigures = [...headlineFigures, 'oneway_calls_per_s', 'pipelined128_ca
 
 const colours: Record<SystemId, string> = {
   cinder: '#e4572e',
+  cinder_b: '#f2a65a',
   raw: '#8d8d8d',
   grpc: '#2e86de',
   pyro4: '#3a9d23',

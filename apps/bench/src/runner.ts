@@ -42,7 +42,7 @@ export interface BenchOptions {
   cpuProfDir?: string;
 }
 
-interface Where {
+export interface Where {
   system: SystemId;
   serializer: string;
   transport: TransportId;
@@ -207,21 +207,30 @@ export function roundSchedule<T>(
   return out;
 }
 
+/** The two builds of Cinder (`cinder`, `cinder_b`) are one family: compared serializer by serializer. */
+const familyOf = (id: SystemId): number =>
+  id === 'cinder_b' ? systemIds.indexOf('cinder') : systemIds.indexOf(id);
+
 /**
  * Puts the measurements that are compared with each other next to each other in time: by transport,
- * then by process group (the shared scenarios, then each isolated one), then by system and serializer.
+ * then by process group (the shared scenarios, then each isolated one), then by system and serializer
+ * — except that the two builds of Cinder alternate serializer by serializer (cinder cbor, cinder_b
+ * cbor, cinder msgpack, …), so each A/B pair is measured back to back, in either order as the rounds
+ * reverse.
  */
-function orderJobs(jobs: Job[], transports: readonly TransportId[]): void {
-  const systemOrder = (id: SystemId) => systemIds.indexOf(id);
-  const group = (j: Job) => scenarioDef(j.scenarios[0]!).group;
-  const groupOrder = (j: Job) => scenarioIds.findIndex((id) => scenarioDef(id).group === group(j));
-  const serializerOrder = (j: Job) => j.spec.serializers.indexOf(j.serializer);
+export function orderJobs<
+  J extends Where & { spec: Pick<SystemSpec, 'serializers'>; scenarios: ScenarioId[] },
+>(jobs: J[], transports: readonly TransportId[]): void {
+  const group = (j: J) => scenarioDef(j.scenarios[0]!).group;
+  const groupOrder = (j: J) => scenarioIds.findIndex((id) => scenarioDef(id).group === group(j));
+  const serializerOrder = (j: J) => j.spec.serializers.indexOf(j.serializer);
   jobs.sort(
     (a, b) =>
       transports.indexOf(a.transport) - transports.indexOf(b.transport) ||
       groupOrder(a) - groupOrder(b) ||
-      systemOrder(a.system) - systemOrder(b.system) ||
-      serializerOrder(a) - serializerOrder(b),
+      familyOf(a.system) - familyOf(b.system) ||
+      serializerOrder(a) - serializerOrder(b) ||
+      systemIds.indexOf(a.system) - systemIds.indexOf(b.system),
   );
 }
 

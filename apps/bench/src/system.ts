@@ -7,10 +7,11 @@ import type { ClientDriver } from './harness.js';
 import type { ClientPlan, ServerPlan } from './messages.js';
 import type { ScenarioId, TransportId } from './scenarios.js';
 
-export type SystemId = 'cinder' | 'raw' | 'grpc' | 'pyro4';
+/** `cinder_b`: another build of Cinder (`--cinder-from`), measured beside this checkout's. */
+export type SystemId = 'cinder' | 'cinder_b' | 'raw' | 'grpc' | 'pyro4';
 
-/** Report order: the subject first, then the baselines. */
-export const systemIds: readonly SystemId[] = ['cinder', 'raw', 'grpc', 'pyro4'];
+/** Report order: the subject first (and the other build it is compared with), then the baselines. */
+export const systemIds: readonly SystemId[] = ['cinder', 'cinder_b', 'raw', 'grpc', 'pyro4'];
 
 export interface Command {
   command: string;

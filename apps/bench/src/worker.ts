@@ -10,6 +10,8 @@ const loaders: Record<SystemId, (() => Promise<NodeSystem>) | undefined> = {
   raw: async () => (await import('./systems/raw.js')).rawSystem,
   grpc: async () => (await import('./systems/grpc.js')).grpcSystem,
   cinder: async () => (await import('./systems/cinder.js')).cinderSystem,
+  // another build's facade, named by the plan (cinderEntry), behind the same driver
+  cinder_b: async () => (await import('./systems/cinder.js')).cinderSystem,
   pyro4: undefined,
 };
 

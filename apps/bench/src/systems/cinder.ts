@@ -4,10 +4,17 @@
 // would write: `await bench.ping()`, `$release()`/`$bind()`, `$batch()` … `$run()`.
 // @cinder/cinder is imported lazily, so the orchestrator and the other systems' processes never
 // load it.
+//
+// `cinder_b` (`--cinder-from DIR`) is another build of Cinder — an older commit, or this one with
+// something switched off — run by the same driver and harness: its processes import DIR's facade
+// (and, through DIR's node_modules, DIR's packages) instead of this checkout's, so only the library
+// differs between the two.
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Cinder from '@cinder/cinder';
 import { BenchError } from '../errors.js';
 import type { ClientDriver } from '../harness.js';
@@ -42,8 +49,98 @@ async function probe(): Promise<ProbeResult> {
 }
 
 /** Children see no inherited CINDER_* variable: the environment must not change the results. */
-function cinderCommand(role: 'server' | 'client', plan: ServerPlan | ClientPlan): Command {
-  return { ...workerCommand('cinder', role, plan), clearEnvPrefixes: ['CINDER_'] };
+function cinderCommand(
+  role: 'server' | 'client',
+  plan: ServerPlan | ClientPlan,
+  system: 'cinder' | 'cinder_b' = 'cinder',
+): Command {
+  return { ...workerCommand(system, role, plan), clearEnvPrefixes: ['CINDER_'] };
+}
+
+/** The facade: this checkout's, or another build's when the plan names its entry (`--cinder-from`). */
+export async function loadCinder(entry?: string): Promise<typeof Cinder> {
+  if (entry === undefined) return import('@cinder/cinder');
+  return (await import(pathToFileURL(entry).href)) as typeof Cinder;
+}
+
+/** What `scripts/build-variant.sh` recorded about a build in DIR/.bench-variant (key=value lines). */
+function variantInfo(root: string): { commit?: string; patches: string[] } {
+  const out: { commit?: string; patches: string[] } = { patches: [] };
+  let text = '';
+  try {
+    text = readFileSync(join(root, '.bench-variant'), 'utf8');
+  } catch {
+    // not made by the script: ask git, if DIR is a checkout
+    try {
+      const sha = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+      if (/^[0-9a-f]{40}$/.test(sha)) out.commit = sha;
+    } catch {
+      // not a checkout either
+    }
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    const [k, v] = [line.slice(0, eq), line.slice(eq + 1).trim()];
+    if (k === 'commit' && v) out.commit = v;
+    if (k === 'patch' && v) out.patches.push(v);
+  }
+  return out;
+}
+
+/**
+ * Another built checkout of Cinder as the system `cinder_b`, compared round by round with this
+ * checkout's (`--cinder-from DIR[,label]`). `label` names it in the table; by default its commit
+ * (and patches) from DIR/.bench-variant or git, else DIR's name.
+ */
+export function cinderFromSpec(dir: string, label?: string): SystemSpec {
+  const root = resolve(dir);
+  const entry = join(root, 'packages', 'cinder', 'dist', 'index.js');
+  const info = variantInfo(root);
+  const name =
+    label ??
+    (info.commit
+      ? [info.commit.slice(0, 7), ...info.patches.map((p) => p.replace(/\.patch$/, ''))].join('+')
+      : basename(root));
+  return {
+    id: 'cinder_b',
+    label: `Cinder ${name}`,
+    serializers: cinderSpec.serializers,
+    scenarios: cinderSpec.scenarios,
+    probe: async () => {
+      if (!existsSync(entry)) {
+        return {
+          available: false,
+          reason: `${entry} does not exist (build DIR first: apps/bench/scripts/build-variant.sh)`,
+        };
+      }
+      let version = '?';
+      try {
+        version = (
+          JSON.parse(readFileSync(join(root, 'packages', 'cinder', 'package.json'), 'utf8')) as {
+            version: string;
+          }
+        ).version;
+      } catch {
+        // the entry is what matters
+      }
+      return {
+        available: true,
+        versions: {
+          cinder: version,
+          label: name,
+          dir: root,
+          ...(info.commit ? { commit: info.commit } : {}),
+          ...(info.patches.length > 0 ? { patches: info.patches.join(',') } : {}),
+        },
+      };
+    },
+    serverCommand: (plan) => cinderCommand('server', { ...plan, cinderEntry: entry }, 'cinder_b'),
+    clientCommand: (plan) => cinderCommand('client', { ...plan, cinderEntry: entry }, 'cinder_b'),
+  };
 }
 
 export const cinderSpec: SystemSpec = {
@@ -94,7 +191,7 @@ function benchClass(c: typeof Cinder): new () => BenchApi {
 }
 
 async function startServer(plan: ServerPlan): Promise<RunningServer> {
-  const c = await import('@cinder/cinder');
+  const c = await loadCinder(plan.cinderEntry);
   const options: Cinder.DaemonOptions =
     plan.transport === 'unix'
       ? { unixSocket: plan.socketPath! }
@@ -110,7 +207,7 @@ async function startServer(plan: ServerPlan): Promise<RunningServer> {
 }
 
 async function connect(plan: ClientPlan): Promise<ClientDriver> {
-  const c = await import('@cinder/cinder');
+  const c = await loadCinder(plan.cinderEntry);
   // Resolved once, as an application configures its proxies once: each new proxy then skips
   // reading the environment again.
   const config = c.resolveConfig({});
