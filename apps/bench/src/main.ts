@@ -44,12 +44,17 @@ const USAGE = `Usage: pnpm bench -- [options]
   --quick                 about a minute: fewer iterations, 1 round instead of 3
   --only <list>           scenarios (comma-separated): ${scenarioIds.join(', ')};
                           figure names and "latency", "pipelined" work too
-  --serializer <list>     ${allSerializers.join(', ')} (raw and grpc-js always run "none")
+  --serializer <list>     ${allSerializers.join(', ')} (raw and grpc-js always run "none");
+                          system:serializer for one system only, e.g. pyro4:marshal
   --transport <list>      ${transportIds.join(', ')} (default: all)
   --system <list>         ${allSystems.map((s) => s.id).join(', ')} (default: all)
   --runs <n>              rounds (default 3, 1 with --quick): each round measures every system
                           once, with a fresh process pair, in alternating order; figures are
                           medians over the rounds, with min-max, and ratios are taken per round
+  --until <HH:MM>         time limit (UTC, nearest such time): start no round that would end
+                          after it, judging by the longest round so far (the first always runs);
+                          the report covers the rounds done
+  --budget <minutes>      the same, as minutes from the start
   --cinder-from <dir>[,<label>]
                           also run another built checkout of Cinder (system cinder_b: its facade
                           and packages, this harness), alternated with this one serializer by
@@ -74,6 +79,8 @@ interface Cli {
   systems: SystemSpec[];
   /** `--cinder-from DIR[,label]`: the other build of Cinder. */
   cinderFrom?: { dir: string; label?: string };
+  /** `--until` / `--budget`: epoch ms after which no round should end. */
+  deadline?: number;
   json?: string;
   svg?: string;
   cpuProfDir?: string;
@@ -86,7 +93,7 @@ const words = (values: string[] | undefined): string[] | undefined =>
     .filter((w) => w !== '');
 
 /** Parses the command line; throws BenchError('USAGE') with a precise message on anything wrong. */
-export function parseCli(argv: readonly string[]): Cli | 'help' {
+export function parseCli(argv: readonly string[], now = Date.now()): Cli | 'help' {
   // `pnpm bench -- --quick` hands us one or two literal "--" first, depending on how it was called.
   let skip = 0;
   while (argv[skip] === '--') skip++;
@@ -136,20 +143,82 @@ export function parseCli(argv: readonly string[]): Cli | 'help' {
     }
   }
   const cinderFrom = parseCinderFrom(values['cinder-from']);
+  const deadline = parseDeadline(values.until, values.budget, now);
   const picked = allSystems.filter((s) => !systems || systems.includes(s.id));
   return {
     mode,
     runs,
     scenarios: scenarioIds.filter((id) => chosen.has(id)),
-    serializers: pick('serializer', words(values.serializer), allSerializers) ?? null,
+    serializers: pickSerializers(words(values.serializer)),
     transports: pick('transport', words(values.transport), transportIds) ?? [...transportIds],
     // the other build goes right after this checkout's Cinder, whatever --system chose besides
     systems: cinderFrom ? [...picked, cinderFromSpec(cinderFrom.dir, cinderFrom.label)] : picked,
     ...(cinderFrom ? { cinderFrom } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
     ...(values.json !== undefined ? { json: values.json } : {}),
     ...(values.svg !== undefined ? { svg: values.svg } : {}),
     ...(values['cpu-prof'] !== undefined ? { cpuProfDir: resolve(values['cpu-prof']) } : {}),
   };
+}
+
+/**
+ * `--until HH:MM` (UTC, the occurrence nearest to `now`, so one just passed means "no more rounds")
+ * or `--budget MINUTES` from `now`: epoch ms.
+ */
+export function parseDeadline(
+  until: string | undefined,
+  budget: string | undefined,
+  now: number,
+): number | undefined {
+  if (until !== undefined && budget !== undefined) {
+    throw new BenchError('USAGE', '--until and --budget: give one of them');
+  }
+  if (budget !== undefined) {
+    const minutes = Number(budget);
+    if (!(minutes > 0) || !Number.isFinite(minutes)) {
+      throw new BenchError('USAGE', `--budget: expected minutes > 0, got "${budget}"`);
+    }
+    return now + minutes * 60_000;
+  }
+  if (until === undefined) return undefined;
+  const m = /^([01]?\d|2[0-3]):([0-5]\d)$/.exec(until);
+  if (!m) throw new BenchError('USAGE', `--until: expected HH:MM (UTC), got "${until}"`);
+  const day = new Date(now);
+  let at = Date.UTC(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), Number(m[1]), Number(m[2]));
+  // the occurrence nearest to now: 00:10 late in the evening is tomorrow's, and a time that has
+  // just passed stays passed (one round, not a day's worth)
+  if (at - now > 43_200_000) at -= 86_400_000;
+  else if (now - at > 43_200_000) at += 86_400_000;
+  return at;
+}
+
+/**
+ * `--serializer` words: a serializer for every system (`cbor`), or `system:serializer` for one
+ * system only (`pyro4:marshal`: Pyro4's best serializer without a Cinder marshal run).
+ */
+function pickSerializers(given: string[] | undefined): string[] | null {
+  if (!given) return null;
+  for (const w of given) {
+    const colon = w.indexOf(':');
+    if (colon < 0) {
+      if (!allSerializers.includes(w)) {
+        throw new BenchError(
+          'USAGE',
+          `--serializer: unknown "${w}" (choose from ${allSerializers.join(', ')})`,
+        );
+      }
+      continue;
+    }
+    const spec = allSystems.find((s) => s.id === w.slice(0, colon));
+    const serializer = w.slice(colon + 1);
+    if (!spec?.serializers.includes(serializer) || serializer === 'none') {
+      throw new BenchError(
+        'USAGE',
+        `--serializer: unknown "${w}" (system:serializer, e.g. pyro4:${pyro4Spec.serializers.at(-1)})`,
+      );
+    }
+  }
+  return given;
 }
 
 /** `DIR[,label]`: the directory is everything before the first comma. */
@@ -184,6 +253,8 @@ function parse(args: string[]) {
       svg: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'cinder-from': { type: 'string' },
+      until: { type: 'string' },
+      budget: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -214,12 +285,15 @@ async function main(): Promise<number> {
     transports: cli.transports,
     progress: new Progress(),
     ...(cli.cpuProfDir !== undefined ? { cpuProfDir: cli.cpuProfDir } : {}),
+    ...(cli.deadline !== undefined ? { deadline: cli.deadline } : {}),
   });
+  // stopped by --until/--budget: the report is about the rounds that ran
+  const rounds = Math.max(1, Math.min(cli.runs, outcome.roundsDone));
   const results = computeResults(outcome);
   const meta: RunMeta = {
     date: started.toISOString(),
     mode: cli.mode,
-    runs: cli.runs,
+    runs: rounds,
     argv: process.argv.slice(2),
     machine: machineInfo(),
     node: process.version,
@@ -234,6 +308,11 @@ async function main(): Promise<number> {
       }),
     ),
     notes: [
+      ...(rounds < cli.runs
+        ? [
+            `${rounds} of the ${cli.runs} rounds asked for: the time limit (--until/--budget) stopped the run.`,
+          ]
+        : []),
       'MB = 2^20 bytes, as Pyro prints it; transfer sends 14 calls of 500000*i bytes (51269 KiB).',
       'Rounds: each round measures every (system, serializer, transport) once with a fresh server and client process, one pair at a time; odd rounds run in reverse order.',
       'Figures: median over the rounds, with min and max; ratios: taken within each round, then median and range; "unsupported" lists baselines the data cannot rank against: the within-round ratios spread wider than the median ratio is from parity (max/min > r or 1/r), e.g. rounds that disagree on which is better.',

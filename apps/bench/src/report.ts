@@ -298,6 +298,29 @@ export function perRoundRatios(e: ResultEntry, base: ResultEntry): number[] {
   return out;
 }
 
+/**
+ * An interval that holds the median of the distribution `values` were drawn from with at least 95%
+ * confidence, assuming only independent rounds: the k-th smallest and k-th largest value, for the
+ * largest k with 2·P(Binomial(n, ½) ≤ k−1) ≤ 0.05. Undefined below 6 values, where even the min–max
+ * range has less than 95% confidence.
+ */
+export function medianInterval(values: readonly number[]): [number, number] | undefined {
+  const n = values.length;
+  if (n < 6) return undefined;
+  // P(X <= j) for X ~ Binomial(n, 1/2), accumulated term by term
+  let term = 0.5 ** n; // P(X = 0)
+  let below = term; // P(X <= k - 1), starting with k = 1
+  let k = 1;
+  while (k < n / 2) {
+    term = (term * (n - k + 1)) / k; // P(X = k)
+    if (2 * (below + term) > 0.05) break;
+    below += term;
+    k++;
+  }
+  const s = [...values].sort((x, y) => x - y);
+  return [s[k - 1]!, s[n - k]!];
+}
+
 /** Value with precision suited to its size, thousands separated. */
 export function formatValue(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -402,6 +425,8 @@ export function renderComparison(entries: readonly ResultEntry[], meta: RunMeta)
   for (const a of entries) {
     const b = a.system === 'cinder' ? baselineFor(a, 'cinder_b', entries) : undefined;
     if (!b) continue;
+    const perRound = perRoundRatios(a, b);
+    const ci = medianInterval(perRound);
     rows.push([
       a.scenario,
       a.transport,
@@ -410,9 +435,8 @@ export function renderComparison(entries: readonly ResultEntry[], meta: RunMeta)
       formatSpread(b),
       a.unit,
       formatRatio(a, 'cinder_b'),
-      perRoundRatios(a, b)
-        .map((r) => r.toFixed(3))
-        .join(' '),
+      ci ? `${ci[0].toFixed(3)}–${ci[1].toFixed(3)}` : '-',
+      perRound.map((r) => r.toFixed(3)).join(' '),
     ]);
   }
   if (rows.length === 0) return '';
@@ -424,10 +448,11 @@ export function renderComparison(entries: readonly ResultEntry[], meta: RunMeta)
     `B: ${label}`,
     'unit',
     'A vs B',
+    '95% CI',
     'per round',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const right = new Set([3, 4, 6]);
+  const right = new Set([3, 4, 6, 7]);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
@@ -443,7 +468,9 @@ export function renderComparison(entries: readonly ResultEntry[], meta: RunMeta)
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
     '"A vs B": how many times better A is than B (>1 = A better, for rates and costs alike), median (min–max) ' +
-      'of the per-round ratios listed under "per round" (round order); "?": not supported by the data.',
+      'of the per-round ratios listed under "per round" (round order); "?": not supported by the data. ' +
+      '"95% CI": a distribution-free interval holding the median per-round ratio with at least 95% confidence ' +
+      '(order statistics of the rounds, sign-test style; 6 rounds or more, "-" with fewer).',
   ].join('\n');
 }
 

@@ -34,12 +34,20 @@ export interface BenchOptions {
   runs: number;
   systems: readonly SystemSpec[];
   scenarios: readonly ScenarioId[];
-  /** null: every serializer of every system. */
+  /**
+   * null: every serializer of every system. Otherwise serializer names for every system, or
+   * `system:serializer` for one system only (`pyro4:marshal`; `cinder:x` covers `cinder_b` too).
+   */
   serializers: readonly string[] | null;
   transports: readonly TransportId[];
   progress: Progress;
   /** Profile the Node children (`node --cpu-prof`), writing one .cpuprofile per process here. */
   cpuProfDir?: string;
+  /**
+   * Time limit (epoch ms, `--until`/`--budget`): no round starts unless it is expected to end by
+   * then (as long as the longest round so far took). The first round always runs.
+   */
+  deadline?: number;
 }
 
 export interface Where {
@@ -73,6 +81,8 @@ export interface BenchOutcome {
   skipped: SkipRecord[];
   failed: SkipRecord[];
   versions: Partial<Record<SystemId, Record<string, string>>>;
+  /** Rounds run to the end: fewer than asked when the time limit stopped the run. */
+  roundsDone: number;
 }
 
 interface Job extends Where {
@@ -96,7 +106,7 @@ export function scenarioPlan(id: ScenarioId, mode: Mode, firstInProcess = true):
 }
 
 export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
-  const out: BenchOutcome = { runs: [], rss: [], skipped: [], failed: [], versions: {} };
+  const out: BenchOutcome = { runs: [], rss: [], skipped: [], failed: [], versions: {}, roundsDone: 0 };
   const { progress } = opts;
   const skip = (s: SkipRecord) => {
     out.skipped.push(s);
@@ -114,7 +124,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
     }
     out.versions[spec.id] = probe.versions;
     for (const serializer of spec.serializers) {
-      if (opts.serializers && serializer !== 'none' && !opts.serializers.includes(serializer)) continue;
+      if (!serializerChosen(opts.serializers, spec.id, serializer)) continue;
       const missing = probe.unavailableSerializers?.[serializer];
       if (missing) {
         skip({ system: spec.id, serializer, reason: missing });
@@ -159,7 +169,22 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
       tlsSkipped.add(k);
       return false;
     });
+    const roundMs: number[] = [];
+    let roundStart = Date.now();
     for (const [step, { round, item: job, position }] of roundSchedule(runnable, opts.runs).entries()) {
+      if (position === 0 && round > 0) {
+        const now = Date.now();
+        roundMs.push(now - roundStart);
+        out.roundsDone = round;
+        roundStart = now;
+        if (!roundFits(now, roundMs, opts.deadline)) {
+          progress.log(
+            `stopping after ${round} of ${opts.runs} rounds: another (${Math.round(Math.max(...roundMs) / 1000)} s) ` +
+              `would end after ${new Date(opts.deadline!).toISOString().slice(11, 16)} UTC`,
+          );
+          break;
+        }
+      }
       const label =
         `round ${round + 1}/${opts.runs} [${position + 1}/${runnable.length}] ` +
         `${job.spec.label} ${job.serializer} ${job.transport}`;
@@ -183,12 +208,33 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutcome> {
         });
         progress.log(`FAILED ${label} (${job.scenarios.join(', ')}): ${reason}`);
       }
+      if (step === runnable.length * opts.runs - 1) out.roundsDone = opts.runs;
     }
   } finally {
     progress.done();
     removeTempDir(tmp);
   }
   return out;
+}
+
+/** Whether `--serializer` chose `serializer` for `system` (systems without one always run). */
+export function serializerChosen(
+  chosen: readonly string[] | null,
+  system: SystemId,
+  serializer: string,
+): boolean {
+  if (chosen === null || serializer === 'none' || chosen.includes(serializer)) return true;
+  const family = system === 'cinder_b' ? 'cinder' : system;
+  return chosen.includes(`${family}:${serializer}`);
+}
+
+/**
+ * Whether another round may start at `now`: without a deadline always; with one, only if a round as
+ * long as the longest so far would end by then.
+ */
+export function roundFits(now: number, roundMs: readonly number[], deadline: number | undefined): boolean {
+  if (deadline === undefined) return true;
+  return now + Math.max(0, ...roundMs) <= deadline;
 }
 
 /**

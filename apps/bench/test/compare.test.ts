@@ -2,20 +2,40 @@
 // in, the A/B ratios taken within each round, the table and A/B block, the command line, and that
 // the other build's processes load the other build's facade.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BenchError } from '../src/errors.js';
-import { parseCli } from '../src/main.js';
-import { computeResults, type RunMeta, renderComparison, renderTable } from '../src/report.js';
-import { type BenchOutcome, orderJobs, type RunRecord, roundSchedule } from '../src/runner.js';
+import type { BenchJson } from '../src/index.js';
+import { parseCli, parseDeadline } from '../src/main.js';
+import {
+  computeResults,
+  medianInterval,
+  type RunMeta,
+  renderComparison,
+  renderTable,
+} from '../src/report.js';
+import {
+  type BenchOutcome,
+  orderJobs,
+  type RunRecord,
+  roundFits,
+  roundSchedule,
+  serializerChosen,
+} from '../src/runner.js';
 import type { ScenarioId } from '../src/scenarios.js';
 import type { SystemId } from '../src/system.js';
 import { cinderFromSpec, cinderSpec, cinderSystem, loadCinder } from '../src/systems/cinder.js';
 
+const mainFile = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bench-compare-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopAllChildren();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const meta: RunMeta = {
   date: '2026-01-01T00:00:00.000Z',
@@ -90,7 +110,7 @@ const run = (system: SystemId, serializer: string, round: number, seconds: numbe
 });
 
 function outcome(runs: RunRecord[]): BenchOutcome {
-  return { runs, rss: [], skipped: [], failed: [], versions: {} };
+  return { runs, rss: [], skipped: [], failed: [], versions: {}, roundsDone: 3 };
 }
 
 describe('A/B ratios', () => {
@@ -140,12 +160,41 @@ describe('A/B ratios', () => {
     expect(table).toMatch(/^calls_per_s\s+tcp\s+cinder\s+cbor .* 1\.05x \(0\.800–1\.10\)\?$/m);
     const ab = renderComparison(results, meta);
     expect(ab).toContain('against pre-engine (B: /tmp/x, commit e6d090c)');
-    expect(ab).toMatch(/^calls_per_s\s+tcp\s+cbor\s+.*1\.05x \(0\.800–1\.10\)\?\s+1\.100 1\.050 0\.800$/m);
-    expect(ab).toMatch(/^calls_per_s\s+tcp\s+msgpack\s+.*4\.00x\s+4\.000$/m);
+    expect(ab).toMatch(
+      /^calls_per_s\s+tcp\s+cbor\s+.*1\.05x \(0\.800–1\.10\)\?\s+-\s+1\.100 1\.050 0\.800$/m,
+    );
+    expect(ab).toMatch(/^calls_per_s\s+tcp\s+msgpack\s+.*4\.00x\s+-\s+4\.000$/m);
     // without a second build there is no column and no block
     const alone = computeResults(outcome(runs.filter((r) => r.system !== 'cinder_b')));
     expect(renderTable(alone, meta).split('\n')[0]).toMatch(/vs grpc$/);
     expect(renderComparison(alone, meta)).toBe('');
+  });
+});
+
+describe('confidence interval of the median per-round ratio', () => {
+  it('takes order statistics by the binomial rule, only from 6 rounds on', () => {
+    expect(medianInterval([1, 2, 3, 4, 5])).toBeUndefined();
+    // 6 to 8 values: only min–max reaches 95% (2·(1/64) = 3.1%; with 8, 2·(9/256) = 7% for k = 2)
+    expect(medianInterval([0.99, 0.97, 1.02, 1.0, 0.98, 1.01])).toEqual([0.97, 1.02]);
+    expect(medianInterval([8, 1, 7, 2, 6, 3, 5, 4])).toEqual([1, 8]);
+    // 9 values: 2·(10/512) = 3.9% → the 2nd smallest and 2nd largest
+    expect(medianInterval([9, 1, 8, 2, 7, 3, 6, 4, 5])).toEqual([2, 8]);
+    // 12 values: 2·(79/4096) = 3.9% → the 3rd; 2·(299/4096) = 14.6% would be too wide a risk
+    expect(medianInterval(Array.from({ length: 12 }, (_, i) => 12 - i))).toEqual([3, 10]);
+    // 20 values: k = 6 (2·P(X ≤ 5) = 4.1%, 2·P(X ≤ 6) = 11.5%)
+    expect(medianInterval(Array.from({ length: 20 }, (_, i) => i + 1))).toEqual([6, 15]);
+  });
+
+  it('is printed in the A/B block from 6 rounds on', () => {
+    const rounds = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02];
+    const runs = rounds.flatMap((r, round) => [
+      run('cinder', 'cbor', round, 1),
+      run('cinder_b', 'cbor', round, r),
+    ]);
+    const ab = renderComparison(computeResults(outcome(runs)), meta);
+    expect(ab).toMatch(
+      /^calls_per_s\s+tcp\s+cbor\s+.*\s0\.900–1\.100\s+1\.000 1\.100 0\.900 1\.050 0\.950 1\.020$/m,
+    );
   });
 });
 
@@ -238,5 +287,72 @@ describe('--cinder-from', () => {
       ['register', 'bench', 'function'],
       ['close', { graceMs: 500 }],
     ]);
+  });
+});
+
+describe('time limit (--until, --budget)', () => {
+  const now = Date.UTC(2026, 11, 6, 22, 50, 0);
+
+  it('reads HH:MM as the nearest such time in UTC, and minutes from now', () => {
+    expect(parseDeadline('23:27', undefined, now)).toBe(Date.UTC(2026, 11, 6, 23, 27));
+    expect(parseDeadline('0:10', undefined, now)).toBe(Date.UTC(2026, 11, 7, 0, 10));
+    // a time just passed stays passed: the run does one round, not a day's worth
+    expect(parseDeadline('22:40', undefined, now)).toBe(Date.UTC(2026, 11, 6, 22, 40));
+    expect(parseDeadline('22:50', undefined, now)).toBe(now);
+    expect(parseDeadline('23:00', undefined, Date.UTC(2026, 11, 7, 0, 30))).toBe(
+      Date.UTC(2026, 11, 6, 23, 0),
+    );
+    expect(parseDeadline(undefined, '2.5', now)).toBe(now + 150_000);
+    expect(parseDeadline(undefined, undefined, now)).toBeUndefined();
+    expect(() => parseDeadline('24:00', undefined, now)).toThrow(/HH:MM/);
+    expect(() => parseDeadline(undefined, '0', now)).toThrow(/minutes/);
+    expect(() => parseDeadline('23:00', '5', now)).toThrow(/one of them/);
+    const cli = parseCli(['--until', '23:27'], now);
+    expect(cli !== 'help' && cli.deadline).toBe(Date.UTC(2026, 11, 6, 23, 27));
+  });
+
+  it('starts a round only if one as long as the longest so far ends in time', () => {
+    expect(roundFits(now, [60_000], undefined)).toBe(true);
+    expect(roundFits(now, [], now)).toBe(true);
+    expect(roundFits(now, [60_000, 90_000], now + 90_000)).toBe(true);
+    expect(roundFits(now, [60_000, 90_000], now + 89_999)).toBe(false);
+  });
+
+  it('stops a real run after the round in progress when the next would not fit', {
+    timeout: 60_000,
+  }, async () => {
+    const jsonFile = join(dir, 'budget.json');
+    const args = ['--quick', '--only', 'calls', '--system', 'raw', '--transport', 'tcp', '--runs', '3'];
+    const child = startChild(mainFile, [...args, '--budget', '0.001', '--json', jsonFile]);
+    expect(await child.exited, child.stderr()).toBe(0);
+    expect(child.stderr()).toMatch(/stopping after 1 of 3 rounds/);
+    const out = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchJson;
+    expect(out.meta.runs).toBe(1);
+    expect(out.meta.notes[0]).toMatch(/^1 of the 3 rounds asked for/);
+    const calls = out.results.find((e) => e.scenario === 'calls_per_s')!;
+    expect(calls.rounds).toEqual([0]);
+  });
+});
+
+describe('--serializer system:serializer', () => {
+  it('adds a serializer for one system only (cinder:x for both builds of Cinder)', () => {
+    const chosen = ['cbor', 'msgpack', 'pyro4:marshal', 'cinder:json'];
+    expect(serializerChosen(chosen, 'pyro4', 'marshal')).toBe(true);
+    expect(serializerChosen(chosen, 'cinder', 'marshal')).toBe(false);
+    expect(serializerChosen(chosen, 'pyro4', 'msgpack')).toBe(true);
+    expect(serializerChosen(chosen, 'pyro4', 'json')).toBe(false);
+    expect(serializerChosen(chosen, 'cinder', 'json')).toBe(true);
+    expect(serializerChosen(chosen, 'cinder_b', 'json')).toBe(true);
+    expect(serializerChosen(chosen, 'raw', 'none')).toBe(true);
+    expect(serializerChosen(null, 'cinder', 'serpent')).toBe(true);
+  });
+
+  it('checks both halves on the command line', () => {
+    const cli = parseCli(['--serializer', 'cbor,msgpack,pyro4:marshal']);
+    expect(cli !== 'help' && cli.serializers).toEqual(['cbor', 'msgpack', 'pyro4:marshal']);
+    expect(() => parseCli(['--serializer', 'pyro4:cbor'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'nope:marshal'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'raw:none'])).toThrow(/system:serializer/);
+    expect(() => parseCli(['--serializer', 'cobr'])).toThrow(/unknown "cobr"/);
   });
 });

@@ -38,7 +38,7 @@ const run = (
 });
 
 function outcome(runs: RunRecord[], rss: BenchOutcome['rss'] = []): BenchOutcome {
-  return { runs, rss, skipped: [], failed: [], versions: {} };
+  return { runs, rss, skipped: [], failed: [], versions: {}, roundsDone: 3 };
 }
 
 describe('statistics', () => {

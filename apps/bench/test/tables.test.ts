@@ -74,6 +74,7 @@ describe('rendering', () => {
     skipped: [],
     failed: [],
     versions: {},
+    roundsDone: 3,
   };
   const json = { meta, results: computeResults(outcome), skipped: [], failed: [] };
 

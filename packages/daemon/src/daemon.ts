@@ -18,21 +18,17 @@ import {
   type UriLocation,
 } from '@cinder/core';
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
-import type { HandshakeContext } from '@cinder/rpc';
+import { behaviorOf, type Exposure, exposureOf, type HandshakeContext, type InstanceMode } from '@cinder/rpc';
 import {
-  behaviorOf,
   type CallServer,
   Capability,
-  type Exposure,
-  exposureOf,
   type IncomingCall,
-  type InstanceMode,
   invokeExposed,
   PushStreamReply,
   proxyDict,
   type SerializerLookup,
   SpecialReply,
-} from '@cinder/rpc';
+} from '@cinder/rpc/internal';
 import {
   bindWarning,
   type ConnectionLimitError,
@@ -186,7 +182,11 @@ export class Daemon implements AsyncDisposable {
   readonly config: CinderConfig;
   readonly logger: Logger;
   readonly serializers: { 4: SerializerSet; 5: SerializerSet };
-  /** The serializers clients may use (`config.serializersAccepted`), checked on every message. */
+  /**
+   * The serializers clients may use (`config.serializersAccepted`), checked on every message.
+   * Read by this package's server connections only.
+   * @internal
+   */
   readonly acceptedSerializers: { 4: SerializerLookup; 5: SerializerLookup };
   readonly streams: StreamRegistry;
   readonly options: DaemonOptions;

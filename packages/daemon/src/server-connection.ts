@@ -14,7 +14,7 @@ import {
   proxyHooks,
   ServerHandshake,
   Session,
-} from '@cinder/rpc';
+} from '@cinder/rpc/internal';
 import type { Connection, ConnectionHandler } from '@cinder/transport';
 import type { Daemon } from './daemon.js';
 

@@ -6,7 +6,7 @@
 // the metadata does not list, or proxies as values. A call is `client.call('method', [args])`.
 import { type CallOptions, Deadline, type ObjectMetadata, silentLogger, URI } from '@cinder/core';
 import { type Annotations, Flags } from '@cinder/protocol';
-import { clientHandshake, type Session } from '@cinder/rpc';
+import { clientHandshake, type Session } from '@cinder/rpc/internal';
 import { createSerializers } from '@cinder/serializers';
 import {
   type Endpoint,

@@ -9,10 +9,25 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type ProxyOptions } from '@cinder/cinder';
-import { encodeMessage, FrameReader, type Message, MsgType, type ProtocolVersion } from '@cinder/protocol';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
+import { type CinderConfig, connect, type ProxyOptions } from '@cinder/cinder';
+import {
+  encodeMessage,
+  Flags,
+  FrameReader,
+  type Message,
+  MsgType,
+  type ProtocolVersion,
+} from '@cinder/protocol';
 import { createSerializers, type Serializer } from '@cinder/serializers';
-import { RawFrameClient, type RawTarget, repoRoot, type StartedChild, startChild } from '@cinder/test-utils';
+import {
+  generateTestPki,
+  RawFrameClient,
+  type RawTarget,
+  repoRoot,
+  type StartedChild,
+  startChild,
+} from '@cinder/test-utils';
 import { expect } from 'vitest';
 
 /** The checkout whose built apps are attacked (this one unless ATTACK_APPS_ROOT says otherwise). */
@@ -205,11 +220,24 @@ export const json4: Serializer = serializers4.byName('json')!;
  * `destroy()` does.
  */
 export class Attacker extends RawFrameClient<Message> {
-  static async open(target: RawTarget, version: ProtocolVersion = 502): Promise<Attacker> {
-    const reader = new FrameReader({ maxMessageSize: 2 ** 32 - 1, versions: [version] });
+  /**
+   * Connects; with `tls`, over TLS (trusting `tls.ca`); with `hmacKey` (Pyro4 framing only), every
+   * frame carries Pyro4's HMAC, as a key holder's would.
+   */
+  static async open(
+    target: RawTarget,
+    version: ProtocolVersion = 502,
+    options: { tls?: { ca: string }; hmacKey?: string } = {},
+  ): Promise<Attacker> {
+    const hmacKey = options.hmacKey === undefined ? undefined : Buffer.from(options.hmacKey);
+    const reader = new FrameReader({ maxMessageSize: 2 ** 32 - 1, versions: [version], hmacKey });
+    const tls = options.tls;
     const socket: Socket = await new Promise((resolve, reject) => {
-      const s = netConnect({ ...target, allowHalfOpen: true });
-      s.once('connect', () => {
+      const s =
+        tls === undefined
+          ? netConnect({ ...target, allowHalfOpen: true })
+          : tlsConnect({ ...target, ca: tls.ca, servername: 'localhost' } as ConnectionOptions);
+      s.once(tls === undefined ? 'connect' : 'secureConnect', () => {
         s.off('error', reject);
         resolve(s);
       });
@@ -217,7 +245,7 @@ export class Attacker extends RawFrameClient<Message> {
     });
     return new Attacker(socket, {
       push: (chunk, onFrame) => reader.push(chunk, onFrame),
-      encode: (m) => Buffer.concat(encodeMessage(m, { version, maxMessageSize: 2 ** 32 - 1 })),
+      encode: (m) => Buffer.concat(encodeMessage(m, { version, maxMessageSize: 2 ** 32 - 1, hmacKey })),
     });
   }
 }
@@ -272,4 +300,88 @@ export async function attackerSession(
 /** A fresh temporary directory (removed by the caller). */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variants: the same attack over Pyro4's framing, over TLS, or against a daemon that requires a key.
+
+/** How an attack reaches the app: the framing its frames use, TLS, a shared key the daemon requires. */
+export interface AttackVariant {
+  readonly name: string;
+  /** Framing of the attacker's frames (the good client always speaks Cinder's 502). */
+  readonly version: 502 | 48;
+  readonly tls: boolean;
+  /**
+   * The daemon's shared key. The attacker holds it too (a key holder gone bad) and signs its Pyro4
+   * frames with Pyro4's HMAC: a peer without it gets no further than the refusals of attack-refusals.
+   */
+  readonly key?: string;
+}
+
+export const VARIANTS = {
+  pyro5: { name: 'Pyro5 framing', version: 502, tls: false },
+  pyro4: { name: 'Pyro4 framing (protocol 48)', version: 48, tls: false },
+  tls: { name: 'TLS', version: 502, tls: true },
+  keyed: {
+    name: 'keyed daemon, Pyro4 HMAC',
+    version: 48,
+    tls: false,
+    key: 'attack-suite-key-0123456789abcdef',
+  },
+} as const satisfies Record<string, AttackVariant>;
+
+/** An app started for a variant, with what its attacker and its good clients need. */
+export interface VariantApp extends AttackedApp {
+  readonly variant: AttackVariant;
+  /** What a well-behaved Cinder client passes to `connect` (TLS trust, the key). */
+  readonly clientOptions: ProxyOptions;
+  /** The json serializer of the variant's dialect (json4 for Pyro4 framing). */
+  readonly json: Serializer;
+  /** A raw attacker connection, from `localAddress` if given. */
+  attacker(localAddress?: string): Promise<Attacker>;
+}
+
+/** Starts `cinder-echoserver` set up for `variant` (TLS certificate, key, protocols). */
+export async function startVariantEchoServer(
+  variant: AttackVariant,
+  options: StartAppOptions = {},
+): Promise<VariantApp> {
+  const env: Record<string, string> = { ...(options.env ?? {}) };
+  const args = [...(options.args ?? [])];
+  let tls: { ca: string } | undefined;
+  const clientOptions: { hmacKey?: string; config?: Partial<CinderConfig> } = {};
+  if (variant.tls) {
+    const pki = await generateTestPki();
+    Object.assign(env, {
+      CINDER_SSL: 'true',
+      CINDER_SSL_SERVER_CERT: pki.server.certPath,
+      CINDER_SSL_SERVER_KEY: pki.server.keyPath,
+    });
+    tls = { ca: pki.ca.cert };
+    clientOptions.config = { ssl: true, sslCaCerts: pki.ca.certPath };
+  }
+  if (variant.key !== undefined) {
+    env.CINDER_HMAC_KEY = variant.key;
+    args.push('--protocols', '502,48');
+    clientOptions.hmacKey = variant.key;
+  }
+  const app = await startEchoServer({ env, args });
+  return {
+    ...app,
+    variant,
+    clientOptions,
+    json: variant.version === 48 ? json4 : json5,
+    attacker: (localAddress) =>
+      Attacker.open(
+        { host: app.host, port: app.port, ...(localAddress ? { localAddress } : {}) },
+        variant.version,
+        { ...(tls ? { tls } : {}), ...(variant.key !== undefined ? { hmacKey: variant.key } : {}) },
+      ),
+  };
+}
+
+/** The CONNECT of a variant's attacker (Pyro4's asks for the object's metadata, as Pyro4 proxies do). */
+export function variantConnectFrame(app: VariantApp, object = app.objectId): Message {
+  const frame = connectFrame(app.json, object);
+  return app.variant.version === 48 ? { ...frame, flags: Flags.META_ON_CONNECT } : frame;
 }

@@ -40,6 +40,7 @@ export function encode502(m: Message, maxMessageSize: number, compressAbove: num
   else chunks.push(payload);
   const tail = plan.tail;
   if (tail !== undefined) for (let i = 0; i < tail.length; i++) chunks.push(tail[i] as Uint8Array);
+  releasePlan(plan);
   return chunks;
 }
 
@@ -62,9 +63,13 @@ export function encode502Into(
   const plan = plan502(m, maxMessageSize, compressAbove);
   const payload = plan.payload;
   const length = HEADER_SIZE_502 + plan.annotationsLength + payload.length;
-  if (payload.length >= COPY_THRESHOLD || length > room) return -1;
+  if (payload.length >= COPY_THRESHOLD || length > room) {
+    releasePlan(plan);
+    return -1;
+  }
   writeHead502(m, plan, out, offset);
   out.set(payload, offset + length - payload.length);
+  releasePlan(plan);
   return length;
 }
 
@@ -76,7 +81,20 @@ interface Plan502 {
   annotationsLength: number;
 }
 
-/** Checks a message for protocol 502 and works out its wire flags, payload and lengths. */
+/**
+ * The one plan: encoding is synchronous and never re-entered, and a plan is used only until the
+ * frame is written, so every message reuses it (an object per message is garbage otherwise).
+ */
+const NO_PAYLOAD = new Uint8Array(0);
+const PLAN: Plan502 = { flags: 0, payload: NO_PAYLOAD, tail: undefined, dataLength: 0, annotationsLength: 0 };
+
+/** Lets go of the payload the plan held (it may be large). */
+function releasePlan(plan: Plan502): void {
+  plan.payload = NO_PAYLOAD;
+  plan.tail = undefined;
+}
+
+/** Checks a message for protocol 502 and works out its wire flags, payload and lengths (in PLAN). */
 function plan502(m: Message, maxMessageSize: number, compressAbove: number): Plan502 {
   checkMessageFields(m);
   const serializer = m.serializerId;
@@ -121,7 +139,13 @@ function plan502(m: Message, maxMessageSize: number, compressAbove: number): Pla
   if (bodySize > maxMessageSize) throw new MessageTooLargeError(bodySize, maxMessageSize);
   if (dataLength > MAX_LENGTH_502) throw new MessageTooLargeError(dataLength, MAX_LENGTH_502);
   if (annotationsLength > MAX_LENGTH_502) throw new MessageTooLargeError(annotationsLength, MAX_LENGTH_502);
-  return { flags, payload, tail, dataLength, annotationsLength };
+  const plan = PLAN;
+  plan.flags = flags;
+  plan.payload = payload;
+  plan.tail = tail;
+  plan.dataLength = dataLength;
+  plan.annotationsLength = annotationsLength;
+  return plan;
 }
 
 /** Writes the header and annotations of a planned message at `out[off]`. */

@@ -9,16 +9,10 @@
 
 // The streams a call may resolve with (pulled from a Pyro daemon, pushed by a Cinder one).
 export { PullStream, PushStream } from '@cinder/rpc';
-export {
-  boundProxy,
-  connect,
-  describeProxy,
-  isProxy,
-  type ProxyCore,
-  type ProxyOptions,
-  proxyCore,
-  type ReconnectOptions,
-} from './proxy.js';
+export { connect } from './connect.js';
+export type { ProxyCore } from './proxy-core.js';
+export { describeProxy, isProxy, proxyCore } from './proxy-object.js';
+export type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
 export type * from './remote.js';
 export {
   broadcastLocate,

@@ -16,7 +16,8 @@ import {
   sleep,
   URI,
 } from '@cinder/core';
-import { connect, type ProxyOptions } from './proxy.js';
+import { connect } from './connect.js';
+import type { ProxyOptions } from './proxy-options.js';
 import type { Remote } from './remote.js';
 
 /** How `PYRONAME:`/`PYROMETA:` URIs are resolved through a name server. */

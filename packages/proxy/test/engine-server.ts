@@ -4,7 +4,8 @@
 // modes, batches, streams or callbacks (the daemon's; the engine compliance suite in
 // packages/integration covers those with a real daemon).
 import { silentLogger } from '@cinder/core';
-import { exposureOf, type HandshakeContext, invokeExposed, ServerHandshake, Session } from '@cinder/rpc';
+import { exposureOf, type HandshakeContext } from '@cinder/rpc';
+import { invokeExposed, ServerHandshake, Session } from '@cinder/rpc/internal';
 import { createSerializers } from '@cinder/serializers';
 import { type Listener, MemoryNetwork, memoryTransport, type Transport } from '@cinder/transport';
 

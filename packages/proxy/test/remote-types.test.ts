@@ -1,7 +1,7 @@
 // Type-level tests of Remote<T>: `tsc` (the typecheck task) fails if the mapping regresses; the
 // runtime part checks that the proxy object itself is not thenable and answers controls locally.
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { connect } from '../src/proxy.js';
+import { connect } from '../src/connect.js';
 import type { Remote, RemoteBatch, RemoteStream } from '../src/remote.js';
 
 class Service {

@@ -2,12 +2,13 @@
 // connection without pipelining (every Pyro peer), sent with a seq, timed (timeout, abort signal,
 // the cancel message to a Cinder peer) and answered (the RESULT matched by seq and decoded).
 import { ConnectionClosedError, type Deadline, ProtocolError } from '@cinder/core';
-import { type Annotations, Flags, type Message } from '@cinder/protocol';
+import { type Annotations, Flags, type Message, MsgType } from '@cinder/protocol';
 import type { CallEnvelope, Serializer } from '@cinder/serializers';
 import { Capability } from './capabilities.js';
 import { currentCorrelationId } from './context.js';
 import { CANCEL_CALL, PUSH_END, PUSH_ITEM, seqBytes } from './push-stream.js';
 import { decodeReply } from './reply-decoding.js';
+import { SeqTable } from './seq-table.js';
 import type { Session } from './session.js';
 import type { OutgoingCall } from './session-types.js';
 import { invokeMessage, PING_SERIALIZER_ID, pingMessage } from './wire-messages.js';
@@ -51,30 +52,53 @@ export function wasNotSent(err: unknown): boolean {
 
 const RESOLVED: Promise<undefined> = Promise.resolve(undefined);
 
-/** An outgoing call from encoding to its reply: queued on a Pyro connection, then pending. */
-class OutCall implements Pending, Queued {
+// The promise executor takes no closure: it leaves the resolving functions here for the caller.
+let capturedResolve: (value: unknown) => void = noop;
+let capturedReject: (err: Error) => void = noop;
+function capture(resolve: (value: unknown) => void, reject: (err: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+function noop(): void {}
+
+/**
+ * An outgoing call from encoding to its reply: queued on a Pyro connection, then pending. It is
+ * also the INVOKE message itself (one object per call, not two).
+ */
+class OutCall implements Pending, Queued, Message {
+  readonly type = MsgType.INVOKE;
   seq = -1;
+  readonly flags: number;
   readonly serializerId: number;
+  annotations: Annotations | null;
+  payload: Uint8Array;
+  payloadTail: readonly Uint8Array[] | undefined;
   readonly serializer: Serializer | undefined;
   readonly onReplyAnnotations: ((annotations: Annotations) => void) | undefined;
   unwatch: (() => void) | undefined = undefined;
+  readonly resolve: (reply: any) => void;
+  readonly reject: (err: Error) => void;
 
   constructor(
     private readonly calls: OutgoingCalls,
     private readonly method: string,
     serializer: Serializer,
-    readonly options: OutgoingCall,
+    options: OutgoingCall,
     readonly deadline: Deadline,
-    readonly resolve: (reply: any) => void,
-    readonly reject: (err: Error) => void,
-    readonly flags: number,
+    flags: number,
     readonly correlationId: Uint8Array | null,
-    readonly payload: Uint8Array,
-    readonly tail: Uint8Array[] | undefined,
+    payload: Uint8Array,
+    tail: Uint8Array[] | undefined,
   ) {
+    this.flags = correlationId ? flags | Flags.CORR_ID : flags;
     this.serializerId = serializer.id;
+    this.annotations = options.annotations ?? null;
+    this.payload = payload;
+    this.payloadTail = tail;
     this.serializer = options.raw ? undefined : serializer;
     this.onReplyAnnotations = options.onReplyAnnotations;
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
   }
 
   get what(): string {
@@ -89,7 +113,7 @@ class OutCall implements Pending, Queued {
 /** One session's outgoing calls. */
 export class OutgoingCalls {
   /** Sent and not yet answered, by seq. */
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new SeqTable<Pending>();
   /** Waiting for the call on the wire to be answered (no pipelining). */
   private readonly sendQueue: Queued[] = [];
   private busy = false; // a non-multiplexed call is awaiting its reply
@@ -146,24 +170,26 @@ export class OutgoingCalls {
       }
       return RESOLVED;
     }
-    return new Promise<unknown>((resolve, reject) => {
-      const p = new OutCall(
-        this,
-        call.method,
-        serializer,
-        options,
-        deadline,
-        resolve,
-        reject,
-        flags,
-        correlationId,
-        payload,
-        tail,
-      );
-      if (!this.watch(p)) return;
+    const promise = new Promise<unknown>(capture);
+    const p = new OutCall(
+      this,
+      call.method,
+      serializer,
+      options,
+      deadline,
+      flags,
+      correlationId,
+      payload,
+      tail,
+    );
+    try {
+      if (!this.watch(p)) return promise;
       if (!session.multiplexed && this.busy) this.sendQueue.push(p);
       else this.start(p);
-    });
+    } catch (err) {
+      p.reject(err as Error);
+    }
+    return promise;
   }
 
   /**
@@ -185,23 +211,12 @@ export class OutgoingCalls {
   /** @internal puts a call on the wire (now, or when its turn comes on a Pyro connection). */
   start(p: OutCall): void {
     const session = this.session;
-    const options = p.options;
     p.seq = session.nextSeq();
-    this.pending.set(p.seq, p);
+    this.pending.set(p);
     if (!session.multiplexed) this.busy = true;
     session.serving.resumeReading();
     try {
-      session.out(
-        invokeMessage(
-          p.seq,
-          p.flags,
-          p.serializerId,
-          p.correlationId,
-          options.annotations ?? null,
-          p.payload,
-          p.tail,
-        ),
-      );
+      session.out(p);
     } catch (err) {
       this.settle(p);
       p.reject(notSent(err as Error));
@@ -228,7 +243,7 @@ export class OutgoingCalls {
       const start = () => {
         const seq = session.nextSeq();
         p.seq = seq;
-        this.pending.set(seq, p);
+        this.pending.set(p);
         if (!session.multiplexed) this.busy = true;
         try {
           session.out(pingMessage(seq));
@@ -335,7 +350,7 @@ export class OutgoingCalls {
   /** The session ended: every call sent or waiting fails. */
   closeAll(): void {
     const session = this.session;
-    for (const p of this.pending.values()) {
+    for (const p of this.pending.values(session.currentSeq)) {
       p.unwatch?.();
       p.reject(session.closedFor(p.what));
     }

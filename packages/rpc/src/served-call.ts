@@ -20,6 +20,10 @@ const NO_CALL: CallEnvelope = Object.freeze({
 export class ServedCall implements CallContext, IncomingCall {
   call: CallEnvelope = NO_CALL;
   aborted = false;
+  /** @internal the session's list of calls being served (IncomingCalls). */
+  prevActive: ServedCall | null = null;
+  /** @internal */
+  nextActive: ServedCall | null = null;
   #corr: Uint8Array | null | undefined;
   #controller: AbortController | undefined;
   #responseAnns: Map<string, Uint8Array> | undefined;

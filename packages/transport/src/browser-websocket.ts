@@ -1,8 +1,9 @@
 // The client half of the WebSocket transport on the platform's own `WebSocket` (browsers, Deno,
 // Node with a WebSocket class passed in): no Node built-ins, so a browser build of the client can
 // use it. Same frames and the same MessageConnection as the Node transport; a browser cannot pause
-// a WebSocket, so incoming messages are buffered (bounded by what the peer may send unasked: replies,
-// stream items within their credit, callbacks within the call limit).
+// a WebSocket, so messages that arrive while the connection is paused are kept as the bytes received,
+// not decoded (bounded by what the peer may send unasked: replies, stream items within their credit,
+// callbacks within the call limit).
 import { abortError, CommunicationError, ConfigError, componentLogger, TimeoutError } from '@cinder/core';
 import { type MessageChannel, MessageConnection } from './message-connection.js';
 import type { Connection, ConnectOptions, Endpoint, Listener, Transport } from './transport.js';

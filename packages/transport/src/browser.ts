@@ -6,6 +6,12 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './browser-websocket.js';
-export { type ChannelEvents, type MessageChannel, MessageConnection } from './message-connection.js';
+export { FramedConnection, type FramedConnectionInit } from './framed-connection.js';
+export {
+  type ChannelEvents,
+  type MessageChannel,
+  MessageConnection,
+  type MessageConnectionInit,
+} from './message-connection.js';
 export * from './transport.js';
 export { isWebSocketUri, parseWebSocketUri, type WebSocketTarget, webSocketUri } from './websocket-uri.js';

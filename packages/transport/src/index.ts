@@ -6,12 +6,18 @@ export {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './browser-websocket.js';
+export { FramedConnection, type FramedConnectionInit } from './framed-connection.js';
 export {
   MemoryNetwork,
   type MemoryTransportInit,
   memoryTransport,
 } from './memory-transport.js';
-export { type ChannelEvents, type MessageChannel, MessageConnection } from './message-connection.js';
+export {
+  type ChannelEvents,
+  type MessageChannel,
+  MessageConnection,
+  type MessageConnectionInit,
+} from './message-connection.js';
 export { DEFAULT_CLOSE_TIMEOUT_MS } from './socket-connection.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, type SocketTuning } from './stream-transport.js';
 export { type TcpTransportInit, tcpTransport } from './tcp-transport.js';

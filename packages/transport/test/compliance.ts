@@ -337,6 +337,73 @@ export function transportCompliance(
       expect(server.rec.messages.map((m) => m.seq)).toEqual([...Array(11).keys()]);
     });
 
+    it('a paused connection holds what it read as bytes, never what they inflate to', async () => {
+      // 12 frames of 8 MiB zeros, each a few KiB compressed, read in the same chunk (or message) as
+      // the frame whose handler pauses: a connection that decoded them while paused would hold
+      // 96 MiB of payloads; one that stops decoding holds the ~100 KiB it read.
+      let paused = false;
+      const { endpoint, accept } = await listen({
+        accept: (c) => {
+          const rec = new Recorder(() => {
+            if (!paused) {
+              paused = true;
+              c.pause();
+            }
+          });
+          c.setHandler(rec);
+          return rec;
+        },
+      });
+      const tt = await t();
+      const conn = track.connection(
+        await tt.client.connect({
+          endpoint,
+          framing: { ...framing([502]), compressAbove: 1024 },
+          timeoutMs: 5000,
+        }),
+      );
+      conn.setHandler(new Recorder());
+      const zeros = Buffer.alloc(8 * MiB);
+      const before = process.memoryUsage().arrayBuffers;
+      conn.send(message(0, 'first'));
+      for (let i = 1; i <= 12; i++) conn.send(message(i, zeros));
+      const server = await accept();
+      await server.rec.messagesAtLeast(1);
+      await delay(300);
+      const held = process.memoryUsage().arrayBuffers - before;
+      expect(server.rec.messages).toHaveLength(1);
+      expect(held).toBeLessThan(48 * MiB);
+      server.conn.resume();
+      await server.rec.messagesAtLeast(13, 10_000);
+      expect(server.rec.messages.map((m) => m.seq)).toEqual([...Array(13).keys()]);
+      expect(server.rec.messages[12]!.payload.length).toBe(8 * MiB);
+    }, 30_000);
+
+    it('drops a peer that reads none of its queued output within drainTimeoutMs', async () => {
+      const { endpoint, accept } = await listen({
+        framingExtra: { maxBufferedOutput: 256 * 1024, drainTimeoutMs: 300 },
+        accept: withRecorder,
+      });
+      const { conn } = await connect(endpoint);
+      conn.pause();
+      conn.send(message(0, 'hello'));
+      const server = await accept();
+      await server.rec.messagesAtLeast(1);
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      // The peer reads nothing: once the kernel's buffers are full the output queues here (send's
+      // false is ignored on purpose).
+      for (let i = 0; i < 4096 && !server.conn.closed && server.conn.bufferedBytes < MiB; i++) {
+        server.conn.send(message(i, chunk));
+        if (i % 16 === 15) await delay(1);
+      }
+      expect(server.conn.bufferedBytes).toBeGreaterThanOrEqual(MiB);
+      const started = Date.now();
+      const error = await server.rec.closed(10_000);
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect(error?.message).toMatch(/read none of/);
+      expect(Date.now() - started).toBeLessThan(5000);
+    }, 20_000);
+
     it('reads nothing before setHandler, and loses nothing either', async () => {
       const pending: Connection[] = [];
       const { endpoint } = await listen({
@@ -548,7 +615,7 @@ export function transportCompliance(
     });
 
     it('idle timeout closes a silent connection with TimeoutError; traffic keeps it open', async () => {
-      const { endpoint, accept } = await listen({ extra: { idleTimeoutMs: 200 } });
+      const { endpoint, accept } = await listen({ extra: { idleTimeoutMs: 400 } });
       const busy = await connect(endpoint);
       const busyServer = await accept();
       const idle = await connect(endpoint);

@@ -22,6 +22,7 @@ import {
 import { bigintDigits, isPyInt, pyFloatRepr } from './py-float.js';
 import { StringAssembler } from './string-assembler.js';
 import { decodeUtf8 } from './utf8.js';
+import { jsonValueCount } from './value-count.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Encoding
@@ -225,14 +226,20 @@ export function decodeJsonText(text: string, options?: FormatDecodeOptions): unk
   const revive = options?.reviveClass;
   return guardStack(() => {
     let parsed: unknown;
+    // Text that might hold more values than the budget is counted before anything is built: over
+    // the budget, it is refused here; within it, JSON.parse cannot build more than the budget.
+    const large = mayExceedItems(text, maxItems);
+    if (large && jsonValueCount(text, maxItems) > maxItems) throw tooManyItems('json', maxItems);
     // A NaN/Infinity token makes JSON.parse throw, and a throw costs more than parsing a call envelope.
-    // Text that might hold more values than the budget never reaches JSON.parse (which would build
-    // them all first): the parser below counts as it goes and stops at the limit.
-    let ok = !mayExceedItems(text, maxItems) && !mayHoldNonStandardToken(text);
+    let ok = !mayHoldNonStandardToken(text);
     if (ok) {
       try {
         parsed = JSON.parse(text);
-      } catch {
+      } catch (err) {
+        // Without NaN/Infinity, what JSON.parse refuses Python's json refuses too; the parser below
+        // would only word the error. For large text (up to the budget's worth of values) its words
+        // are not worth parsing everything a second time.
+        if (large) throw new SerializeError(`invalid json: ${(err as Error).message}`);
         ok = false;
       }
     }

@@ -23,6 +23,7 @@ import { bigintDigits, isPyInt, pyFloatFromString, pyFloatRepr } from './py-floa
 import { pyBytesRepr, pyStrRepr } from './py-repr.js';
 import { StringAssembler } from './string-assembler.js';
 import { decodeUtf8 } from './utf8.js';
+import { serpentValueCount } from './value-count.js';
 
 export const SERPENT_HEADER = '# serpent utf-8 python3.2\n';
 
@@ -245,7 +246,14 @@ export function decodeSerpent(data: Uint8Array, options?: FormatDecodeOptions): 
   const text = decodeUtf8(data, 'serpent');
   const nul = text.indexOf('\0');
   if (nul !== -1) throw new SerializeError(`invalid serpent data: NUL character at char ${nul}`);
-  const p = new SerpentParser(text, maxDepthOf(options), maxItemsOf(options), options?.reviveClass);
+  const maxDepth = maxDepthOf(options);
+  const maxItems = maxItemsOf(options);
+  // Every value but the first takes at least two characters (itself and a separator): shorter text
+  // cannot exceed the budget. Longer text is counted before anything is built.
+  if (text.length >= 2 * maxItems && serpentValueCount(text, maxDepth, maxItems) > maxItems) {
+    throw tooManyItems('serpent', maxItems);
+  }
+  const p = new SerpentParser(text, maxDepth, maxItems, options?.reviveClass);
   return guardStack(() => p.parse(), 'serpent');
 }
 
@@ -431,6 +439,22 @@ class SerpentParser {
   private number(): number | bigint | Complex {
     const t = this.text;
     const start = this.pos;
+    // The common case first, without the regular expressions: a decimal int of up to 15 digits
+    // (no leading zero, no `_`) followed by a delimiter. A budget's worth of them decodes ~2× faster.
+    let p = start;
+    let v = 0;
+    let c = t.charCodeAt(p);
+    while (c >= 0x30 && c <= 0x39) {
+      v = v * 10 + (c - 0x30);
+      c = t.charCodeAt(++p);
+    }
+    const run = p - start;
+    if (run > 0 && run <= 15 && (run === 1 || t.charCodeAt(start) !== 0x30)) {
+      if (!isNameStart(c) && c !== 0x2e) {
+        this.pos = p;
+        return v;
+      }
+    }
     NUMBER.lastIndex = start;
     const m = NUMBER.exec(t);
     const s = m === null ? '' : m[0];

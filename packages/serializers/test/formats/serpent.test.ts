@@ -136,6 +136,9 @@ describe('decodeSerpent', () => {
     expect(dec('0B101')).toBe(5);
     expect(dec('0xFFFFFFFFFFFFFFFFFF')).toBe(4722366482869645213695n);
     expect(dec('00')).toBe(0);
+    expect(dec('[7,123456789012345 ,1234567890123456]')).toEqual([7, 123456789012345, 1234567890123456]);
+    expect(dec('7j')).toEqual(new Complex(0, 7));
+    for (const bad of ['01', '12abc', '3_', '4__0']) expect(() => dec(bad)).toThrow(SerializeError);
     expect(dec('1180591620717411303424')).toBe(1180591620717411303424n);
     expect(dec('-9223372036854775808')).toBe(-9223372036854775808n);
     expect(dec('1.5')).toBe(1.5);

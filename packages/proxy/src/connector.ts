@@ -1,0 +1,271 @@
+// A proxy's connection: the live session, and getting one — resolving a PYRONAME/PYROMETA uri,
+// dialing, the handshake — as one attempt shared by every call that waits for it
+// (connect-attempt.ts), repeated with backoff when reconnecting is on; release and rebind.
+import {
+  type CallOptions,
+  type CinderConfig,
+  CommunicationError,
+  ConnectionClosedError,
+  Deadline,
+  type Logger,
+  type ObjectMetadata,
+  ProtocolError,
+  sleep,
+  type URI,
+} from '@cinder/core';
+import type { ProtocolVersion } from '@cinder/protocol';
+import { PullStream } from '@cinder/rpc';
+import { CallbackTable, clientHandshake, type Session, type StreamCalls } from '@cinder/rpc/internal';
+import { loadTlsOptions, type SharedKey } from '@cinder/security';
+import type { CodecHooks, Serializer, SerializerSet } from '@cinder/serializers';
+import {
+  type Endpoint,
+  type FramingOptions,
+  type Transport,
+  tcpTransport,
+  tlsTransport,
+  unixTransport,
+} from '@cinder/transport';
+import { ConnectAttempt } from './connect-attempt.js';
+import type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
+import { resolveUri } from './resolve.js';
+
+/** What a connector is given by its proxy (all fixed when the proxy is made). */
+export interface ConnectorInit {
+  readonly uri: URI;
+  readonly config: CinderConfig;
+  readonly logger: Logger;
+  readonly options: ProxyOptions;
+  readonly protocol: ProtocolVersion;
+  readonly serializers: SerializerSet;
+  readonly serializer: Serializer;
+  readonly hooks: CodecHooks;
+  readonly sharedKey: SharedKey | undefined;
+  readonly reconnect: Required<ReconnectOptions> | undefined;
+  /** Where the items of streams a Pyro daemon hands out are fetched (calls to its daemon object). */
+  readonly streams: StreamCalls;
+  /** A handshake with `target` succeeded: the proxy keeps the response and the object's metadata. */
+  connected(target: URI, response: unknown, metadata: ObjectMetadata | undefined): void;
+}
+
+/** Sends a call right behind CONNECT, before CONNECTOK (the first call of a proxy). */
+export type FirstCall = (session: Session, objectId: string) => void;
+
+const noop = (): void => {};
+const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
+
+export class Connector {
+  /** The live session; undefined (or closed) while not connected. Read by every call. */
+  session: Session | undefined;
+  /** The callbacks this client lent the peer on the current connection (it serves their calls). */
+  readonly callbacks = new CallbackTable();
+  /** Set by release() until the next connect: calls lost with the connection are not retried. */
+  closedByUser = false;
+  private connecting: ConnectAttempt<Session> | undefined;
+  private seq = 0;
+  private transport: Transport | undefined;
+  private readonly framing: FramingOptions;
+  private readonly init: ConnectorInit;
+
+  constructor(init: ConnectorInit) {
+    this.init = init;
+    const { config, protocol, sharedKey } = init;
+    this.framing = {
+      maxMessageSize: config.maxMessageSize,
+      maxInflatedSize: config.maxInflatedSize,
+      maxBufferedOutput: config.maxBufferedOutput,
+      drainTimeoutMs: config.drainTimeoutMs,
+      versions: [protocol],
+      ...(sharedKey && protocol === 48 ? { hmacKey: sharedKey.bytes } : {}),
+      ...(config.compression ? { compressAbove: 100 } : {}),
+    };
+    if (init.options.boundSession) this.session = init.options.boundSession;
+  }
+
+  /** Whether an attempt is under way that a call starting now would join. */
+  get attemptUnderWay(): boolean {
+    return this.connecting !== undefined && !this.connecting.abandoned;
+  }
+
+  /** The live session, connecting first when needed (retrying with backoff when enabled). */
+  ensure(deadline: Deadline | CallOptions = Deadline.NONE, firstCall?: FirstCall): Promise<Session> {
+    const s = this.session;
+    if (s !== undefined && !s.isClosed) return Promise.resolve(s);
+    const { uri, options } = this.init;
+    if (options.boundSession)
+      return Promise.reject(
+        new ConnectionClosedError(`callback ${uri.object}: the connection it came on is closed`),
+      );
+    const d = deadline instanceof Deadline ? deadline : Deadline.from(deadline);
+    const what = `connect to ${uri}`;
+    const passed = d.expired();
+    if (passed !== undefined) return Promise.reject(d.error(what, passed === 'aborted'));
+    this.closedByUser = false;
+    let attempt = this.connecting;
+    if (attempt === undefined || attempt.abandoned) {
+      const clear = () => {
+        if (this.connecting === fresh) this.connecting = undefined;
+      };
+      const fresh: ConnectAttempt<Session> = new ConnectAttempt(
+        (signal) => (this.init.reconnect ? this.openWithRetry(signal) : this.open(signal, firstCall)),
+        clear,
+      );
+      fresh.promise.then(clear, clear);
+      this.connecting = attempt = fresh;
+    }
+    return attempt.join(d, what);
+  }
+
+  /** `open`, again with backoff while it fails for reasons a later attempt may not meet. */
+  private async openWithRetry(signal: AbortSignal): Promise<Session> {
+    const r = this.init.reconnect!;
+    const deadline = Date.now() + r.maxWaitMs;
+    let delay = r.initialDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.open(signal);
+      } catch (err) {
+        const retriable =
+          err instanceof CommunicationError && !(err instanceof ProtocolError) && !this.closedByUser;
+        if (!retriable || Date.now() + delay > deadline || signal.aborted) throw err;
+        this.init.logger.debug({ err, attempt, delay }, 'connect failed, retrying');
+        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
+        delay = Math.min(delay * 2, r.maxDelayMs);
+      }
+    }
+  }
+
+  private transportFor(endpoint: Endpoint): Transport {
+    const { options, config } = this.init;
+    if (options.transport) return options.transport;
+    const tls = options.tls ?? (config.ssl ? true : undefined);
+    if (tls) {
+      // one transport per proxy: it keeps the parsed TLS context for every reconnect
+      this.transport ??= tlsTransport({ client: tls === true ? loadTlsOptions(config).client : tls });
+      return this.transport;
+    }
+    if (endpoint.kind === 'unix') return (defaultTransports.unix ??= unixTransport());
+    return (defaultTransports.tcp ??= tcpTransport());
+  }
+
+  /**
+   * Resolves the uri, dials and runs the handshake. `signal` aborts when every call waiting for
+   * this attempt has given up; the connection's own bound (connectTimeoutMs) covers the dial, TLS
+   * and the handshake together, with one timer.
+   */
+  private async open(signal: AbortSignal, firstCall?: FirstCall): Promise<Session> {
+    const { uri, config, logger, options } = this.init;
+    const target = await resolveUri(uri, { config, logger, signal });
+    const bound = Deadline.from({ timeoutMs: options.connectTimeoutMs ?? config.connectTimeoutMs, signal });
+    // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
+    const hold = bound.onExpire(noop);
+    try {
+      return await this.dialAndHandshake(target, bound, firstCall);
+    } finally {
+      hold();
+    }
+  }
+
+  private async dialAndHandshake(
+    target: URI,
+    bound: Deadline,
+    firstCall: FirstCall | undefined,
+  ): Promise<Session> {
+    const { config, logger, options, hooks } = this.init;
+    const endpoint = target.endpoint() as Endpoint;
+    const transport = this.transportFor(endpoint);
+    const connection = await bound.withSignal(
+      (dialSignal) =>
+        transport.connect({
+          endpoint,
+          framing: this.framing,
+          timeoutMs: 0, // the bound's signal says when
+          ...(dialSignal ? { signal: dialSignal } : {}),
+          logger,
+        }),
+      `connecting to ${target.location ?? target}`,
+    );
+    try {
+      const { session, response, metadata } = await clientHandshake({
+        connection,
+        serializers: this.init.serializers,
+        serializer: this.init.serializer,
+        hooks,
+        protocol: this.init.protocol,
+        objectId: target.object,
+        uriText: this.init.uri.toString(),
+        handshake: options.handshake,
+        annotations: options.annotations,
+        multiplex: options.multiplex ?? config.multiplex,
+        seq: this.seq,
+        sharedKey: this.init.sharedKey,
+        deadline: bound,
+        firstCall,
+        streamCredit: config.streamCredit,
+        heartbeatMs: config.heartbeatMs,
+        validate: options.validateHandshake,
+        session: {
+          logger,
+          maxConcurrentCalls: config.maxConcurrentCalls,
+          maxBufferedOutput: config.maxBufferedOutput,
+          hooks,
+          server: { hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+          makeStream: (start) => new PullStream(this.init.streams, start.streamId),
+        },
+        onClose: (closed) => {
+          if (this.session === closed) {
+            this.session = undefined;
+            this.callbacks.clear();
+          }
+        },
+      });
+      this.init.connected(target, response, metadata);
+      this.session = session;
+      return session;
+    } catch (err) {
+      connection.destroy();
+      throw err;
+    }
+  }
+
+  /** Closes the connection; the proxy stays usable. */
+  async release(): Promise<void> {
+    if (this.init.options.boundSession) return;
+    this.closedByUser = true;
+    const s = this.session;
+    this.session = undefined;
+    if (s) {
+      this.seq = s.currentSeq;
+      // Like Pyro's _pyroRelease: what was sent is flushed and the connection ends, but there is no
+      // need to wait for the daemon's side of the close (a round trip) before going on.
+      s.close().catch((err: unknown) =>
+        this.init.logger.debug({ err }, 'closing a released connection failed'),
+      );
+    }
+  }
+
+  /**
+   * Lets the connection go without cutting calls in flight: the next call connects again (resolving
+   * a PYRONAME/PYROMETA uri again); the old connection closes once its calls are answered, or after
+   * 60 s at the latest.
+   */
+  rebind(): void {
+    if (this.init.options.boundSession) return;
+    const s = this.session;
+    if (s === undefined) return;
+    this.session = undefined;
+    this.seq = s.currentSeq;
+    const close = () => {
+      clearInterval(timer);
+      s.close().catch((err: unknown) =>
+        this.init.logger.debug({ err }, 'closing a rebound connection failed'),
+      );
+    };
+    const deadline = Date.now() + 60_000;
+    const timer = setInterval(() => {
+      if (s.isClosed || s.pendingCount === 0 || Date.now() > deadline) close();
+    }, 20);
+    timer.unref?.(); // optional: a browser's timers are numbers
+    if (s.pendingCount === 0) close();
+  }
+}

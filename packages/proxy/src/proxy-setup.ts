@@ -1,0 +1,66 @@
+// What a proxy derives from its options once, when it is made: its serializers (shared between
+// proxies with the same decode limits), the reconnect policy, the shared key, and the remote
+// object's metadata as sets for the per-call checks.
+import type { CinderConfig, ObjectMetadata } from '@cinder/core';
+import { SharedKey } from '@cinder/security';
+import { type ClassRegistry, createSerializers, type SerializerSet } from '@cinder/serializers';
+import type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
+
+/** The remote object's metadata, as sets for the checks every call makes. */
+export interface Meta {
+  methods: Set<string>;
+  oneway: Set<string>;
+  attrs: Set<string>;
+  raw: ObjectMetadata;
+}
+
+export function toMeta(raw: ObjectMetadata): Meta {
+  return { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
+}
+
+/** The kwargs of calls made without any: one frozen object, so plain calls allocate none. */
+export const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+const serializerCache = new Map<string, SerializerSet>();
+
+/** The serializers of a dialect; one set per decode limits unless the proxy has its own registry. */
+export function serializersFor(
+  dialect: 4 | 5,
+  config: CinderConfig,
+  registry: ClassRegistry | undefined,
+): SerializerSet {
+  if (registry)
+    return createSerializers({
+      dialect,
+      registry,
+      maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
+      serpentBytesRepr: config.serpentBytesRepr,
+    });
+  const key = `${dialect}:${config.maxDepth}:${config.maxDecodeItems}:${config.serpentBytesRepr}`;
+  let set = serializerCache.get(key);
+  if (!set) {
+    set = createSerializers({
+      dialect,
+      maxDepth: config.maxDepth,
+      maxItems: config.maxDecodeItems,
+      serpentBytesRepr: config.serpentBytesRepr,
+    });
+    serializerCache.set(key, set);
+  }
+  return set;
+}
+
+/** The reconnect policy with its defaults, or undefined when the proxy does not reconnect. */
+export function reconnectPolicy(options: ProxyOptions): Required<ReconnectOptions> | undefined {
+  const r = options.reconnect;
+  return r
+    ? { initialDelayMs: 100, maxDelayMs: 2000, maxWaitMs: 30_000, ...(typeof r === 'object' ? r : {}) }
+    : undefined;
+}
+
+/** The shared key (the option, else `config.hmacKey`), or undefined when there is none. */
+export function sharedKeyOf(options: ProxyOptions, config: CinderConfig): SharedKey | undefined {
+  const key = options.hmacKey ?? config.hmacKey;
+  return key === null || key === undefined || key === '' ? undefined : SharedKey.from(key);
+}
