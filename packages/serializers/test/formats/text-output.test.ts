@@ -6,7 +6,9 @@ import { encodeJson, encodeJsonText } from '../../src/formats/json.js';
 import { encodeSerpent, SERPENT_HEADER } from '../../src/formats/serpent.js';
 
 describe('large text output', () => {
-  const items = Array.from({ length: 30_000 }, (_, i) => ['é✓😀', 'x'.repeat(i % 7), i][i % 3]);
+  const items = Array.from({ length: 30_000 }, (_, i): string | number =>
+    i % 3 === 0 ? 'é✓😀' : i % 3 === 1 ? 'x'.repeat(i % 7) : i,
+  );
   const nested = Array.from({ length: 3000 }, (_, i) => ({ k: [i, 'ü'], m: new Map([[i, '😀']]) }));
 
   it('json: the same bytes and text as one piece', () => {
