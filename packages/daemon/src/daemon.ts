@@ -658,10 +658,11 @@ export class Daemon implements AsyncDisposable {
       case 'percall':
         return this.create(entry);
       default: {
-        let inst = server.sessionInstances.get(entry.id);
+        const instances = (server.sessionInstances ??= new Map());
+        let inst = instances.get(entry.id);
         if (!inst) {
           inst = this.create(entry);
-          server.sessionInstances.set(entry.id, inst);
+          instances.set(entry.id, inst);
         }
         return inst;
       }

@@ -23,9 +23,10 @@ const PEER_CLOSE_WAIT_MS = 500;
 
 export class ServerConnection implements ConnectionHandler {
   readonly connection: Connection;
-  readonly sessionInstances = new Map<string, object>();
+  /** Instances of session-mode classes made for this client (made on first use, like the next). */
+  sessionInstances: Map<string, object> | undefined;
   /** Callbacks the client lent on this connection, revived once each. */
-  private readonly callbackProxies = new Map<string, unknown>();
+  private callbackProxies: Map<string, unknown> | undefined;
   private readonly daemon: Daemon;
   private readonly logger: Logger;
   private readonly handshake: ServerHandshake;
@@ -115,13 +116,14 @@ export class ServerConnection implements ConnectionHandler {
         if (className !== CALLBACK_CLASS || (session.capabilities & Capability.CALLBACKS) === 0)
           return undefined;
         const ref = parseCallbackReference(dict);
-        let revived = this.callbackProxies.get(ref.id);
+        const revivedProxies = (this.callbackProxies ??= new Map());
+        let revived = revivedProxies.get(ref.id);
         if (revived === undefined) {
           revived =
             ref.kind === 'function'
               ? callbackFunction(session, ref.id, session.defaultSerializer ?? serializer)
               : proxies.bound(session, ref.id, ref.meta!, daemon.config);
-          this.callbackProxies.set(ref.id, revived);
+          revivedProxies.set(ref.id, revived);
         }
         return revived;
       },

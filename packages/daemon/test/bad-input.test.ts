@@ -1,11 +1,12 @@
-// Bad input, from a raw socket playing the misbehaving client, while a normal proxy on the same
-// daemon keeps working: garbage bytes, oversize frames, a wrong protocol version, INVOKE before
-// CONNECT, unknown objects and serializers, refused names, wrong arguments, a client that says
-// nothing, and the connection limits. Early failures are CONNECTFAILs in marshal, like Pyro's.
+// Bad input, from a raw socket playing the misbehaving client, while a well-behaved client (made of
+// the engine alone: engine-client.ts) on the same daemon keeps working: garbage bytes, oversize
+// frames, a wrong protocol version, INVOKE before CONNECT, unknown objects and serializers, refused
+// names, wrong arguments, a client that says nothing, and the connection limits. Early failures are
+// CONNECTFAILs in marshal, like Pyro's.
 import { CommunicationError, ConnectionClosedError, type RemoteError } from '@cinder/core';
-import { connect, type Remote } from '@cinder/proxy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, expose, params } from '../src/index.js';
+import { type EngineClient, openClient } from './engine-client.js';
 import {
   connectMessage,
   Flags,
@@ -47,24 +48,24 @@ class Calc {
 
 const MAX = 10_000;
 let daemon: Daemon;
-let good: Remote<Calc>;
+let good: EngineClient;
 
 beforeAll(async () => {
   daemon = await Daemon.start({ config: { maxMessageSize: MAX, handshakeTimeoutMs: 400 } });
   daemon.register(new Calc(), 'calc');
-  good = connect<Calc>(daemon.uriFor('calc'));
-  expect(await good.add(1, 2)).toBe(3);
+  good = await openClient(daemon.uriFor('calc'));
+  expect(await good.call('add', [1, 2])).toBe(3);
 });
 
 afterAll(async () => {
-  await good?.$release();
+  await good?.close();
   await daemon?.close({ graceMs: 0 });
 });
 
 /** The normal client is unaffected: same connection, still answering. */
 async function goodClientStillWorks(): Promise<void> {
-  expect(good.$connected).toBe(true);
-  const results = await Promise.all([good.add(20, 22), good.add(1, 1)]);
+  expect(good.connected).toBe(true);
+  const results = await Promise.all([good.call('add', [20, 22]), good.call('add', [1, 1])]);
   expect(results).toEqual([42, 2]);
 }
 
@@ -174,14 +175,14 @@ describe('before the handshake', () => {
 });
 
 describe('after the handshake', () => {
-  it('an oversize INVOKE closes that connection (raw client and proxy); others go on', async () => {
+  it('an oversize INVOKE closes that connection (raw client and engine client); others go on', async () => {
     const raw = await rawSession(daemon.endpoint, 'calc');
     raw.write(frame(invokeMessage(json, 'calc', 'length', ['y'.repeat(MAX * 2)])).subarray(0, 100));
     expect(await raw.closesWithin(2000)).toBe(true);
     await goodClientStillWorks();
-    await using victim = connect<Calc>(daemon.uriFor('calc'));
-    expect(await victim.add(1, 1)).toBe(2);
-    const err = await victim.length(new Uint8Array(MAX * 2)).catch((e: unknown) => e);
+    await using victim = await openClient(daemon.uriFor('calc'));
+    expect(await victim.call('add', [1, 1])).toBe(2);
+    const err = await victim.call('length', [new Uint8Array(MAX * 2)]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectionClosedError);
     expect((err as Error).message).toMatch(/call length/);
     await goodClientStillWorks();
@@ -274,8 +275,8 @@ describe('after the handshake', () => {
     }
   });
 
-  it('a proxy gets the same TypeError for wrong keyword arguments', async () => {
-    const err = await good.$call('pair', [1], { kwargs: { nope: 1 } }).catch((e: unknown) => e);
+  it('a client gets the same TypeError for wrong keyword arguments', async () => {
+    const err = await good.call('pair', [1], { kwargs: { nope: 1 } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message).toBe("pair() got an unexpected keyword argument 'nope'");
     await goodClientStillWorks();
@@ -287,31 +288,30 @@ describe('connection limits', () => {
   it('maxConnections: the next client gets CONNECTFAIL "too many connections"', async () => {
     await using limited = await Daemon.start({ config: { maxConnections: 2 } });
     const uri = limited.register(new Calc(), 'calc');
-    await using a = connect<Calc>(uri);
-    await using b = connect<Calc>(uri);
-    expect(await a.add(1, 1)).toBe(2);
-    expect(await b.add(1, 1)).toBe(2);
-    await using c = connect<Calc>(uri);
-    const err = await c.add(1, 1).catch((e: unknown) => e);
+    await using a = await openClient(uri);
+    await using b = await openClient(uri);
+    expect(await a.call('add', [1, 1])).toBe(2);
+    expect(await b.call('add', [1, 1])).toBe(2);
+    const err = await openClient(uri).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CommunicationError);
     expect((err as Error).message).toMatch(/rejected: (too many connections|.*\(maxConnections=2\))$/);
     // the refused connection is closed and its slot is free again; the others work
     await expect.poll(() => limited.connectionCount, { timeout: 2000 }).toBe(2);
-    expect(await a.add(2, 2)).toBe(4);
-    await b.$release();
+    expect(await a.call('add', [2, 2])).toBe(4);
+    await b.close();
     await expect.poll(() => limited.connectionCount, { timeout: 2000 }).toBe(1);
-    expect(await c.add(3, 3)).toBe(6);
+    await using c = await openClient(uri);
+    expect(await c.call('add', [3, 3])).toBe(6);
   });
 
   it('maxConnectionsPerClient: counted per client address', async () => {
     await using limited = await Daemon.start({ config: { maxConnectionsPerClient: 2 } });
     const uri = limited.register(new Calc(), 'calc');
-    await using a = connect<Calc>(uri);
-    await using b = connect<Calc>(uri);
-    expect(await a.add(1, 1)).toBe(2);
-    expect(await b.add(1, 1)).toBe(2);
-    await using c = connect<Calc>(uri);
-    await expect(c.add(1, 1)).rejects.toThrow(
+    await using a = await openClient(uri);
+    await using b = await openClient(uri);
+    expect(await a.call('add', [1, 1])).toBe(2);
+    expect(await b.call('add', [1, 1])).toBe(2);
+    await expect(openClient(uri)).rejects.toThrow(
       /rejected: (too many connections from this address|.*\(maxConnectionsPerClient=2\))$/,
     );
     // another loopback address is another client
@@ -322,6 +322,6 @@ describe('connection limits', () => {
     } finally {
       fromElsewhere.destroy();
     }
-    expect(await a.add(2, 2)).toBe(4);
+    expect(await a.call('add', [2, 2])).toBe(4);
   });
 });

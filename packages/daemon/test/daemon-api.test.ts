@@ -1,7 +1,8 @@
-// The Daemon API over real loopback sockets: where it listens (TCP with a free or given port,
-// IPv6, Unix socket, TLS), registration (given and generated ids, URIs, duplicates, force,
+// The Daemon API over real loopback sockets, called by a client made of the engine alone
+// (engine-client.ts): where it listens (TCP with a free or given port, IPv6, Unix socket, TLS, the
+// memory transport), registration (given and generated ids, URIs, duplicates, force,
 // unregister), graceful close (drain, refusal while draining, cut-off after the grace period) and
-// `await using` for daemons and proxies.
+// `await using` for daemons and clients.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,11 @@ import {
   SecurityError,
   URI,
 } from '@cinder/core';
-import { connect } from '@cinder/proxy';
 import { freePort, generateTestPki } from '@cinder/test-utils';
+import { MemoryNetwork, memoryTransport } from '@cinder/transport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon, expose } from '../src/index.js';
+import { openClient } from './engine-client.js';
 import { delay } from './helpers.js';
 
 @expose
@@ -50,8 +52,8 @@ describe('where a daemon listens', () => {
     const uri = daemon.register(new Greeter(), 'greeter');
     expect(uri.toString()).toBe(`PYRO:greeter@127.0.0.1:${ep.kind === 'tcp' ? ep.port : 0}`);
     expect(daemon.uri.toString()).toBe(`PYRO:${DAEMON_NAME}@${daemon.locationString}`);
-    await using p = connect<Greeter>(uri);
-    expect(await p.hello('tcp')).toBe('hello tcp');
+    await using p = await openClient(uri);
+    expect(await p.call('hello', ['tcp'])).toBe('hello tcp');
   });
 
   it('binds a given port, and two daemons get different free ports', async () => {
@@ -60,16 +62,16 @@ describe('where a daemon listens', () => {
     expect(daemon.endpoint).toEqual({ kind: 'tcp', host: '127.0.0.1', port });
     await using second = await Daemon.start({ port: 0 });
     expect(second.locationString).not.toBe(daemon.locationString);
-    await using p = connect<Greeter>(daemon.register(new Greeter()));
-    expect(await p.hello('port')).toBe('hello port');
+    await using p = await openClient(daemon.register(new Greeter()));
+    expect(await p.call('hello', ['port'])).toBe('hello port');
   });
 
   it('listens on IPv6 loopback', async () => {
     await using daemon = await Daemon.start({ host: '::1' });
     const uri = daemon.register(new Greeter(), 'g6');
     expect(uri.toString()).toMatch(/^PYRO:g6@\[::1\]:\d+$/);
-    await using p = connect<Greeter>(uri);
-    expect(await p.hello('v6')).toBe('hello v6');
+    await using p = await openClient(uri);
+    expect(await p.call('hello', ['v6'])).toBe('hello v6');
   });
 
   it('listens on a Unix socket', async () => {
@@ -77,20 +79,29 @@ describe('where a daemon listens', () => {
     await using daemon = await Daemon.start({ unixSocket: path });
     const uri = daemon.register(new Greeter(), 'gu');
     expect(uri.toString()).toBe(`PYRO:gu@./u:${path}`);
-    await using p = connect<Greeter>(uri);
-    expect(await p.hello('unix')).toBe('hello unix');
+    await using p = await openClient(uri);
+    expect(await p.call('hello', ['unix'])).toBe('hello unix');
   });
 
   it('serves TLS, and a client without the CA cannot connect', async () => {
     const pki = await generateTestPki();
     await using daemon = await Daemon.start({ tls: { cert: pki.server.cert, key: pki.server.key } });
     const uri = daemon.register(new Greeter(), 'gt');
-    await using p = connect<Greeter>(uri, { tls: { ca: pki.ca.cert } });
-    expect(await p.hello('tls')).toBe('hello tls');
-    await using stranger = connect<Greeter>(uri, { tls: { ca: pki.otherCa.cert } });
-    await expect(stranger.hello('x')).rejects.toBeInstanceOf(SecurityError);
-    await using plain = connect<Greeter>(uri, { connectTimeoutMs: 1000 });
-    await expect(plain.hello('x')).rejects.toBeInstanceOf(CommunicationError);
+    await using p = await openClient(uri, { tls: { ca: pki.ca.cert } });
+    expect(await p.call('hello', ['tls'])).toBe('hello tls');
+    await expect(openClient(uri, { tls: { ca: pki.otherCa.cert } })).rejects.toBeInstanceOf(SecurityError);
+    await expect(openClient(uri, { connectTimeoutMs: 1000 })).rejects.toBeInstanceOf(CommunicationError);
+    expect(await p.call('hello', ['still'])).toBe('hello still');
+  });
+
+  it('serves over the memory transport: same URI form, the transport chosen by option', async () => {
+    const transport = memoryTransport({ network: new MemoryNetwork() });
+    await using daemon = await Daemon.start({ transport });
+    const uri = daemon.register(new Greeter(), 'gm');
+    expect(String(uri)).toMatch(/^PYRO:gm@127\.0\.0\.1:\d+$/);
+    await using p = await openClient(uri, { transport });
+    expect(await p.call('hello', ['memory'])).toBe('hello memory');
+    expect(p.session.connection.transport).toBe('memory');
   });
 });
 
@@ -111,10 +122,10 @@ describe('registration', () => {
     expect(daemon.registered().sort()).toEqual(
       [DAEMON_NAME, generated.object, cls.object, 'my.greeter'].sort(),
     );
-    await using a = connect<Greeter>(generated);
-    await using b = connect<Other>(cls);
-    expect(await a.hello('gen')).toBe('hello gen');
-    expect(await b.other()).toBe('other');
+    await using a = await openClient(generated);
+    await using b = await openClient(cls);
+    expect(await a.call('hello', ['gen'])).toBe('hello gen');
+    expect(await b.call('other')).toBe('other');
   });
 
   it('refuses duplicates unless forced', async () => {
@@ -125,8 +136,8 @@ describe('registration', () => {
     expect(() => daemon.register(g, 'dup-again')).toThrow(DaemonError);
     expect(() => daemon.register(new Greeter(), DAEMON_NAME)).toThrow(DaemonError);
     expect(() => daemon.register(new Other(), 'dup', { force: true })).not.toThrow();
-    await using p = connect<Other>(daemon.uriFor('dup'));
-    expect(await p.other()).toBe('other');
+    await using p = await openClient(daemon.uriFor('dup'));
+    expect(await p.call('other')).toBe('other');
   });
 
   it('refuses objects that expose nothing and invalid ids', async () => {
@@ -150,14 +161,12 @@ describe('registration', () => {
     daemon.unregister('gone2');
     daemon.unregister(DAEMON_NAME);
     expect(daemon.registered()).toEqual([DAEMON_NAME]);
-    await using p = connect<Greeter>(uri);
-    await expect(p.hello('x')).rejects.toThrow(/rejected: unknown object/);
-    await using p2 = connect<Other>(uri2);
-    await expect(p2.other()).rejects.toThrow(/rejected: unknown object/);
+    await expect(openClient(uri)).rejects.toThrow(/rejected: unknown object/);
+    await expect(openClient(uri2)).rejects.toThrow(/rejected: unknown object/);
     // the object can be registered again once it is gone
     expect(daemon.register(g, 'back').object).toBe('back');
-    await using d = connect<{ ping(): null }>(daemon.uri);
-    expect(await d.ping()).toBe(null);
+    await using d = await openClient(daemon.uri);
+    expect(await d.call('ping')).toBe(null);
   });
 });
 
@@ -165,51 +174,52 @@ describe('graceful close', () => {
   it('stops accepting, lets calls in progress finish, then closes connections', async () => {
     const daemon = await Daemon.start();
     const uri = daemon.register(new Greeter(), 'g');
-    const p = connect<Greeter>(uri);
-    expect(await p.hello('before')).toBe('hello before');
-    const inflight = p.wait(400);
+    const p = await openClient(uri);
+    expect(await p.call('hello', ['before'])).toBe('hello before');
+    const inflight = p.call('wait', [400]);
     await delay(50);
     const t0 = performance.now();
     const closing = daemon.close({ graceMs: 5000 });
     await delay(30);
     // new connections are refused at once
-    const late = connect<Greeter>(uri, { connectTimeoutMs: 2000 });
-    await expect(late.hello('late')).rejects.toBeInstanceOf(CommunicationError);
+    await expect(openClient(uri, { connectTimeoutMs: 2000 })).rejects.toBeInstanceOf(CommunicationError);
     expect(await inflight).toBe('waited 400');
     await closing;
     const elapsed = performance.now() - t0;
     expect(elapsed).toBeGreaterThan(300);
     expect(elapsed).toBeLessThan(3000);
     expect(daemon.connectionCount).toBe(0);
-    await expect(p.hello('after')).rejects.toBeInstanceOf(CommunicationError);
-    await p.$release();
+    // the daemon closed this client's connection too
+    await expect.poll(() => p.connected, { timeout: 2000 }).toBe(false);
+    await expect(p.call('hello', ['after'])).rejects.toBeInstanceOf(ConnectionClosedError);
+    await p.close();
   });
 
   it('refuses calls that arrive while draining', async () => {
     const daemon = await Daemon.start();
     const uri = daemon.register(new Greeter(), 'g');
-    const p = connect<Greeter>(uri);
+    const p = await openClient(uri);
     // The call in flight lasts far longer than the steps below take even on a loaded machine, so
     // the refused call always arrives while the daemon drains (not after it has closed).
-    const inflight = p.wait(3000);
+    const inflight = p.call('wait', [3000]);
     await delay(50);
     const closing = daemon.close({ graceMs: 20_000 });
     await delay(30);
-    const refused = await p.hello('draining').catch((e: unknown) => e);
+    const refused = await p.call('hello', ['draining']).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConnectionClosedError);
     expect((refused as Error).message).toMatch(/shutting down/);
     expect(await inflight).toBe('waited 3000');
     await closing;
-    await p.$release();
+    await p.close();
   }, 30_000);
 
   it('cuts off calls still running after the grace period; their clients get ConnectionClosedError', async () => {
     const daemon = await Daemon.start();
     const uri = daemon.register(new Greeter(), 'g');
-    const p = connect<Greeter>(uri);
-    const q = connect<Greeter>(uri, { multiplex: false });
-    const long = p.wait(10_000).catch((e: unknown) => e);
-    const long2 = q.wait(10_000).catch((e: unknown) => e);
+    const p = await openClient(uri);
+    const q = await openClient(uri, { multiplex: false });
+    const long = p.call('wait', [10_000]).catch((e: unknown) => e);
+    const long2 = q.call('wait', [10_000]).catch((e: unknown) => e);
     await delay(100);
     const t0 = performance.now();
     await daemon.close({ graceMs: 200 });
@@ -221,8 +231,8 @@ describe('graceful close', () => {
       expect((err as Error).message).toMatch(/call wait/);
     }
     expect(performance.now() - t0).toBeLessThan(2500);
-    await p.$release();
-    await q.$release();
+    await p.close();
+    await q.close();
   });
 
   it('closes idle daemons at once and is idempotent', async () => {
@@ -235,7 +245,7 @@ describe('graceful close', () => {
 });
 
 describe('await using', () => {
-  it('closes daemons and releases proxies at the end of the scope', async () => {
+  it('closes daemons (and a client its connection) at the end of the scope', async () => {
     let port = 0;
     let outer: Daemon | undefined;
     {
@@ -245,16 +255,17 @@ describe('await using', () => {
       port = ep.kind === 'tcp' ? ep.port : 0;
       const uri = daemon.register(new Greeter(), 'g');
       {
-        await using p = connect<Greeter>(uri);
-        expect(await p.hello('scoped')).toBe('hello scoped');
-        expect(p.$connected).toBe(true);
+        await using p = await openClient(uri);
+        expect(await p.call('hello', ['scoped'])).toBe('hello scoped');
+        expect(p.connected).toBe(true);
         expect(daemon.connectionCount).toBe(1);
       }
-      // the proxy's connection is gone once its scope ends
+      // the client's connection is gone once its scope ends
       await expect.poll(() => daemon.connectionCount, { timeout: 2000 }).toBe(0);
     }
     expect(outer.connectionCount).toBe(0);
-    await using p = connect<Greeter>(`PYRO:g@127.0.0.1:${port}`, { connectTimeoutMs: 1000 });
-    await expect(p.hello('closed')).rejects.toBeInstanceOf(CommunicationError);
+    await expect(openClient(`PYRO:g@127.0.0.1:${port}`, { connectTimeoutMs: 1000 })).rejects.toBeInstanceOf(
+      CommunicationError,
+    );
   });
 });

@@ -4,7 +4,7 @@
 // modes, batches, streams or callbacks (the daemon's; the engine compliance suite in
 // packages/integration covers those with a real daemon).
 import { silentLogger } from '@cinder/core';
-import { exposureOf } from '@cinder/rpc';
+import { exposureOf, type HandshakeContext } from '@cinder/rpc';
 import { invokeExposed, ServerHandshake, Session } from '@cinder/rpc/internal';
 import { createSerializers } from '@cinder/serializers';
 import { type Listener, MemoryNetwork, memoryTransport, type Transport } from '@cinder/transport';
@@ -29,6 +29,8 @@ export interface EngineServerOptions {
   network?: MemoryNetwork;
   /** Listen on this port (default: a free one). */
   port?: number;
+  /** Checks a client's handshake: returns the response (or a promise of it), throws to refuse. */
+  validateHandshake?: (context: HandshakeContext) => unknown;
 }
 
 export async function startEngineServer(
@@ -53,6 +55,7 @@ export async function startEngineServer(
         handshakeTimeoutMs: 5000,
         heartbeatMs: 0,
         streamCredit: 64,
+        validate: options.validateHandshake,
         hasObject: (id) => served.has(id),
         metadataOf: (id) => {
           const target = served.get(id);

@@ -1,9 +1,10 @@
-// Liveness between Cinder peers: while calls wait for replies on a pipelined connection, a PING
-// goes out every `intervalMs`; a peer that does not answer one within `intervalMs` (frozen,
-// vanished without a FIN, its host gone) fails the connection, and with it every call waiting on
-// it, within about twice the interval instead of never. Python Pyro peers and connections without
-// pipelining get no heartbeat: there a PING waits behind the call in progress, so it proves nothing
-// (their bound is the call's own timeoutMs / commTimeoutMs).
+// Liveness between Cinder peers: while this end waits for the peer on a pipelined connection —
+// calls waiting for replies, pushed streams waiting for their next item or for the consumer's
+// credit — a PING goes out every `intervalMs`; a peer that does not answer one within `intervalMs`
+// (frozen, vanished without a FIN, its host gone) fails the connection, and with it every call and
+// stream waiting on it, within about twice the interval instead of never. Python Pyro peers and
+// connections without pipelining get no heartbeat: there a PING waits behind the call in progress,
+// so it proves nothing (their bound is the call's own timeoutMs / commTimeoutMs).
 import { TimeoutError } from '@cinder/core';
 import type { Session } from './session.js';
 
@@ -16,7 +17,7 @@ export function startHeartbeat(session: Session, intervalMs: number): void {
       clearInterval(timer);
       return;
     }
-    if (waiting || session.pendingCount === 0) return;
+    if (waiting || !session.awaitsPeer) return;
     waiting = true;
     session.ping({ timeoutMs: intervalMs }).then(
       () => {
@@ -35,4 +36,7 @@ export function startHeartbeat(session: Session, intervalMs: number): void {
     );
   }, intervalMs);
   timer.unref?.(); // optional: a browser's timers are numbers
+  // stopped when the session closes: a closed session's timer would otherwise keep the session, its
+  // connection and socket alive until its next tick (10 s by default), for the GC to copy meanwhile
+  session.onShutdown(() => clearInterval(timer));
 }

@@ -19,6 +19,10 @@ import { encodeError } from './served-replies.js';
 import type { Session } from './session.js';
 import { EMPTY_PAYLOAD } from './wire-messages.js';
 
+/** The maps of a session that has no pushed stream yet (never written: replaced on first use). */
+const NO_STREAMS: Map<number, PushStream> = new Map();
+const NO_PUSHES: Map<number, PushState> = new Map();
+
 interface PushState {
   credit: number;
   closed: boolean;
@@ -26,12 +30,25 @@ interface PushState {
 }
 
 export class PushedStreams {
-  /** Pushed streams this end consumes, by the seq of the call that started them. */
-  readonly incoming = new Map<number, PushStream>();
+  /**
+   * Pushed streams this end consumes, by the seq of the call that started them. Both maps are made
+   * on first use: most connections never carry a pushed stream.
+   */
+  private incoming: Map<number, PushStream> = NO_STREAMS;
   /** Pushed streams this end produces, by the seq of the call that returned them. */
-  private readonly pushes = new Map<number, PushState>();
+  private pushes: Map<number, PushState> = NO_PUSHES;
 
   constructor(private readonly session: Session) {}
+
+  /** Whether `seq` names a pushed stream this end consumes (its seq is not free for a new call). */
+  hasIncoming(seq: number): boolean {
+    return this.incoming.has(seq);
+  }
+
+  /** Streams this end consumes (it waits for their next items). */
+  get consuming(): number {
+    return this.incoming.size;
+  }
 
   /** Streams this end is pushing (it waits for the consumer's credit to read them). */
   get producing(): number {
@@ -46,6 +63,7 @@ export class PushedStreams {
       if (p === undefined || p.serializer === undefined) return; // a stream the consumer already closed
       session.calls.settle(p);
       stream = new PushStream(session, message.seq, session.streamCredit);
+      if (this.incoming === NO_STREAMS) this.incoming = new Map();
       this.incoming.set(message.seq, stream);
       p.resolve(stream);
     }
@@ -115,6 +133,7 @@ export class PushedStreams {
     const seq = served.message.seq;
     const serializer = served.codec;
     const corr = served.replyCorrelationId();
+    if (this.pushes === NO_PUSHES) this.pushes = new Map();
     this.pushes.set(seq, state);
     const hooks = session.server?.hooks;
     const frame = (flags: number, annotation: string, payload: Uint8Array): boolean =>

@@ -58,6 +58,8 @@ export class Session {
   private sealScheduled = false;
   /** Verified messages being routed: a batch verified meanwhile (re-entrantly) joins the end. */
   private delivering: Message[] | null = null;
+  /** What runs when the session closes (the heartbeat's stop). */
+  private shutdownHook: (() => void) | undefined;
 
   constructor(init: SessionInit) {
     this.init = init;
@@ -86,8 +88,8 @@ export class Session {
     let seq = (this.seq + 1) & 0xffff;
     if (this.multiplexed) {
       const pending = this.calls.pending;
-      const incoming = this.streams.incoming;
-      while (pending.has(seq) || incoming.has(seq)) seq = (seq + 1) & 0xffff;
+      const streams = this.streams;
+      while (pending.has(seq) || streams.hasIncoming(seq)) seq = (seq + 1) & 0xffff;
     }
     this.seq = seq;
     return seq;
@@ -104,6 +106,15 @@ export class Session {
   /** Number of outgoing calls waiting for a reply. */
   get pendingCount(): number {
     return this.calls.count;
+  }
+
+  /**
+   * Something on this end waits for the peer: a call for its reply (pull-stream items and the
+   * peer's callbacks into us are calls too), a pushed stream it consumes for its next item, or a
+   * pushed stream it produces for the consumer's credit. The heartbeat runs while this holds.
+   */
+  get awaitsPeer(): boolean {
+    return this.calls.count > 0 || this.streams.consuming > 0 || this.streams.producing > 0;
   }
 
   /** Signs every message sent and verifies every message read, once the handshake set it. */
@@ -295,6 +306,22 @@ export class Session {
     this.resources?.delete(resource);
   }
 
+  /** @internal `hook` runs once when the session closes (now, if it is closed). */
+  onShutdown(hook: () => void): void {
+    if (this.closed) {
+      hook();
+      return;
+    }
+    const earlier = this.shutdownHook;
+    this.shutdownHook =
+      earlier === undefined
+        ? hook
+        : () => {
+            earlier();
+            hook();
+          };
+  }
+
   /** @internal the error a call gets once the session is closed. */
   closedFor(what: string): ConnectionClosedError {
     const why = this.closedError ? `: ${this.closedError.message}` : '';
@@ -322,6 +349,11 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.closedError = error;
+    const hook = this.shutdownHook;
+    if (hook !== undefined) {
+      this.shutdownHook = undefined;
+      hook();
+    }
     this.calls.closeAll();
     this.streams.closeAll();
     this.serving.closeAll();

@@ -64,11 +64,42 @@ export function onreadOption(reads: DirectReads): { onread: OnReadOpts } {
   return { onread: { buffer: reads.buffer, callback: reads.callback } };
 }
 
-const symbolsByName = (socket: Socket): Map<string, symbol> => {
-  const map = new Map<string, symbol>();
-  for (const s of Object.getOwnPropertySymbols(socket)) if (s.description) map.set(s.description, s);
-  return map;
-};
+interface ReadSlots {
+  kBuffer: symbol;
+  kBufferCb: symbol;
+  kBufferGen: symbol;
+}
+
+/**
+ * net.Socket's private read slots, found by name on the first socket and kept: every socket of this
+ * Node has the same symbols (looking them up cost a symbol list and a Map per connection).
+ */
+let readSlots: ReadSlots | null | undefined;
+
+function readSlotsOf(socket: Socket): ReadSlots | null {
+  if (readSlots !== undefined) {
+    const own = Object.prototype.hasOwnProperty;
+    return readSlots !== null &&
+      own.call(socket, readSlots.kBuffer) &&
+      own.call(socket, readSlots.kBufferCb) &&
+      own.call(socket, readSlots.kBufferGen)
+      ? readSlots
+      : null;
+  }
+  let kBuffer: symbol | undefined;
+  let kBufferCb: symbol | undefined;
+  let kBufferGen: symbol | undefined;
+  for (const s of Object.getOwnPropertySymbols(socket)) {
+    if (s.description === 'kBuffer') kBuffer = s;
+    else if (s.description === 'kBufferCb') kBufferCb = s;
+    else if (s.description === 'kBufferGen') kBufferGen = s;
+  }
+  readSlots =
+    kBuffer !== undefined && kBufferCb !== undefined && kBufferGen !== undefined
+      ? { kBuffer, kBufferCb, kBufferGen }
+      : null;
+  return readSlots;
+}
 
 interface UserBufferHandle {
   useUserBuffer(buffer: Uint8Array): void;
@@ -84,11 +115,9 @@ interface UserBufferHandle {
 export function adoptDirectReads(socket: Socket): DirectReads | null {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
   if (typeof handle?.useUserBuffer !== 'function') return null;
-  const symbols = symbolsByName(socket);
-  const kBuffer = symbols.get('kBuffer');
-  const kBufferCb = symbols.get('kBufferCb');
-  const kBufferGen = symbols.get('kBufferGen');
-  if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined) return null;
+  const found = readSlotsOf(socket);
+  if (found === null) return null;
+  const { kBuffer, kBufferCb, kBufferGen } = found;
   const slots = socket as unknown as Record<symbol, unknown>;
   if (slots[kBuffer] != null || slots[kBufferCb] != null || slots[kBufferGen] != null) return null;
   if (socket.readableLength > 0) return null;

@@ -228,15 +228,18 @@ export function decodeJsonText(text: string, options?: FormatDecodeOptions): unk
     let parsed: unknown;
     // Text that might hold more values than the budget is counted before anything is built: over
     // the budget, it is refused here; within it, JSON.parse cannot build more than the budget.
-    if (mayExceedItems(text, maxItems) && jsonValueCount(text, maxItems) > maxItems) {
-      throw tooManyItems('json', maxItems);
-    }
+    const large = mayExceedItems(text, maxItems);
+    if (large && jsonValueCount(text, maxItems) > maxItems) throw tooManyItems('json', maxItems);
     // A NaN/Infinity token makes JSON.parse throw, and a throw costs more than parsing a call envelope.
     let ok = !mayHoldNonStandardToken(text);
     if (ok) {
       try {
         parsed = JSON.parse(text);
-      } catch {
+      } catch (err) {
+        // Without NaN/Infinity, what JSON.parse refuses Python's json refuses too; the parser below
+        // would only word the error. For large text (up to the budget's worth of values) its words
+        // are not worth parsing everything a second time.
+        if (large) throw new SerializeError(`invalid json: ${(err as Error).message}`);
         ok = false;
       }
     }

@@ -138,7 +138,10 @@ describe('decodeSerpent', () => {
     expect(dec('00')).toBe(0);
     expect(dec('[7,123456789012345 ,1234567890123456]')).toEqual([7, 123456789012345, 1234567890123456]);
     expect(dec('7j')).toEqual(new Complex(0, 7));
-    for (const bad of ['01', '12abc', '3_', '4__0']) expect(() => dec(bad)).toThrow(SerializeError);
+    expect(dec('[1.5,-2.25e-3 ,0.0,7e+2,1.e1,.5e1]')).toEqual([1.5, -2.25e-3, 0, 700, 10, 5]);
+    for (const bad of ['01', '12abc', '3_', '4__0', '1e', '1e+', '1.5.', '1e5.', '1.5x', '1.5e3e']) {
+      expect(() => dec(bad)).toThrow(SerializeError);
+    }
     expect(dec('1180591620717411303424')).toBe(1180591620717411303424n);
     expect(dec('-9223372036854775808')).toBe(-9223372036854775808n);
     expect(dec('1.5')).toBe(1.5);

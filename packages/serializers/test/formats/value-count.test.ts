@@ -95,6 +95,13 @@ describe('value counts of json and serpent text', () => {
     },
   );
 
+  it('large json text within the budget but invalid is refused once, with the native parser’s words', () => {
+    // Commas in a string make the quick bound pass the budget; the count says 3 values.
+    const text = `["${','.repeat(2000)}", 0, @]`;
+    expect(() => decodeJson(Buffer.from(text), { maxItems: 1000 })).toThrow(/^invalid json: /);
+    expect(() => decodeJson(Buffer.from(text), { maxItems: 1000 })).toThrow(SerializeError);
+  });
+
   it('a million and a half empty tuples or lists are refused without building any', () => {
     // A parser counting as it goes builds the budget's worth first (0.5–2 s); the count takes a few
     // tens of milliseconds. The bound is loose for a loaded machine but far below building them.

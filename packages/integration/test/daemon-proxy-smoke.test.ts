@@ -1,7 +1,12 @@
+// End to end in one process: a proxy calling a daemon over loopback TCP (with a rough figure of
+// sequential calls per second in the log), and over the memory transport, chosen at both ends by
+// the `transport` option with the URI unchanged. (Moved from packages/daemon/test: the daemon's own
+// tests use a client made of the engine alone, so the daemon does not depend on the proxy.)
+
+import { Daemon, expose } from '@cinder/daemon';
 import { connect } from '@cinder/proxy';
 import { MemoryNetwork, memoryTransport } from '@cinder/transport';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Daemon, expose } from '../src/index.js';
 
 @expose
 class Calc {

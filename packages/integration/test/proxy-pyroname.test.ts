@@ -2,11 +2,12 @@
 // its object moves to another daemon and port. Here with real daemons on loopback TCP (a fake name
 // server: a daemon object named Pyro.NameServer), because the proxy resolves a name over the default
 // transports, not over a `transport` option (the rest of the proxy's tests are in packages/proxy/test,
-// against engine-only servers on the memory transport).
+// against engine-only servers on the memory transport). Here, not in packages/daemon/test, because
+// the daemon does not depend on the proxy.
 import { NAMESERVER_NAME } from '@cinder/core';
+import { Daemon, expose } from '@cinder/daemon';
 import { connect } from '@cinder/proxy';
 import { describe, expect, it } from 'vitest';
-import { Daemon, expose } from '../src/index.js';
 
 @expose
 class Service {

@@ -2,12 +2,15 @@
 // phase of a call that has to connect first — resolving a PYRONAME, dialing, the handshake, the
 // wire — as one budget, and a connecting attempt that every waiting call gave up on is stopped (its
 // socket closed), not left running until the connection timeout. The connection timeout
-// (connectTimeoutMs) stays a bound of its own: the earlier of the two wins.
+// (connectTimeoutMs) stays a bound of its own: the earlier of the two wins. Against silent loopback
+// sockets (a hung name server or daemon) and a server made of the engine alone on the memory
+// transport whose handshake answers late (engine-server.ts).
 import { createServer, type Server, type Socket } from 'node:net';
 import { AbortedError, TimeoutError } from '@cinder/core';
-import { connect } from '@cinder/proxy';
+import { expose } from '@cinder/rpc';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Daemon, expose } from '../src/index.js';
+import { connect, type ProxyOptions } from '../src/index.js';
+import { startEngineServer } from './engine-server.js';
 
 @expose
 class Sleeper {
@@ -88,19 +91,17 @@ async function within(promise: Promise<void>, ms: number, what: string): Promise
   ]).finally(() => clearTimeout(timer));
 }
 
-async function startDaemon(delayHandshakeMs = 0): Promise<{ daemon: Daemon; uri: string }> {
-  const daemon = await Daemon.start({
-    host: '127.0.0.1',
-    port: 0,
-    ...(delayHandshakeMs > 0
-      ? {
-          validateHandshake: () =>
-            new Promise((resolve) => setTimeout(() => resolve('late hello'), delayHandshakeMs)),
-        }
-      : {}),
-  });
-  cleanups.push(() => daemon.close());
-  return { daemon, uri: daemon.register(new Sleeper(), 'deadline.sleeper').toString() };
+/** A server whose handshake answers `delayHandshakeMs` late; `over` reaches it. */
+async function startServer(delayHandshakeMs: number): Promise<{ uri: string; over: ProxyOptions }> {
+  const server = await startEngineServer(
+    { 'deadline.sleeper': new Sleeper() },
+    {
+      validateHandshake: () =>
+        new Promise((resolve) => setTimeout(() => resolve('late hello'), delayHandshakeMs)),
+    },
+  );
+  cleanups.push(() => server.close());
+  return { uri: server.uri('deadline.sleeper'), over: { transport: server.transport } };
 }
 
 describe("a call's deadline bounds connecting", () => {
@@ -152,8 +153,8 @@ describe("a call's deadline bounds connecting", () => {
   });
 
   it('timeoutMs covers connecting and the call together, not each afresh', async () => {
-    const { uri } = await startDaemon(300);
-    const p = connect<Sleeper>(uri);
+    const { uri, over } = await startServer(300);
+    const p = connect<Sleeper>(uri, over);
     cleanups.push(() => p.$release());
     // 300 ms of handshake + 300 ms of call: within 450 ms only if the budget restarted after connecting
     const { ms, err } = await timed(p.$with({ timeoutMs: 450 }).sleep(300));
@@ -190,8 +191,8 @@ describe("a call's deadline bounds connecting", () => {
   });
 
   it('calls waiting for one attempt each keep their own deadline; the attempt lives while one waits', async () => {
-    const { uri } = await startDaemon(400);
-    const p = connect<Sleeper>(uri);
+    const { uri, over } = await startServer(400);
+    const p = connect<Sleeper>(uri, over);
     cleanups.push(() => p.$release());
     const impatient = timed(p.$with({ timeoutMs: 150 }).quick());
     const patient = p.quick();
