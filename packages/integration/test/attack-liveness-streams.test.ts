@@ -1,11 +1,17 @@
-// Attack (or accident): the producer of a pushed stream freezes (SIGSTOP) while a consumer iterates
-// it. No call is pending then — the consumer waits for the next item — so a heartbeat that ran only
-// for pending calls left it waiting forever. The heartbeat now runs while a pushed stream is open,
-// and the consumer fails within about twice `heartbeatMs`.
-import { connect } from '@cinder/cinder';
+// Attack (or accident): one end of a pushed stream freezes (SIGSTOP). No call is pending then — the
+// consumer waits for the next item, the producer for the consumer's credit — so a heartbeat that
+// ran only for pending calls left the other end waiting forever (and a producer holding its
+// generator). The heartbeat now runs while a pushed stream is open, either way, and the waiting end
+// fails within about twice `heartbeatMs`.
+import { fileURLToPath } from 'node:url';
+import { connect, Daemon } from '@cinder/cinder';
+import { startChild } from '@cinder/test-utils';
 import { describe, expect, it } from 'vitest';
 import { appEnv, sleep } from './attack-helpers.js';
+import { Workbench } from './fixtures/objects.js';
 import { startServer } from './helpers.js';
+
+const consumerScript = fileURLToPath(new URL('./fixtures/stream-consumer.ts', import.meta.url));
 
 /** How long `p` took to settle, and how. */
 async function settle(p: Promise<unknown>): Promise<{ ms: number; value: unknown; error: unknown }> {
@@ -18,7 +24,7 @@ async function settle(p: Promise<unknown>): Promise<{ ms: number; value: unknown
   }
 }
 
-describe('liveness: a frozen producer of a pushed stream', () => {
+describe('liveness: a frozen end of a pushed stream', () => {
   it('a consumer iterating a pushed stream from a SIGSTOPped server fails within about 2 × heartbeatMs', async ({
     onTestFinished: fin,
   }) => {
@@ -55,4 +61,36 @@ describe('liveness: a frozen producer of a pushed stream', () => {
     expect(String((r.error as Error).message)).toMatch(/heartbeat/);
     expect(r.ms).toBeLessThan(3000);
   }, 30_000);
+
+  it('a producer pushing to a SIGSTOPped consumer is released (its generator closed) within about 2 × heartbeatMs', async ({
+    onTestFinished: fin,
+  }) => {
+    const daemon = await Daemon.start({
+      host: '127.0.0.1',
+      port: 0,
+      useEnvironment: false,
+      config: { heartbeatMs: 300 },
+    });
+    fin(() => daemon.close({ graceMs: 0 }));
+    const bench = new Workbench();
+    const uri = String(daemon.register(bench, 'test.bench'));
+    const consumer = startChild(consumerScript, [uri], { env: appEnv() });
+    fin(async () => {
+      consumer.child.kill('SIGCONT');
+      await consumer.stop('SIGKILL', 0);
+    });
+    await consumer.waitForLine(/^CONSUMING$/, 20_000);
+    // a consumer that reads nothing but is alive keeps its stream: the producer waits for credit
+    await sleep(1000);
+    expect(bench.streamState().closed).toBe(false);
+    consumer.child.kill('SIGSTOP');
+    const t0 = performance.now();
+    while (!bench.streamState().closed && performance.now() - t0 < 10_000) await sleep(25);
+    const ms = performance.now() - t0;
+    console.log(
+      `producer of a frozen consumer: ${bench.streamState().closed ? `released after ${ms.toFixed(0)} ms` : 'still held after 10 s'}`,
+    );
+    expect(bench.streamState().closed, 'the producer must be released').toBe(true);
+    expect(ms).toBeLessThan(3000);
+  }, 40_000);
 });

@@ -310,19 +310,7 @@ export function transportCompliance(
     }, 30_000);
 
     it('pause() holds messages until resume(), in order', async () => {
-      let paused = false;
-      const { endpoint, accept } = await listen({
-        accept: (c) => {
-          const rec = new Recorder(() => {
-            if (!paused) {
-              paused = true;
-              c.pause();
-            }
-          });
-          c.setHandler(rec);
-          return rec;
-        },
-      });
+      const { endpoint, accept } = await listen({ accept: pauseAfterFirst });
       const { conn } = await connect(endpoint);
       for (let i = 0; i < 10; i++) conn.send(message(i, `p${i}`));
       const server = await accept();
@@ -341,19 +329,7 @@ export function transportCompliance(
       // 12 frames of 8 MiB zeros, each a few KiB compressed, read in the same chunk (or message) as
       // the frame whose handler pauses: a connection that decoded them while paused would hold
       // 96 MiB of payloads; one that stops decoding holds the ~100 KiB it read.
-      let paused = false;
-      const { endpoint, accept } = await listen({
-        accept: (c) => {
-          const rec = new Recorder(() => {
-            if (!paused) {
-              paused = true;
-              c.pause();
-            }
-          });
-          c.setHandler(rec);
-          return rec;
-        },
-      });
+      const { endpoint, accept } = await listen({ accept: pauseAfterFirst });
       const tt = await t();
       const conn = track.connection(
         await tt.client.connect({
@@ -714,6 +690,19 @@ export function transportCompliance(
 }
 
 /** Installs a fresh recording handler and returns it. */
+/** Records what arrives and pauses the connection after its first message. */
+function pauseAfterFirst(conn: Connection): Recorder {
+  let paused = false;
+  const rec = new Recorder(() => {
+    if (!paused) {
+      paused = true;
+      conn.pause();
+    }
+  });
+  conn.setHandler(rec);
+  return rec;
+}
+
 function withRecorder(conn: Connection): Recorder {
   const rec = new Recorder();
   conn.setHandler(rec);
