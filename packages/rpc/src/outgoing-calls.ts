@@ -350,11 +350,14 @@ export class OutgoingCalls {
   /** The session ended: every call sent or waiting fails. */
   closeAll(): void {
     const session = this.session;
-    for (const p of this.pending.values(session.currentSeq)) {
-      p.unwatch?.();
-      p.reject(session.closedFor(p.what));
+    if (this.pending.size > 0) {
+      for (const p of this.pending.values(session.currentSeq)) {
+        p.unwatch?.();
+        p.reject(session.closedFor(p.what));
+      }
+      this.pending.clear();
     }
-    this.pending.clear();
+    if (this.sendQueue.length === 0) return;
     for (const q of this.sendQueue.splice(0)) {
       q.unwatch?.();
       q.reject(notSent(session.closedFor(q.what)));

@@ -21,6 +21,7 @@ import {
 } from './options.js';
 import { bigintDigits, isPyInt, pyFloatRepr } from './py-float.js';
 import { StringAssembler } from './string-assembler.js';
+import { TextOutput } from './text-output.js';
 import { decodeUtf8 } from './utf8.js';
 import { jsonValueCount } from './value-count.js';
 
@@ -37,14 +38,14 @@ import { jsonValueCount } from './value-count.js';
 export function encodeJson(value: unknown, options?: FormatEncodeOptions): Uint8Array {
   const w = new JsonWriter(maxDepthOf(options), options);
   guardStack(() => w.value(value, 0, false), 'json');
-  return Buffer.from(w.out, 'utf8');
+  return w.bytes();
 }
 
 /** The JSON text (before UTF-8 encoding) of a value; see encodeJson. */
 export function encodeJsonText(value: unknown, options?: FormatEncodeOptions): string {
   const w = new JsonWriter(maxDepthOf(options), options);
   guardStack(() => w.value(value, 0, false), 'json');
-  return w.out;
+  return w.text();
 }
 
 function jsonNumber(n: number): string {
@@ -74,13 +75,13 @@ function jsonKey(k: unknown): string {
   }
 }
 
-class JsonWriter {
-  out = '';
-
+class JsonWriter extends TextOutput {
   constructor(
     private readonly maxDepth: number,
     private readonly options: FormatEncodeOptions | undefined,
-  ) {}
+  ) {
+    super();
+  }
 
   value(v: unknown, depth: number, replaced: boolean): void {
     switch (typeof v) {
@@ -157,6 +158,7 @@ class JsonWriter {
     for (let i = 0; i < n; i++) {
       if (i > 0) this.out += ', ';
       this.value(a[i], depth, false);
+      this.spill();
     }
     this.out += ']';
   }
@@ -172,6 +174,7 @@ class JsonWriter {
       if (!first) this.out += ', ';
       first = false;
       this.value(item, depth, false);
+      this.spill();
     }
     this.out += ']';
   }
@@ -187,6 +190,7 @@ class JsonWriter {
       const k = keys[i]!;
       this.out += i > 0 ? `, ${JSON.stringify(k)}: ` : `${JSON.stringify(k)}: `;
       this.value(o[k], depth, false);
+      this.spill();
     }
     this.out += '}';
   }
@@ -202,6 +206,7 @@ class JsonWriter {
       this.out += `${first ? '' : ', '}${JSON.stringify(jsonKey(k))}: `;
       first = false;
       this.value(v, depth, false);
+      this.spill();
     }
     this.out += '}';
   }

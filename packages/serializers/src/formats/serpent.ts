@@ -22,6 +22,7 @@ import {
 import { bigintDigits, isPyInt, pyFloatFromString, pyFloatRepr } from './py-float.js';
 import { pyBytesRepr, pyStrRepr } from './py-repr.js';
 import { StringAssembler } from './string-assembler.js';
+import { TextOutput } from './text-output.js';
 import { decodeUtf8 } from './utf8.js';
 import { serpentValueCount } from './value-count.js';
 
@@ -45,7 +46,7 @@ export interface SerpentEncodeOptions extends FormatEncodeOptions {
 export function encodeSerpent(value: unknown, options?: SerpentEncodeOptions): Uint8Array {
   const w = new SerpentWriter(maxDepthOf(options), options);
   guardStack(() => w.value(value, 0, false), 'serpent');
-  return Buffer.from(w.out, 'utf8');
+  return w.bytes();
 }
 
 const NAN_DICT = "{'__class__':'float','value':'nan'}";
@@ -57,14 +58,14 @@ function serpentFloat(n: number): string {
   return pyFloatRepr(n);
 }
 
-class SerpentWriter {
-  out = SERPENT_HEADER;
+class SerpentWriter extends TextOutput {
   private readonly bytesRepr: boolean;
 
   constructor(
     private readonly maxDepth: number,
     private readonly options: SerpentEncodeOptions | undefined,
   ) {
+    super(SERPENT_HEADER);
     this.bytesRepr = options?.bytesRepr === true;
   }
 
@@ -155,6 +156,7 @@ class SerpentWriter {
     for (let i = 0; i < n; i++) {
       if (i > 0) this.out += ',';
       this.value(t[i], depth, false);
+      this.spill();
     }
     this.out += n === 1 ? ',)' : ')';
   }
@@ -165,6 +167,7 @@ class SerpentWriter {
     for (let i = 0; i < n; i++) {
       if (i > 0) this.out += ',';
       this.value(a[i], depth, false);
+      this.spill();
     }
     this.out += ']';
   }
@@ -182,6 +185,7 @@ class SerpentWriter {
       first = false;
       this.checkHashable(item, 'set element');
       this.value(item, depth, false);
+      this.spill();
     }
     this.out += '}';
   }
@@ -193,6 +197,7 @@ class SerpentWriter {
       this.out += first ? `${pyStrRepr(k)}:` : `,${pyStrRepr(k)}:`;
       first = false;
       this.value(o[k], depth, false);
+      this.spill();
     }
     this.out += '}';
   }
@@ -207,6 +212,7 @@ class SerpentWriter {
       this.value(k, depth, false);
       this.out += ':';
       this.value(v, depth, false);
+      this.spill();
     }
     this.out += '}';
   }
