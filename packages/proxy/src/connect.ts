@@ -1,6 +1,7 @@
 // `connect<T>(uri)`: a typed proxy whose method calls become remote calls (connecting lazily,
 // resolving PYRONAME/PYROMETA uris on every (re)connect), the proxies for callbacks a peer lends
-// over a connection, and the factory through which the engine's serving end makes both.
+// over a connection, and the factory through which the engine's serving end makes both. Also the
+// public name-server lookups, which reach the name server with a proxy made here.
 import { type CinderConfig, type ObjectMetadata, URI } from '@cinder/core';
 import { installProxyFactory, type Session } from '@cinder/rpc/internal';
 import { webSocketTransport } from '@cinder/transport';
@@ -8,6 +9,7 @@ import { ProxyCore, type ProxyObjects } from './proxy-core.js';
 import { describeProxy, makeProxy } from './proxy-object.js';
 import type { ProxyOptions } from './proxy-options.js';
 import type { Remote } from './remote.js';
+import { type LocateOptions, locateThrough, type ResolveOptions, resolveThrough } from './resolve.js';
 import { isWebSocketUri, parseWebSocketUri } from './websocket-uri.js';
 
 /** What the proxies' codecs use to recognise proxy objects and revive the ones they receive. */
@@ -15,6 +17,25 @@ const objects: ProxyObjects = {
   connect: (uri, options) => connect(uri, options),
   describe: describeProxy,
 };
+
+/**
+ * Resolves a URI to a `PYRO:` URI: PYRO is returned as is; PYRONAME is looked up by name; PYROMETA
+ * picks a random registration that has all its tags. A lookup that fails with a NamingError is
+ * retried until the configured `nsLookupDelayMs` has passed (Pyro5's NS_LOOKUP_DELAY). The name
+ * server is reached with `options.proxyOptions` (a proxy passes its transport, TLS and key).
+ */
+export function resolveUri(uri: URI, options: ResolveOptions): Promise<URI> {
+  return resolveThrough(connect, uri, options);
+}
+
+/**
+ * Finds the name server and returns its `PYRO:` URI; throws NamingError when none answers. With a
+ * host: only there. Without: like Pyro, a configured loopback nsHost is tried directly first, then
+ * broadcast discovery, then nsHost directly when it is not loopback.
+ */
+export function locateNameServer(options: LocateOptions): Promise<URI> {
+  return locateThrough(connect, options);
+}
 
 /**
  * A proxy for object `objectId` of the peer at the other end of `session` (a callback the peer

@@ -28,7 +28,7 @@ import {
 } from '@cinder/transport';
 import { ConnectAttempt } from './connect-attempt.js';
 import type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
-import { resolveUri } from './resolve.js';
+import { type ConnectProxy, resolveThrough } from './resolve.js';
 
 /** What a connector is given by its proxy (all fixed when the proxy is made). */
 export interface ConnectorInit {
@@ -42,6 +42,8 @@ export interface ConnectorInit {
   readonly hooks: CodecHooks;
   readonly sharedKey: SharedKey | undefined;
   readonly reconnect: Required<ReconnectOptions> | undefined;
+  /** Makes the proxy to a name server when the uri is a PYRONAME or PYROMETA one. */
+  readonly connect: ConnectProxy;
   /** Where the items of streams a Pyro daemon hands out are fetched (calls to its daemon object). */
   readonly streams: StreamCalls;
   /** A handshake with `target` succeeded: the proxy keeps the response and the object's metadata. */
@@ -52,6 +54,20 @@ export interface ConnectorInit {
 export type FirstCall = (session: Session, objectId: string) => void;
 
 const noop = (): void => {};
+
+/**
+ * How this proxy's name server is reached: over the proxy's own transport, TLS options and shared
+ * key (as Pyro4's proxy resolves with its own HMAC key), so a proxy on the memory transport or
+ * with its own certificates looks names up the same way it calls.
+ */
+function nameServerOptions(options: ProxyOptions): ProxyOptions {
+  return {
+    ...(options.transport ? { transport: options.transport } : {}),
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+    ...(options.hmacKey !== undefined ? { hmacKey: options.hmacKey } : {}),
+    ...(options.useEnvironment === false ? { useEnvironment: false } : {}),
+  };
+}
 const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
 
 export class Connector {
@@ -155,7 +171,15 @@ export class Connector {
    */
   private async open(signal: AbortSignal, firstCall?: FirstCall): Promise<Session> {
     const { uri, config, logger, options } = this.init;
-    const target = await resolveUri(uri, { config, logger, signal });
+    const target =
+      uri.protocol === 'PYRO'
+        ? uri
+        : await resolveThrough(this.init.connect, uri, {
+            config,
+            logger,
+            signal,
+            proxyOptions: nameServerOptions(options),
+          });
     const bound = Deadline.from({ timeoutMs: options.connectTimeoutMs ?? config.connectTimeoutMs, signal });
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);

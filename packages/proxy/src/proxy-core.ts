@@ -36,11 +36,12 @@ import {
   toMeta,
 } from './proxy-setup.js';
 import type { RemoteCallOptions } from './remote.js';
+import type { ConnectProxy } from './resolve.js';
 
 /** How a proxy's codec recognises proxy objects and makes new ones (connect.ts provides them). */
 export interface ProxyObjects {
-  /** A proxy object for a proxy received as a value. */
-  connect(uri: URI, options: ProxyOptions): unknown;
+  /** A proxy object for a proxy received as a value, or for a name server to resolve a uri. */
+  readonly connect: ConnectProxy;
   /** The descriptor of a proxy object, or undefined for anything else. */
   describe(value: object): ProxyDescriptor | undefined;
 }
@@ -125,6 +126,7 @@ export class ProxyCore {
       hooks: this.hooks,
       sharedKey,
       reconnect: this.reconnect,
+      connect: objects.connect,
       streams: this,
       connected: (target, response, metadata) => {
         if (metadata) this.meta = toMeta(metadata);

@@ -62,7 +62,10 @@ export interface ProxyOptions {
   annotations?: Annotations;
   /** Class registry for custom classes. */
   registry?: ClassRegistry;
-  /** A custom transport (default: TCP, Unix socket or TLS from the URI and options). */
+  /**
+   * A custom transport (default: TCP, Unix socket or TLS from the URI and options). A PYRONAME or
+   * PYROMETA uri's name server is reached over it too, as with `tls` and `hmacKey`.
+   */
   transport?: Transport;
   logger?: Logger;
   /** Metadata known in advance (e.g. from an autoproxy): skips nothing on the wire but allows calls before binding. */

@@ -1,8 +1,10 @@
 // Name resolution for PYRONAME and PYROMETA URIs, and locating a name server: a direct connection
 // to the given (or configured) host and port, UDP broadcast discovery (`GET_NSURI`, Pyro's format),
-// in Pyro's order. A proxy calls `resolveUri` on every (re)connect, so an object that moved is found
+// in Pyro's order. A proxy resolves its uri on every (re)connect, so an object that moved is found
 // again. Name servers are Cinder or Python Pyro: when no protocol is configured, a name server that
-// answers in Pyro4's protocol (48) is detected and talked to in it.
+// answers in Pyro4's protocol (48) is detected and talked to in it. The name server is reached with
+// a proxy made by the `connect` passed in (resolving is part of connecting, so this file cannot
+// import it); the public `resolveUri` and `locateNameServer` pass `connect()` (connect.ts).
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import {
@@ -16,7 +18,6 @@ import {
   sleep,
   URI,
 } from '@cinder/core';
-import { connect } from './connect.js';
 import type { ProxyOptions } from './proxy-options.js';
 import type { Remote } from './remote.js';
 
@@ -52,6 +53,9 @@ interface NameServerLike {
 }
 
 type NameServerProxy = Remote<NameServerLike>;
+
+/** How a name server is reached: `connect()`, passed in by its callers. */
+export type ConnectProxy = <T>(uri: URI, options: ProxyOptions) => Remote<T>;
 
 const LOCATE_CONNECT_TIMEOUT_MS = 3000;
 // Serializers a stock Pyro4 name server accepts (its SERIALIZERS_ACCEPTED default).
@@ -114,6 +118,7 @@ function where(uri: URI): string {
  * Pyro4's protocol (serpent unless a serializer Pyro4 accepts by default was chosen).
  */
 async function bindNameServer(
+  connect: ConnectProxy,
   uri: URI,
   options: ResolveOptions,
   connectTimeoutMs?: number,
@@ -213,11 +218,11 @@ export async function broadcastLocate(options: {
  * a configured loopback nsHost is tried directly first, then broadcast discovery, then nsHost
  * directly when it is not loopback.
  */
-async function locateBound(options: LocateOptions): Promise<NameServerProxy> {
+async function locateBound(connect: ConnectProxy, options: LocateOptions): Promise<NameServerProxy> {
   const { config } = options;
   const direct = async (uri: URI): Promise<NameServerProxy | undefined> => {
     try {
-      return await bindNameServer(uri, options, LOCATE_CONNECT_TIMEOUT_MS);
+      return await bindNameServer(connect, uri, options, LOCATE_CONNECT_TIMEOUT_MS);
     } catch (err) {
       if (options.signal?.aborted) throw err;
       options.logger?.debug({ err, uri: uri.toString() }, 'no name server at the direct address');
@@ -263,12 +268,9 @@ async function locateBound(options: LocateOptions): Promise<NameServerProxy> {
   throw new NamingError('failed to locate the nameserver');
 }
 
-/**
- * Finds the name server (see `locateBound` for the order) and returns its `PYRO:` URI; throws
- * NamingError when none answers.
- */
-export async function locateNameServer(options: LocateOptions): Promise<URI> {
-  const ns = await locateBound(options);
+/** `locateNameServer` with the name server reached through `connect`. */
+export async function locateThrough(connect: ConnectProxy, options: LocateOptions): Promise<URI> {
+  const ns = await locateBound(connect, options);
   try {
     return ns.$resolvedUri ?? ns.$uri;
   } finally {
@@ -276,17 +278,13 @@ export async function locateNameServer(options: LocateOptions): Promise<URI> {
   }
 }
 
-/**
- * Resolves a URI to a `PYRO:` URI: PYRO is returned as is; PYRONAME is looked up by name; PYROMETA
- * picks a random registration that has all its tags. A lookup that fails with a NamingError is
- * retried until the configured `nsLookupDelayMs` has passed (Pyro5's NS_LOOKUP_DELAY).
- */
-export async function resolveUri(uri: URI, options: ResolveOptions): Promise<URI> {
+/** `resolveUri` with the name server reached through `connect`. */
+export async function resolveThrough(connect: ConnectProxy, uri: URI, options: ResolveOptions): Promise<URI> {
   if (uri.protocol === 'PYRO') return uri;
   const { config } = options;
   // The name server named in the uri (`PYRONAME:x@host:port`, `PYRONAME:x@./u:sock`) or located.
   const host = uri.sockname !== null ? `./u:${uri.sockname}` : uri.host;
-  const ns = await locateBound({ ...options, host, port: uri.port });
+  const ns = await locateBound(connect, { ...options, host, port: uri.port });
   const pyro4 = ns.$metadata !== undefined && !ns.$metadata.methods.includes('yplookup');
   // the lookups stop too when the signal aborts (a proxy's: every call waiting for it gave up)
   const calls = options.signal ? ns.$with({ signal: options.signal }) : ns;
