@@ -95,9 +95,12 @@ export class ServerConnection implements ConnectionHandler {
     return this.handshake.state === 'ready';
   }
 
-  /** Ready, and nothing is being served or awaited on it: reclaimable when slots run out. */
+  /**
+   * Ready, and nothing is being served or awaited on it (no call of ours pending, no pushed stream
+   * open either way): reclaimable when slots run out.
+   */
   get idle(): boolean {
-    return this.ready && this.inFlight === 0 && (this.handshake.session?.pendingCount ?? 0) === 0;
+    return this.ready && this.inFlight === 0 && this.handshake.session?.awaitsPeer !== true;
   }
 
   /** Cinder capabilities agreed with this client (0 for Pyro clients). */
