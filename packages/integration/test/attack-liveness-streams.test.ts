@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, Daemon } from '@cinder/cinder';
 import { startChild } from '@cinder/test-utils';
 import { describe, expect, it } from 'vitest';
-import { appEnv, sleep } from './attack-helpers.js';
+import { appEnv, attackerSession, sleep } from './attack-helpers.js';
 import { Workbench } from './fixtures/objects.js';
 import { startServer } from './helpers.js';
 
@@ -93,4 +93,42 @@ describe('liveness: a frozen end of a pushed stream', () => {
     expect(bench.streamState().closed, 'the producer must be released').toBe(true);
     expect(ms).toBeLessThan(3000);
   }, 40_000);
+});
+
+describe('slots: a connection with an open pushed stream is not idle', () => {
+  it('when slots run out, the daemon reclaims an idle connection, not one it pushes a stream to', async ({
+    onTestFinished: fin,
+  }) => {
+    const daemon = await Daemon.start({
+      host: '127.0.0.1',
+      port: 0,
+      useEnvironment: false,
+      config: { maxConnections: 2, heartbeatMs: 0 },
+    });
+    fin(() => daemon.close({ graceMs: 0 }));
+    const uri = String(daemon.register(new Workbench(), 'test.bench'));
+    type Bench = { items(n: number): AsyncIterable<number>; $bind(): Promise<void> };
+    // the older connection from 127.0.0.1 consumes a pushed stream (slowly: the producer waits for credit)
+    await using consumer = connect<Bench>(uri, { useEnvironment: false });
+    await consumer.$bind();
+    const items = (await consumer.items(1_000_000))[Symbol.asyncIterator]();
+    expect((await items.next()).value).toBe(0);
+    // the newer one is idle
+    await using idle = connect<Bench>(uri, { useEnvironment: false });
+    await idle.$bind();
+    await sleep(200);
+    // a client from another address needs a slot: the address holding the most gives up an idle one
+    const newcomer = await attackerSession(
+      { host: '127.0.0.1', port: Number(uri.split(':').pop()), localAddress: '127.0.0.2' },
+      'test.bench',
+    );
+    fin(() => newcomer.destroy());
+    await sleep(200);
+    expect(consumer.$connected, 'the consumer of a pushed stream keeps its connection').toBe(true);
+    expect(idle.$connected, 'the idle connection gave up its slot').toBe(false);
+    // and its stream goes on, past what was pushed ahead of the consumer
+    const next: number[] = [];
+    for (let i = 0; i < 500; i++) next.push((await items.next()).value as number);
+    expect(next).toEqual([...Array(500).keys()].map((i) => i + 1));
+  }, 30_000);
 });
