@@ -47,11 +47,12 @@ describe('defaults', () => {
     ]);
     expect(c.hmacKey).toBeNull();
     expect(c.maxMessageSize).toBe(256 * 1024 * 1024);
+    expect([c.maxDecodeItems, c.maxInflatedSize]).toEqual([250000, 16 * 1024 * 1024]);
     expect([c.maxConnections, c.maxConnectionsPerClient, c.handshakeTimeoutMs, c.idleTimeoutMs]).toEqual([
       4096, 512, 5000, 0,
     ]);
     expect([c.maxBatchSize, c.maxDepth, c.maxConcurrentCalls, c.multiplex, c.streamCredit]).toEqual([
-      100000,
+      40000,
       100,
       256,
       true,

@@ -1,7 +1,7 @@
 // The decode budget (maxItems): no payload may make a decoder create more values than the limit,
 // in any serializer, and the refusal comes before the values are built. Also the size limit of
 // received big integers, which keeps every later conversion of them bounded.
-import { SerializeError } from '@cinder/core';
+import { defaultConfig, SerializeError } from '@cinder/core';
 import { describe, expect, it } from 'vitest';
 import { createSerializers, DEFAULT_MAX_ITEMS, Tuple } from '../src/index.js';
 
@@ -48,6 +48,11 @@ describe.each(NAMES)('%s decode budget', (name) => {
 });
 
 describe('decode budget options', () => {
+  it('the serializers default budget is the configuration default (maxDecodeItems)', () => {
+    expect(DEFAULT_MAX_ITEMS).toBe(defaultConfig().maxDecodeItems);
+    expect(DEFAULT_MAX_ITEMS).toBe(250_000);
+  });
+
   it('refuses invalid values', () => {
     expect(() => createSerializers({ maxItems: 0 })).toThrow(/maxItems/);
     expect(() => createSerializers({ maxItems: 1.5 })).toThrow(/maxItems/);

@@ -18,7 +18,8 @@ export interface FormatDecodeOptions {
   /** Deepest container nesting allowed (the outermost container is level 1). Default 100. */
   maxDepth?: number;
   /**
-   * Most values one decode may create, dict keys included (the decode budget). Default 1,000,000.
+   * Most values one decode may create, dict keys included (the decode budget). Default 250,000 (the
+   * `maxDecodeItems` default).
    * Refused with a SerializeError before the values are allocated where the format announces counts.
    */
   maxItems?: number;
@@ -32,7 +33,7 @@ export interface FormatDecodeOptions {
 
 export const DEFAULT_MAX_DEPTH = 100;
 /** Most values one decode may create by default; see FormatDecodeOptions.maxItems. */
-export const DEFAULT_MAX_ITEMS = 1_000_000;
+export const DEFAULT_MAX_ITEMS = 250_000;
 
 /** Python 3.11 refuses int↔str conversions of more than 4300 decimal digits (CVE-2020-10735). */
 export const PY_INT_MAX_STR_DIGITS = 4300;

@@ -111,7 +111,7 @@ describe('value counts of json and serpent text', () => {
     ] as const) {
       const data = Buffer.from(t);
       const t0 = performance.now();
-      expect(() => decode(data)).toThrow(/more than maxItems=1000000 values/);
+      expect(() => decode(data)).toThrow(/more than maxItems=250000 values/);
       expect(performance.now() - t0).toBeLessThan(2000);
     }
   });
