@@ -13,6 +13,10 @@ class Echo {
     this.calls++;
     return value;
   }
+  add(a: number, b: number): number {
+    this.calls++;
+    return a + b;
+  }
 }
 
 const { maxBatchSize, maxDecodeItems } = defaultConfig();
@@ -49,6 +53,15 @@ describe.each(SERIALIZERS)('%s, default limits', (serializer) => {
       new RegExp(`batch too large: ${maxBatchSize + 1} calls \\(max ${maxBatchSize}\\)`),
     );
     expect(echo.calls).toBe(calls);
+  }, 60_000);
+
+  it('a batch of maxBatchSize two-argument calls (6 values each, as the bench\'s batched scenario sends) fits too', async () => {
+    await using p = connect<Echo>(uri, { serializer, useEnvironment: false });
+    const batch = p.$batch();
+    for (let i = 0; i < maxBatchSize; i++) batch.add(i, 1);
+    const results = await batch.$run();
+    expect(results.length).toBe(maxBatchSize);
+    for (let i = 0; i < maxBatchSize; i++) if (results[i] !== i + 1) expect(results[i]).toBe(i + 1);
   }, 60_000);
 
   it(`one value of 80 % of maxDecodeItems (${maxDecodeItems}) is echoed; one of maxDecodeItems is refused by the decode budget`, async () => {
