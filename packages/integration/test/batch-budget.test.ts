@@ -55,7 +55,7 @@ describe.each(SERIALIZERS)('%s, default limits', (serializer) => {
     expect(echo.calls).toBe(calls);
   }, 60_000);
 
-  it('a batch of maxBatchSize two-argument calls (6 values each, as the bench\'s batched scenario sends) fits too', async () => {
+  it('a batch of maxBatchSize two-argument calls (6 values each, as in the bench batched scenario) fits too', async () => {
     await using p = connect<Echo>(uri, { serializer, useEnvironment: false });
     const batch = p.$batch();
     for (let i = 0; i < maxBatchSize; i++) batch.add(i, 1);
