@@ -2,21 +2,41 @@
 // (@cinder/rpc handshake-server.ts) with this daemon as its host — which objects exist, the
 // validator, the connection slots — then the Session that serves the client's calls, with the
 // codec hooks that revive proxies and callbacks the client passes.
-import type { Logger } from '@cinder/core';
+import type { CinderConfig, Logger, ObjectMetadata } from '@cinder/core';
 import type { Message } from '@cinder/protocol';
+import type { HandshakeContext } from '@cinder/rpc';
 import {
   type AcceptedHandshake,
   CALLBACK_CLASS,
+  type CallServer,
   Capability,
   callbackFunction,
   parseCallbackReference,
   proxies,
   proxyHooks,
+  type SerializerLookup,
   ServerHandshake,
   Session,
 } from '@cinder/rpc/internal';
+import type { SharedKey } from '@cinder/security';
+import type { CodecHooks, SerializerSet } from '@cinder/serializers';
 import type { Connection, ConnectionHandler } from '@cinder/transport';
-import type { Daemon } from './daemon.js';
+
+/** What a client connection needs of its daemon: the Daemon is one (daemon.ts imports this file). */
+export interface ConnectionDaemon {
+  readonly config: CinderConfig;
+  readonly logger: Logger;
+  readonly serializers: { readonly 4: SerializerSet; readonly 5: SerializerSet };
+  readonly acceptedSerializers: { readonly 4: SerializerLookup; readonly 5: SerializerLookup };
+  readonly sharedKey: SharedKey | undefined;
+  readonly options: { readonly validateHandshake?: ((context: HandshakeContext) => unknown) | undefined };
+  hasObject(objectId: string): boolean;
+  metadataOf(objectId: string): ObjectMetadata | undefined;
+  connectionReady(connection: ServerConnection): void;
+  connectionEnded(connection: ServerConnection): void;
+  callServer(connection: ServerConnection, hooks: CodecHooks): CallServer;
+  autoproxy(value: object, dialect: 4 | 5, connection?: Connection): unknown;
+}
 
 /** How long a closing daemon waits for a client to close its end of the connection. */
 const PEER_CLOSE_WAIT_MS = 500;
@@ -27,7 +47,7 @@ export class ServerConnection implements ConnectionHandler {
   sessionInstances: Map<string, object> | undefined;
   /** Callbacks the client lent on this connection, revived once each. */
   private callbackProxies: Map<string, unknown> | undefined;
-  private readonly daemon: Daemon;
+  private readonly daemon: ConnectionDaemon;
   private readonly logger: Logger;
   private readonly handshake: ServerHandshake;
 
@@ -37,7 +57,12 @@ export class ServerConnection implements ConnectionHandler {
   /** Gives the connection's slot back to the daemon's limiter. */
   readonly release: (() => void) | undefined;
 
-  constructor(daemon: Daemon, connection: Connection, refusal: string | undefined, release?: () => void) {
+  constructor(
+    daemon: ConnectionDaemon,
+    connection: Connection,
+    refusal: string | undefined,
+    release?: () => void,
+  ) {
     this.daemon = daemon;
     this.connection = connection;
     this.release = release;

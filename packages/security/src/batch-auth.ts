@@ -9,12 +9,12 @@ import { Flags, type Message, MsgType } from '@cinder/protocol';
 import {
   ANNOTATION_HEADER_LENGTH,
   FIELDS_LENGTH,
+  MAC_LENGTH,
   writeAnnotationHeader,
   writeFields,
   writeU64,
 } from './canonical.js';
 import { constantTimeEqual } from './constant-time.js';
-import { MAC_LENGTH } from './message-auth.js';
 
 /** Annotation of a batch trailer (its value is the batch's MAC). */
 export const BATCH_ANNOTATION = 'CBAT';

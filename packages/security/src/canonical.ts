@@ -4,6 +4,9 @@
 import { ProtocolError } from '@cinder/core';
 import { Flags, type Message } from '@cinder/protocol';
 
+/** Length of a MAC, per message or per batch: the full HMAC-SHA256 output (shorter values are refused). */
+export const MAC_LENGTH = 32;
+
 // COMPRESSED is a property of the encoding, not of the message (the codec sets and clears it), and
 // CORR_ID mirrors the presence of the correlation id, which the MAC covers on its own.
 const IGNORED_FLAGS = Flags.COMPRESSED | Flags.CORR_ID;

@@ -11,8 +11,9 @@ import type { SharedKey } from './shared-key.js';
 
 /** Annotation carrying the message authentication code. */
 export const MAC_ANNOTATION = 'CMAC';
-/** Length of a MAC (full HMAC-SHA256 output; shorter values are refused). */
-export const MAC_LENGTH = 32;
+// The length of a MAC (full HMAC-SHA256 output; shorter values are refused) is in canonical.ts,
+// shared with the batch MAC.
+export { MAC_LENGTH } from './canonical.js';
 
 // counter u64 | the message's fixed fields (canonical.ts)
 const FIXED_LENGTH = 8 + FIELDS_LENGTH;
