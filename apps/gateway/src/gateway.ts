@@ -18,7 +18,8 @@ import {
 } from '@cinder/core';
 import { locateNS, type NameServerClient, translatePythonRegex } from '@cinder/naming';
 import { Flags, type Message } from '@cinder/protocol';
-import { connect, proxyCore, type Remote } from '@cinder/proxy';
+import { connect, type Remote } from '@cinder/proxy';
+import { proxyCore } from '@cinder/proxy/internal';
 import { secretEqual } from '@cinder/security';
 import { createSerializers } from '@cinder/serializers';
 import { pyJsonDumps } from './py-json.js';

@@ -10,12 +10,12 @@ import {
   MsgType,
   NotExposedError,
   type ProxyOptions,
-  proxyCore,
   type Remote,
   type RemoteStream,
   TimeoutError,
 } from '@cinder/cinder';
 import { type Annotations, decodeMessage } from '@cinder/protocol';
+import { proxyCore } from '@cinder/proxy/internal';
 import type { ExceptionWrapper, SerializerSet } from '@cinder/serializers';
 import { frameBytes, type VectorFile, type VectorLine } from '@cinder/test-utils';
 import { expect } from 'vitest';

@@ -8,11 +8,11 @@ import {
   NamingError,
   oneway,
   params,
-  proxyCore,
   RemoteError,
   Tuple,
   URI,
 } from '@cinder/cinder';
+import { proxyCore } from '@cinder/proxy/internal';
 import { ClassRegistry } from '@cinder/serializers';
 
 /**

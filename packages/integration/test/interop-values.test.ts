@@ -10,12 +10,12 @@ import {
   isProxy,
   MsgType,
   type ProxyOptions,
-  proxyCore,
   type Remote,
   RemoteError,
   URI,
 } from '@cinder/cinder';
 import { decodeMessage, encodeMessage } from '@cinder/protocol';
+import { proxyCore } from '@cinder/proxy/internal';
 import { stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Child, Hub } from './interop-objects.js';

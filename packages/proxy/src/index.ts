@@ -10,8 +10,7 @@
 // The streams a call may resolve with (pulled from a Pyro daemon, pushed by a Cinder one).
 export { PullStream, PushStream } from '@cinder/rpc';
 export { connect, locateNameServer, resolveUri } from './connect.js';
-export type { ProxyCore } from './proxy-core.js';
-export { describeProxy, isProxy, proxyCore } from './proxy-object.js';
+export { describeProxy, isProxy } from './proxy-object.js';
 export type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
 export type * from './remote.js';
 export { broadcastLocate, type LocateOptions, nameServerUris, type ResolveOptions } from './resolve.js';

@@ -1,7 +1,7 @@
 // The proxy against servers made of the engine alone (engine-server.ts) over the memory transport,
 // and against silent loopback sockets where a peer must never answer: lazy connect, $bind/$release/$reconnect, timeouts
 // (per call and per proxy), AbortSignal, pending calls rejected on disconnect with the method's
-// name, remote exceptions, automatic reconnection with backoff (PYRONAME re-resolving: daemon/test/proxy-pyroname.test.ts),
+// name, remote exceptions, automatic reconnection with backoff (PYRONAME re-resolving: proxy-pyroname.test.ts),
 // and which calls are retried after a connection loss (only undelivered or idempotent ones).
 import { createServer, type Server } from 'node:net';
 import {
