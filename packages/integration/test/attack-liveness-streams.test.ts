@@ -40,7 +40,7 @@ describe('liveness: a frozen end of a pushed stream', () => {
         config: { heartbeatMs: 300 },
       },
     );
-    // connected first: a first call pipelined behind CONNECT is answered with a pull stream
+    // connected first (a first call pipelined behind CONNECT gets a pushed stream as well)
     await bench.$bind();
     const stream = await bench.items(1_000_000);
     expect(stream.constructor.name).toBe('PushStream');

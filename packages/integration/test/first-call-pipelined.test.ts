@@ -10,6 +10,7 @@ import { Daemon, expose } from '@cinder/daemon';
 import { FrameReader, MsgType } from '@cinder/protocol';
 import { connect } from '@cinder/proxy';
 import { stopAllChildren } from '@cinder/test-utils';
+import { MemoryNetwork, memoryTransport, type Transport } from '@cinder/transport';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Attacker, connectFrame, invokeFrame, json5, sleep } from './attack-helpers.js';
 import { describeWithPyro4, type PythonServer, startPythonServer } from './interop-python.js';
@@ -179,6 +180,82 @@ describe('first call pipelined behind CONNECT, Cinder daemon', () => {
       expect(executed).toBe(before);
     },
   );
+});
+
+@expose
+class Source {
+  produced = 0;
+  closed = false;
+  *items(n: number): Generator<number> {
+    try {
+      for (let i = 0; i < n; i++) {
+        this.produced++;
+        yield i;
+      }
+    } finally {
+      this.closed = true;
+    }
+  }
+}
+
+// Between Cinder peers a streamed result is pushed (the producer runs ahead of the reader within the
+// stream credit, no stream is kept for get_next_stream_item), whether or not the call that asked for
+// it was pipelined behind CONNECT. Observable: the daemon keeps no pull stream, and the generator
+// runs ahead of a reader that has read one item and waits (a pull stream produces on demand only).
+// (It used to be a pull stream when the CONNECT was accepted at once: the call read in the same
+// chunk was delivered to the session from inside the handshake, before its capabilities were set.)
+describe.each([
+  ['tcp', undefined],
+  ['tcp, async validator', 'validator'],
+  ['memory', 'memory'],
+] as const)('a proxy whose very first call returns a stream gets a pushed stream (%s)', (_what, variant) => {
+  let daemon: Daemon;
+  let source: Source;
+  let uri: string;
+  let transport: Transport | undefined;
+  beforeAll(async () => {
+    transport = variant === 'memory' ? memoryTransport({ network: new MemoryNetwork() }) : undefined;
+    daemon = await Daemon.start({
+      host: '127.0.0.1',
+      port: 0,
+      ...(transport ? { transport } : {}),
+      ...(variant === 'validator'
+        ? {
+            validateHandshake: async () => {
+              await sleep(20);
+              return 'ok';
+            },
+          }
+        : {}),
+    });
+    source = new Source();
+    uri = daemon.register(source, 'pipelined.source').toString();
+  });
+  afterAll(async () => {
+    await daemon?.close();
+  });
+
+  it.each([true, false])('pipelineFirstCall %s', async (pipelineFirstCall) => {
+    source.produced = 0;
+    source.closed = false;
+    const pullStreams = daemon.streams.size; // a pull stream lingers after its connection closed
+    const p = connect<Source>(uri, { pipelineFirstCall, ...(transport ? { transport } : {}) });
+    cleanups.push(() => p.$release());
+    const items = (await p.items(1000)) as unknown as AsyncIterable<number>;
+    expect(items.constructor.name).toBe('PushStream');
+    const it = items[Symbol.asyncIterator]();
+    expect((await it.next()).value).toBe(0);
+    await sleep(100);
+    expect(daemon.streams.size, 'streams kept for get_next_stream_item (pull)').toBe(pullStreams);
+    expect(source.produced, 'items produced ahead of the reader (pushed)').toBeGreaterThan(2);
+    let read = 1;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      expect(r.value).toBe(read);
+      read++;
+    }
+    expect(read).toBe(1000);
+    expect(source.closed).toBe(true);
+  });
 });
 
 describeWithPyro4('first call pipelined behind CONNECT, Python Pyro4 daemon', () => {

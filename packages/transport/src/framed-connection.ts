@@ -88,6 +88,15 @@ export abstract class FramedConnection implements Connection {
   /** A framing error was reported: further bytes are read (to see the peer's end) and dropped. */
   #failed = false;
   /**
+   * The reader is delivering frames (a handler is running): a handler set or a resume() from inside
+   * a handler takes effect for the next frame of the same loop, after the running handler returned —
+   * never by delivering the next frame from inside it (a handshake that hands the connection to its
+   * session must finish setting the session up before the session sees the call behind the CONNECT).
+   */
+  #delivering = false;
+  /** setHandler()/resume() was called while delivering: what #continue does, done after the loop. */
+  #continueAfter = false;
+  /**
    * Watches a peer that does not read: while more than `maxBufferedOutput` bytes wait for it, its
    * queued output must shrink every `drainTimeoutMs`, or the connection is destroyed. (What stops
    * a peer from making us queue more is the RPC session: it serves no more of the peer's calls
@@ -241,21 +250,25 @@ export abstract class FramedConnection implements Connection {
   /** Received bytes (a chunk of the stream, or one message of the channel). */
   protected readonly onChunk = (chunk: Uint8Array): void => {
     if (this.#failed || this.state !== OPEN) return;
+    this.#delivering = true;
     try {
       this.reader.push(chunk, this.#onMessage, this.#ready);
     } catch (err) {
       this.#onFramingError(err);
     }
+    this.#delivered();
   };
 
   /** Direct reads: `n` bytes landed in `buffer` (see FrameReader.readTarget). */
   protected readonly onRead = (buffer: Uint8Array, n: number): void => {
     if (this.#failed || this.state !== OPEN) return;
+    this.#delivering = true;
     try {
       this.reader.commitRead(buffer, n, this.#onMessage, this.#ready);
     } catch (err) {
       this.#onFramingError(err);
     }
+    this.#delivered();
   };
 
   /** Starts watching the output if more than `maxBufferedOutput` bytes wait for the peer. */
@@ -325,13 +338,21 @@ export abstract class FramedConnection implements Connection {
   /** Delivers what was held and reads on, unless delivery is (still, or again) held. */
   #continue(): void {
     if (this.#paused || this.state !== OPEN || this.#handler === null) return;
+    if (this.#delivering) {
+      // called by a handler: the loop running it delivers the next frame once it has returned
+      this.#continueAfter = true;
+      return;
+    }
     if (!this.#failed && this.reader.buffered > 0) {
       // The frames read while held (the reader stops again if the handler pauses).
+      this.#delivering = true;
       try {
         this.reader.push(NO_BYTES, this.#onMessage, this.#ready);
       } catch (err) {
         this.#onFramingError(err);
       }
+      this.#delivering = false;
+      this.#continueAfter = false; // this very loop delivered what a handler's resume asked for
       if (this.#paused || this.state !== OPEN) return;
     }
     const error = this.#heldError;
@@ -342,6 +363,15 @@ export abstract class FramedConnection implements Connection {
     }
     this.ensureReading();
     this.resumeReading();
+  }
+
+  /** A delivery loop ended: reading goes on if a handler resumed or replaced itself meanwhile. */
+  #delivered(): void {
+    this.#delivering = false;
+    if (this.#continueAfter) {
+      this.#continueAfter = false;
+      this.#continue();
+    }
   }
 
   readonly #checkDrain = (): void => {

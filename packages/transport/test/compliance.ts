@@ -404,6 +404,52 @@ export function transportCompliance(
       expect(rec.messages.map((m) => m.seq)).toEqual([0, 1, 2, 3, 4]);
     });
 
+    it('a handler replaced, or paused and resumed, from inside a handler: the next frame waits until it returned', async () => {
+      // What a server handshake does: the CONNECT's handler hands the connection to a session and
+      // then sets the session up; the call read in the same chunk behind the CONNECT must reach the
+      // session only after that (it used to be delivered from inside setHandler, re-entrantly).
+      const events: string[] = [];
+      const next = new Recorder((m) => events.push(`next ${m.seq}`));
+      const { endpoint, accept } = await listen({
+        accept: (c) => {
+          const first = new Recorder((m) => {
+            events.push(`first ${m.seq}`);
+            c.pause();
+            c.resume();
+            events.push('first resumed');
+            c.setHandler(next);
+            events.push('first returns');
+          });
+          c.setHandler(first);
+          return first;
+        },
+      });
+      const { conn } = await connect(endpoint);
+      for (let i = 0; i < 5; i++) conn.send(message(i, `m${i}`)); // one tick: one chunk (or message)
+      const { rec: first } = await accept();
+      const delivered = () => first.messages.length + next.messages.length;
+      await within(
+        (async () => {
+          while (delivered() < 5) await delay(5);
+        })(),
+        5000,
+        'five messages delivered',
+      );
+      expect(events).toEqual([
+        'first 0',
+        'first resumed',
+        'first returns',
+        'next 1',
+        'next 2',
+        'next 3',
+        'next 4',
+      ]);
+      // reading goes on after the loop that swapped the handler
+      conn.send(message(5, 'later'));
+      await next.messagesAtLeast(5);
+      expect(next.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    });
+
     it('reports a framing error once; the server can still answer and close', async () => {
       const tt = await t();
       const { endpoint, accept } = await listen({ accept: (c) => withRecorder(c) });
