@@ -2,6 +2,8 @@
 // decode into and encode from this shape, so everything above the protocol layer is written once.
 // Numbering follows Pyro5: the Pyro4 codec translates its own flag bits and serializer ids.
 
+import { PING_SERIALIZER_ID } from '@cinder/core';
+
 /** Protocol versions Cinder speaks. */
 export type ProtocolVersion = 502 | 48;
 export const PROTOCOL_PYRO5 = 502 as const;
@@ -79,4 +81,22 @@ export function wholePayload(message: Message): Uint8Array {
   const tail = message.payloadTail;
   if (tail === undefined || tail.length === 0) return message.payload;
   return Buffer.concat([message.payload, ...tail]);
+}
+
+const NO_PAYLOAD = new Uint8Array(0);
+
+/**
+ * A Cinder control message: a oneway PING whose only content is one annotation (stream credit and
+ * close, call cancel, the MAC trailer of an authenticated batch). Pyro peers never receive one.
+ */
+export function controlMessage(id: string, value: Uint8Array): Message {
+  return {
+    type: MsgType.PING,
+    flags: Flags.ONEWAY,
+    seq: 0,
+    serializerId: PING_SERIALIZER_ID,
+    correlationId: null,
+    annotations: new Map([[id, value]]),
+    payload: NO_PAYLOAD,
+  };
 }

@@ -7,7 +7,7 @@
 //   pushed-streams.ts  streams pushed between Cinder peers, both ends, and the control messages
 // Handshake messages are handed to the owner.
 import { type CallOptions, ConnectionClosedError, Deadline, type Logger, ProtocolError } from '@cinder/core';
-import { Flags, type Message, MsgType, wholePayload } from '@cinder/protocol';
+import { controlMessage, Flags, type Message, MsgType, wholePayload } from '@cinder/protocol';
 import type { CallEnvelope, CodecHooks, Serializer } from '@cinder/serializers';
 import type { Connection } from '@cinder/transport';
 import type { Resource } from './context.js';
@@ -24,7 +24,7 @@ import type {
   SerializerLookup,
   SessionInit,
 } from './session-types.js';
-import { controlMessage, FRAME_OVERHEAD, pongFor } from './wire-messages.js';
+import { FRAME_OVERHEAD, pongFor } from './wire-messages.js';
 
 /** One connection's RPC state, for either end. */
 export class Session {

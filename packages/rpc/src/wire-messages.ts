@@ -53,19 +53,6 @@ export function pingMessage(seq: number): Message {
   };
 }
 
-/** A Cinder control message: a oneway PING with one annotation (stream credit, stream close, cancel). */
-export function controlMessage(id: string, value: Uint8Array): Message {
-  return {
-    type: MsgType.PING,
-    flags: Flags.ONEWAY,
-    seq: 0,
-    serializerId: PING_SERIALIZER_ID,
-    correlationId: null,
-    annotations: new Map([[id, value]]),
-    payload: EMPTY_PAYLOAD,
-  };
-}
-
 export function invokeMessage(
   seq: number,
   flags: number,

@@ -5,7 +5,7 @@
 // injected batch is ever acted on. See docs/security.md ("Authenticated pipelining").
 import { createHmac, type Hmac, type KeyObject } from 'node:crypto';
 import { PING_SERIALIZER_ID, SecurityError } from '@cinder/core';
-import { Flags, type Message, MsgType } from '@cinder/protocol';
+import { controlMessage, Flags, type Message, MsgType } from '@cinder/protocol';
 import {
   ANNOTATION_HEADER_LENGTH,
   FIELDS_LENGTH,
@@ -39,7 +39,6 @@ const BATCH_DOMAIN = 0xb1;
 const SCRATCH_SIZE = 16 * 1024;
 /** Values larger than this are hashed where they are rather than copied into the scratch buffer. */
 const COPY_LIMIT = 2048;
-const EMPTY = new Uint8Array(0);
 
 /** True when `message` is a batch trailer (whatever its validity). */
 export function isBatchTrailer(message: Message): boolean {
@@ -143,18 +142,6 @@ class BatchMac {
   }
 }
 
-function trailer(mac: Uint8Array): Message {
-  return {
-    type: MsgType.PING,
-    flags: Flags.ONEWAY,
-    seq: 0,
-    serializerId: PING_SERIALIZER_ID,
-    correlationId: null,
-    annotations: new Map([[BATCH_ANNOTATION, mac]]),
-    payload: EMPTY,
-  };
-}
-
 /**
  * Signs outgoing and verifies incoming batches of one connection (one instance per connection, made
  * by the key exchange with that connection's session keys).
@@ -204,7 +191,7 @@ export class BatchAuthenticator {
   /** The trailer closing the open batch, or null when nothing was added since the last one. */
   seal(): Message | null {
     if (this.#send.count === 0) return null;
-    return trailer(this.#send.digest());
+    return controlMessage(BATCH_ANNOTATION, this.#send.digest());
   }
 
   /**
