@@ -106,7 +106,9 @@ export class Connector {
   /** The live session, connecting first when needed (retrying with backoff when enabled). */
   ensure(deadline: Deadline | CallOptions = Deadline.NONE, firstCall?: FirstCall): Promise<Session> {
     const s = this.session;
-    if (s !== undefined && !s.isClosed) return Promise.resolve(s);
+    // A connection the peer has ended closes its session a little later: until then it can send
+    // nothing, so a call (or a retry after a lost connection) must not be handed it.
+    if (s !== undefined && !s.isClosed && !s.connection.closed) return Promise.resolve(s);
     const { uri, options } = this.init;
     if (options.boundSession)
       return Promise.reject(
