@@ -78,11 +78,26 @@ export async function startListener(init: StartListenerInit): Promise<Listener> 
   return listener;
 }
 
+/** One open connection in a listener's list. */
+interface OpenConnection {
+  connection: SocketConnection | null;
+  prev: OpenConnection | null;
+  next: OpenConnection | null;
+}
+
 export class SocketListener implements Listener {
   readonly endpoint: Endpoint;
   readonly #server: Server;
   readonly #init: StartListenerInit;
-  readonly #connections = new Set<SocketConnection>();
+  /**
+   * The open connections, newest last: a linked list rather than a Set. A Set that connections keep
+   * entering and leaving reallocates its table now and then, and V8 leaves the old table holding
+   * its entries and a pointer to the new one; once one such table has been promoted, that chain
+   * keeps every later connection alive through young-generation GCs until the next full GC
+   * (measured: ~1.4 MB promoted per scavenge instead of ~0.6 MB). Unlinking clears the pointers.
+   */
+  #first: OpenConnection | null = null;
+  #last: OpenConnection | null = null;
   /**
    * TLS only: the raw TCP sockets under the TLS ones, including those still in their handshake
    * (not connections yet, but ours to close, and the server's 'close' event waits for them).
@@ -110,8 +125,11 @@ export class SocketListener implements Listener {
     }
   }
 
+  /** A snapshot of the open connections (made on each call). */
   get connections(): ReadonlySet<Connection> {
-    return this.#connections;
+    const open = new Set<Connection>();
+    for (let at = this.#first; at !== null; at = at.next) if (at.connection) open.add(at.connection);
+    return open;
   }
 
   stopAccepting(): Promise<void> {
@@ -133,7 +151,9 @@ export class SocketListener implements Listener {
       await this.stopAccepting();
       for (const socket of this.#rawSockets) socket.destroy();
       const closing: Promise<void>[] = [];
-      for (const connection of this.#connections) {
+      const open: SocketConnection[] = [];
+      for (let at = this.#first; at !== null; at = at.next) if (at.connection) open.push(at.connection);
+      for (const connection of open) {
         connection.destroy();
         closing.push(connection.whenClosed());
       }
@@ -154,6 +174,7 @@ export class SocketListener implements Listener {
       return;
     }
     const unix = this.#unixAddress;
+    const open: OpenConnection = { connection: null, prev: null, next: null };
     const connection = new SocketConnection({
       socket,
       transport,
@@ -163,10 +184,14 @@ export class SocketListener implements Listener {
       localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
       idleTimeoutMs: options.idleTimeoutMs,
       logger,
-      onClosed: this.#forget,
+      onClosed: () => this.#forget(open),
       directReads: transport === 'tls' ? null : adoptDirectReads(socket),
     });
-    this.#connections.add(connection);
+    open.connection = connection;
+    open.prev = this.#last;
+    if (this.#last === null) this.#first = open;
+    else this.#last.next = open;
+    this.#last = open;
     try {
       this.#init.onConnection(connection);
     } catch (err) {
@@ -175,7 +200,13 @@ export class SocketListener implements Listener {
     }
   };
 
-  readonly #forget = (connection: SocketConnection): void => {
-    this.#connections.delete(connection);
-  };
+  #forget(open: OpenConnection): void {
+    if (open.connection === null) return;
+    open.connection = null;
+    if (open.prev === null) this.#first = open.next;
+    else open.prev.next = open.next;
+    if (open.next === null) this.#last = open.prev;
+    else open.next.prev = open.prev;
+    open.prev = open.next = null;
+  }
 }
