@@ -25,6 +25,7 @@ import {
 import { startHeartbeat } from './heartbeat.js';
 import type { Session } from './session.js';
 import type { SessionInit } from './session-types.js';
+import { addDeadline, cancelDeadline, type TickNode } from './tick-list.js';
 import { newCorrelationId, pongFor } from './wire-messages.js';
 
 export type ServerHandshakeState = 'handshake' | 'validating' | 'ready' | 'closed';
@@ -82,7 +83,8 @@ export class ServerHandshake implements ConnectionHandler {
   private currentState: ServerHandshakeState = 'handshake';
   private currentSession: Session | undefined;
   private readonly early: Message[] = [];
-  private readonly timer: NodeJS.Timeout | undefined;
+  /** The handshake deadline (one interval shared by every handshake, not a timer each). */
+  private readonly deadline: TickNode<() => void> | undefined;
   /** Shared-key state: the key exchange before CONNECT, then the connection's authenticator. */
   private readonly keyServer: SharedKeyServer | undefined;
   private authenticator: MessageAuthenticator | undefined;
@@ -95,11 +97,10 @@ export class ServerHandshake implements ConnectionHandler {
     if (host.sharedKey) this.keyServer = new SharedKeyServer(host.sharedKey);
     const timeout = host.handshakeTimeoutMs;
     if (timeout > 0) {
-      this.timer = setTimeout(() => {
+      this.deadline = addDeadline(timeout, () => {
         host.logger.debug({ client: connection.remoteAddress }, 'handshake timeout: dropping connection');
         connection.destroy(new CommunicationError('handshake timeout'));
-      }, timeout);
-      this.timer.unref?.();
+      });
     }
   }
 
@@ -171,7 +172,7 @@ export class ServerHandshake implements ConnectionHandler {
   private ended(): void {
     if (this.currentState === 'closed') return;
     this.currentState = 'closed';
-    if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) cancelDeadline(this.deadline);
     this.host.ended();
   }
 
@@ -297,7 +298,7 @@ export class ServerHandshake implements ConnectionHandler {
     objectId: string | undefined,
     response: unknown,
   ): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) cancelDeadline(this.deadline);
     const dialect = this.dialect;
     const host = this.host;
     const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
