@@ -717,10 +717,17 @@ export class Daemon implements AsyncDisposable {
 
   /**
    * Autoproxy: a registered object in a result or argument travels as a proxy to it, at the
-   * listener `connection` came in on (a browser's proxy reconnects over WebSocket, a Pyro peer's
-   * over TCP).
+   * primary listener (see `listeners`); undefined for a value that is not registered.
    */
-  autoproxy(value: object, dialect: 4 | 5, listener?: ListenerLocation): unknown {
+  autoproxy(value: object, dialect: 4 | 5): unknown {
+    return this.autoproxyAt(value, dialect, undefined);
+  }
+
+  /**
+   * @internal autoproxy at the listener a client's connection came in on (a browser's proxy
+   * reconnects over WebSocket, a Pyro peer's over TCP).
+   */
+  autoproxyAt(value: object, dialect: 4 | 5, listener: ListenerLocation | undefined): unknown {
     const id = this.idsByObject.get(value);
     if (id === undefined || this.bound.length === 0) return undefined;
     const at = listener ?? this.primary;

@@ -42,7 +42,7 @@ export interface ConnectionDaemon {
   connectionReady(connection: ServerConnection): void;
   connectionEnded(connection: ServerConnection): void;
   callServer(connection: ServerConnection, hooks: CodecHooks): CallServer;
-  autoproxy(value: object, dialect: 4 | 5, listener?: ListenerLocation): unknown;
+  autoproxyAt(value: object, dialect: 4 | 5, listener: ListenerLocation | undefined): unknown;
 }
 
 /** How long a closing daemon waits for a client to close its end of the connection. */
@@ -156,7 +156,7 @@ export class ServerConnection implements ConnectionHandler {
             d.serializer ?? (dialect === 4 && serializer.name === 'msgpack' ? 'serpent' : serializer.name),
           ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
         }),
-      replaceOther: (value) => daemon.autoproxy(value, dialect, this.listener),
+      replaceOther: (value) => daemon.autoproxyAt(value, dialect, this.listener),
       reviveOther: (className, dict) => {
         if (className !== CALLBACK_CLASS || (session.capabilities & Capability.CALLBACKS) === 0)
           return undefined;
