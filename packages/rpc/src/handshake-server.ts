@@ -82,7 +82,8 @@ export class ServerHandshake implements ConnectionHandler {
   private readonly refusal: string | undefined;
   private currentState: ServerHandshakeState = 'handshake';
   private currentSession: Session | undefined;
-  private readonly early: Message[] = [];
+  /** Messages that came behind the CONNECT while the validator ran (made when the first does). */
+  private early: Message[] | undefined;
   /** The handshake deadline (one interval shared by every handshake, not a timer each). */
   private readonly deadline: TickNode<() => void> | undefined;
   /** Shared-key state: the key exchange before CONNECT, then the connection's authenticator. */
@@ -124,7 +125,7 @@ export class ServerHandshake implements ConnectionHandler {
   onMessage(message: Message): void {
     if (this.currentState === 'validating') {
       // calls sent behind the CONNECT wait for the validator; past a few, stop reading until then
-      if (this.early.push(message) === EARLY_LIMIT) this.connection.pause();
+      if ((this.early ??= []).push(message) === EARLY_LIMIT) this.connection.pause();
       return;
     }
     if (this.currentState !== 'handshake') return;
@@ -352,8 +353,11 @@ export class ServerHandshake implements ConnectionHandler {
     session.authenticator = this.authenticator;
     // the client's callbacks this server calls fail too when the client freezes
     startHeartbeat(session, host.heartbeatMs);
-    const paused = this.early.length >= EARLY_LIMIT;
-    for (const m of this.early.splice(0)) session.onMessage(m);
+    const early = this.early;
+    if (early === undefined) return;
+    this.early = undefined;
+    const paused = early.length >= EARLY_LIMIT;
+    for (const m of early) session.onMessage(m);
     if (paused) this.connection.resume();
   }
 
