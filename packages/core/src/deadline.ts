@@ -175,9 +175,7 @@ export class Deadline {
   /** Whether it passed by its own timeout, signal or owner (not only through its parent). */
   #ownExpired(): boolean {
     if (this.#fired !== undefined) return !this.#viaParent;
-    return (
-      this.callerSignal?.aborted === true || (this.timeoutMs > 0 && performance.now() >= this.expiresAt)
-    );
+    return this.callerSignal?.aborted === true || (this.timeoutMs > 0 && performance.now() >= this.expiresAt);
   }
 
   /**

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, Deadline, DeadlineController, sleep, TimeoutError, withDeadline } from '../src/index.js';
+import {
+  AbortedError,
+  Deadline,
+  DeadlineController,
+  sleep,
+  TimeoutError,
+  withDeadline,
+} from '../src/index.js';
 
 describe('withDeadline', () => {
   it('passes the value through when nothing limits it', async () => {
