@@ -184,17 +184,15 @@ export class PushedStreams {
 
   /** The session ended: consumers see it closed, producers stop. */
   closeAll(): void {
-    // most sessions never had a stream: no iterators over the shared empty maps on every close
+    const session = this.session;
     if (this.incoming.size > 0) {
-      const session = this.session;
       for (const stream of this.incoming.values()) stream.end(session.closedFor('stream'));
       this.incoming.clear();
     }
-    if (this.pushes.size > 0) {
-      for (const state of this.pushes.values()) {
-        state.closed = true;
-        state.wake?.();
-      }
+    if (this.pushes.size === 0) return;
+    for (const state of this.pushes.values()) {
+      state.closed = true;
+      state.wake?.();
     }
   }
 }
