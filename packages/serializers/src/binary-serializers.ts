@@ -2,7 +2,8 @@
 import { SerializerId } from '@cinder/protocol';
 import type { ByteWriter } from './binary/byte-writer.js';
 import { CborDecoder, CborEncoder } from './binary/cbor-codec.js';
-import { type DecodeOptions, MsgpackDecoder, MsgpackEncoder } from './binary/msgpack-codec.js';
+import type { BinaryDecoder, DecodeOptions } from './binary/decoder-base.js';
+import { MsgpackDecoder, MsgpackEncoder } from './binary/msgpack-codec.js';
 import { callFromSequence, checkOutgoingCall } from './envelope.js';
 import type { CallEnvelope, CodecHooks, PyroDialect, Serializer } from './serializer.js';
 import type { ValueMapper } from './value-mapper.js';
@@ -19,10 +20,6 @@ interface BinaryEncoder {
     hooks: CodecHooks | undefined,
     parts?: boolean,
   ): Uint8Array | Uint8Array[];
-}
-
-interface BinaryDecoder {
-  decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown;
 }
 
 class BinarySerializer implements Serializer {
@@ -70,6 +67,10 @@ class BinarySerializer implements Serializer {
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {
     return callFromSequence(this.name, this.decoder.decode(data, hooks));
+  }
+
+  decodeBatchCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope | null {
+    return this.decoder.decodeBatchCall(data, hooks);
   }
 }
 

@@ -94,7 +94,8 @@ export function marshalEnvelope(call: CallEnvelope, dialect: 4 | 5): Tuple {
   return Tuple.of<unknown>(call.object, call.method, params, call.kwargs);
 }
 
-function isDict(value: unknown): value is Record<string, unknown> {
+/** A plain object (or one without a prototype): what a decoded dict with string keys is. */
+export function isDict(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = getProto(value) as unknown;
   return proto === Object.prototype || proto === null;
