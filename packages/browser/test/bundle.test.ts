@@ -84,7 +84,9 @@ describe('the browser bundle', () => {
 
   it('stays within its size budget (gzipped)', () => {
     expect(sizes.cbor!.gzip).toBeLessThan(42 * 1024);
-    expect(sizes.all!.gzip).toBeLessThan(56 * 1024);
+    // 57 KB since the batch work of #14 (session start 56,554 B; +1.2 KB: queued batch calls written
+    // flat, the cbor/msgpack walk that lets a daemon decode a batch call by call)
+    expect(sizes.all!.gzip).toBeLessThan(57 * 1024);
     expect(sizes.cbor!.gzip).toBeLessThan(sizes.all!.gzip);
   });
 

@@ -12,14 +12,7 @@ import type { ValueMapper } from './value-mapper.js';
 interface BinaryEncoder {
   encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
   encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
-  encodeCall(
-    object: string,
-    method: string,
-    params: unknown[],
-    kwargs: unknown,
-    hooks: CodecHooks | undefined,
-    parts?: boolean,
-  ): Uint8Array | Uint8Array[];
+  encodeCall(call: CallEnvelope, hooks: CodecHooks | undefined, parts?: boolean): Uint8Array | Uint8Array[];
 }
 
 class BinarySerializer implements Serializer {
@@ -46,7 +39,7 @@ class BinarySerializer implements Serializer {
 
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
     checkOutgoingCall(call);
-    return this.encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
+    return this.encoder.encodeCall(call, hooks) as Uint8Array;
   }
 
   encodeParts(value: unknown, hooks?: CodecHooks): Uint8Array[] {
@@ -55,14 +48,7 @@ class BinarySerializer implements Serializer {
 
   encodeCallParts(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[] {
     checkOutgoingCall(call);
-    return this.encoder.encodeCall(
-      call.object,
-      call.method,
-      call.params,
-      call.kwargs,
-      hooks,
-      true,
-    ) as Uint8Array[];
+    return this.encoder.encodeCall(call, hooks, true) as Uint8Array[];
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {

@@ -57,6 +57,14 @@ export class CborEncoder extends BinaryEncoder {
     return new CborEncoder(w, this.mapper);
   }
 
+  protected listHead(n: number): void {
+    head(this.w, 4, n);
+  }
+
+  protected emptyMap(): void {
+    this.w.u8(0xa0);
+  }
+
   protected callItems(object: string, method: string, params: unknown[], kwargs: unknown): void {
     this.w.u8(0x84);
     this.w.utf8(object, 0x60, 24, textHeader);

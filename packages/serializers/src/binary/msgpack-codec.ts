@@ -45,6 +45,14 @@ export class MsgpackEncoder extends BinaryEncoder {
     return new MsgpackEncoder(w, this.mapper);
   }
 
+  protected listHead(n: number): void {
+    this.arrayHeader(n);
+  }
+
+  protected emptyMap(): void {
+    this.w.u8(0x80);
+  }
+
   protected callItems(object: string, method: string, params: unknown[], kwargs: unknown): void {
     this.w.u8(0x94);
     this.str(object);

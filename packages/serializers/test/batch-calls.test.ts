@@ -4,7 +4,14 @@
 // dicts) makes it return null, so the caller's eager decode refuses or reads it exactly as before.
 import { SerializeError } from '@cinder/core';
 import { describe, expect, it } from 'vitest';
-import { type CallEnvelope, Complex, createSerializers, type Serializer } from '../src/index.js';
+import {
+  type CallEnvelope,
+  Complex,
+  createSerializers,
+  QueuedCalls,
+  type Serializer,
+  Tuple,
+} from '../src/index.js';
 
 const NAMES = ['cbor', 'msgpack'] as const;
 
@@ -153,5 +160,48 @@ describe.each(NAMES)('%s decodeBatchCall', (name) => {
     const deep = Buffer.from(s.encodeCall(batch([['m', [[[1]]], {}]])));
     expect(shallow.decodeBatchCall!(deep)).toBeNull();
     expect(() => shallow.decodeCall(deep)).toThrow(/maxDepth=5/);
+  });
+});
+
+// QueuedCalls: a batch being sent, queued flat. Every format writes exactly the bytes of the list
+// of calls built the way Pyro's batch proxy sends it (`[method, args, kwargs]`, kwargs `{}` when
+// none; tuples in serpent and marshal), and a Cinder peer reads back the calls queued.
+describe.each(['cbor', 'msgpack', 'json', 'serpent', 'marshal'] as const)('%s QueuedCalls', (name) => {
+  const s = createSerializers().byName(name)!;
+  const queued: [string, unknown[], Record<string, unknown> | null][] = [
+    ['multiply', [7, 6], null],
+    ['kw', [1], { a: 'b', n: [1, 2] }],
+    ['none', [], null],
+    ['mixed', ['x', 1.5, null, true, [1, [2]], { k: 'v' }, new Uint8Array([1, 2])], {}],
+  ];
+
+  it('encodes the same bytes as the list of calls', () => {
+    const q = new QueuedCalls();
+    for (const [m, a, k] of queued) q.add(m, a, k);
+    expect(q.length).toBe(queued.length);
+    const tuples = name === 'serpent' || name === 'marshal';
+    const list = queued.map(([m, a, k]) =>
+      tuples ? Tuple.of<unknown>(m, Tuple.fromArray(a), k ?? {}) : [m, a, k ?? {}],
+    );
+    const envelope = { object: 'obj.1', method: '<batch>', kwargs: null };
+    const flat = s.encodeCall({ ...envelope, params: [], batch: q });
+    expect(Buffer.from(flat)).toEqual(Buffer.from(s.encodeCall({ ...envelope, params: list })));
+    if (s.encodeCallParts !== undefined) {
+      expect(Buffer.concat(s.encodeCallParts({ ...envelope, params: [], batch: q }))).toEqual(
+        Buffer.from(flat),
+      );
+    }
+    const back = s
+      .decodeCall(flat)
+      .params.map((c) => [...(c as unknown[])].map((x) => (x instanceof Tuple ? [...x] : x)));
+    expect(back).toEqual(queued.map(([m, a, k]) => [m, a, k ?? {}]));
+  });
+
+  it('copies the arguments when queued, as a Python *args tuple', () => {
+    const q = new QueuedCalls();
+    const args = [1, 2];
+    q.add('m', args, null);
+    args[0] = 99;
+    expect([...q]).toEqual([['m', [1, 2], {}]]);
   });
 });
