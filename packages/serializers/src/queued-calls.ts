@@ -8,31 +8,65 @@ import type { BatchCalls } from './serializer.js';
 
 const NO_KWARGS = Object.freeze({}) as Record<string, unknown>;
 
+/** Chunk sizes: the first small (a batch of a few calls), doubling up to this. */
+const FIRST_CHUNK = 64;
+const MAX_CHUNK = 4096;
+
+/**
+ * The queue is a list of chunks rather than one growing array: appending to one large array went
+ * ~5x slower per call once it was large (its backing store lives in large-object space and is
+ * re-allocated as it grows), while a chunk of 4,096 slots is filled with plain stores. A call never
+ * straddles two chunks.
+ */
 export class QueuedCalls implements BatchCalls {
   /** Call after call: method, argument count, the arguments, kwargs (null: none). */
-  readonly items: unknown[] = [];
+  readonly chunks: unknown[][] = [];
+  /** How many calls are queued. */
   length = 0;
+  /** The slots used in each chunk but the last (see `end`). */
+  readonly #used: number[] = [];
+  #last: unknown[] = [];
+  #pos = 0;
 
   /** Queues a call. The arguments are copied (not the values they hold), as Python's `*args` tuple. */
   add(method: string, args: readonly unknown[], kwargs: Record<string, unknown> | null): void {
-    const items = this.items;
     const n = args.length;
-    items.push(method, n);
-    for (let i = 0; i < n; i++) items.push(args[i]);
-    items.push(kwargs);
+    let items = this.#last;
+    let i = this.#pos;
+    if (i + n + 3 > items.length) {
+      if (this.chunks.length > 0) this.#used.push(i);
+      items = new Array<unknown>(Math.max(Math.min(2 * items.length, MAX_CHUNK), FIRST_CHUNK, n + 3));
+      this.chunks.push(items);
+      this.#last = items;
+      i = 0;
+    }
+    items[i++] = method;
+    items[i++] = n;
+    for (let k = 0; k < n; k++) items[i++] = args[k];
+    items[i++] = kwargs;
+    this.#pos = i;
     this.length++;
+  }
+
+  /** The slots of chunk `c` that hold calls. */
+  end(c: number): number {
+    return c === this.chunks.length - 1 ? this.#pos : this.#used[c]!;
   }
 
   /** Each call as Pyro's batch lists it: `[method, args, kwargs]`, kwargs `{}` when none. */
   *[Symbol.iterator](): Iterator<[string, unknown[], Record<string, unknown>]> {
-    const items = this.items;
-    let i = 0;
-    for (let c = 0; c < this.length; c++) {
-      const method = items[i++] as string;
-      const n = items[i++] as number;
-      const args = items.slice(i, i + n);
-      i += n;
-      yield [method, args, (items[i++] as Record<string, unknown> | null) ?? NO_KWARGS];
+    const chunks = this.chunks;
+    for (let c = 0; c < chunks.length; c++) {
+      const items = chunks[c]!;
+      const end = this.end(c);
+      let i = 0;
+      while (i < end) {
+        const method = items[i++] as string;
+        const n = items[i++] as number;
+        const args = items.slice(i, i + n);
+        i += n;
+        yield [method, args, (items[i++] as Record<string, unknown> | null) ?? NO_KWARGS];
+      }
     }
   }
 

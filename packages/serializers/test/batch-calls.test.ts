@@ -197,6 +197,27 @@ describe.each(['cbor', 'msgpack', 'json', 'serpent', 'marshal'] as const)('%s Qu
     expect(back).toEqual(queued.map(([m, a, k]) => [m, a, k ?? {}]));
   });
 
+  it('writes thousands of calls across the queue chunks, and a call longer than a chunk', () => {
+    const q = new QueuedCalls();
+    const list: unknown[] = [];
+    const tuples = name === 'serpent' || name === 'marshal';
+    for (let i = 0; i < 10_000; i++) {
+      const args =
+        i === 5000 ? Array.from({ length: 5000 }, (_, k) => k) : Array.from({ length: i % 7 }, () => i);
+      const kwargs = i % 3 === 0 ? null : { i };
+      q.add(`m${i % 5}`, args, kwargs);
+      list.push(
+        tuples
+          ? Tuple.of<unknown>(`m${i % 5}`, Tuple.fromArray(args), kwargs ?? {})
+          : [`m${i % 5}`, args, kwargs ?? {}],
+      );
+    }
+    expect(q.length).toBe(10_000);
+    const envelope = { object: 'obj.1', method: '<batch>', kwargs: null };
+    const flat = Buffer.from(s.encodeCall({ ...envelope, params: [], batch: q }));
+    expect(flat.equals(Buffer.from(s.encodeCall({ ...envelope, params: list })))).toBe(true);
+  });
+
   it('copies the arguments when queued, as a Python *args tuple', () => {
     const q = new QueuedCalls();
     const args = [1, 2];

@@ -15,7 +15,7 @@ import { type ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
 import { BinaryDecoder, type DecodeOptions } from './decoder-base.js';
 import { BinaryEncoder } from './encoder-driver.js';
 import { f32be, f64be, u16be, u32be, u64be } from './read-num.js';
-import { readUtf8 } from './read-utf8.js';
+import { checkUtf8, readUtf8 } from './read-utf8.js';
 
 export const TAG_DATE_STRING = 0;
 export const TAG_DATE_EPOCH = 1;
@@ -222,7 +222,7 @@ export class CborDecoder extends BinaryDecoder {
       case 3: {
         const n = this.length(ai, 1);
         const start = this.take(n);
-        readUtf8(this.buf, start, start + n, 'cbor', this.strings);
+        checkUtf8(this.buf, start, start + n, 'cbor', this.strings);
         return true;
       }
       case 4: {

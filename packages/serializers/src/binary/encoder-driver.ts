@@ -83,19 +83,22 @@ export abstract class BinaryEncoder {
     this.listHead(4);
     this.value(call.object, 1);
     this.value(call.method, 1);
-    const items = batch.items;
-    const count = batch.length;
-    this.listHead(count);
-    let i = 0;
-    for (let c = 0; c < count; c++) {
-      this.listHead(3);
-      this.value(items[i++], 2);
-      const n = items[i++] as number;
-      this.listHead(n);
-      for (let k = 0; k < n; k++) this.value(items[i++], 3);
-      const kwargs = items[i++];
-      if (kwargs === null) this.emptyMap();
-      else this.value(kwargs, 2);
+    const chunks = batch.chunks;
+    this.listHead(batch.length);
+    for (let c = 0; c < chunks.length; c++) {
+      const items = chunks[c]!;
+      const end = batch.end(c);
+      let i = 0;
+      while (i < end) {
+        this.listHead(3);
+        this.value(items[i++], 2);
+        const n = items[i++] as number;
+        this.listHead(n);
+        for (let k = 0; k < n; k++) this.value(items[i++], 3);
+        const kwargs = items[i++];
+        if (kwargs === null) this.emptyMap();
+        else this.value(kwargs, 2);
+      }
     }
     this.value(call.kwargs, 1);
   }

@@ -13,7 +13,7 @@ import { type ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
 import { BinaryDecoder, type DecodeOptions } from './decoder-base.js';
 import { BinaryEncoder } from './encoder-driver.js';
 import { f32be, f64be, f64le, i32be, i64be, i64le, u16be, u32be, u64be } from './read-num.js';
-import { readUtf8 } from './read-utf8.js';
+import { checkUtf8, readUtf8 } from './read-utf8.js';
 
 export const EXT_COMPLEX = 0x30;
 export const EXT_BIGINT = 0x31;
@@ -302,7 +302,8 @@ export class MsgpackDecoder extends BinaryDecoder {
   }
 
   private skipStr(n: number): true {
-    this.str(n);
+    const start = this.take(n);
+    checkUtf8(this.buf, start, start + n, 'msgpack', this.strings);
     return true;
   }
 
