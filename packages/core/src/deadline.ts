@@ -48,7 +48,11 @@ export function withDeadline<T>(
 
 /** The error an aborted operation rejects with. */
 export function abortError(signal: AbortSignal, what: string): AbortedError | TimeoutError {
-  const reason: unknown = signal.reason;
+  return abortErrorFor(signal.reason, what);
+}
+
+/** The error an operation aborted for `reason` rejects with (a TimeoutError reason stays a timeout). */
+function abortErrorFor(reason: unknown, what: string): AbortedError | TimeoutError {
   if (reason instanceof Error && reason.name === 'TimeoutError') {
     return new TimeoutError(`${what} timed out`, { cause: reason });
   }
@@ -71,11 +75,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+// set by Deadline's static block: what DeadlineController may do to the deadline it owns
+let makeControlled: (timeoutMs: number) => Deadline;
+let abortDeadline: (deadline: Deadline, reason: unknown) => void;
+
 /**
  * One operation's deadline: the caller's `timeoutMs` and `signal`, merged once when the operation
  * (a call) is made, then passed down to everything it waits for — queueing, connecting, resolving a
  * name, the handshake, the wire, the cancel message. It costs nothing until someone waits on it, and
  * at most one timer however many wait: the first `onExpire` arms it, the last unsubscription clears it.
+ * A deadline can also end with another one (`within`: a connect bound inside the attempt that all
+ * waiting calls may abandon) or when its owner aborts it (`DeadlineController`) — no AbortController
+ * or EventTarget involved, so a connection does not pay for them.
  */
 export class Deadline {
   /** No timeout and no signal: never expires. */
@@ -91,11 +102,32 @@ export class Deadline {
   #listeners: ((aborted: boolean) => void)[] | undefined;
   #onAbort: (() => void) | undefined;
   #fired: boolean | undefined; // undefined: not yet; else whether by abort
+  /** This deadline also passes when the parent does (see `within`). */
+  readonly #parent: Deadline | undefined;
+  #offParent: (() => void) | undefined;
+  /** It passed because the parent did (its error is the parent's). */
+  #viaParent = false;
+  /** Made by a DeadlineController: it can be aborted by its owner. */
+  readonly #controlled: boolean;
+  /** Why the owner aborted it (DeadlineController.abort). */
+  #reason: unknown;
 
-  private constructor(timeoutMs: number, signal: AbortSignal | undefined) {
+  private constructor(
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    parent?: Deadline,
+    controlled = false,
+  ) {
     this.timeoutMs = timeoutMs > 0 ? timeoutMs : 0;
     this.callerSignal = signal;
+    this.#parent = parent?.bounded ? parent : undefined;
+    this.#controlled = controlled;
     this.expiresAt = this.timeoutMs > 0 ? performance.now() + this.timeoutMs : Number.POSITIVE_INFINITY;
+  }
+
+  static {
+    makeControlled = (timeoutMs) => new Deadline(timeoutMs, undefined, undefined, true);
+    abortDeadline = (deadline, reason) => deadline.#abort(reason);
   }
 
   /** The deadline of `options`, with `defaultTimeoutMs` when they give no timeout. */
@@ -111,9 +143,20 @@ export class Deadline {
     return timeoutMs > 0 ? new Deadline(timeoutMs, undefined) : Deadline.NONE;
   }
 
+  /**
+   * A deadline `timeoutMs` from now (0 = none) that also passes when `parent` does, with the
+   * parent's error then. Watches the parent only while someone waits on it.
+   */
+  static within(parent: Deadline, timeoutMs: number): Deadline {
+    if (!parent.bounded) return Deadline.after(timeoutMs);
+    return new Deadline(timeoutMs, undefined, parent);
+  }
+
   /** Whether it can ever expire. */
   get bounded(): boolean {
-    return this.timeoutMs > 0 || this.callerSignal !== undefined;
+    return (
+      this.timeoutMs > 0 || this.callerSignal !== undefined || this.#parent !== undefined || this.#controlled
+    );
   }
 
   /** Milliseconds left (Infinity without a timeout; 0 once passed). */
@@ -126,7 +169,13 @@ export class Deadline {
     if (this.#fired !== undefined) return this.#fired ? 'aborted' : 'timeout';
     if (this.callerSignal?.aborted) return 'aborted';
     if (this.timeoutMs > 0 && performance.now() >= this.expiresAt) return 'timeout';
-    return undefined;
+    return this.#parent?.expired();
+  }
+
+  /** Whether it passed by its own timeout, signal or owner (not only through its parent). */
+  #ownExpired(): boolean {
+    if (this.#fired !== undefined) return !this.#viaParent;
+    return this.callerSignal?.aborted === true || (this.timeoutMs > 0 && performance.now() >= this.expiresAt);
   }
 
   /**
@@ -134,8 +183,23 @@ export class Deadline {
    * AbortedError ("… was aborted", the signal's reason as cause; a TimeoutError reason stays a timeout).
    */
   error(what: string, aborted = this.expired() === 'aborted'): AbortedError | TimeoutError {
-    if (aborted && this.callerSignal !== undefined) return abortError(this.callerSignal, what);
+    const parent = this.#parent;
+    if (parent !== undefined && !this.#ownExpired() && parent.expired() !== undefined) {
+      return parent.error(what);
+    }
+    if (aborted) {
+      if (this.#reason !== undefined) return abortErrorFor(this.#reason, what);
+      if (this.callerSignal !== undefined) return abortError(this.callerSignal, what);
+    }
     return new TimeoutError(`${what} timed out after ${this.timeoutMs} ms`);
+  }
+
+  /** What a signal made for an aborted deadline carries as its reason (the caller's, the owner's). */
+  #abortReason(): unknown {
+    if (this.#reason !== undefined) return this.#reason;
+    if (this.callerSignal?.aborted) return this.callerSignal.reason;
+    const parent = this.#parent;
+    return parent !== undefined && parent.expired() === 'aborted' ? parent.#abortReason() : undefined;
   }
 
   /**
@@ -153,6 +217,7 @@ export class Deadline {
     listeners.push(listener);
     if (listeners.length === 1) this.#arm();
     return () => {
+      if (this.#listeners !== listeners) return; // fired: the list is being run, leave it alone
       const i = listeners.indexOf(listener);
       if (i < 0) return;
       listeners.splice(i, 1);
@@ -169,7 +234,7 @@ export class Deadline {
     if (!this.bounded) return fn(undefined);
     const controller = new AbortController();
     const stop = this.onExpire((aborted) =>
-      controller.abort(aborted ? this.callerSignal?.reason : this.error(what, false)),
+      controller.abort(aborted ? this.#abortReason() : this.error(what, false)),
     );
     try {
       return await fn(controller.signal);
@@ -198,12 +263,24 @@ export class Deadline {
 
   #arm(): void {
     if (this.timeoutMs > 0 && this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.#fire(false), Math.max(0, this.expiresAt - performance.now()));
+      // whole milliseconds: Node keeps one timer list per duration, and a fractional one (9999.83…)
+      // would make a list (and a priority-queue entry) for this timer alone
+      const ms = Math.max(0, Math.ceil(this.expiresAt - performance.now()));
+      this.#timer = setTimeout(() => this.#fire(false), ms);
     }
     const signal = this.callerSignal;
     if (signal !== undefined && this.#onAbort === undefined) {
       this.#onAbort = () => this.#fire(true);
       signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    const parent = this.#parent;
+    if (parent !== undefined && this.#offParent === undefined) {
+      this.#offParent = noop; // a parent already passed fires us from inside onExpire
+      const off = parent.onExpire((aborted) => {
+        this.#viaParent = true;
+        this.#fire(aborted);
+      });
+      if (this.#fired === undefined) this.#offParent = off;
     }
   }
 
@@ -216,6 +293,17 @@ export class Deadline {
       this.callerSignal?.removeEventListener('abort', this.#onAbort);
       this.#onAbort = undefined;
     }
+    if (this.#offParent !== undefined) {
+      const off = this.#offParent;
+      this.#offParent = undefined;
+      off();
+    }
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#fired !== undefined) return;
+    this.#reason = reason ?? new AbortedError('aborted');
+    this.#fire(true);
   }
 
   #fire(aborted: boolean): void {
@@ -229,3 +317,22 @@ export class Deadline {
 }
 
 const noop = (): void => {};
+
+/**
+ * The owner's handle on a deadline it may abort — AbortController's counterpart for a Deadline,
+ * without an EventTarget: listeners are the deadline's own (`onExpire`), and nothing is allocated
+ * until someone waits on it. Give `deadline` to those who wait; keep `abort` to yourself.
+ */
+export class DeadlineController {
+  /** Passes when `abort` is called, or `timeoutMs` from now (0 = never by itself). */
+  readonly deadline: Deadline;
+
+  constructor(timeoutMs = 0) {
+    this.deadline = makeControlled(timeoutMs);
+  }
+
+  /** Ends the deadline now: its waiters get an AbortedError with `reason` as cause (a TimeoutError reason stays a timeout). */
+  abort(reason?: unknown): void {
+    abortDeadline(this.deadline, reason);
+  }
+}

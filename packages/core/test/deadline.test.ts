@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, Deadline, sleep, TimeoutError, withDeadline } from '../src/index.js';
+import {
+  AbortedError,
+  Deadline,
+  DeadlineController,
+  sleep,
+  TimeoutError,
+  withDeadline,
+} from '../src/index.js';
 
 describe('withDeadline', () => {
   it('passes the value through when nothing limits it', async () => {
@@ -82,5 +89,89 @@ describe('Deadline', () => {
         new Promise<unknown>((resolve) => signal?.addEventListener('abort', () => resolve(signal.reason))),
     );
     expect(seen).toBeInstanceOf(TimeoutError);
+  });
+});
+
+describe('Deadline.within and DeadlineController', () => {
+  it('an owner-aborted deadline fires its listeners once, with the reason as cause, and allocates no signal', () => {
+    const owner = new DeadlineController();
+    const d = owner.deadline;
+    expect(d.bounded).toBe(true);
+    expect(d.expired()).toBeUndefined();
+    const fired: boolean[] = [];
+    d.onExpire((aborted) => fired.push(aborted));
+    owner.abort(new Error('every caller gave up'));
+    owner.abort(new Error('again'));
+    expect(fired).toEqual([true]);
+    expect(d.expired()).toBe('aborted');
+    const err = d.error('connect to x');
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(err.message).toBe('connect to x was aborted');
+    expect(err.cause).toEqual(new Error('every caller gave up'));
+  });
+
+  it('a TimeoutError reason stays a timeout', () => {
+    const owner = new DeadlineController();
+    owner.abort(new TimeoutError('bound passed'));
+    expect(owner.deadline.error('dial')).toBeInstanceOf(TimeoutError);
+  });
+
+  it('within: passes with the parent, with the parent’s error, and stops watching it when unsubscribed', () => {
+    const owner = new DeadlineController();
+    const child = Deadline.within(owner.deadline, 10_000);
+    const fired: boolean[] = [];
+    const stop = child.onExpire((aborted) => fired.push(aborted));
+    const other = child.onExpire((aborted) => fired.push(aborted));
+    stop();
+    owner.abort(new Error('gone'));
+    expect(fired).toEqual([true]);
+    expect(child.expired()).toBe('aborted');
+    expect(child.error('handshake').message).toBe('handshake was aborted');
+    expect(child.error('handshake').cause).toEqual(new Error('gone'));
+    other();
+    // a child whose listeners all left no longer listens to the parent
+    const owner2 = new DeadlineController();
+    const child2 = Deadline.within(owner2.deadline, 10_000);
+    child2.onExpire(() => fired.push(false))();
+    owner2.abort();
+    expect(fired).toEqual([true]);
+    expect(child2.expired()).toBe('aborted'); // still reports the parent's state when asked
+  });
+
+  it('within: its own timeout gives its own TimeoutError; an unbounded parent adds nothing', async () => {
+    const owner = new DeadlineController();
+    const child = Deadline.within(owner.deadline, 30);
+    const err = await child.race(new Promise(() => {}), 'handshake with h').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toBe('handshake with h timed out after 30 ms');
+    owner.abort(); // after the child passed: nothing changes
+    expect(child.error('x').message).toBe('x timed out after 30 ms');
+    expect(Deadline.within(Deadline.NONE, 0)).toBe(Deadline.NONE);
+  });
+
+  it('a listener that unsubscribes another while the deadline fires does not make it skip one', () => {
+    const owner = new DeadlineController();
+    const d = owner.deadline;
+    const fired: string[] = [];
+    let stopB = (): void => {};
+    d.onExpire(() => {
+      fired.push('a');
+      stopB();
+    });
+    stopB = d.onExpire(() => fired.push('b'));
+    d.onExpire(() => fired.push('c'));
+    owner.abort();
+    expect(fired).toEqual(['a', 'b', 'c']);
+  });
+
+  it('withSignal on a parent-aborted deadline aborts the signal with the owner’s reason', async () => {
+    const owner = new DeadlineController();
+    const child = Deadline.within(owner.deadline, 10_000);
+    const seen = child.withSignal(
+      (signal) =>
+        new Promise<unknown>((resolve) => signal?.addEventListener('abort', () => resolve(signal.reason))),
+    );
+    owner.abort(new Error('left'));
+    expect(await seen).toEqual(new Error('left'));
   });
 });

@@ -1,23 +1,27 @@
 // One attempt at connecting a proxy, shared by every call that waits for it. Each call waits with its
 // own deadline (made once when the call was made, and used again on the wire), so a call with 300 ms
 // left stops waiting after 300 ms even when another waits for longer. The attempt itself belongs to
-// its waiters: when the last one gives up, its signal aborts, and the name lookup, dial or handshake
-// that nobody waits for any more stops holding a socket. The connection's own bound
+// its waiters: when the last one gives up, its deadline aborts, and the name lookup, dial or handshake
+// that nobody waits for any more stops holding a socket. (A Deadline the attempt owns, not an
+// AbortController: no EventTarget per connection.) The connection's own bound
 // (connectTimeoutMs) is applied inside the attempt, so whichever passes first ends a call's wait.
-import { AbortedError, type Deadline } from '@cinder/core';
+import { AbortedError, type Deadline, DeadlineController } from '@cinder/core';
 
 export class ConnectAttempt<T> {
   /** Settles with the attempt (never rejects unobserved). */
   readonly promise: Promise<T>;
-  private readonly controller = new AbortController();
+  private readonly abandon = new DeadlineController();
   private waiters = 0;
   private settled = false;
   private readonly onAbandoned: () => void;
 
-  /** Starts `run` now; `onAbandoned` runs when every waiter gave up before it settled. */
-  constructor(run: (signal: AbortSignal) => Promise<T>, onAbandoned: () => void) {
+  /**
+   * Starts `run` now, with the deadline that passes when every waiter gave up; `onAbandoned` runs
+   * then (if it has not settled yet).
+   */
+  constructor(run: (abandoned: Deadline) => Promise<T>, onAbandoned: () => void) {
     this.onAbandoned = onAbandoned;
-    this.promise = run(this.controller.signal);
+    this.promise = run(this.abandon.deadline);
     const done = () => {
       this.settled = true;
     };
@@ -28,7 +32,7 @@ export class ConnectAttempt<T> {
 
   /** Whether the attempt was given up by its waiters (a new call must start another). */
   get abandoned(): boolean {
-    return this.controller.signal.aborted;
+    return this.abandon.deadline.expired() !== undefined;
   }
 
   /** The attempt's outcome, or `deadline`'s error for `what` if the deadline passes first. */
@@ -37,7 +41,7 @@ export class ConnectAttempt<T> {
     if (!deadline.bounded) return this.promise; // never leaves: the attempt is never abandoned under it
     const leave = deadline.onExpire(() => {
       if (--this.waiters === 0 && !this.settled) {
-        this.controller.abort(new AbortedError(`${what}: every caller gave up`));
+        this.abandon.abort(new AbortedError(`${what}: every caller gave up`));
         this.onAbandoned();
       }
     });

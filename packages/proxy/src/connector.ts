@@ -15,7 +15,14 @@ import {
 } from '@cinder/core';
 import type { ProtocolVersion } from '@cinder/protocol';
 import { PullStream } from '@cinder/rpc';
-import { CallbackTable, clientHandshake, type Session, type StreamCalls } from '@cinder/rpc/internal';
+import {
+  CallbackTable,
+  type ClientHandshakeOptions,
+  type ConnectCache,
+  clientHandshake,
+  type Session,
+  type StreamCalls,
+} from '@cinder/rpc/internal';
 import { loadTlsOptions, type SharedKey } from '@cinder/security';
 import type { CodecHooks, Serializer, SerializerSet } from '@cinder/serializers';
 import {
@@ -82,6 +89,11 @@ export class Connector {
   private transport: Transport | undefined;
   private readonly framing: FramingOptions;
   private readonly init: ConnectorInit;
+  /** What every connection's session is made with: built once, with the proxy. */
+  private readonly sessionParts: ClientHandshakeOptions['session'];
+  private readonly onSessionClose: (session: Session, error: Error | undefined) => void;
+  /** The CONNECT's encoded payload and annotations, kept across this proxy's connections. */
+  private readonly connectCache: ConnectCache = {};
 
   constructor(init: ConnectorInit) {
     this.init = init;
@@ -96,6 +108,20 @@ export class Connector {
       ...(config.compression ? { compressAbove: 100 } : {}),
     };
     if (init.options.boundSession) this.session = init.options.boundSession;
+    this.sessionParts = {
+      logger: init.logger,
+      maxConcurrentCalls: config.maxConcurrentCalls,
+      maxBufferedOutput: config.maxBufferedOutput,
+      hooks: init.hooks,
+      server: { hooks: init.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+      makeStream: (start) => new PullStream(init.streams, start.streamId),
+    };
+    this.onSessionClose = (closed) => {
+      if (this.session === closed) {
+        this.session = undefined;
+        this.callbacks.clear();
+      }
+    };
   }
 
   /** Whether an attempt is under way that a call starting now would join. */
@@ -125,7 +151,8 @@ export class Connector {
         if (this.connecting === fresh) this.connecting = undefined;
       };
       const fresh: ConnectAttempt<Session> = new ConnectAttempt(
-        (signal) => (this.init.reconnect ? this.openWithRetry(signal) : this.open(signal, firstCall)),
+        (abandoned) =>
+          this.init.reconnect ? this.openWithRetry(abandoned) : this.open(abandoned, firstCall),
         clear,
       );
       fresh.promise.then(clear, clear);
@@ -135,19 +162,20 @@ export class Connector {
   }
 
   /** `open`, again with backoff while it fails for reasons a later attempt may not meet. */
-  private async openWithRetry(signal: AbortSignal): Promise<Session> {
+  private async openWithRetry(abandoned: Deadline): Promise<Session> {
     const r = this.init.reconnect!;
     const deadline = Date.now() + r.maxWaitMs;
     let delay = r.initialDelayMs;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.open(signal);
+        return await this.open(abandoned);
       } catch (err) {
         const retriable =
           err instanceof CommunicationError && !(err instanceof ProtocolError) && !this.closedByUser;
-        if (!retriable || Date.now() + delay > deadline || signal.aborted) throw err;
+        if (!retriable || Date.now() + delay > deadline || abandoned.expired() !== undefined) throw err;
         this.init.logger.debug({ err, attempt, delay }, 'connect failed, retrying');
-        await sleep(delay * (0.75 + Math.random() * 0.5), signal);
+        const ms = delay * (0.75 + Math.random() * 0.5);
+        await abandoned.withSignal((signal) => sleep(ms, signal), 'waiting to reconnect');
         delay = Math.min(delay * 2, r.maxDelayMs);
       }
     }
@@ -167,22 +195,26 @@ export class Connector {
   }
 
   /**
-   * Resolves the uri, dials and runs the handshake. `signal` aborts when every call waiting for
+   * Resolves the uri, dials and runs the handshake. `abandoned` passes when every call waiting for
    * this attempt has given up; the connection's own bound (connectTimeoutMs) covers the dial, TLS
    * and the handshake together, with one timer.
    */
-  private async open(signal: AbortSignal, firstCall?: FirstCall): Promise<Session> {
+  private async open(abandoned: Deadline, firstCall?: FirstCall): Promise<Session> {
     const { uri, config, logger, options } = this.init;
     const target =
       uri.protocol === 'PYRO'
         ? uri
-        : await resolveThrough(this.init.connect, uri, {
-            config,
-            logger,
-            signal,
-            proxyOptions: nameServerOptions(options),
-          });
-    const bound = Deadline.from({ timeoutMs: options.connectTimeoutMs ?? config.connectTimeoutMs, signal });
+        : await abandoned.withSignal(
+            (signal) =>
+              resolveThrough(this.init.connect, uri, {
+                config,
+                logger,
+                ...(signal ? { signal } : {}),
+                proxyOptions: nameServerOptions(options),
+              }),
+            `resolving ${uri}`,
+          );
+    const bound = Deadline.within(abandoned, options.connectTimeoutMs ?? config.connectTimeoutMs);
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);
     try {
@@ -200,17 +232,22 @@ export class Connector {
     const { config, logger, options, hooks } = this.init;
     const endpoint = target.endpoint() as Endpoint;
     const transport = this.transportFor(endpoint);
-    const connection = await bound.withSignal(
-      (dialSignal) =>
-        transport.connect({
-          endpoint,
-          framing: this.framing,
-          timeoutMs: 0, // the bound's signal says when
-          ...(dialSignal ? { signal: dialSignal } : {}),
-          logger,
-        }),
-      `connecting to ${target.location ?? target}`,
-    );
+    const connection =
+      transport === this.init.options.transport
+        ? // a transport given in the options may know only signals
+          await bound.withSignal(
+            (dialSignal) =>
+              transport.connect({
+                endpoint,
+                framing: this.framing,
+                timeoutMs: 0, // the bound's signal says when
+                ...(dialSignal ? { signal: dialSignal } : {}),
+                logger,
+              }),
+            `connecting to ${target.location ?? target}`,
+          )
+        : // the TCP, Unix and TLS transports made here watch the bound itself
+          await transport.connect({ endpoint, framing: this.framing, deadline: bound, logger });
     try {
       const { session, response, metadata } = await clientHandshake({
         connection,
@@ -230,20 +267,9 @@ export class Connector {
         streamCredit: config.streamCredit,
         heartbeatMs: config.heartbeatMs,
         validate: options.validateHandshake,
-        session: {
-          logger,
-          maxConcurrentCalls: config.maxConcurrentCalls,
-          maxBufferedOutput: config.maxBufferedOutput,
-          hooks,
-          server: { hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
-          makeStream: (start) => new PullStream(this.init.streams, start.streamId),
-        },
-        onClose: (closed) => {
-          if (this.session === closed) {
-            this.session = undefined;
-            this.callbacks.clear();
-          }
-        },
+        session: this.sessionParts,
+        onClose: this.onSessionClose,
+        connectCache: this.connectCache,
       });
       this.init.connected(target, response, metadata);
       this.session = session;

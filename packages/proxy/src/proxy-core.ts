@@ -129,7 +129,7 @@ export class ProxyCore {
       connect: objects.connect,
       streams: this,
       connected: (target, response, metadata) => {
-        if (metadata) this.meta = toMeta(metadata);
+        if (metadata) this.meta = toMeta(metadata, this.meta);
         this.handshakeResponse = response;
         this.resolved = target;
       },

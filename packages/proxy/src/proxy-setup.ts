@@ -14,8 +14,35 @@ export interface Meta {
   raw: ObjectMetadata;
 }
 
-export function toMeta(raw: ObjectMetadata): Meta {
-  return { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
+/**
+ * The remote object's metadata as sets. The sets (never changed once made) are shared with `current`
+ * or the last ones made when the names are the same — every reconnect and every new proxy to the
+ * same kind of object — so a connection does not build three sets again.
+ */
+export function toMeta(raw: ObjectMetadata, current?: Meta): Meta {
+  let sets: Meta | undefined;
+  if (current !== undefined && sameNames(current.raw, raw)) sets = current;
+  else if (lastMeta !== undefined && sameNames(lastMeta.raw, raw)) sets = lastMeta;
+  if (sets !== undefined) {
+    // the object the user sees as $metadata stays this connection's own
+    return sets.raw === raw ? sets : { methods: sets.methods, oneway: sets.oneway, attrs: sets.attrs, raw };
+  }
+  const made = { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
+  lastMeta = made;
+  return made;
+}
+
+let lastMeta: Meta | undefined;
+
+function sameNames(a: ObjectMetadata, b: ObjectMetadata): boolean {
+  return sameList(a.methods, b.methods) && sameList(a.oneway, b.oneway) && sameList(a.attrs, b.attrs);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The kwargs of calls made without any: one frozen object, so plain calls allocate none. */

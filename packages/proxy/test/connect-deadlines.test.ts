@@ -176,6 +176,21 @@ describe("a call's deadline bounds connecting", () => {
     await within(server.allClosed(), 1000, 'the socket closed');
   });
 
+  it('a TLS dial that never completes: connectTimeoutMs alone bounds it (the transport watches the bound)', async () => {
+    const server = await silentServer();
+    const p = connect<Sleeper>(`PYRO:x@127.0.0.1:${server.port}`, {
+      tls: { rejectUnauthorized: false },
+      connectTimeoutMs: 250,
+    });
+    cleanups.push(() => p.$release());
+    const { ms, err } = await timed(p.quick());
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/connecting to 127\.0\.0\.1:\d+ timed out after 250 ms/);
+    expect(ms).toBeGreaterThanOrEqual(200);
+    expect(ms).toBeLessThan(1500);
+    await within(server.allClosed(), 1000, 'the socket closed');
+  });
+
   it('the earlier bound wins: connectTimeoutMs 250 under a call timeout of 5 s, and the reverse', async () => {
     const server = await silentServer();
     const short = connect<Sleeper>(`PYRO:x@127.0.0.1:${server.port}`, { connectTimeoutMs: 250 });

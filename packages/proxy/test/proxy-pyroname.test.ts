@@ -88,4 +88,20 @@ describe('PYRONAME proxies', () => {
     expect(p.$resolvedUri?.toString()).toBe(second.uri('svc'));
     expect(names.lookups).toBeGreaterThanOrEqual(2);
   });
+
+  it('ask the new server for the object under its new id (the CONNECT is not reused across ids)', async () => {
+    const names = new Names();
+    const ns = await serve({ [NAMESERVER_NAME]: names });
+    const first = await serve({ svc: new Service('first') });
+    names.table.set('my.service', first.uri('svc'));
+    await using p = connect<Service>(`PYRONAME:my.service@127.0.0.1:${ns.port}`, { transport });
+    expect(await p.where()).toBe('first');
+    await p.$release();
+    expect(await p.where()).toBe('first'); // again on a new connection, with the same CONNECT
+    const second = await serve({ 'svc.renamed': new Service('second') });
+    names.table.set('my.service', second.uri('svc.renamed'));
+    await p.$release();
+    expect(await p.where()).toBe('second');
+    expect(p.$resolvedUri?.toString()).toBe(second.uri('svc.renamed'));
+  });
 });

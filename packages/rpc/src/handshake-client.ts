@@ -75,6 +75,19 @@ export interface ClientHandshakeOptions {
   firstCall?: ((session: Session, objectId: string) => void) | undefined;
   /** Every close of the session, during the handshake or long after. */
   onClose?: (session: Session, error: Error | undefined) => void;
+  /**
+   * Kept by the owner across its connections (a proxy's): the CONNECT's payload and annotations are
+   * encoded once, not per connection (unless a shared key signs them).
+   */
+  connectCache?: ConnectCache | undefined;
+}
+
+/** The CONNECT's encoded parts, reused while the object asked for stays the same (see `connectCache`). */
+export interface ConnectCache {
+  objectId?: string;
+  serializerId?: number;
+  payload?: Uint8Array;
+  annotations?: Annotations;
 }
 
 export interface ClientHandshakeResult {
@@ -212,17 +225,40 @@ function connectExchange(
 }
 
 function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyClient | undefined): Message {
-  const annotations: Annotations = new Map(options.annotations ?? []);
-  annotations.set(CAPS_ANNOTATION, encodeCapabilities(offeredCapabilities(options.multiplex)));
-  const data: ConnectData = { handshake: options.handshake ?? DEFAULT_HANDSHAKE, object: options.objectId };
+  const { serializer, objectId } = options;
+  // a signed CONNECT gets annotations of its own (the signature is added to them)
+  const cache = keyClient === undefined ? options.connectCache : undefined;
+  let annotations: Annotations;
+  let payload: Uint8Array;
+  if (
+    cache !== undefined &&
+    cache.objectId === objectId &&
+    cache.serializerId === serializer.id &&
+    cache.payload !== undefined &&
+    cache.annotations !== undefined
+  ) {
+    annotations = cache.annotations;
+    payload = cache.payload;
+  } else {
+    annotations = new Map(options.annotations ?? []);
+    annotations.set(CAPS_ANNOTATION, encodeCapabilities(offeredCapabilities(options.multiplex)));
+    const data: ConnectData = { handshake: options.handshake ?? DEFAULT_HANDSHAKE, object: objectId };
+    payload = serializer.encode(data, options.hooks);
+    if (cache !== undefined) {
+      cache.objectId = objectId;
+      cache.serializerId = serializer.id;
+      cache.payload = payload;
+      cache.annotations = annotations;
+    }
+  }
   const connect: Message = {
     type: MsgType.CONNECT,
     flags: options.protocol === 48 ? Flags.META_ON_CONNECT : 0,
     seq: options.seq,
-    serializerId: options.serializer.id,
+    serializerId: serializer.id,
     correlationId: null,
     annotations,
-    payload: options.serializer.encode(data, options.hooks),
+    payload,
   };
   keyClient?.signConnect(connect);
   return connect;

@@ -15,6 +15,7 @@ export { invokeExposed } from './dispatch.js';
 export {
   type ClientHandshakeOptions,
   type ClientHandshakeResult,
+  type ConnectCache,
   clientHandshake,
 } from './handshake-client.js';
 export {

@@ -7,6 +7,7 @@ import {
   type CallOptions,
   ConfigError,
   componentLogger,
+  type Deadline,
   type Logger,
   TimeoutError,
 } from '@cinder/core';
@@ -100,7 +101,9 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
       return openSocket(
         () => {
           const s = spec.createSocket(endpoint, options, reads);
-          if (endpoint.kind === 'tcp') tune(s, spec.tuning);
+          // net sockets take their tuning as connect options (tcp-transport.ts); tls.connect
+          // passes no such options on to its socket
+          if (spec.kind === 'tls' && endpoint.kind === 'tcp') tune(s, spec.tuning);
           return s;
         },
         spec.readyEvent,
@@ -134,7 +137,21 @@ function tune(socket: Socket, tuning: SocketTuning): void {
   if (tuning.keepAlive ?? true) socket.setKeepAlive(true, tuning.keepAliveInitialDelayMs ?? 60_000);
 }
 
+/**
+ * A client socket's tuning as `net.connect` options: net applies them once, when the connection is
+ * made (setting them on the socket before that applies them twice: 10 setsockopt calls, not 5).
+ */
+export function netClientTuning(tuning: SocketTuning) {
+  const keepAlive = tuning.keepAlive ?? true;
+  return {
+    noDelay: tuning.noDelay ?? true,
+    keepAlive,
+    ...(keepAlive ? { keepAliveInitialDelay: tuning.keepAliveInitialDelayMs ?? 60_000 } : {}),
+  };
+}
+
 const ignore = (): void => {};
+const noop = (): void => {};
 
 /**
  * Creates a socket and waits for `readyEvent`, an error, the timeout or the abort signal, whichever
@@ -146,13 +163,16 @@ export function openSocket<T>(
   create: () => Socket,
   readyEvent: 'connect' | 'secureConnect',
   address: string,
-  options: CallOptions,
+  options: CallOptions & { deadline?: Deadline | undefined },
   wrap: (socket: Socket) => T,
 ): Promise<T> {
   const what = `connecting to ${address}`;
-  const signal = options.signal;
+  const deadline = options.deadline;
+  const signal = deadline === undefined ? options.signal : undefined;
   if (signal?.aborted) return Promise.reject(abortError(signal, what));
-  const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const passed = deadline?.expired();
+  if (passed !== undefined) return Promise.reject(deadline!.error(what, passed === 'aborted'));
+  const timeoutMs = deadline === undefined ? (options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) : 0;
   return new Promise<T>((resolve, reject) => {
     let socket: Socket;
     try {
@@ -162,9 +182,11 @@ export function openSocket<T>(
       return;
     }
     let timer: NodeJS.Timeout | undefined;
+    let unwatch = noop;
     const settle = (err: Error | null) => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      unwatch();
       socket.off(readyEvent, onReady);
       socket.off('error', onError);
       if (err) {
@@ -187,6 +209,9 @@ export function openSocket<T>(
     socket.once(readyEvent, onReady);
     socket.once('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (deadline !== undefined) {
+      unwatch = deadline.onExpire((aborted) => settle(deadline.error(what, aborted)));
+    }
     if (timeoutMs > 0) {
       timer = setTimeout(
         () => settle(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)),

@@ -1,12 +1,13 @@
 // TCP over IPv4 and IPv6, including dual-stack listeners on `::` that accept IPv4 peers too.
 import { connect, createServer } from 'node:net';
 import { type DirectReads, onreadOption } from './direct-reads.js';
-import { netServerOptions, type SocketTuning, streamTransport } from './stream-transport.js';
+import { netClientTuning, netServerOptions, type SocketTuning, streamTransport } from './stream-transport.js';
 import type { Endpoint, Transport } from './transport.js';
 
 export interface TcpTransportInit extends SocketTuning {}
 
 export function tcpTransport(init: TcpTransportInit = {}): Transport {
+  const clientTuning = netClientTuning(init);
   return streamTransport({
     kind: 'tcp',
     endpointKinds: ['tcp'],
@@ -17,7 +18,7 @@ export function tcpTransport(init: TcpTransportInit = {}): Transport {
     directReads: true,
     createSocket: (endpoint: Endpoint, _options, reads: DirectReads) => {
       const { host, port } = endpoint as Extract<Endpoint, { kind: 'tcp' }>;
-      return connect({ host, port, allowHalfOpen: false, ...onreadOption(reads) });
+      return connect({ host, port, allowHalfOpen: false, ...clientTuning, ...onreadOption(reads) });
     },
   });
 }

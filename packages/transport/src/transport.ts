@@ -1,7 +1,7 @@
 // The Transport interface: listen/connect, and framed connections that carry protocol Messages.
 // TCP, Unix domain sockets, TLS, WebSocket and the in-process memory transport implement it and
 // run one compliance suite.
-import type { CallOptions, Logger } from '@cinder/core';
+import type { CallOptions, Deadline, Logger } from '@cinder/core';
 import type { Message, ProtocolVersion } from '@cinder/protocol';
 
 /** Where to listen or connect. A Unix path starting with `\0` is in the Linux abstract namespace. */
@@ -137,6 +137,11 @@ export interface ListenOptions {
 export interface ConnectOptions extends CallOptions {
   endpoint: Endpoint;
   framing: FramingOptions;
+  /**
+   * TCP, Unix and TLS transports: bounds the connect instead of `timeoutMs` and `signal` (watched
+   * through the deadline's own timer — no AbortSignal per connection). Other transports ignore it.
+   */
+  deadline?: Deadline | undefined;
   idleTimeoutMs?: number;
   logger?: Logger;
 }
