@@ -58,7 +58,8 @@ import {
   webSocketUri,
 } from '@cinder/transport';
 import { DaemonObject } from './daemon-object.js';
-import { ServerConnection } from './server-connection.js';
+import { type ListenerLocation, ServerConnection } from './server-connection.js';
+import { LinkedList, SlotBook } from './slots.js';
 import { isStreamable, StreamRegistry, toIterator } from './stream-registry.js';
 
 export type { HandshakeContext };
@@ -197,22 +198,18 @@ export class Daemon implements AsyncDisposable {
   private readonly idsByObject = new WeakMap<object, string>();
   private readonly bound: BoundListener[] = [];
   private starting: Promise<this> | undefined;
-  private readonly connections = new Set<ServerConnection>();
+  /** Every open client connection (a list, not a Set: see slots.ts). */
+  private readonly connections = new LinkedList<ServerConnection>();
   private readonly limiter: ConnectionLimiter;
   /**
    * Connections holding a slot, by client address ('' for Unix sockets), oldest first: those still
    * in their handshake, and those serving. When slots run out they are what can be reclaimed.
    */
-  private readonly halfOpen = new Map<string, Set<ServerConnection>>();
-  private halfOpenCount = 0;
-  private readonly serving = new Map<string, Set<ServerConnection>>();
-  private readonly slotKeys = new Map<ServerConnection, string>();
-  /** Refused connections waiting for their CONNECT, with the timer that closes them. */
-  private readonly refusing = new Map<ServerConnection, NodeJS.Timeout>();
+  private readonly slots = new SlotBook<ServerConnection>();
+  /** Refused connections waiting for their CONNECT (each with the timer that closes it). */
+  private refusingCount = 0;
   private refusalReport = { at: Number.NEGATIVE_INFINITY, suppressed: 0 };
   private closing = false;
-  /** The listener each connection came in on (autoproxies name the same listener). */
-  private readonly listenerOf = new WeakMap<Connection, BoundListener>();
 
   constructor(options: DaemonOptions = {}) {
     this.options = options;
@@ -519,7 +516,6 @@ export class Daemon implements AsyncDisposable {
       connection.destroy();
       return;
     }
-    if (at) this.listenerOf.set(connection, at);
     const key = clientAddressKey(connection.remoteAddress) ?? '';
     let acquired = this.limiter.tryAcquire(connection.remoteAddress);
     // Out of slots: a peer must not be able to hoard them. Reclaim one from whoever holds the most.
@@ -528,7 +524,7 @@ export class Daemon implements AsyncDisposable {
     const refusal = acquired instanceof Error ? acquired.message : undefined;
     if (acquired instanceof Error) {
       this.reportRefusal(acquired);
-      if (this.refusing.size >= MAX_PENDING_REFUSALS) {
+      if (this.refusingCount >= MAX_PENDING_REFUSALS) {
         connection.destroy();
         return;
       }
@@ -538,19 +534,18 @@ export class Daemon implements AsyncDisposable {
       connection,
       refusal,
       acquired instanceof Error ? undefined : acquired,
+      at,
     );
-    this.connections.add(server);
+    this.connections.push(server.link);
     if (!(acquired instanceof Error)) {
-      if (this.halfOpenCount >= this.config.maxHalfOpenConnections) this.dropHalfOpen();
-      this.slotKeys.set(server, key);
-      addTo(this.halfOpen, key, server);
-      this.halfOpenCount++;
-    }
-    if (acquired instanceof Error) {
+      if (this.slots.halfOpenCount >= this.config.maxHalfOpenConnections) this.dropHalfOpen();
+      server.slot = this.slots.add(server, key);
+    } else {
       const grace = Math.min(REFUSAL_GRACE_MS, this.config.handshakeTimeoutMs || REFUSAL_GRACE_MS);
       const timer = setTimeout(() => connection.destroy(), grace);
       timer.unref();
-      this.refusing.set(server, timer);
+      server.refusalTimer = timer;
+      this.refusingCount++;
     }
     connection.setHandler(server);
   }
@@ -572,10 +567,7 @@ export class Daemon implements AsyncDisposable {
 
   /** @internal a ServerConnection finished its handshake: it serves now. */
   connectionReady(server: ServerConnection): void {
-    const key = this.slotKeys.get(server);
-    if (key === undefined) return;
-    if (removeFrom(this.halfOpen, key, server)) this.halfOpenCount--;
-    addTo(this.serving, key, server);
+    if (server.slot !== undefined) this.slots.ready(server.slot);
   }
 
   /**
@@ -583,9 +575,7 @@ export class Daemon implements AsyncDisposable {
    * connections, a well-behaved client's among them, finish their handshake in a round trip).
    */
   private dropHalfOpen(): boolean {
-    let victims: Set<ServerConnection> | undefined;
-    for (const set of this.halfOpen.values()) if (!victims || set.size > victims.size) victims = set;
-    const victim = victims?.values().next().value;
+    const victim = this.slots.oldestHalfOpenOfBiggest();
     if (victim === undefined) return false;
     this.reclaim(victim, 'half-open connection dropped to admit a new one');
     return true;
@@ -597,18 +587,11 @@ export class Daemon implements AsyncDisposable {
    * most first). False when nothing can be reclaimed: the newcomer is refused.
    */
   private reclaimSlot(key: string): boolean {
-    if (this.halfOpenCount > 0) return this.dropHalfOpen();
-    const own = (this.serving.get(key)?.size ?? 0) + (this.halfOpen.get(key)?.size ?? 0) + 1;
-    const holders = [...this.serving.values()].filter((s) => s.size > own).sort((a, b) => b.size - a.size);
-    for (const set of holders) {
-      for (const server of set) {
-        if (server.idle) {
-          this.reclaim(server, 'idle connection closed to admit a client from another address');
-          return true;
-        }
-      }
-    }
-    return false;
+    if (this.slots.halfOpenCount > 0) return this.dropHalfOpen();
+    const server = this.slots.idleOfBiggerHolder(key);
+    if (server === undefined) return false;
+    this.reclaim(server, 'idle connection closed to admit a client from another address');
+    return true;
   }
 
   private reclaim(server: ServerConnection, why: string): void {
@@ -620,18 +603,14 @@ export class Daemon implements AsyncDisposable {
 
   /** @internal a ServerConnection ended. */
   connectionEnded(server: ServerConnection): void {
-    if (!this.connections.delete(server)) return;
-    const key = this.slotKeys.get(server);
-    if (key !== undefined) {
-      this.slotKeys.delete(server);
-      if (removeFrom(this.halfOpen, key, server)) this.halfOpenCount--;
-      else removeFrom(this.serving, key, server);
-    }
+    if (!this.connections.remove(server.link)) return;
+    if (server.slot !== undefined) this.slots.remove(server.slot);
     server.release?.();
-    const refusalTimer = this.refusing.get(server);
+    const refusalTimer = server.refusalTimer;
     if (refusalTimer !== undefined) {
       clearTimeout(refusalTimer);
-      this.refusing.delete(server);
+      server.refusalTimer = undefined;
+      this.refusingCount--;
     }
     this.streams.connectionClosed(server.connection.id);
     this.options.onClientDisconnect?.(server.connection);
@@ -743,13 +722,20 @@ export class Daemon implements AsyncDisposable {
 
   /**
    * Autoproxy: a registered object in a result or argument travels as a proxy to it, at the
-   * listener `connection` came in on (a browser's proxy reconnects over WebSocket, a Pyro peer's
-   * over TCP).
+   * primary listener (see `listeners`); undefined for a value that is not registered.
    */
-  autoproxy(value: object, dialect: 4 | 5, connection?: Connection): unknown {
+  autoproxy(value: object, dialect: 4 | 5): unknown {
+    return this.autoproxyAt(value, dialect, undefined);
+  }
+
+  /**
+   * @internal autoproxy at the listener a client's connection came in on (a browser's proxy
+   * reconnects over WebSocket, a Pyro peer's over TCP).
+   */
+  autoproxyAt(value: object, dialect: 4 | 5, listener: ListenerLocation | undefined): unknown {
     const id = this.idsByObject.get(value);
     if (id === undefined || this.bound.length === 0) return undefined;
-    const at = (connection && this.listenerOf.get(connection)) ?? this.primary;
+    const at = listener ?? this.primary;
     const uri = URI.forObject(id, at.natLocation ?? at.location);
     const meta = this.objects.get(id)?.exposure.metadata ?? { methods: [], oneway: [], attrs: [] };
     return proxyDict({ uri, metadata: meta, handshake: 'hello', serializer: null }, dialect);
@@ -785,20 +771,6 @@ export class Daemon implements AsyncDisposable {
 function locationText(loc: UriLocation): string {
   if ('path' in loc) return `./u:${loc.path}`;
   return loc.host.includes(':') ? `[${loc.host}]:${loc.port}` : `${loc.host}:${loc.port}`;
-}
-
-function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {
-  let set = map.get(key);
-  if (set === undefined) map.set(key, (set = new Set()));
-  set.add(value);
-}
-
-/** Removes `value` from the set at `key` (and an emptied set); true if it was there. */
-function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V): boolean {
-  const set = map.get(key);
-  if (set === undefined || !set.delete(value)) return false;
-  if (set.size === 0) map.delete(key);
-  return true;
 }
 
 /** Counts a call served asynchronously, so a connection waiting for it is never taken for an idle one. */

@@ -2,7 +2,7 @@
 // (@cinder/rpc handshake-server.ts) with this daemon as its host — which objects exist, the
 // validator, the connection slots — then the Session that serves the client's calls, with the
 // codec hooks that revive proxies and callbacks the client passes.
-import type { CinderConfig, Logger, ObjectMetadata } from '@cinder/core';
+import type { CinderConfig, Logger, ObjectMetadata, UriLocation } from '@cinder/core';
 import type { Message } from '@cinder/protocol';
 import type { HandshakeContext } from '@cinder/rpc';
 import {
@@ -21,6 +21,13 @@ import {
 import type { SharedKey } from '@cinder/security';
 import type { CodecHooks, SerializerSet } from '@cinder/serializers';
 import type { Connection, ConnectionHandler } from '@cinder/transport';
+import { Link, type Slot } from './slots.js';
+
+/** Where a listener's objects are reached: autoproxies of a connection name its listener. */
+export interface ListenerLocation {
+  readonly location: UriLocation;
+  readonly natLocation: UriLocation | undefined;
+}
 
 /** What a client connection needs of its daemon: the Daemon is one (daemon.ts imports this file). */
 export interface ConnectionDaemon {
@@ -35,7 +42,7 @@ export interface ConnectionDaemon {
   connectionReady(connection: ServerConnection): void;
   connectionEnded(connection: ServerConnection): void;
   callServer(connection: ServerConnection, hooks: CodecHooks): CallServer;
-  autoproxy(value: object, dialect: 4 | 5, connection?: Connection): unknown;
+  autoproxyAt(value: object, dialect: 4 | 5, listener: ListenerLocation | undefined): unknown;
 }
 
 /** How long a closing daemon waits for a client to close its end of the connection. */
@@ -56,16 +63,26 @@ export class ServerConnection implements ConnectionHandler {
 
   /** Gives the connection's slot back to the daemon's limiter. */
   readonly release: (() => void) | undefined;
+  /** The listener the connection came in on. */
+  readonly listener: ListenerLocation | undefined;
+  /** @internal its node in the daemon's list of connections. */
+  readonly link: Link<ServerConnection> = new Link(this);
+  /** @internal its slot in the daemon's per-address book (undefined when refused). */
+  slot: Slot<ServerConnection> | undefined;
+  /** @internal refused: the timer that closes it if the client does not. */
+  refusalTimer: NodeJS.Timeout | undefined;
 
   constructor(
     daemon: ConnectionDaemon,
     connection: Connection,
     refusal: string | undefined,
     release?: () => void,
+    listener?: ListenerLocation,
   ) {
     this.daemon = daemon;
     this.connection = connection;
     this.release = release;
+    this.listener = listener;
     this.logger = daemon.logger;
     const config = daemon.config;
     this.handshake = new ServerHandshake(
@@ -139,7 +156,7 @@ export class ServerConnection implements ConnectionHandler {
             d.serializer ?? (dialect === 4 && serializer.name === 'msgpack' ? 'serpent' : serializer.name),
           ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
         }),
-      replaceOther: (value) => daemon.autoproxy(value, dialect, this.connection),
+      replaceOther: (value) => daemon.autoproxyAt(value, dialect, this.listener),
       reviveOther: (className, dict) => {
         if (className !== CALLBACK_CLASS || (session.capabilities & Capability.CALLBACKS) === 0)
           return undefined;

@@ -25,6 +25,7 @@ import {
 import { startHeartbeat } from './heartbeat.js';
 import type { Session } from './session.js';
 import type { SessionInit } from './session-types.js';
+import { addDeadline, cancelDeadline, type TickNode } from './tick-list.js';
 import { newCorrelationId, pongFor } from './wire-messages.js';
 
 export type ServerHandshakeState = 'handshake' | 'validating' | 'ready' | 'closed';
@@ -81,8 +82,10 @@ export class ServerHandshake implements ConnectionHandler {
   private readonly refusal: string | undefined;
   private currentState: ServerHandshakeState = 'handshake';
   private currentSession: Session | undefined;
-  private readonly early: Message[] = [];
-  private readonly timer: NodeJS.Timeout | undefined;
+  /** Messages that came behind the CONNECT while the validator ran (made when the first does). */
+  private early: Message[] | undefined;
+  /** The handshake deadline (one interval shared by every handshake, not a timer each). */
+  private readonly deadline: TickNode<() => void> | undefined;
   /** Shared-key state: the key exchange before CONNECT, then the connection's authenticator. */
   private readonly keyServer: SharedKeyServer | undefined;
   private authenticator: MessageAuthenticator | undefined;
@@ -95,11 +98,10 @@ export class ServerHandshake implements ConnectionHandler {
     if (host.sharedKey) this.keyServer = new SharedKeyServer(host.sharedKey);
     const timeout = host.handshakeTimeoutMs;
     if (timeout > 0) {
-      this.timer = setTimeout(() => {
+      this.deadline = addDeadline(timeout, () => {
         host.logger.debug({ client: connection.remoteAddress }, 'handshake timeout: dropping connection');
         connection.destroy(new CommunicationError('handshake timeout'));
-      }, timeout);
-      this.timer.unref?.();
+      });
     }
   }
 
@@ -123,7 +125,7 @@ export class ServerHandshake implements ConnectionHandler {
   onMessage(message: Message): void {
     if (this.currentState === 'validating') {
       // calls sent behind the CONNECT wait for the validator; past a few, stop reading until then
-      if (this.early.push(message) === EARLY_LIMIT) this.connection.pause();
+      if ((this.early ??= []).push(message) === EARLY_LIMIT) this.connection.pause();
       return;
     }
     if (this.currentState !== 'handshake') return;
@@ -171,7 +173,7 @@ export class ServerHandshake implements ConnectionHandler {
   private ended(): void {
     if (this.currentState === 'closed') return;
     this.currentState = 'closed';
-    if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) cancelDeadline(this.deadline);
     this.host.ended();
   }
 
@@ -297,7 +299,7 @@ export class ServerHandshake implements ConnectionHandler {
     objectId: string | undefined,
     response: unknown,
   ): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.deadline) cancelDeadline(this.deadline);
     const dialect = this.dialect;
     const host = this.host;
     const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
@@ -351,8 +353,11 @@ export class ServerHandshake implements ConnectionHandler {
     session.authenticator = this.authenticator;
     // the client's callbacks this server calls fail too when the client freezes
     startHeartbeat(session, host.heartbeatMs);
-    const paused = this.early.length >= EARLY_LIMIT;
-    for (const m of this.early.splice(0)) session.onMessage(m);
+    const early = this.early;
+    if (early === undefined) return;
+    this.early = undefined;
+    const paused = early.length >= EARLY_LIMIT;
+    for (const m of early) session.onMessage(m);
     if (paused) this.connection.resume();
   }
 

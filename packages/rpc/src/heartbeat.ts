@@ -7,36 +7,67 @@
 // so it proves nothing (their bound is the call's own timeoutMs / commTimeoutMs).
 import { TimeoutError } from '@cinder/core';
 import type { Session } from './session.js';
+import { TickList } from './tick-list.js';
+
+/** One session's heartbeat: whether its last PING is still unanswered. */
+interface Beat {
+  readonly session: Session;
+  readonly intervalMs: number;
+  waiting: boolean;
+}
+
+/** The sessions with a heartbeat, by interval: one shared interval each, not a timer per session. */
+const beating = new Map<number, TickList<Beat>>();
 
 /** Starts the heartbeat of a session whose handshake is done; it stops by itself when the session closes. */
 export function startHeartbeat(session: Session, intervalMs: number): void {
   if (!(intervalMs > 0) || !session.multiplexed || session.capabilities === 0) return;
-  let waiting = false;
-  const timer = setInterval(() => {
-    if (session.isClosed) {
-      clearInterval(timer);
-      return;
-    }
-    if (waiting || !session.awaitsPeer) return;
-    waiting = true;
-    session.ping({ timeoutMs: intervalMs }).then(
-      () => {
-        waiting = false;
-      },
-      (err: unknown) => {
-        waiting = false;
-        if (session.isClosed) return;
-        session.fail(
-          new TimeoutError(
-            `${session.connection.remoteAddress} did not answer a heartbeat within ${intervalMs} ms`,
-            { cause: err },
-          ),
-        );
-      },
-    );
-  }, intervalMs);
-  timer.unref?.(); // optional: a browser's timers are numbers
-  // stopped when the session closes: a closed session's timer would otherwise keep the session, its
-  // connection and socket alive until its next tick (10 s by default), for the GC to copy meanwhile
-  session.onShutdown(() => clearInterval(timer));
+  let list = beating.get(intervalMs);
+  if (list === undefined) {
+    list = new TickList(intervalMs, 1, beat);
+    beating.set(intervalMs, list);
+  }
+  const owner = list;
+  const node = owner.add({ session, intervalMs, waiting: false });
+  // stopped when the session closes: a closed session must not stay listed (it would keep the
+  // session, its connection and socket alive for the GC to copy meanwhile)
+  session.onShutdown(() => owner.remove(node));
+}
+
+/**
+ * A tick: every listed session that waits for its peer and has no PING out sends one. A session
+ * joins at any point of the interval, so its first PING goes out within one interval of waiting,
+ * and an unanswered one fails it one interval later: within about twice the interval, as before.
+ */
+function beat(list: TickList<Beat>): void {
+  for (let node = list.first; node !== null; ) {
+    const next = node.next;
+    const entry = node.value;
+    const session = entry.session;
+    if (session.isClosed) list.remove(node);
+    else if (!entry.waiting && session.awaitsPeer) ping(entry);
+    node = next;
+  }
+}
+
+function ping(entry: Beat): void {
+  const { session, intervalMs } = entry;
+  entry.waiting = true;
+  session.ping({ timeoutMs: intervalMs }).then(
+    () => {
+      entry.waiting = false;
+    },
+    (err: unknown) => {
+      entry.waiting = false;
+      if (session.isClosed) return;
+      session.fail(
+        new TimeoutError(
+          `${session.connection.remoteAddress} did not answer a heartbeat within ${intervalMs} ms`,
+          {
+            cause: err,
+          },
+        ),
+      );
+    },
+  );
 }

@@ -185,8 +185,11 @@ export class PushedStreams {
   /** The session ended: consumers see it closed, producers stop. */
   closeAll(): void {
     const session = this.session;
-    for (const stream of this.incoming.values()) stream.end(session.closedFor('stream'));
-    this.incoming.clear();
+    if (this.incoming.size > 0) {
+      for (const stream of this.incoming.values()) stream.end(session.closedFor('stream'));
+      this.incoming.clear();
+    }
+    if (this.pushes.size === 0) return;
     for (const state of this.pushes.values()) {
       state.closed = true;
       state.wake?.();

@@ -54,7 +54,8 @@ export interface FramedConnectionInit {
   /** Server side: the protocol version is detected from the first frame when several are accepted. */
   server: boolean;
   remoteAddress: string;
-  localAddress: string;
+  /** Or how to find it when first asked (an accepted socket's getsockname is rarely needed). */
+  localAddress: string | (() => string);
   logger: Logger;
 }
 
@@ -67,7 +68,7 @@ export abstract class FramedConnection implements Connection {
   readonly id: number = nextId++;
   abstract readonly transport: Connection['transport'];
   readonly remoteAddress: string;
-  readonly localAddress: string;
+  #localAddress: string | (() => string);
 
   protected readonly reader: FrameReader;
   /** Built once: every frame sent uses the same object. */
@@ -116,7 +117,7 @@ export abstract class FramedConnection implements Connection {
   constructor(init: FramedConnectionInit) {
     const { framing } = init;
     this.remoteAddress = init.remoteAddress;
-    this.localAddress = init.localAddress;
+    this.#localAddress = init.localAddress;
     this.logger = init.logger;
     this.maxBufferedOutput = framing.maxBufferedOutput ?? DEFAULT_MAX_BUFFERED_OUTPUT;
     this.#drainTimeoutMs = framing.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
@@ -135,6 +136,14 @@ export abstract class FramedConnection implements Connection {
       compressAbove: framing.compressAbove,
     };
     this.#versionKnown = !init.server || framing.versions.length === 1;
+  }
+
+  get localAddress(): string {
+    const local = this.#localAddress;
+    if (typeof local === 'string') return local;
+    const found = local();
+    this.#localAddress = found;
+    return found;
   }
 
   // ---- what a carrier supplies

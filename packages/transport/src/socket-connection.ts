@@ -23,7 +23,7 @@ export interface SocketConnectionInit {
   /** Server side: the protocol version is detected from the first frame when several are accepted. */
   server: boolean;
   remoteAddress: string;
-  localAddress: string;
+  localAddress: string | (() => string);
   idleTimeoutMs?: number | undefined;
   logger: Logger;
   /** Called once the socket has closed (listeners drop the connection from their set). */

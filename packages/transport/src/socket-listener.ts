@@ -1,8 +1,8 @@
 // A listening socket (net.Server or tls.Server) that wraps every accepted socket in a
 // SocketConnection, keeps the set of open connections, and owns the Unix socket file if any.
-import type { Server, Socket } from 'node:net';
+import { isIP, type Server, type Socket } from 'node:net';
 import { ConfigError, type Logger } from '@cinder/core';
-import { formatEndpoint, formatHostPort, formatUnixPath, isAbstractPath } from './address.js';
+import { formatEndpoint, formatHostPort, formatUnixPath, isAbstractPath, unmapIPv4 } from './address.js';
 import { adoptDirectReads } from './direct-reads.js';
 import { SocketConnection } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
@@ -69,6 +69,7 @@ export async function startListener(init: StartListenerInit): Promise<Listener> 
   }
   let bound: Endpoint = endpoint;
   if (endpoint.kind === 'tcp') {
+    setOptionsOnce(server);
     const address = server.address();
     if (address && typeof address === 'object')
       bound = { kind: 'tcp', host: endpoint.host, port: address.port };
@@ -78,11 +79,62 @@ export async function startListener(init: StartListenerInit): Promise<Listener> 
   return listener;
 }
 
+/** Hosts that bind every address: an accepted socket's local address is one of many. */
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+/** One open connection in a listener's list. */
+interface OpenConnection {
+  connection: SocketConnection | null;
+  prev: OpenConnection | null;
+  next: OpenConnection | null;
+}
+
+/** What net.Server keeps of its per-connection socket options, and its listening handle. */
+interface TunedServer {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  /** Seconds. */
+  keepAliveInitialDelay?: number;
+  _handle?: {
+    setNoDelay?: (on: boolean) => void;
+    setKeepAlive?: (on: boolean, delaySeconds: number) => void;
+  } | null;
+}
+
+/**
+ * Linux: a socket accept() returns inherits TCP_NODELAY and the keepalive options (SO_KEEPALIVE,
+ * TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT) from the listening socket. So they are set once there,
+ * and net.Server no longer sets them on every accepted socket (5 setsockopt calls per connection).
+ * Elsewhere, or when the handle cannot take them, net.Server goes on setting them per connection.
+ */
+function setOptionsOnce(server: Server): void {
+  if (process.platform !== 'linux') return;
+  const tuned = server as unknown as TunedServer;
+  const handle = tuned._handle;
+  if (typeof handle?.setNoDelay !== 'function' || typeof handle.setKeepAlive !== 'function') return;
+  if (tuned.noDelay) {
+    handle.setNoDelay(true);
+    tuned.noDelay = false;
+  }
+  if (tuned.keepAlive) {
+    handle.setKeepAlive(true, tuned.keepAliveInitialDelay ?? 0);
+    tuned.keepAlive = false;
+  }
+}
+
 export class SocketListener implements Listener {
   readonly endpoint: Endpoint;
   readonly #server: Server;
   readonly #init: StartListenerInit;
-  readonly #connections = new Set<SocketConnection>();
+  /**
+   * The open connections, newest last: a linked list rather than a Set. A Set that connections keep
+   * entering and leaving reallocates its table now and then, and V8 leaves the old table holding
+   * its entries and a pointer to the new one; once one such table has been promoted, that chain
+   * keeps every later connection alive through young-generation GCs until the next full GC
+   * (measured: ~1.4 MB promoted per scavenge instead of ~0.6 MB). Unlinking clears the pointers.
+   */
+  #first: OpenConnection | null = null;
+  #last: OpenConnection | null = null;
   /**
    * TLS only: the raw TCP sockets under the TLS ones, including those still in their handshake
    * (not connections yet, but ours to close, and the server's 'close' event waits for them).
@@ -90,6 +142,12 @@ export class SocketListener implements Listener {
   readonly #rawSockets = new Set<Socket>();
   readonly #fileId: SocketFileId | null;
   readonly #unixAddress: string | null;
+  /**
+   * A listener bound to one IP address (not a wildcard) accepts every TCP socket on the same local
+   * address: it is read from the first one (getsockname) and reused (undefined until then). null:
+   * each connection finds its own when first asked.
+   */
+  #localAddress: string | null | undefined;
   readonly #serverClosed: Promise<void>;
   #accepting = true;
   #closing: Promise<void> | null = null;
@@ -100,6 +158,10 @@ export class SocketListener implements Listener {
     this.endpoint = endpoint;
     this.#fileId = fileId;
     this.#unixAddress = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
+    this.#localAddress =
+      endpoint.kind === 'tcp' && isIP(endpoint.host) !== 0 && !WILDCARDS.has(unmapIPv4(endpoint.host))
+        ? undefined
+        : null;
     this.#serverClosed = new Promise((resolve) => this.#server.once('close', () => resolve()));
     this.#server.on(init.acceptEvent, this.#accept);
     if (init.acceptEvent === 'secureConnection') {
@@ -110,8 +172,11 @@ export class SocketListener implements Listener {
     }
   }
 
+  /** A snapshot of the open connections (made on each call). */
   get connections(): ReadonlySet<Connection> {
-    return this.#connections;
+    const open = new Set<Connection>();
+    for (let at = this.#first; at !== null; at = at.next) if (at.connection) open.add(at.connection);
+    return open;
   }
 
   stopAccepting(): Promise<void> {
@@ -133,7 +198,9 @@ export class SocketListener implements Listener {
       await this.stopAccepting();
       for (const socket of this.#rawSockets) socket.destroy();
       const closing: Promise<void>[] = [];
-      for (const connection of this.#connections) {
+      const open: SocketConnection[] = [];
+      for (let at = this.#first; at !== null; at = at.next) if (at.connection) open.push(at.connection);
+      for (const connection of open) {
         connection.destroy();
         closing.push(connection.whenClosed());
       }
@@ -154,19 +221,24 @@ export class SocketListener implements Listener {
       return;
     }
     const unix = this.#unixAddress;
+    const open: OpenConnection = { connection: null, prev: null, next: null };
     const connection = new SocketConnection({
       socket,
       transport,
       framing: options.framing,
       server: true,
       remoteAddress: unix ?? formatHostPort(socket.remoteAddress, socket.remotePort),
-      localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
+      localAddress: unix ?? this.#localAddressOf(socket),
       idleTimeoutMs: options.idleTimeoutMs,
       logger,
-      onClosed: this.#forget,
+      onClosed: () => this.#forget(open),
       directReads: transport === 'tls' ? null : adoptDirectReads(socket),
     });
-    this.#connections.add(connection);
+    open.connection = connection;
+    open.prev = this.#last;
+    if (this.#last === null) this.#first = open;
+    else this.#last.next = open;
+    this.#last = open;
     try {
       this.#init.onConnection(connection);
     } catch (err) {
@@ -175,7 +247,23 @@ export class SocketListener implements Listener {
     }
   };
 
-  readonly #forget = (connection: SocketConnection): void => {
-    this.#connections.delete(connection);
-  };
+  #localAddressOf(socket: Socket): string | (() => string) {
+    const shared = this.#localAddress;
+    if (shared === null) return () => formatHostPort(socket.localAddress, socket.localPort);
+    if (shared !== undefined) return shared;
+    if (socket.localAddress === undefined) return () => formatHostPort(socket.localAddress, socket.localPort);
+    const first = formatHostPort(socket.localAddress, socket.localPort);
+    this.#localAddress = first;
+    return first;
+  }
+
+  #forget(open: OpenConnection): void {
+    if (open.connection === null) return;
+    open.connection = null;
+    if (open.prev === null) this.#first = open.next;
+    else open.prev.next = open.next;
+    if (open.next === null) this.#last = open.prev;
+    else open.next.prev = open.prev;
+    open.prev = open.next = null;
+  }
 }

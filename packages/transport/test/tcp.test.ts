@@ -1,5 +1,6 @@
 // TCP over IPv4, IPv6 and a dual-stack `::` listener: the compliance suite plus what is specific to
 // TCP (real port reporting, dual-stack on/off, address formats, address in use, connect stall).
+import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CommunicationError } from '@cinder/core';
@@ -118,4 +119,43 @@ describe('tcp specifics', () => {
     );
     expect(conn.remoteAddress).toBe(`127.0.0.1:${port}`);
   });
+  // Linux: the options are set once on the listening socket and accepted sockets inherit them.
+  // /proc/net/tcp shows a keepalive timer (tr 2) on an idle socket with SO_KEEPALIVE, none (tr 0)
+  // without; the client's end here never sets it.
+  it.runIf(process.platform === 'linux')(
+    'accepted sockets have keepalive on, and off when tuned off',
+    async () => {
+      const timerOfAccepted = async (transport: ReturnType<typeof tcpTransport>) => {
+        const listener = track.listener(
+          await transport.listen(
+            { endpoint: { kind: 'tcp', host: '127.0.0.1', port: 0 }, framing: framing([502]) },
+            (conn) => {
+              track.connection(conn);
+              conn.setHandler(new Recorder());
+            },
+          ),
+        );
+        const port = (listener.endpoint as { port: number }).port;
+        const client = await rawTcpConnect(listener.endpoint, track);
+        const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+        // the accepted socket: local port = the listener's, remote port = the client's
+        const wanted = `0100007F:${hex(port)} 0100007F:${hex(client.localPort!)} 01`;
+        let line: string | undefined;
+        await expect
+          .poll(
+            () =>
+              (line = readFileSync('/proc/net/tcp', 'utf8')
+                .split('\n')
+                .find((l) => l.includes(wanted))),
+            {
+              timeout: 2000,
+            },
+          )
+          .toBeDefined();
+        return line!.trim().split(/\s+/)[5]!.split(':')[0];
+      };
+      expect(await timerOfAccepted(tcpTransport())).toBe('02');
+      expect(await timerOfAccepted(tcpTransport({ keepAlive: false }))).toBe('00');
+    },
+  );
 });
