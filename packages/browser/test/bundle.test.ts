@@ -83,8 +83,11 @@ describe('the browser bundle', () => {
   });
 
   it('stays within its size budget (gzipped)', () => {
-    expect(sizes.cbor!.gzip).toBeLessThan(42 * 1024);
-    expect(sizes.all!.gzip).toBeLessThan(56 * 1024);
+    // 43/58 KB since the batch work of #14 (+1.1-1.4 KB: queued batch calls written flat, and the
+    // cbor/msgpack walk that lets a daemon decode a batch call by call; main before it: 42,466 /
+    // 57,222 B)
+    expect(sizes.cbor!.gzip).toBeLessThan(43 * 1024);
+    expect(sizes.all!.gzip).toBeLessThan(58 * 1024);
     expect(sizes.cbor!.gzip).toBeLessThan(sizes.all!.gzip);
   });
 

@@ -39,6 +39,7 @@ import {
   sharedKeyWarning,
 } from '@cinder/security';
 import {
+  type BatchCalls,
   type ClassRegistry,
   type CodecHooks,
   createSerializers,
@@ -662,7 +663,7 @@ export class Daemon implements AsyncDisposable {
     if (entry === undefined) throw new DaemonError('unknown object');
     const target = this.instanceFor(entry, server);
     if ((message.flags & Flags.BATCH) !== 0)
-      return counted(server, this.runBatch(target, entry.exposure, call.params));
+      return counted(server, this.runBatch(target, entry.exposure, call.batch ?? call.params));
     if (call.object === DAEMON_NAME && call.method === 'get_next_stream_item') {
       const id = call.params[0];
       return this.streams.next(typeof id === 'string' ? id : '', server.connection.id);
@@ -689,7 +690,11 @@ export class Daemon implements AsyncDisposable {
     );
   }
 
-  private async runBatch(target: object, exposure: Exposure, calls: readonly unknown[]): Promise<unknown[]> {
+  private async runBatch(
+    target: object,
+    exposure: Exposure,
+    calls: BatchCalls | readonly unknown[],
+  ): Promise<unknown[]> {
     if (calls.length > this.config.maxBatchSize) {
       throw new DaemonError(`batch too large: ${calls.length} calls (max ${this.config.maxBatchSize})`);
     }
