@@ -38,6 +38,7 @@ import {
   sharedKeyWarning,
 } from '@cinder/security';
 import {
+  type BatchCalls,
   type ClassRegistry,
   type CodecHooks,
   createSerializers,
@@ -675,7 +676,7 @@ export class Daemon implements AsyncDisposable {
     if (entry === undefined) throw new DaemonError('unknown object');
     const target = this.instanceFor(entry, server);
     if ((message.flags & Flags.BATCH) !== 0)
-      return counted(server, this.runBatch(target, entry.exposure, call.params));
+      return counted(server, this.runBatch(target, entry.exposure, call.batch ?? call.params));
     if (call.object === DAEMON_NAME && call.method === 'get_next_stream_item') {
       const id = call.params[0];
       return this.streams.next(typeof id === 'string' ? id : '', server.connection.id);
@@ -702,22 +703,18 @@ export class Daemon implements AsyncDisposable {
     );
   }
 
-  private async runBatch(target: object, exposure: Exposure, calls: readonly unknown[]): Promise<unknown[]> {
+  private async runBatch(
+    target: object,
+    exposure: Exposure,
+    calls: BatchCalls | readonly unknown[],
+  ): Promise<unknown[]> {
     if (calls.length > this.config.maxBatchSize) {
       throw new DaemonError(`batch too large: ${calls.length} calls (max ${this.config.maxBatchSize})`);
     }
     const results: unknown[] = [];
     for (const item of calls) {
       try {
-        if (!Array.isArray(item) || typeof item[0] !== 'string') throw new DaemonError('invalid batch item');
-        const [method, args, kwargs] = item as [string, unknown, unknown];
-        let value = invokeExposed(
-          target,
-          exposure,
-          method,
-          Array.isArray(args) ? args : [],
-          (kwargs ?? null) as Record<string, unknown> | null,
-        );
+        let value = runBatchItem(target, exposure, item);
         if (value instanceof Promise) value = await value;
         results.push(value);
       } catch (err) {
@@ -779,6 +776,23 @@ export class Daemon implements AsyncDisposable {
 function locationText(loc: UriLocation): string {
   if ('path' in loc) return `./u:${loc.path}`;
   return loc.host.includes(':') ? `[${loc.host}]:${loc.port}` : `${loc.host}:${loc.port}`;
+}
+
+/**
+ * Runs one call of a batch, an `[method, args, kwargs]` item. A function of its own (called once per
+ * call, so optimized within the first batches) rather than the body of runBatch's loop, which runs
+ * once per batch and would wait for on-stack replacement in a process's first large batch.
+ */
+function runBatchItem(target: object, exposure: Exposure, item: unknown): unknown {
+  if (!Array.isArray(item) || typeof item[0] !== 'string') throw new DaemonError('invalid batch item');
+  const args: unknown = item[1];
+  return invokeExposed(
+    target,
+    exposure,
+    item[0],
+    Array.isArray(args) ? args : [],
+    (item[2] ?? null) as Record<string, unknown> | null,
+  );
 }
 
 /** Counts a call served asynchronously, so a connection waiting for it is never taken for an idle one. */

@@ -22,8 +22,8 @@ import {
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
 import type { ProxyDescriptor } from '@cinder/rpc';
 import { Capability, type OutgoingCall, proxyHooks, type Session, wasNotSent } from '@cinder/rpc/internal';
-import type { CodecHooks, Serializer, SerializerSet } from '@cinder/serializers';
-import { batchParams } from './batch.js';
+import type { CodecHooks, QueuedCalls, Serializer, SerializerSet } from '@cinder/serializers';
+import { NO_PARAMS } from './batch.js';
 import { withCallerFrames } from './caller-frames.js';
 import { Connector } from './connector.js';
 import type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
@@ -359,16 +359,12 @@ export class ProxyCore {
   }
 
   /** Sends a batch of calls as one `<batch>` INVOKE; resolves with the raw result list. */
-  async runBatch(
-    calls: readonly [string, unknown[], Record<string, unknown> | null][],
-    oneway: boolean,
-    options?: CallOptions,
-  ): Promise<unknown[] | undefined> {
+  async runBatch(calls: QueuedCalls, oneway: boolean, options?: CallOptions): Promise<unknown[] | undefined> {
     const deadline = Deadline.from(options, this.timeoutMs);
     const s = await this.ensure(deadline);
-    const params = batchParams(this.serializer.name, calls);
+    // the calls go as the envelope's batch: each serializer writes Pyro's list of calls from it
     const result = await s.invoke(
-      { object: this.objectId, method: '<batch>', params, kwargs: null },
+      { object: this.objectId, method: '<batch>', params: NO_PARAMS, kwargs: null, batch: calls },
       {
         serializer: this.serializer,
         flags: Flags.BATCH | (oneway ? Flags.ONEWAY : 0),

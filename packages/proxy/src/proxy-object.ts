@@ -10,13 +10,6 @@ import type { Remote, RemoteCallOptions } from './remote.js';
 
 const cores = new WeakMap<object, ProxyCore>();
 const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
-/**
- * The target of every proxy object. Its prototype is not Object.prototype, so serializers never
- * take a proxy for a plain dict (which would enumerate its remote members): they hand it to the
- * codec hooks, which write it as a Pyro proxy.
- */
-class RemoteProxyTarget {}
-
 /** The internal state behind a proxy made by `connect`, or undefined for anything else. */
 export function proxyCore(value: unknown): ProxyCore | undefined {
   return typeof value === 'object' && value !== null ? cores.get(value) : undefined;
@@ -45,114 +38,193 @@ function makeMember(core: ProxyCore, name: string, options: RemoteCallOptions | 
   return fn;
 }
 
-export function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefined): Remote<T> {
-  const members = new Map<string, Member>();
-  const controls: Record<string, unknown> = {
-    $bind: (options?: CallOptions) => core.ensure(options).then(() => undefined),
-    $release: () => core.release(),
-    $rebind: () => core.rebind(),
-    $reconnect: async (options?: CallOptions) => {
-      await core.release();
-      await core.ensure(options);
-    },
-    $call: (method: string, args: unknown[] = [], options?: RemoteCallOptions) =>
-      core.call(method, args, callOptions ? { ...callOptions, ...options } : options),
-    $get: (name: string, options?: CallOptions) => core.getAttribute(name, options ?? callOptions),
-    $set: (name: string, value: unknown, options?: CallOptions) =>
-      core.setAttribute(name, value, options ?? callOptions),
-    $with: (options: RemoteCallOptions) =>
-      makeProxy<T>(core, callOptions ? { ...callOptions, ...options } : options),
-    $batch: () => makeBatch<T>(core),
-    $ping: (options?: CallOptions) => core.ping(options ?? callOptions),
-  };
-  const describe = () => `<cinder.Proxy at ${core.uri}>`;
-  const handler: ProxyHandler<object> = {
-    get(_target, prop) {
-      if (typeof prop === 'symbol') {
-        if (prop === Symbol.asyncDispose) return () => core.release();
-        if (prop === inspectCustom) return describe;
-        if (prop === Symbol.toStringTag) return 'CinderProxy';
-        return undefined;
-      }
-      if (prop.charCodeAt(0) === 36 /* $ */) {
-        switch (prop) {
-          case '$uri':
-            return core.uri;
-          case '$resolvedUri':
-            return core.resolved;
-          case '$metadata':
-            return core.metadata;
-          case '$handshakeResponse':
-            return core.handshakeResponse;
-          case '$multiplexed':
-            return core.multiplexed;
-          case '$connected':
-            return core.connected;
-          default:
-            return controls[prop];
-        }
-      }
-      switch (prop) {
-        case 'then':
-          return undefined; // never mistaken for a promise
-        case 'toString':
-          return describe;
-        case 'toJSON':
-          return () => core.uri.toString();
-        case 'valueOf':
-          return () => core.uri.toString();
-        case 'constructor':
-          return Object;
-      }
-      let m = members.get(prop);
-      if (m === undefined) {
-        m = makeMember(core, prop, callOptions);
-        members.set(prop, m);
-      }
-      return m;
-    },
-    set(_target, prop) {
-      throw new TypeError(
-        `cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`,
-      );
-    },
-    has(_target, prop) {
-      if (typeof prop !== 'string') return false;
-      const meta = core.metadata;
-      return (
-        prop in controls ||
-        (meta !== undefined &&
-          (meta.methods.includes(prop) || meta.attrs.includes(prop) || meta.oneway.includes(prop)))
-      );
-    },
-    ownKeys() {
-      const meta = core.metadata;
-      return meta ? [...new Set([...meta.methods, ...meta.oneway, ...meta.attrs])] : [];
-    },
-    getOwnPropertyDescriptor(_target, prop) {
-      if (typeof prop !== 'string') return undefined;
-      const meta = core.metadata;
-      if (meta && (meta.methods.includes(prop) || meta.attrs.includes(prop) || meta.oneway.includes(prop))) {
-        return {
-          configurable: true,
-          enumerable: true,
-          writable: false,
-          value: handler.get!(_target, prop, undefined),
-        };
-      }
+/** The names of the `$` controls, for `in` (a plain object, so `in` answers as it always has). */
+const CONTROLS: Readonly<Record<string, true>> = {
+  $bind: true,
+  $release: true,
+  $rebind: true,
+  $reconnect: true,
+  $call: true,
+  $get: true,
+  $set: true,
+  $with: true,
+  $batch: true,
+  $ping: true,
+};
+
+/**
+ * The target of every proxy object, holding the proxy's state; one handler (below) serves every
+ * proxy, and what a proxy hands out (controls, members, its description) is made when first asked
+ * for — a proxy made for one call builds little. Its prototype is not Object.prototype, so
+ * serializers never take a proxy for a plain dict (which would enumerate its remote members): they
+ * hand it to the codec hooks, which write it as a Pyro proxy.
+ */
+class RemoteProxyTarget {
+  readonly #core: ProxyCore;
+  readonly #callOptions: RemoteCallOptions | undefined;
+  #members: Map<string, Member> | undefined;
+  #controls: Record<string, unknown> | undefined;
+  #describe: (() => string) | undefined;
+
+  constructor(core: ProxyCore, callOptions: RemoteCallOptions | undefined) {
+    this.#core = core;
+    this.#callOptions = callOptions;
+  }
+
+  /** util.inspect reads a proxy's target directly, never through the handler (`this`: the proxy). */
+  [inspectCustom](): string {
+    const core = #core in this ? this.#core : cores.get(this);
+    return core ? `<cinder.Proxy at ${core.uri}>` : '<cinder.Proxy>';
+  }
+
+  static describe(target: RemoteProxyTarget): () => string {
+    const core = target.#core;
+    target.#describe ??= () => `<cinder.Proxy at ${core.uri}>`;
+    return target.#describe;
+  }
+
+  static core(target: RemoteProxyTarget): ProxyCore {
+    return target.#core;
+  }
+
+  static member(target: RemoteProxyTarget, name: string): Member {
+    const members = (target.#members ??= new Map());
+    let m = members.get(name);
+    if (m === undefined) {
+      m = makeMember(target.#core, name, target.#callOptions);
+      members.set(name, m);
+    }
+    return m;
+  }
+
+  static control(target: RemoteProxyTarget, name: string): unknown {
+    const controls = (target.#controls ??= {});
+    const made = controls[name];
+    if (made !== undefined) return made;
+    const control = makeControl(target.#core, target.#callOptions, name);
+    if (control !== undefined) controls[name] = control;
+    return control;
+  }
+}
+
+function makeControl(core: ProxyCore, callOptions: RemoteCallOptions | undefined, name: string): unknown {
+  switch (name) {
+    case '$bind':
+      return (options?: CallOptions) => core.ensure(options).then(() => undefined);
+    case '$release':
+      return () => core.release();
+    case '$rebind':
+      return () => core.rebind();
+    case '$reconnect':
+      return async (options?: CallOptions) => {
+        await core.release();
+        await core.ensure(options);
+      };
+    case '$call':
+      return (method: string, args: unknown[] = [], options?: RemoteCallOptions) =>
+        core.call(method, args, callOptions ? { ...callOptions, ...options } : options);
+    case '$get':
+      return (name: string, options?: CallOptions) => core.getAttribute(name, options ?? callOptions);
+    case '$set':
+      return (name: string, value: unknown, options?: CallOptions) =>
+        core.setAttribute(name, value, options ?? callOptions);
+    case '$with':
+      return (options: RemoteCallOptions) =>
+        makeProxy(core, callOptions ? { ...callOptions, ...options } : options);
+    case '$batch':
+      return () => makeBatch(core);
+    case '$ping':
+      return (options?: CallOptions) => core.ping(options ?? callOptions);
+    default:
       return undefined;
-    },
-    deleteProperty() {
-      return false;
-    },
-    defineProperty() {
-      return false;
-    },
-  };
-  const target = new RemoteProxyTarget();
-  // util.inspect reads a proxy's target directly, never through the handler
-  Object.defineProperty(target, inspectCustom, { value: describe, configurable: true });
-  const proxy = new Proxy(target, handler) as Remote<T>;
+  }
+}
+
+function exposes(core: ProxyCore, prop: string): boolean {
+  const meta = core.metadata;
+  return (
+    meta !== undefined &&
+    (meta.methods.includes(prop) || meta.attrs.includes(prop) || meta.oneway.includes(prop))
+  );
+}
+
+const handler: ProxyHandler<RemoteProxyTarget> = {
+  get(target, prop) {
+    if (typeof prop === 'symbol') {
+      if (prop === Symbol.asyncDispose) return RemoteProxyTarget.control(target, '$release');
+      if (prop === inspectCustom) return RemoteProxyTarget.describe(target);
+      if (prop === Symbol.toStringTag) return 'CinderProxy';
+      return undefined;
+    }
+    if (prop.charCodeAt(0) === 36 /* $ */) {
+      const core = RemoteProxyTarget.core(target);
+      switch (prop) {
+        case '$uri':
+          return core.uri;
+        case '$resolvedUri':
+          return core.resolved;
+        case '$metadata':
+          return core.metadata;
+        case '$handshakeResponse':
+          return core.handshakeResponse;
+        case '$multiplexed':
+          return core.multiplexed;
+        case '$connected':
+          return core.connected;
+        default:
+          return RemoteProxyTarget.control(target, prop);
+      }
+    }
+    switch (prop) {
+      case 'then':
+        return undefined; // never mistaken for a promise
+      case 'toString':
+        return RemoteProxyTarget.describe(target);
+      case 'toJSON':
+      case 'valueOf': {
+        const core = RemoteProxyTarget.core(target);
+        return () => core.uri.toString();
+      }
+      case 'constructor':
+        return Object;
+    }
+    return RemoteProxyTarget.member(target, prop);
+  },
+  set(_target, prop) {
+    throw new TypeError(
+      `cannot assign ${String(prop)} on a proxy: use await proxy.$set(${JSON.stringify(String(prop))}, value)`,
+    );
+  },
+  has(target, prop) {
+    if (typeof prop !== 'string') return false;
+    return prop in CONTROLS || exposes(RemoteProxyTarget.core(target), prop);
+  },
+  ownKeys(target) {
+    const meta = RemoteProxyTarget.core(target).metadata;
+    return meta ? [...new Set([...meta.methods, ...meta.oneway, ...meta.attrs])] : [];
+  },
+  getOwnPropertyDescriptor(target, prop) {
+    if (typeof prop !== 'string') return undefined;
+    if (exposes(RemoteProxyTarget.core(target), prop)) {
+      return {
+        configurable: true,
+        enumerable: true,
+        writable: false,
+        value: handler.get!(target, prop, undefined),
+      };
+    }
+    return undefined;
+  },
+  deleteProperty() {
+    return false;
+  },
+  defineProperty() {
+    return false;
+  },
+};
+
+export function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefined): Remote<T> {
+  const proxy = new Proxy(new RemoteProxyTarget(core, callOptions), handler) as unknown as Remote<T>;
   cores.set(proxy, core);
   return proxy;
 }

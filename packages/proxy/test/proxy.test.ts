@@ -140,6 +140,9 @@ describe('timeouts and cancellation', () => {
 
   it('per-call timeout: TimeoutError naming the call; the server sees the cancellation', async () => {
     await using p = connect<Service>(daemon.uri('svc'));
+    // connected first: under a loaded full test run, connecting alone can take more than 150 ms,
+    // and the timeout would then be the connect's ("connect to … timed out"), not the call's
+    await p.$bind();
     const t0 = performance.now();
     const err = await p
       .$with({ timeoutMs: 150 })

@@ -66,7 +66,7 @@ export interface ClientHandshakeOptions {
       ) => void | Promise<void>)
     | undefined;
   /** The rest of the session: serving callbacks, hooks, streams. */
-  session: Omit<SessionInit, 'connection' | 'serializers' | 'onControl' | 'onClose'>;
+  session: Omit<SessionInit, 'connection' | 'serializers' | 'onControl' | 'onClose' | 'onBadMessage'>;
   /**
    * Sends the first call right behind CONNECT, before CONNECTOK (the daemon reads in order): called
    * with the session and the object asked for once CONNECT is written. A refused CONNECT fails the handshake with the
@@ -195,8 +195,15 @@ function connectExchange(
     // a deadline already passed calls done() now, before `stop` is set: hence the let
     stop = deadline.onExpire((aborted) => done(deadline.error(`handshake with ${address}`, aborted)));
     if (settled) return;
+    const parts = options.session;
+    // every field named (no spread of the parts): this runs once per connection
     const session: Session = new Session({
-      ...options.session,
+      logger: parts.logger,
+      server: parts.server,
+      hooks: parts.hooks,
+      maxConcurrentCalls: parts.maxConcurrentCalls,
+      maxBufferedOutput: parts.maxBufferedOutput,
+      makeStream: parts.makeStream,
       connection,
       serializers: options.serializers,
       onControl: (message) => {

@@ -215,7 +215,11 @@ export class IncomingCalls {
     try {
       if (server === undefined) throw new ProtocolError('this peer serves no objects');
       if (this.draining) throw new ConnectionClosedError('the daemon is shutting down');
-      served.call = serializer.decodeCall(message.payload, server.hooks);
+      // a batch's calls are decoded one by one as they run (binary formats), so they die young
+      served.call =
+        ((message.flags & Flags.BATCH) !== 0
+          ? serializer.decodeBatchCall?.(message.payload, server.hooks)
+          : undefined) ?? serializer.decodeCall(message.payload, server.hooks);
     } catch (err) {
       this.finish(served, err, undefined);
       return;

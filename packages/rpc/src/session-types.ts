@@ -56,17 +56,17 @@ export interface SessionInit {
   serializers: SerializerLookup;
   logger: Logger;
   /** Serve incoming INVOKEs (absent: incoming calls are refused). */
-  server?: CallServer;
+  server?: CallServer | undefined;
   /** Codec hooks for outgoing calls and their results. */
-  hooks?: CodecHooks;
+  hooks?: CodecHooks | undefined;
   /** Incoming calls served at once before reading pauses (multiplexed connections). */
-  maxConcurrentCalls?: number;
+  maxConcurrentCalls?: number | undefined;
   /**
    * Bytes of incoming calls that may wait to be served before reading pauses, and bytes of output
    * queued for the peer beyond which no waiting call starts: the connection's maxBufferedOutput
    * (default 8 MiB).
    */
-  maxBufferedOutput?: number;
+  maxBufferedOutput?: number | undefined;
   /** Handshake messages (CONNECT, CONNECTOK, CONNECTFAIL) go here. */
   onControl?(message: Message): void;
   /** An incoming message the session cannot handle (unknown serializer id…): the owner decides. */
@@ -74,7 +74,7 @@ export interface SessionInit {
   /** Called once when the session ends. */
   onClose?(error: Error | undefined): void;
   /** Turns a Pyro stream start (ITEMSTREAMRESULT reply) into what the caller gets (a pull stream). */
-  makeStream?(start: StreamStart): unknown;
+  makeStream?: ((start: StreamStart) => unknown) | undefined;
 }
 
 export interface OutgoingCall extends CallOptions {

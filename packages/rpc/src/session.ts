@@ -68,7 +68,7 @@ export class Session {
     this.logger = init.logger;
     this.server = init.server;
     this.hooks = init.hooks;
-    this.makeStream = init.makeStream ? (start) => init.makeStream!(start) : undefined;
+    this.makeStream = init.makeStream;
     this.calls = new OutgoingCalls(this);
     this.serving = new IncomingCalls(
       this,

@@ -2,7 +2,8 @@
 import { SerializerId } from '@cinder/protocol';
 import type { ByteWriter } from './binary/byte-writer.js';
 import { CborDecoder, CborEncoder } from './binary/cbor-codec.js';
-import { type DecodeOptions, MsgpackDecoder, MsgpackEncoder } from './binary/msgpack-codec.js';
+import type { BinaryDecoder, DecodeOptions } from './binary/decoder-base.js';
+import { MsgpackDecoder, MsgpackEncoder } from './binary/msgpack-codec.js';
 import { callFromSequence, checkOutgoingCall } from './envelope.js';
 import type { CallEnvelope, CodecHooks, PyroDialect, Serializer } from './serializer.js';
 import type { ValueMapper } from './value-mapper.js';
@@ -11,18 +12,7 @@ import type { ValueMapper } from './value-mapper.js';
 interface BinaryEncoder {
   encode(value: unknown, hooks: CodecHooks | undefined): Uint8Array;
   encode(value: unknown, hooks: CodecHooks | undefined, parts: true): Uint8Array[];
-  encodeCall(
-    object: string,
-    method: string,
-    params: unknown[],
-    kwargs: unknown,
-    hooks: CodecHooks | undefined,
-    parts?: boolean,
-  ): Uint8Array | Uint8Array[];
-}
-
-interface BinaryDecoder {
-  decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown;
+  encodeCall(call: CallEnvelope, hooks: CodecHooks | undefined, parts?: boolean): Uint8Array | Uint8Array[];
 }
 
 class BinarySerializer implements Serializer {
@@ -49,7 +39,7 @@ class BinarySerializer implements Serializer {
 
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
     checkOutgoingCall(call);
-    return this.encoder.encodeCall(call.object, call.method, call.params, call.kwargs, hooks) as Uint8Array;
+    return this.encoder.encodeCall(call, hooks) as Uint8Array;
   }
 
   encodeParts(value: unknown, hooks?: CodecHooks): Uint8Array[] {
@@ -58,18 +48,15 @@ class BinarySerializer implements Serializer {
 
   encodeCallParts(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[] {
     checkOutgoingCall(call);
-    return this.encoder.encodeCall(
-      call.object,
-      call.method,
-      call.params,
-      call.kwargs,
-      hooks,
-      true,
-    ) as Uint8Array[];
+    return this.encoder.encodeCall(call, hooks, true) as Uint8Array[];
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {
     return callFromSequence(this.name, this.decoder.decode(data, hooks));
+  }
+
+  decodeBatchCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope | null {
+    return this.decoder.decodeBatchCall(data, hooks);
   }
 }
 

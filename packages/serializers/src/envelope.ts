@@ -6,6 +6,7 @@
 //   msgpack, cbor: [id, name, [args], {…}]
 import { SerializeError } from '@cinder/core';
 import { Tuple } from './pyvalues.js';
+import { QueuedCalls } from './queued-calls.js';
 import type { CallEnvelope } from './serializer.js';
 
 const getProto = Object.getPrototypeOf;
@@ -65,6 +66,28 @@ export function callFromObject(format: string, value: unknown): CallEnvelope {
   return callFromParts(format, value.object, value.method, value.params, value.kwargs);
 }
 
+/**
+ * A call's positional params as the envelope carries them: `params`, or for a batch whose calls
+ * are in `batch`, the list of them (`(method, (args…), kwargs)` tuples when `tuples`).
+ */
+export function outgoingParams(call: CallEnvelope, tuples: boolean): unknown[] {
+  const batch = call.batch;
+  if (batch === undefined) return call.params;
+  if (batch instanceof QueuedCalls) return batch.toList(tuples);
+  return [...batch];
+}
+
+/** The envelope with its batch (if any) as params, for the formats that build the envelope. */
+export function withParams(call: CallEnvelope, tuples: boolean): CallEnvelope {
+  if (call.batch === undefined) return call;
+  return {
+    object: call.object,
+    method: call.method,
+    params: outgoingParams(call, tuples),
+    kwargs: call.kwargs,
+  };
+}
+
 /** The json envelope, keys in Pyro's order. */
 export function jsonEnvelope(call: CallEnvelope): Record<string, unknown> {
   return { object: call.object, method: call.method, params: call.params, kwargs: call.kwargs };
@@ -94,7 +117,8 @@ export function marshalEnvelope(call: CallEnvelope, dialect: 4 | 5): Tuple {
   return Tuple.of<unknown>(call.object, call.method, params, call.kwargs);
 }
 
-function isDict(value: unknown): value is Record<string, unknown> {
+/** A plain object (or one without a prototype): what a decoded dict with string keys is. */
+export function isDict(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = getProto(value) as unknown;
   return proto === Object.prototype || proto === null;

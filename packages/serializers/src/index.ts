@@ -9,6 +9,7 @@ export {
   TRACEBACK_ATTRIBUTE,
 } from './error-codec.js';
 export * from './pyvalues.js';
+export { QueuedCalls } from './queued-calls.js';
 export {
   type AnyConstructor,
   type ClassContext,

@@ -8,6 +8,21 @@ export interface CallEnvelope {
   params: unknown[];
   /** Keyword arguments; `null` for Pyro's `__getattr__`, `__setattr__` and `<batch>` calls. */
   kwargs: Record<string, unknown> | null;
+  /**
+   * Set on a received `<batch>` call decoded lazily (`decodeBatchCall`): its list of calls, each
+   * decoded when iterated; `params` is then empty.
+   */
+  batch?: BatchCalls;
+}
+
+/**
+ * The calls of a received `<batch>` call, decoded one at a time as they are iterated, so a large
+ * batch is never held decoded as a whole. The whole payload was checked (budget, depth, validity)
+ * before it was made: iterating it cannot fail.
+ */
+export interface BatchCalls extends Iterable<unknown> {
+  /** How many calls the batch holds. */
+  readonly length: number;
 }
 
 /** Which Pyro dialect a serializer instance speaks: decides class names such as `Pyro5.core.URI`. */
@@ -47,6 +62,13 @@ export interface Serializer {
    * caller and must not change until the parts are written. Binary formats only.
    */
   encodeParts?(value: unknown, hooks?: CodecHooks): Uint8Array[];
+  /**
+   * `decodeCall` for a message flagged as a batch: the list of calls is left in the payload and
+   * decoded call by call as it is iterated (`batch`). Returns null when the payload is anything but
+   * a plain batch (a tag, an ext, a class dict, an error or a budget overrun anywhere in it): then
+   * decode it with `decodeCall`, which refuses or reads it as always. Binary formats only.
+   */
+  decodeBatchCall?(data: Uint8Array, hooks?: CodecHooks): CallEnvelope | null;
   /** `encodeCall` with large byte strings referenced (see `encodeParts`). */
   encodeCallParts?(call: CallEnvelope, hooks?: CodecHooks): Uint8Array[];
 }

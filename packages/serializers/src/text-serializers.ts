@@ -11,6 +11,7 @@ import {
   jsonEnvelope,
   marshalEnvelope,
   serpentEnvelope,
+  withParams,
 } from './envelope.js';
 import { decodeJson, encodeJson } from './formats/json.js';
 import { decodeMarshal, encodeMarshal } from './formats/marshal.js';
@@ -82,7 +83,8 @@ abstract class TextSerializer implements Serializer {
 
   encodeCall(call: CallEnvelope, hooks?: CodecHooks): Uint8Array {
     checkOutgoingCall(call);
-    return this.encode(this.envelope(call), hooks);
+    // serpent and marshal write Pyro's batch calls as tuples, json has only lists
+    return this.encode(this.envelope(withParams(call, this.name !== 'json')), hooks);
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {

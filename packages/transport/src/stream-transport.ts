@@ -1,7 +1,7 @@
 // What TCP, Unix and TLS transports share: option checks, the connect race (ready event vs error,
 // timeout and abort), socket tuning, and building connections and listeners. Each transport only
 // says how to make its server and its client socket.
-import type { Server, Socket } from 'node:net';
+import { isIPv4, type Server, type Socket } from 'node:net';
 import {
   abortError,
   type CallOptions,
@@ -20,6 +20,7 @@ import type {
   Connection,
   ConnectOptions,
   Endpoint,
+  FramingOptions,
   Listener,
   ListenOptions,
   Transport,
@@ -66,6 +67,18 @@ export function netServerOptions(tuning: SocketTuning) {
 }
 
 export function streamTransport(spec: StreamTransportSpec): Transport {
+  const component = `transport-${spec.kind}`;
+  // one child logger per logger given, not one per connection (a pino child is not free)
+  const children = new WeakMap<Logger, Logger>();
+  const loggerFor = (logger: Logger | undefined): Logger => {
+    if (logger === undefined) return componentLogger(undefined, component);
+    let child = children.get(logger);
+    if (child === undefined) {
+      child = componentLogger(logger, component);
+      children.set(logger, child);
+    }
+    return child;
+  };
   const checkKind = (endpoint: Endpoint) => {
     if (!spec.endpointKinds.includes(endpoint?.kind)) {
       throw new ConfigError(`the ${spec.kind} transport cannot use a ${String(endpoint?.kind)} endpoint`);
@@ -90,13 +103,19 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
     },
 
     async connect(options): Promise<Connection> {
-      const { endpoint } = options;
+      const { endpoint, framing } = options;
       checkKind(endpoint);
       checkEndpoint(endpoint, false);
-      checkFraming(options.framing, true);
-      const logger = componentLogger(options.logger, `transport-${spec.kind}`);
+      // a proxy dials with the same framing object every time: checked once
+      if (!checkedFraming.has(framing)) {
+        checkFraming(framing, true);
+        checkedFraming.add(framing);
+      }
+      const logger = loggerFor(options.logger);
       const address = formatEndpoint(endpoint);
       const unix = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
+      // dialed by IPv4 address: the peer's address is known without asking the socket (getpeername)
+      const dialed = endpoint.kind === 'tcp' && isIPv4(endpoint.host) ? address : null;
       const reads = new DirectReads();
       return openSocket(
         () => {
@@ -117,6 +136,7 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
             server: false,
             remoteAddress:
               unix ??
+              dialed ??
               formatHostPort(
                 socket.remoteAddress,
                 socket.remotePort ?? (endpoint.kind === 'tcp' ? endpoint.port : undefined),
@@ -151,6 +171,8 @@ export function netClientTuning(tuning: SocketTuning) {
 }
 
 const ignore = (): void => {};
+/** Client framing options already checked (a WeakSet: a proxy's own object, kept while it lives). */
+const checkedFraming = new WeakSet<FramingOptions>();
 const noop = (): void => {};
 
 /**

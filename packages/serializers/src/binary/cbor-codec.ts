@@ -7,16 +7,15 @@
 // the wire can choose a class (no Error/RegExp/typed-array/record/shared-reference tags). Encoding and
 // decoding are single passes that apply the registry, the hooks, the depth limit and revival inline.
 import { SerializeError } from '@cinder/core';
-import { tooManyItems } from '../formats/options.js';
 import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
-import type { CodecHooks } from '../serializer.js';
+
 import { copyBytes, type ValueMapper } from '../value-mapper.js';
 import { type ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
+import { BinaryDecoder, type DecodeOptions } from './decoder-base.js';
 import { BinaryEncoder } from './encoder-driver.js';
-import { type DecodeOptions, wrapDecodeError } from './msgpack-codec.js';
 import { f32be, f64be, u16be, u32be, u64be } from './read-num.js';
-import { readUtf8, StringCache } from './read-utf8.js';
+import { checkUtf8, readUtf8 } from './read-utf8.js';
 
 export const TAG_DATE_STRING = 0;
 export const TAG_DATE_EPOCH = 1;
@@ -56,6 +55,14 @@ function textHeader(w: ByteWriter, len: number): void {
 export class CborEncoder extends BinaryEncoder {
   protected fresh(w: ByteWriter): CborEncoder {
     return new CborEncoder(w, this.mapper);
+  }
+
+  protected listHead(n: number): void {
+    head(this.w, 4, n);
+  }
+
+  protected emptyMap(): void {
+    this.w.u8(0xa0);
   }
 
   protected callItems(object: string, method: string, params: unknown[], kwargs: unknown): void {
@@ -187,57 +194,61 @@ export class CborEncoder extends BinaryEncoder {
   }
 }
 
-export class CborDecoder {
-  private readonly strings = new StringCache();
-  private buf: Uint8Array = EMPTY;
-  private pos = 0;
-  /** End of the input being decoded; -1 when idle. */
-  private end = -1;
-  private hooks: CodecHooks | undefined;
-  private readonly maxDepth: number;
-  /** What is left of the decode budget: values the data may still create (see checkItems). */
-  private itemsLeft = 0;
-
-  constructor(
-    private readonly mapper: ValueMapper,
-    private readonly options: DecodeOptions,
-  ) {
-    this.maxDepth = mapper.maxDepth;
+export class CborDecoder extends BinaryDecoder {
+  constructor(mapper: ValueMapper, options: DecodeOptions) {
+    super(mapper, options, 'cbor', 0x84);
   }
 
-  decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown {
-    if (!(data instanceof Uint8Array)) throw new SerializeError('cbor: data must be a Uint8Array');
-    this.itemsLeft = this.mapper.maxItems - 1;
-    // A hook that decodes while this decoder is busy gets a decoder of its own.
-    if (this.end !== -1) return new CborDecoder(this.mapper, this.options).decode(data, hooks);
-    this.buf = data;
-    this.pos = 0;
-    this.end = data.length;
-    this.hooks = hooks;
-    try {
-      if (this.end === 0) throw new SerializeError('cbor: empty data');
-      const value = this.value(0);
-      if (this.pos !== this.end) {
-        throw new SerializeError(`cbor: ${this.end - this.pos} bytes of extra data after the value`);
+  protected fresh(): CborDecoder {
+    return new CborDecoder(this.mapper, this.options);
+  }
+
+  protected listHead(): number {
+    const b = this.buf[this.take(1)]!;
+    return b >> 5 === 4 ? this.length(b & 0x1f, 1) : -1;
+  }
+
+  protected skip(depth: number): boolean {
+    const b = this.buf[this.take(1)]!;
+    const ai = b & 0x1f;
+    switch (b >> 5) {
+      case 0:
+      case 1:
+        this.arg(ai);
+        return true;
+      case 2:
+        this.take(this.length(ai, 1));
+        return true;
+      case 3: {
+        const n = this.length(ai, 1);
+        const start = this.take(n);
+        checkUtf8(this.buf, start, start + n, 'cbor', this.strings);
+        return true;
       }
-      return value;
-    } catch (err) {
-      throw wrapDecodeError(err);
-    } finally {
-      this.buf = EMPTY;
-      this.hooks = undefined;
-      this.end = -1;
+      case 4: {
+        const n = this.length(ai, 1);
+        if (++depth > this.maxDepth) return false;
+        this.checkItems(n);
+        return this.skipItems(n, depth);
+      }
+      case 5: {
+        const n = this.length(ai, 2);
+        if (++depth > this.maxDepth) return false;
+        this.checkItems(2 * n);
+        for (let i = 0; i < n; i++) {
+          if (this.buf[this.pos]! >> 5 === 3) {
+            if (this.value(depth) === '__class__') return false;
+          } else if (!this.skip(depth)) return false;
+          if (!this.skip(depth)) return false;
+        }
+        return true;
+      }
+      case 6:
+        return false;
+      default:
+        this.simple(b, ai);
+        return true;
     }
-  }
-
-  /** Claims `n` bytes and returns where they start. */
-  private take(n: number): number {
-    const p = this.pos;
-    if (p + n > this.end) {
-      throw new SerializeError(`cbor: truncated data (need ${n} bytes at offset ${p}, have ${this.end - p})`);
-    }
-    this.pos = p + n;
-    return p;
   }
 
   /** Reads the argument of a head whose additional information is `ai`; bigint beyond 2^53−1. */
@@ -270,7 +281,7 @@ export class CborDecoder {
     return n;
   }
 
-  private value(depth: number): unknown {
+  protected value(depth: number): unknown {
     const b = this.buf[this.take(1)]!;
     const ai = b & 0x1f;
     switch (b >> 5) {
@@ -324,15 +335,6 @@ export class CborDecoder {
           `cbor: unsupported simple value 0x${b.toString(16)} at offset ${this.pos - 1}`,
         );
     }
-  }
-
-  /**
-   * Charges a container's announced element count to the decode budget before anything is
-   * allocated: one check per container, not per value, and sound because every value but the root
-   * is an element (or key) of some container.
-   */
-  private checkItems(n: number): void {
-    if ((this.itemsLeft -= n) < 0) throw tooManyItems('cbor', this.mapper.maxItems);
   }
 
   private array(n: number, depth: number): unknown[] {
@@ -455,5 +457,3 @@ function halfToFloat(h: number): number {
   if (exp === 31) return frac === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
-
-const EMPTY = new Uint8Array(0);

@@ -5,15 +5,15 @@
 // is accepted. Encoding and decoding are single passes that apply the registry, the hooks, the
 // depth limit and `__class__` revival as they go, so no extra walk over the value is needed.
 import { SerializeError } from '@cinder/core';
-import { tooManyItems } from '../formats/options.js';
 import { Complex } from '../pyvalues.js';
 import { defineOwn } from '../registry.js';
-import type { CodecHooks } from '../serializer.js';
+
 import { copyBytes, type ValueMapper } from '../value-mapper.js';
 import { type ByteWriter, REFERENCE_THRESHOLD } from './byte-writer.js';
+import { BinaryDecoder, type DecodeOptions } from './decoder-base.js';
 import { BinaryEncoder } from './encoder-driver.js';
 import { f32be, f64be, f64le, i32be, i64be, i64le, u16be, u32be, u64be } from './read-num.js';
-import { readUtf8, StringCache } from './read-utf8.js';
+import { checkUtf8, readUtf8 } from './read-utf8.js';
 
 export const EXT_COMPLEX = 0x30;
 export const EXT_BIGINT = 0x31;
@@ -43,6 +43,14 @@ function strHeader(w: ByteWriter, len: number): void {
 export class MsgpackEncoder extends BinaryEncoder {
   protected fresh(w: ByteWriter): MsgpackEncoder {
     return new MsgpackEncoder(w, this.mapper);
+  }
+
+  protected listHead(n: number): void {
+    this.arrayHeader(n);
+  }
+
+  protected emptyMap(): void {
+    this.w.u8(0x80);
   }
 
   protected callItems(object: string, method: string, params: unknown[], kwargs: unknown): void {
@@ -214,68 +222,108 @@ export class MsgpackEncoder extends BinaryEncoder {
   }
 }
 
-export interface DecodeOptions {
-  /** Copy byte strings out of the input (true) or return views into it (false). */
-  copyBuffers: boolean;
-}
-
-export class MsgpackDecoder {
-  private readonly strings = new StringCache();
-  private buf: Uint8Array = EMPTY;
-  private pos = 0;
-  /** End of the input being decoded; -1 when idle. */
-  private end = -1;
-  private hooks: CodecHooks | undefined;
-  private readonly maxDepth: number;
-  /** What is left of the decode budget: values the data may still create (see checkItems). */
-  private itemsLeft = 0;
-
-  constructor(
-    private readonly mapper: ValueMapper,
-    private readonly options: DecodeOptions,
-  ) {
-    this.maxDepth = mapper.maxDepth;
+export class MsgpackDecoder extends BinaryDecoder {
+  constructor(mapper: ValueMapper, options: DecodeOptions) {
+    super(mapper, options, 'msgpack', 0x94);
   }
 
-  decode(data: Uint8Array, hooks: CodecHooks | undefined): unknown {
-    if (!(data instanceof Uint8Array)) throw new SerializeError('msgpack: data must be a Uint8Array');
-    this.itemsLeft = this.mapper.maxItems - 1;
-    // A hook that decodes while this decoder is busy gets a decoder of its own.
-    if (this.end !== -1) return new MsgpackDecoder(this.mapper, this.options).decode(data, hooks);
-    this.buf = data;
-    this.pos = 0;
-    this.end = data.length;
-    this.hooks = hooks;
-    try {
-      if (this.end === 0) throw new SerializeError('msgpack: empty data');
-      const value = this.value(0);
-      if (this.pos !== this.end) {
-        throw new SerializeError(`msgpack: ${this.end - this.pos} bytes of extra data after the value`);
-      }
-      return value;
-    } catch (err) {
-      throw wrapDecodeError(err);
-    } finally {
-      // Do not keep the caller's buffer alive.
-      this.buf = EMPTY;
-      this.hooks = undefined;
-      this.end = -1;
+  protected fresh(): MsgpackDecoder {
+    return new MsgpackDecoder(this.mapper, this.options);
+  }
+
+  protected listHead(): number {
+    const b = this.buf[this.take(1)]!;
+    let n = -1;
+    if (b >= 0x90 && b < 0xa0) n = b & 0x0f;
+    else if (b === 0xdc) n = u16be(this.buf, this.take(2));
+    else if (b === 0xdd) n = u32be(this.buf, this.take(4));
+    // every element takes at least one byte, as array() requires
+    if (n > this.end - this.pos) this.take(n);
+    return n;
+  }
+
+  protected skip(depth: number): boolean {
+    const b = this.buf[this.take(1)]!;
+    if (b < 0x80 || b >= 0xe0) return true;
+    if (b < 0x90) return this.skipMap(b & 0x0f, depth);
+    if (b < 0xa0) return this.skipArray(b & 0x0f, depth);
+    if (b < 0xc0) return this.skipStr(b & 0x1f);
+    const buf = this.buf;
+    switch (b) {
+      case 0xc0:
+      case 0xc2:
+      case 0xc3:
+        return true;
+      case 0xc4:
+        this.take(buf[this.take(1)]!);
+        return true;
+      case 0xc5:
+        this.take(u16be(buf, this.take(2)));
+        return true;
+      case 0xc6:
+        this.take(u32be(buf, this.take(4)));
+        return true;
+      case 0xcc:
+      case 0xd0:
+        this.take(1);
+        return true;
+      case 0xcd:
+      case 0xd1:
+        this.take(2);
+        return true;
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        this.take(4);
+        return true;
+      case 0xcb:
+      case 0xcf:
+      case 0xd3:
+        this.take(8);
+        return true;
+      case 0xd9:
+        return this.skipStr(buf[this.take(1)]!);
+      case 0xda:
+        return this.skipStr(u16be(buf, this.take(2)));
+      case 0xdb:
+        return this.skipStr(u32be(buf, this.take(4)));
+      case 0xdc:
+        return this.skipArray(u16be(buf, this.take(2)), depth);
+      case 0xdd:
+        return this.skipArray(u32be(buf, this.take(4)), depth);
+      case 0xde:
+        return this.skipMap(u16be(buf, this.take(2)), depth);
+      case 0xdf:
+        return this.skipMap(u32be(buf, this.take(4)), depth);
+      default:
+        // exts, and 0xc1 (never used)
+        return false;
     }
   }
 
-  /** Claims `n` bytes and returns where they start. */
-  private take(n: number): number {
-    const p = this.pos;
-    if (p + n > this.end) {
-      throw new SerializeError(
-        `msgpack: truncated data (need ${n} bytes at offset ${p}, have ${this.end - p})`,
-      );
-    }
-    this.pos = p + n;
-    return p;
+  private skipStr(n: number): true {
+    const start = this.take(n);
+    checkUtf8(this.buf, start, start + n, 'msgpack', this.strings);
+    return true;
   }
 
-  private value(depth: number): unknown {
+  private skipArray(n: number, depth: number): boolean {
+    return this.skipItems(n, this.open(n, depth));
+  }
+
+  private skipMap(n: number, depth: number): boolean {
+    depth = this.open(2 * n, depth);
+    for (let i = 0; i < n; i++) {
+      const k = this.buf[this.pos]!;
+      if ((k >= 0xa0 && k < 0xc0) || (k >= 0xd9 && k <= 0xdb)) {
+        if (this.value(depth) === '__class__') return false;
+      } else if (!this.skip(depth)) return false;
+      if (!this.skip(depth)) return false;
+    }
+    return true;
+  }
+
+  protected value(depth: number): unknown {
     const b = this.buf[this.take(1)]!;
     if (b < 0x80) return b;
     if (b >= 0xe0) return b - 0x100;
@@ -365,30 +413,27 @@ export class MsgpackDecoder {
   }
 
   /**
-   * Charges a container's announced element count to the decode budget before anything is
-   * allocated: one check per container, not per value, and sound because every value but the root
-   * is an element (or key) of some container.
+   * Enters a container of `items` values (elements, or keys and values) at `depth`: the nesting,
+   * the data left (every value takes at least one byte: counts the data cannot hold are refused
+   * before allocating) and the decode budget are checked. Returns the depth inside.
    */
-  private checkItems(n: number): void {
-    if ((this.itemsLeft -= n) < 0) throw tooManyItems('msgpack', this.mapper.maxItems);
+  private open(items: number, depth: number): number {
+    if (++depth > this.maxDepth)
+      throw new SerializeError(`msgpack: nesting deeper than maxDepth=${this.maxDepth}`);
+    if (items > this.end - this.pos) this.take(items);
+    this.checkItems(items);
+    return depth;
   }
 
   private array(n: number, depth: number): unknown[] {
-    if (++depth > this.maxDepth)
-      throw new SerializeError(`msgpack: nesting deeper than maxDepth=${this.maxDepth}`);
-    // Every element takes at least one byte: refuse counts the data cannot hold before allocating.
-    if (n > this.end - this.pos) this.take(n);
-    this.checkItems(n);
+    depth = this.open(n, depth);
     const out = new Array<unknown>(n);
     for (let i = 0; i < n; i++) out[i] = this.value(depth);
     return out;
   }
 
   private map(n: number, depth: number): unknown {
-    if (++depth > this.maxDepth)
-      throw new SerializeError(`msgpack: nesting deeper than maxDepth=${this.maxDepth}`);
-    if (n * 2 > this.end - this.pos) this.take(n * 2);
-    this.checkItems(2 * n);
+    depth = this.open(2 * n, depth);
     const obj: Record<string, unknown> = {};
     let hasClass = false;
     for (let i = 0; i < n; i++) {
@@ -456,14 +501,4 @@ export class MsgpackDecoder {
     }
     throw new SerializeError(`msgpack: malformed ext 0x${type.toString(16)} (${n} bytes) at offset ${at}`);
   }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** Turns anything a decoder throws into a typed error. */
-export function wrapDecodeError(err: unknown): unknown {
-  if (err instanceof RangeError && /call stack/i.test(err.message)) {
-    return new SerializeError('data nests too deeply for the call stack', { cause: err });
-  }
-  return err;
 }

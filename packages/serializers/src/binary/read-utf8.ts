@@ -65,6 +65,25 @@ export function readUtf8(
 }
 
 /**
+ * Throws what readUtf8 throws for `buf[start, end)`, without making the string when it is ASCII
+ * (a walk over a payload checks every string it steps over).
+ */
+export function checkUtf8(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  format: string,
+  cache?: StringCache,
+): void {
+  if (end - start <= JS_LIMIT) {
+    let or = 0;
+    for (let i = start; i < end; i++) or |= buf[i]!;
+    if (or < 0x80) return;
+  }
+  readUtf8(buf, start, end, format, cache);
+}
+
+/**
  * Up to 16 ASCII bytes as a string, or undefined if any byte is not ASCII. Fixed-arity
  * String.fromCharCode calls make flat strings without a per-character concatenation.
  */
