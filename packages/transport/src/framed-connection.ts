@@ -168,6 +168,16 @@ export abstract class FramedConnection implements Connection {
   protected abstract abort(): void;
   /** The carrier has closed: release what it holds (timers, queued frames, listener sets). */
   protected released(): void {}
+  /**
+   * A delivery loop (the frames of one read) has ended: what its handlers sent can leave now, in
+   * one write, without waiting for the end of the tick.
+   */
+  protected deliveryEnded(): void {}
+
+  /** Frames of a read are being delivered: what handlers send joins one write at the loop's end. */
+  protected get delivering(): boolean {
+    return this.#delivering;
+  }
 
   // ---- Connection
 
@@ -363,6 +373,7 @@ export abstract class FramedConnection implements Connection {
         this.#onFramingError(err);
       }
       this.#delivering = false;
+      this.deliveryEnded();
       this.#continueAfter = false; // this very loop delivered what a handler's resume asked for
       if (this.#paused || this.state !== OPEN) return;
     }
@@ -379,6 +390,7 @@ export abstract class FramedConnection implements Connection {
   /** A delivery loop ended: reading goes on if a handler resumed or replaced itself meanwhile. */
   #delivered(): void {
     this.#delivering = false;
+    this.deliveryEnded();
     if (this.#continueAfter) {
       this.#continueAfter = false;
       this.#continue();
