@@ -711,17 +711,20 @@ export class Daemon implements AsyncDisposable {
     if (calls.length > this.config.maxBatchSize) {
       throw new DaemonError(`batch too large: ${calls.length} calls (max ${this.config.maxBatchSize})`);
     }
-    const results: unknown[] = [];
+    // sized once: appending to a list of 40,000 re-allocates it as it grows
+    const results = new Array<unknown>(calls.length);
+    let count = 0;
     for (const item of calls) {
       try {
         let value = runBatchItem(target, exposure, item);
         if (value instanceof Promise) value = await value;
-        results.push(value);
+        results[count++] = value;
       } catch (err) {
-        results.push(new ExceptionWrapper(err instanceof Error ? err : new Error(String(err))));
+        results[count++] = new ExceptionWrapper(err instanceof Error ? err : new Error(String(err)));
         break;
       }
     }
+    results.length = count;
     return results;
   }
 
