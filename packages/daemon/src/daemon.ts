@@ -701,15 +701,7 @@ export class Daemon implements AsyncDisposable {
     const results: unknown[] = [];
     for (const item of calls) {
       try {
-        if (!Array.isArray(item) || typeof item[0] !== 'string') throw new DaemonError('invalid batch item');
-        const [method, args, kwargs] = item as [string, unknown, unknown];
-        let value = invokeExposed(
-          target,
-          exposure,
-          method,
-          Array.isArray(args) ? args : [],
-          (kwargs ?? null) as Record<string, unknown> | null,
-        );
+        let value = runBatchItem(target, exposure, item);
         if (value instanceof Promise) value = await value;
         results.push(value);
       } catch (err) {
@@ -771,6 +763,23 @@ export class Daemon implements AsyncDisposable {
 function locationText(loc: UriLocation): string {
   if ('path' in loc) return `./u:${loc.path}`;
   return loc.host.includes(':') ? `[${loc.host}]:${loc.port}` : `${loc.host}:${loc.port}`;
+}
+
+/**
+ * Runs one call of a batch, an `[method, args, kwargs]` item. A function of its own (called once per
+ * call, so optimized within the first batches) rather than the body of runBatch's loop, which runs
+ * once per batch and would wait for on-stack replacement in a process's first large batch.
+ */
+function runBatchItem(target: object, exposure: Exposure, item: unknown): unknown {
+  if (!Array.isArray(item) || typeof item[0] !== 'string') throw new DaemonError('invalid batch item');
+  const args: unknown = item[1];
+  return invokeExposed(
+    target,
+    exposure,
+    item[0],
+    Array.isArray(args) ? args : [],
+    (item[2] ?? null) as Record<string, unknown> | null,
+  );
 }
 
 /** Counts a call served asynchronously, so a connection waiting for it is never taken for an idle one. */

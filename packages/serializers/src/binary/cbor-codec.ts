@@ -229,8 +229,7 @@ export class CborDecoder extends BinaryDecoder {
         const n = this.length(ai, 1);
         if (++depth > this.maxDepth) return false;
         this.checkItems(n);
-        for (let i = 0; i < n; i++) if (!this.skip(depth)) return false;
-        return true;
+        return this.skipItems(n, depth);
       }
       case 5: {
         const n = this.length(ai, 2);

@@ -89,18 +89,26 @@ export abstract class BinaryEncoder {
       const items = chunks[c]!;
       const end = batch.end(c);
       let i = 0;
-      while (i < end) {
-        this.listHead(3);
-        this.value(items[i++], 2);
-        const n = items[i++] as number;
-        this.listHead(n);
-        for (let k = 0; k < n; k++) this.value(items[i++], 3);
-        const kwargs = items[i++];
-        if (kwargs === null) this.emptyMap();
-        else this.value(kwargs, 2);
-      }
+      while (i < end) i = this.queuedCall(items, i);
     }
     this.value(call.kwargs, 1);
+  }
+
+  /**
+   * Writes the queued call at `items[i]` as `[method, [args…], kwargs]`; returns where the next
+   * starts. One call per invocation: it is optimized during the first batches, so a large batch
+   * never runs its 40,000 calls in a loop still waiting for on-stack replacement.
+   */
+  private queuedCall(items: unknown[], i: number): number {
+    this.listHead(3);
+    this.value(items[i++], 2);
+    const n = items[i++] as number;
+    this.listHead(n);
+    for (let k = 0; k < n; k++) this.value(items[i++], 3);
+    const kwargs = items[i++];
+    if (kwargs === null) this.emptyMap();
+    else this.value(kwargs, 2);
+    return i;
   }
 }
 

@@ -308,9 +308,7 @@ export class MsgpackDecoder extends BinaryDecoder {
   }
 
   private skipArray(n: number, depth: number): boolean {
-    depth = this.open(n, depth);
-    for (let i = 0; i < n; i++) if (!this.skip(depth)) return false;
-    return true;
+    return this.skipItems(n, this.open(n, depth));
   }
 
   private skipMap(n: number, depth: number): boolean {
