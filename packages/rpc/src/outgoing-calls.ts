@@ -216,7 +216,8 @@ export class OutgoingCalls {
     if (!session.multiplexed) this.busy = true;
     session.serving.resumeReading();
     try {
-      session.out(p);
+      // the only call in flight (every sequential call) leaves at once, not at the end of the tick
+      session.out(p, this.pending.size === 1);
     } catch (err) {
       this.settle(p);
       p.reject(notSent(err as Error));

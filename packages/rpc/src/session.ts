@@ -127,8 +127,11 @@ export class Session {
     this.batches = signer?.batches ?? null;
   }
 
-  /** @internal every message this session sends goes through here, so signing follows wire order. */
-  out(message: Message): boolean {
+  /**
+   * @internal every message this session sends goes through here, so signing follows wire order.
+   * `alone`: nothing else is expected to be sent in this tick (see Connection.send).
+   */
+  out(message: Message, alone = false): boolean {
     const batches = this.batches;
     if (batches !== null) {
       // scheduled before the tick's first send, so the trailer joins the tick's write
@@ -153,7 +156,7 @@ export class Session {
       }
       auth.sign(message);
     }
-    return this.connection.send(message);
+    return this.connection.send(message, alone);
   }
 
   /** Sends the trailer of the batch sent in this tick (it joins the tick's write). */

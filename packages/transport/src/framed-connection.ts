@@ -111,7 +111,8 @@ export abstract class FramedConnection implements Connection {
   readonly #drainTimeoutMs: number;
   #closeError: Error | undefined;
   #closeNotified = false;
-  readonly #closed = deferred();
+  /** Settled when the carrier has closed; made when first waited for. */
+  #closed: Deferred | null = null;
   #drain: Deferred | null = null;
 
   constructor(init: FramedConnectionInit) {
@@ -167,6 +168,16 @@ export abstract class FramedConnection implements Connection {
   protected abstract abort(): void;
   /** The carrier has closed: release what it holds (timers, queued frames, listener sets). */
   protected released(): void {}
+  /**
+   * A delivery loop (the frames of one read) has ended: what its handlers sent can leave now, in
+   * one write, without waiting for the end of the tick.
+   */
+  protected deliveryEnded(): void {}
+
+  /** Frames of a read are being delivered: what handlers send joins one write at the loop's end. */
+  protected get delivering(): boolean {
+    return this.#delivering;
+  }
 
   // ---- Connection
 
@@ -222,7 +233,7 @@ export abstract class FramedConnection implements Connection {
       signal: options?.signal,
       timeoutMs: options?.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     };
-    return withDeadline(this.#closed.promise, deadline, `closing connection to ${this.remoteAddress}`).catch(
+    return withDeadline(this.whenClosed(), deadline, `closing connection to ${this.remoteAddress}`).catch(
       (err: Error) => {
         this.destroy(err);
         throw err;
@@ -244,7 +255,8 @@ export abstract class FramedConnection implements Connection {
 
   /** Resolves once the carrier has closed (never rejects). */
   whenClosed(): Promise<void> {
-    return this.#closed.promise;
+    if (this.state === CLOSED) return Promise.resolve();
+    return (this.#closed ??= deferred()).promise;
   }
 
   // ---- for carriers
@@ -337,7 +349,7 @@ export abstract class FramedConnection implements Connection {
       this.#drain = null;
       drain.reject(new ConnectionClosedError(`connection to ${this.remoteAddress} closed`));
     }
-    this.#closed.resolve();
+    this.#closed?.resolve();
     this.released();
     if (this.#handler) this.#notifyClose();
   }
@@ -361,6 +373,7 @@ export abstract class FramedConnection implements Connection {
         this.#onFramingError(err);
       }
       this.#delivering = false;
+      this.deliveryEnded();
       this.#continueAfter = false; // this very loop delivered what a handler's resume asked for
       if (this.#paused || this.state !== OPEN) return;
     }
@@ -377,6 +390,7 @@ export abstract class FramedConnection implements Connection {
   /** A delivery loop ended: reading goes on if a handler resumed or replaced itself meanwhile. */
   #delivered(): void {
     this.#delivering = false;
+    this.deliveryEnded();
     if (this.#continueAfter) {
       this.#continueAfter = false;
       this.#continue();

@@ -84,6 +84,8 @@ export class SocketConnection extends FramedConnection {
    * overwritten: when the slab is full a new one is taken.
    */
   #slab: Buffer = EMPTY_SLAB;
+  /** Frames were sent while a read was being delivered: flushed when the delivery loop ends. */
+  #flushAfterDelivery = false;
   #slabStart = 0;
   #slabPos = 0;
 
@@ -161,7 +163,7 @@ export class SocketConnection extends FramedConnection {
     this.#onClosed?.(this);
   }
 
-  send(message: Message): boolean {
+  send(message: Message, alone = false): boolean {
     if (this.state !== OPEN) {
       throw new ConnectionClosedError(`connection to ${this.remoteAddress} is closed`);
     }
@@ -182,7 +184,12 @@ export class SocketConnection extends FramedConnection {
       }
       if (n >= 0) {
         this.#slabPos += n;
-        this.#scheduleFlush();
+        if (alone && this.#slabPos - this.#slabStart === n && !this.delivering && !this.#corked) {
+          // nothing else waits and nothing else is expected: no reason to wait for the tick's end
+          this.#writeSlab();
+        } else {
+          this.#scheduleFlush();
+        }
         return this.#socket.writableLength < this.#socket.writableHighWaterMark;
       }
     }
@@ -211,6 +218,11 @@ export class SocketConnection extends FramedConnection {
   }
 
   #scheduleFlush(): void {
+    if (this.delivering) {
+      // a reply sent while the frames of a read are delivered: written when the loop ends
+      this.#flushAfterDelivery = true;
+      return;
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       process.nextTick(this.#uncork);
@@ -234,6 +246,13 @@ export class SocketConnection extends FramedConnection {
         ? Buffer.allocUnsafe(FIRST_SLAB_SIZE)
         : Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, atLeast));
     this.#slabStart = this.#slabPos = 0;
+  }
+
+  protected override deliveryEnded(): void {
+    if (this.#flushAfterDelivery) {
+      this.#flushAfterDelivery = false;
+      this.#flush();
+    }
   }
 
   readonly #uncork = (): void => {

@@ -82,13 +82,16 @@ export interface Connection {
    */
   setHandler(handler: ConnectionHandler): void;
   /**
-   * Queues a message. Messages queued in the same tick leave in one write (cork/writev).
+   * Queues a message. Messages queued in the same tick leave in one write (cork/writev); those
+   * sent while a read is being delivered (replies of calls served synchronously) leave in one write
+   * when the delivery ends. `alone` says the caller expects nothing else to be sent in this tick (a
+   * call with no other call in flight): it is written at once, unless others already wait to go.
    * Returns false when the socket's buffer is above its high-water mark: wait for `drained()`.
    * Throws ConnectionClosedError when the connection is closed and MessageTooLargeError when the
    * message exceeds the limit. Large payloads are handed to the socket without a copy: the caller
    * must not modify `message.payload` after sending it.
    */
-  send(message: Message): boolean;
+  send(message: Message, alone?: boolean): boolean;
   /** Bytes queued by `send()` and not yet handed to the kernel (what the high-water mark limits). */
   readonly bufferedBytes: number;
   /**
