@@ -31,8 +31,7 @@ import {
 } from '@cinder/rpc/internal';
 import {
   bindWarning,
-  type ConnectionLimitError,
-  ConnectionLimiter,
+  ConnectionLimitError,
   clientAddressKey,
   loadTlsOptions,
   SharedKey,
@@ -200,7 +199,6 @@ export class Daemon implements AsyncDisposable {
   private starting: Promise<this> | undefined;
   /** Every open client connection (a list, not a Set: see slots.ts). */
   private readonly connections = new LinkedList<ServerConnection>();
-  private readonly limiter: ConnectionLimiter;
   /**
    * Connections holding a slot, by client address ('' for Unix sockets), oldest first: those still
    * in their handshake, and those serving. When slots run out they are what can be reclaimed.
@@ -243,10 +241,6 @@ export class Daemon implements AsyncDisposable {
       const weak = sharedKeyWarning(this.sharedKey);
       if (weak) this.logger.warn(weak);
     }
-    this.limiter = new ConnectionLimiter({
-      maxConnections: this.config.maxConnections,
-      maxConnectionsPerClient: this.config.maxConnectionsPerClient,
-    });
     const daemonObject = new DaemonObject({
       registeredIds: () => [...this.objects.keys()],
       describe: () => this.describe(),
@@ -516,28 +510,24 @@ export class Daemon implements AsyncDisposable {
       connection.destroy();
       return;
     }
-    const key = clientAddressKey(connection.remoteAddress) ?? '';
-    let acquired = this.limiter.tryAcquire(connection.remoteAddress);
+    const remote = connection.remoteAddress;
+    // the client's IP address; null (no per-client limit) for a Unix socket's peer
+    const client = clientAddressKey(remote);
+    const key = client ?? '';
+    let refused = this.limitReached(remote, client);
     // Out of slots: a peer must not be able to hoard them. Reclaim one from whoever holds the most.
-    if (acquired instanceof Error && acquired.limit === 'maxConnections' && this.reclaimSlot(key))
-      acquired = this.limiter.tryAcquire(connection.remoteAddress);
-    const refusal = acquired instanceof Error ? acquired.message : undefined;
-    if (acquired instanceof Error) {
-      this.reportRefusal(acquired);
+    if (refused?.limit === 'maxConnections' && this.reclaimSlot(key))
+      refused = this.limitReached(remote, client);
+    if (refused !== undefined) {
+      this.reportRefusal(refused);
       if (this.refusingCount >= MAX_PENDING_REFUSALS) {
         connection.destroy();
         return;
       }
     }
-    const server = new ServerConnection(
-      this,
-      connection,
-      refusal,
-      acquired instanceof Error ? undefined : acquired,
-      at,
-    );
+    const server = new ServerConnection(this, connection, refused?.message, at);
     this.connections.push(server.link);
-    if (!(acquired instanceof Error)) {
+    if (refused === undefined) {
       if (this.slots.halfOpenCount >= this.config.maxHalfOpenConnections) this.dropHalfOpen();
       server.slot = this.slots.add(server, key);
     } else {
@@ -548,6 +538,30 @@ export class Daemon implements AsyncDisposable {
       this.refusingCount++;
     }
     connection.setHandler(server);
+  }
+
+  /**
+   * Whether a new connection from `remote` would exceed maxConnections, or maxConnectionsPerClient
+   * for its address `client`: the connections counted are those holding a slot in the book.
+   */
+  private limitReached(remote: string, client: string | null): ConnectionLimitError | undefined {
+    const { maxConnections, maxConnectionsPerClient } = this.config;
+    const open = this.slots.held;
+    if (open >= maxConnections) {
+      return new ConnectionLimitError(
+        'maxConnections',
+        maxConnections,
+        `connection from ${remote} refused: ${open} connections open (maxConnections=${maxConnections})`,
+      );
+    }
+    if (client === null) return undefined;
+    const count = this.slots.countFor(client);
+    if (count < maxConnectionsPerClient) return undefined;
+    return new ConnectionLimitError(
+      'maxConnectionsPerClient',
+      maxConnectionsPerClient,
+      `connection from ${remote} refused: ${count} connections open from ${client} (maxConnectionsPerClient=${maxConnectionsPerClient})`,
+    );
   }
 
   /** Logs refusals at most once a second (a flood would otherwise flood the log too). */
@@ -605,7 +619,6 @@ export class Daemon implements AsyncDisposable {
   connectionEnded(server: ServerConnection): void {
     if (!this.connections.remove(server.link)) return;
     if (server.slot !== undefined) this.slots.remove(server.slot);
-    server.release?.();
     const refusalTimer = server.refusalTimer;
     if (refusalTimer !== undefined) {
       clearTimeout(refusalTimer);
@@ -698,17 +711,20 @@ export class Daemon implements AsyncDisposable {
     if (calls.length > this.config.maxBatchSize) {
       throw new DaemonError(`batch too large: ${calls.length} calls (max ${this.config.maxBatchSize})`);
     }
-    const results: unknown[] = [];
+    // sized once: appending to a list of 40,000 re-allocates it as it grows
+    const results = new Array<unknown>(calls.length);
+    let count = 0;
     for (const item of calls) {
       try {
         let value = runBatchItem(target, exposure, item);
         if (value instanceof Promise) value = await value;
-        results.push(value);
+        results[count++] = value;
       } catch (err) {
-        results.push(new ExceptionWrapper(err instanceof Error ? err : new Error(String(err))));
+        results[count++] = new ExceptionWrapper(err instanceof Error ? err : new Error(String(err)));
         break;
       }
     }
+    results.length = count;
     return results;
   }
 

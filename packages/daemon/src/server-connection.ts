@@ -16,6 +16,7 @@ import {
   proxyHooks,
   type SerializerLookup,
   ServerHandshake,
+  type ServerHandshakeHost,
   Session,
 } from '@cinder/rpc/internal';
 import type { SharedKey } from '@cinder/security';
@@ -48,21 +49,23 @@ export interface ConnectionDaemon {
 /** How long a closing daemon waits for a client to close its end of the connection. */
 const PEER_CLOSE_WAIT_MS = 500;
 
-export class ServerConnection implements ConnectionHandler {
+/**
+ * One client connection: the handshake's host (itself, so that no host object and closures are
+ * made per connection), then the handler of its serving session.
+ */
+export class ServerConnection implements ConnectionHandler, ServerHandshakeHost {
   readonly connection: Connection;
   /** Instances of session-mode classes made for this client (made on first use, like the next). */
   sessionInstances: Map<string, object> | undefined;
   /** Callbacks the client lent on this connection, revived once each. */
   private callbackProxies: Map<string, unknown> | undefined;
   private readonly daemon: ConnectionDaemon;
-  private readonly logger: Logger;
+  readonly logger: Logger;
   private readonly handshake: ServerHandshake;
 
   /** @internal calls of this client being served asynchronously (kept by the daemon's dispatch). */
   inFlight = 0;
 
-  /** Gives the connection's slot back to the daemon's limiter. */
-  readonly release: (() => void) | undefined;
   /** The listener the connection came in on. */
   readonly listener: ListenerLocation | undefined;
   /** @internal its node in the daemon's list of connections. */
@@ -76,39 +79,69 @@ export class ServerConnection implements ConnectionHandler {
     daemon: ConnectionDaemon,
     connection: Connection,
     refusal: string | undefined,
-    release?: () => void,
-    listener?: ListenerLocation,
+    listener: ListenerLocation | undefined,
   ) {
     this.daemon = daemon;
     this.connection = connection;
-    this.release = release;
     this.listener = listener;
     this.logger = daemon.logger;
-    const config = daemon.config;
-    this.handshake = new ServerHandshake(
-      connection,
-      {
-        logger: daemon.logger,
-        serializers: daemon.serializers,
-        serializersAccepted: config.serializersAccepted,
-        sharedKey: daemon.sharedKey,
-        multiplex: config.multiplex,
-        handshakeTimeoutMs: config.handshakeTimeoutMs,
-        heartbeatMs: config.heartbeatMs,
-        streamCredit: config.streamCredit,
-        hasObject: (id) => daemon.hasObject(id),
-        metadataOf: (id) => daemon.metadataOf(id),
-        validate: daemon.options.validateHandshake,
-        openSession: (accepted) => this.openSession(accepted),
-        ready: () => daemon.connectionReady(this),
-        ended: () => daemon.connectionEnded(this),
-      },
-      refusal,
-    );
+    this.handshake = new ServerHandshake(connection, this, refusal);
+  }
+
+  // ---- ServerHandshakeHost: the daemon's settings and objects
+
+  get serializers(): ConnectionDaemon['serializers'] {
+    return this.daemon.serializers;
+  }
+
+  get serializersAccepted(): readonly string[] {
+    return this.daemon.config.serializersAccepted;
+  }
+
+  get sharedKey(): SharedKey | undefined {
+    return this.daemon.sharedKey;
+  }
+
+  get multiplex(): boolean {
+    return this.daemon.config.multiplex;
+  }
+
+  get handshakeTimeoutMs(): number {
+    return this.daemon.config.handshakeTimeoutMs;
+  }
+
+  get heartbeatMs(): number {
+    return this.daemon.config.heartbeatMs;
+  }
+
+  get streamCredit(): number {
+    return this.daemon.config.streamCredit;
+  }
+
+  get validate(): ((context: HandshakeContext) => unknown) | undefined {
+    return this.daemon.options.validateHandshake;
+  }
+
+  hasObject(objectId: string): boolean {
+    return this.daemon.hasObject(objectId);
+  }
+
+  metadataOf(objectId: string): ObjectMetadata | undefined {
+    return this.daemon.metadataOf(objectId);
+  }
+
+  /** @internal the handshake accepted the client: it serves from now on. */
+  ready(): void {
+    this.daemon.connectionReady(this);
+  }
+
+  /** @internal the connection ended (refused, failed or closed); called once. */
+  ended(): void {
+    this.daemon.connectionEnded(this);
   }
 
   /** The handshake is done and the connection serves calls. */
-  get ready(): boolean {
+  get isServing(): boolean {
     return this.handshake.state === 'ready';
   }
 
@@ -117,7 +150,7 @@ export class ServerConnection implements ConnectionHandler {
    * open either way): reclaimable when slots run out.
    */
   get idle(): boolean {
-    return this.ready && this.inFlight === 0 && this.handshake.session?.awaitsPeer !== true;
+    return this.isServing && this.inFlight === 0 && this.handshake.session?.awaitsPeer !== true;
   }
 
   /** Cinder capabilities agreed with this client (0 for Pyro clients). */
@@ -137,8 +170,8 @@ export class ServerConnection implements ConnectionHandler {
     this.handshake.onClose();
   }
 
-  /** The session serving an accepted client, with hooks for the proxies and callbacks it passes. */
-  private openSession(accepted: AcceptedHandshake): Session {
+  /** @internal the session serving an accepted client, with hooks for the proxies and callbacks it passes. */
+  openSession(accepted: AcceptedHandshake): Session {
     const { dialect, serializer } = accepted;
     const daemon = this.daemon;
     const hooks = proxyHooks({
@@ -189,7 +222,7 @@ export class ServerConnection implements ConnectionHandler {
   /** Graceful close: waits (up to `graceMs`) for calls in progress, then closes. */
   async shutdown(graceMs: number): Promise<void> {
     const session = this.handshake.session;
-    if (!session || !this.ready) {
+    if (!session || !this.isServing) {
       this.connection.destroy();
       return;
     }

@@ -101,6 +101,12 @@ export class SlotBook<T extends SlotHolder> {
   readonly #byAddress = new Map<string, AddressSlots<T>>();
   #purgeAt = PURGE_FROM;
   #halfOpen = 0;
+  #held = 0;
+
+  /** Connections holding a slot, from every address. */
+  get held(): number {
+    return this.#held;
+  }
 
   /** Connections in their handshake, from every address. */
   get halfOpenCount(): number {
@@ -123,6 +129,7 @@ export class SlotBook<T extends SlotHolder> {
     const slot = new Slot(holder, address);
     address.halfOpen.push(slot);
     this.#halfOpen++;
+    this.#held++;
     return slot;
   }
 
@@ -138,7 +145,8 @@ export class SlotBook<T extends SlotHolder> {
   remove(slot: Slot<T>): void {
     const address = slot.address;
     if (address.halfOpen.remove(slot)) this.#halfOpen--;
-    else address.serving.remove(slot);
+    else if (!address.serving.remove(slot)) return;
+    this.#held--;
   }
 
   /** The oldest half-open connection of the address holding the most of them. */

@@ -176,9 +176,11 @@ describe('graceful close', () => {
     const uri = daemon.register(new Greeter(), 'g');
     const p = await openClient(uri);
     expect(await p.call('hello', ['before'])).toBe('hello before');
+    // timed from the call: on a loaded machine the 50 ms below can take 100+, and close() is only
+    // bound to wait for what is left of the 400 ms
+    const t0 = performance.now();
     const inflight = p.call('wait', [400]);
     await delay(50);
-    const t0 = performance.now();
     const closing = daemon.close({ graceMs: 5000 });
     await delay(30);
     // new connections are refused at once
@@ -186,7 +188,7 @@ describe('graceful close', () => {
     expect(await inflight).toBe('waited 400');
     await closing;
     const elapsed = performance.now() - t0;
-    expect(elapsed).toBeGreaterThan(300);
+    expect(elapsed).toBeGreaterThan(390);
     expect(elapsed).toBeLessThan(3000);
     expect(daemon.connectionCount).toBe(0);
     // the daemon closed this client's connection too

@@ -52,9 +52,10 @@ export class FrameReader {
   #prefixChecked = false;
   readonly #header = newFrameHeader();
   /** Where `#peek` found the bytes asked for: a chunk (in place) or the scratch buffer. */
-  #peekBuf: Buffer = Buffer.alloc(0);
+  #peekBuf: Buffer = NO_BYTES;
   #peekOff = 0;
-  readonly #scratch = Buffer.alloc(HEADER_SIZE_502);
+  /** Holds a header that spans chunks (made the first time one does). */
+  #scratch: Buffer | null = null;
   #error: CinderError | undefined;
   /**
    * A large frame that spans chunks is gathered here as its bytes arrive, so socket chunks are
@@ -268,7 +269,7 @@ export class FrameReader {
       this.#peekOff = this.#head;
       return;
     }
-    const scratch = this.#scratch;
+    const scratch = (this.#scratch ??= Buffer.alloc(HEADER_SIZE_502));
     let filled = first.copy(scratch, 0, this.#head);
     for (let i = 1; filled < n; i++) {
       const chunk = this.#chunks[i]!;

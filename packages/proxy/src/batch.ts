@@ -23,7 +23,7 @@ function checked(results: unknown[]): unknown[] {
 
 export function makeBatch<T>(runner: BatchRunner): RemoteBatch<T> {
   let calls = new QueuedCalls();
-  const queuers = new Map<string, (...args: unknown[]) => void>();
+  const queuers = new Map<string | symbol, (...args: unknown[]) => void>();
   const take = () => {
     const c = calls;
     calls = new QueuedCalls();
@@ -53,15 +53,15 @@ export function makeBatch<T>(runner: BatchRunner): RemoteBatch<T> {
   };
   return new Proxy(controls, {
     get(target, prop, receiver) {
+      // the queuer of a method already used first: this trap runs once per queued call
+      let queue = queuers.get(prop);
+      if (queue !== undefined) return queue;
       if (typeof prop === 'symbol' || prop.startsWith('$') || prop === 'then')
         return Reflect.get(target, prop, receiver);
-      let queue = queuers.get(prop);
-      if (queue === undefined) {
-        queue = (...args: unknown[]) => {
-          calls.add(prop, args, null);
-        };
-        queuers.set(prop, queue);
-      }
+      queue = (...args: unknown[]) => {
+        calls.add(prop, args, null);
+      };
+      queuers.set(prop, queue);
       return queue;
     },
   }) as unknown as RemoteBatch<T>;

@@ -26,6 +26,7 @@ import {
 import { loadTlsOptions, type SharedKey } from '@cinder/security';
 import type { CodecHooks, Serializer, SerializerSet } from '@cinder/serializers';
 import {
+  type Connection,
   type Endpoint,
   type FramingOptions,
   type Transport,
@@ -94,6 +95,8 @@ export class Connector {
   private readonly onSessionClose: (session: Session, error: Error | undefined) => void;
   /** The CONNECT's encoded payload and annotations, kept across this proxy's connections. */
   private readonly connectCache: ConnectCache = {};
+  /** The uri as given, for messages. */
+  private readonly uriText: string;
 
   constructor(init: ConnectorInit) {
     this.init = init;
@@ -108,6 +111,7 @@ export class Connector {
       ...(config.compression ? { compressAbove: 100 } : {}),
     };
     if (init.options.boundSession) this.session = init.options.boundSession;
+    this.uriText = init.uri.toString();
     this.sessionParts = {
       logger: init.logger,
       maxConcurrentCalls: config.maxConcurrentCalls,
@@ -217,46 +221,17 @@ export class Connector {
     const bound = Deadline.within(abandoned, options.connectTimeoutMs ?? config.connectTimeoutMs);
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);
+    let connection: Connection | undefined;
     try {
-      return await this.dialAndHandshake(target, bound, firstCall);
-    } finally {
-      hold();
-    }
-  }
-
-  private async dialAndHandshake(
-    target: URI,
-    bound: Deadline,
-    firstCall: FirstCall | undefined,
-  ): Promise<Session> {
-    const { config, logger, options, hooks } = this.init;
-    const endpoint = target.endpoint() as Endpoint;
-    const transport = this.transportFor(endpoint);
-    const connection =
-      transport === this.init.options.transport
-        ? // a transport given in the options may know only signals
-          await bound.withSignal(
-            (dialSignal) =>
-              transport.connect({
-                endpoint,
-                framing: this.framing,
-                timeoutMs: 0, // the bound's signal says when
-                ...(dialSignal ? { signal: dialSignal } : {}),
-                logger,
-              }),
-            `connecting to ${target.location ?? target}`,
-          )
-        : // the TCP, Unix and TLS transports made here watch the bound itself
-          await transport.connect({ endpoint, framing: this.framing, deadline: bound, logger });
-    try {
+      connection = await this.dial(target, bound);
       const { session, response, metadata } = await clientHandshake({
         connection,
         serializers: this.init.serializers,
         serializer: this.init.serializer,
-        hooks,
+        hooks: this.init.hooks,
         protocol: this.init.protocol,
         objectId: target.object,
-        uriText: this.init.uri.toString(),
+        uriText: this.uriText,
         handshake: options.handshake,
         annotations: options.annotations,
         multiplex: options.multiplex ?? config.multiplex,
@@ -275,9 +250,34 @@ export class Connector {
       this.session = session;
       return session;
     } catch (err) {
-      connection.destroy();
+      connection?.destroy();
       throw err;
+    } finally {
+      hold();
     }
+  }
+
+  /** Dials `target` within `bound`. */
+  private dial(target: URI, bound: Deadline): Promise<Connection> {
+    const { logger, options } = this.init;
+    const endpoint = target.endpoint() as Endpoint;
+    const transport = this.transportFor(endpoint);
+    // the TCP, Unix and TLS transports made here watch the bound itself
+    if (transport !== options.transport) {
+      return transport.connect({ endpoint, framing: this.framing, deadline: bound, logger });
+    }
+    // a transport given in the options may know only signals
+    return bound.withSignal(
+      (dialSignal) =>
+        transport.connect({
+          endpoint,
+          framing: this.framing,
+          timeoutMs: 0, // the bound's signal says when
+          ...(dialSignal ? { signal: dialSignal } : {}),
+          logger,
+        }),
+      `connecting to ${target.location ?? target}`,
+    );
   }
 
   /** Closes the connection; the proxy stays usable. */

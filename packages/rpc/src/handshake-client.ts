@@ -102,13 +102,12 @@ export interface ClientHandshakeResult {
  * Runs the client half of the handshake on `connection` (which the caller destroys when this
  * rejects). Resolves with a session ready for calls.
  */
-export async function clientHandshake(options: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
-  let keyClient: SharedKeyClient | undefined;
+export function clientHandshake(options: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
   if (options.sharedKey && options.protocol === 502) {
-    keyClient = new SharedKeyClient(options.sharedKey);
-    await keyHello(options, keyClient);
+    const keyClient = new SharedKeyClient(options.sharedKey);
+    return keyHello(options, keyClient).then(() => connectExchange(options, keyClient));
   }
-  return connectExchange(options, keyClient);
+  return connectExchange(options, undefined);
 }
 
 /** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
@@ -207,12 +206,27 @@ function connectExchange(
       connection,
       serializers: options.serializers,
       onControl: (message) => {
-        onConnectReply(options, session, message, keyClient).then(
-          (result) => done(undefined, result),
-          (err: Error) => {
-            done(err);
-            session.fail(err);
-          },
+        const fail = (err: Error) => {
+          done(err);
+          session.fail(err);
+        };
+        let result: ClientHandshakeResult;
+        try {
+          result = onConnectReply(options, session, message, keyClient);
+        } catch (err) {
+          fail(err as Error);
+          return;
+        }
+        const validate = options.validate;
+        if (validate === undefined) {
+          done(undefined, result);
+          return;
+        }
+        // the caller's validator may take its time (and may refuse the connection)
+        const peer = { peerCertificate: connection.peerCertificate(), address };
+        new Promise<void>((resolve) => resolve(validate(result.response, peer))).then(
+          () => done(undefined, result),
+          fail,
         );
       },
       onClose: (err) => {
@@ -296,14 +310,16 @@ function closedDuringHandshake(options: ClientHandshakeOptions, err: Error | und
   );
 }
 
-/** Reads CONNECTOK (or CONNECTFAIL, thrown as the daemon's reason) into the session. */
-async function onConnectReply(
+/**
+ * Reads CONNECTOK (or CONNECTFAIL, thrown as the daemon's reason) into the session; the caller's
+ * validator runs after it (connectExchange).
+ */
+function onConnectReply(
   options: ClientHandshakeOptions,
   session: Session,
   message: Message,
   keyClient: SharedKeyClient | undefined,
-): Promise<ClientHandshakeResult> {
-  const address = options.connection.remoteAddress;
+): ClientHandshakeResult {
   if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
     // checked before the payload is read: proves the daemon holds the key
     session.authenticator = keyClient.verifyConnectReply(message);
@@ -332,9 +348,6 @@ async function onConnectReply(
   session.streamCredit = options.streamCredit;
   session.defaultSerializer = options.serializer;
   startHeartbeat(session, options.heartbeatMs);
-  if (options.validate) {
-    await options.validate(response, { peerCertificate: session.connection.peerCertificate(), address });
-  }
   return { session, response, metadata };
 }
 

@@ -11,10 +11,15 @@ export interface HasSeq {
 
 const SEQ_MASK = 0xffff;
 const FIRST_SIZE = 16;
+/**
+ * What a table holds until its first entry (one slot, never written): a session that never makes
+ * a call of its own — most of a server's — allocates no table.
+ */
+const NO_SLOTS: undefined[] = [undefined];
 
 export class SeqTable<T extends HasSeq> {
-  private slots: (T | undefined)[] = new Array<T | undefined>(FIRST_SIZE).fill(undefined);
-  private mask = FIRST_SIZE - 1;
+  private slots: (T | undefined)[] = NO_SLOTS;
+  private mask = 0;
   /** Entries held. */
   size = 0;
 
@@ -29,6 +34,10 @@ export class SeqTable<T extends HasSeq> {
 
   /** Adds `entry` under its seq, replacing one held under the same seq. */
   set(entry: T): void {
+    if (this.slots === NO_SLOTS) {
+      this.slots = new Array<T | undefined>(FIRST_SIZE).fill(undefined);
+      this.mask = FIRST_SIZE - 1;
+    }
     const seq = entry.seq;
     let slot = seq & this.mask;
     let held = this.slots[slot];
@@ -59,8 +68,8 @@ export class SeqTable<T extends HasSeq> {
   }
 
   clear(): void {
-    this.slots = new Array<T | undefined>(FIRST_SIZE).fill(undefined);
-    this.mask = FIRST_SIZE - 1;
+    this.slots = NO_SLOTS;
+    this.mask = 0;
     this.size = 0;
   }
 

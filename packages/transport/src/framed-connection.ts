@@ -111,7 +111,8 @@ export abstract class FramedConnection implements Connection {
   readonly #drainTimeoutMs: number;
   #closeError: Error | undefined;
   #closeNotified = false;
-  readonly #closed = deferred();
+  /** Settled when the carrier has closed; made when first waited for. */
+  #closed: Deferred | null = null;
   #drain: Deferred | null = null;
 
   constructor(init: FramedConnectionInit) {
@@ -232,7 +233,7 @@ export abstract class FramedConnection implements Connection {
       signal: options?.signal,
       timeoutMs: options?.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
     };
-    return withDeadline(this.#closed.promise, deadline, `closing connection to ${this.remoteAddress}`).catch(
+    return withDeadline(this.whenClosed(), deadline, `closing connection to ${this.remoteAddress}`).catch(
       (err: Error) => {
         this.destroy(err);
         throw err;
@@ -254,7 +255,8 @@ export abstract class FramedConnection implements Connection {
 
   /** Resolves once the carrier has closed (never rejects). */
   whenClosed(): Promise<void> {
-    return this.#closed.promise;
+    if (this.state === CLOSED) return Promise.resolve();
+    return (this.#closed ??= deferred()).promise;
   }
 
   // ---- for carriers
@@ -347,7 +349,7 @@ export abstract class FramedConnection implements Connection {
       this.#drain = null;
       drain.reject(new ConnectionClosedError(`connection to ${this.remoteAddress} closed`));
     }
-    this.#closed.resolve();
+    this.#closed?.resolve();
     this.released();
     if (this.#handler) this.#notifyClose();
   }

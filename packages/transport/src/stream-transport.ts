@@ -102,14 +102,18 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
       });
     },
 
-    async connect(options): Promise<Connection> {
+    connect(options): Promise<Connection> {
       const { endpoint, framing } = options;
-      checkKind(endpoint);
-      checkEndpoint(endpoint, false);
-      // a proxy dials with the same framing object every time: checked once
-      if (!checkedFraming.has(framing)) {
-        checkFraming(framing, true);
-        checkedFraming.add(framing);
+      try {
+        checkKind(endpoint);
+        checkEndpoint(endpoint, false);
+        // a proxy dials with the same framing object every time: checked once
+        if (!checkedFraming.has(framing)) {
+          checkFraming(framing, true);
+          checkedFraming.add(framing);
+        }
+      } catch (err) {
+        return Promise.reject(err); // (not an async function: one promise less per connection)
       }
       const logger = loggerFor(options.logger);
       const address = formatEndpoint(endpoint);
@@ -141,7 +145,8 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
                 socket.remoteAddress,
                 socket.remotePort ?? (endpoint.kind === 'tcp' ? endpoint.port : undefined),
               ),
-            localAddress: unix ?? formatHostPort(socket.localAddress, socket.localPort),
+            // rarely needed on a client: read (getsockname) when first asked
+            localAddress: unix ?? (() => formatHostPort(socket.localAddress, socket.localPort)),
             idleTimeoutMs: options.idleTimeoutMs,
             logger,
             directReads: spec.directReads ? reads : null,

@@ -19,6 +19,7 @@ import {
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { checkEndpoint, formatEndpoint, formatHostPort } from './address.js';
 import { type MessageChannel, MessageConnection } from './message-connection.js';
+import { OpenList, type OpenNode } from './open-list.js';
 import { checkFraming, peerCertificateOf } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './stream-transport.js';
@@ -117,8 +118,9 @@ class WebSocketListener implements Listener {
   readonly endpoint: Endpoint;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
-  readonly #connections = new Set<MessageConnection>();
-  readonly #rawSockets = new Set<Socket>();
+  /** Open connections and sockets: lists, not Sets (see open-list.ts). */
+  readonly #connections = new OpenList<MessageConnection>();
+  readonly #rawSockets = new OpenList<Socket>();
   readonly #serverClosed: Promise<void>;
   #accepting = true;
   #closing: Promise<void> | null = null;
@@ -129,8 +131,8 @@ class WebSocketListener implements Listener {
     this.endpoint = endpoint;
     this.#serverClosed = new Promise((resolve) => server.once('close', () => resolve()));
     server.on('connection', (socket: Socket) => {
-      this.#rawSockets.add(socket);
-      socket.once('close', () => this.#rawSockets.delete(socket));
+      const node = this.#rawSockets.add(socket);
+      socket.once('close', () => this.#rawSockets.remove(node));
     });
   }
 
@@ -138,17 +140,19 @@ class WebSocketListener implements Listener {
     return this.#accepting;
   }
 
+  /** A snapshot of the open connections (made on each call). */
   get connections(): ReadonlySet<Connection> {
-    return this.#connections;
+    return new Set<Connection>(this.#connections.values());
   }
 
-  add(connection: MessageConnection): void {
-    this.#connections.add(connection);
+  /** Lists a new connection; the node is what `forget` takes when it closes. */
+  add(connection: MessageConnection): OpenNode<MessageConnection> {
+    return this.#connections.add(connection);
   }
 
-  forget = (connection: MessageConnection): void => {
-    this.#connections.delete(connection);
-  };
+  forget(node: OpenNode<MessageConnection>): void {
+    this.#connections.remove(node);
+  }
 
   stopAccepting(): Promise<void> {
     if (this.#accepting) {
@@ -164,12 +168,12 @@ class WebSocketListener implements Listener {
     this.#closing ??= (async () => {
       await this.stopAccepting();
       const closing: Promise<void>[] = [];
-      for (const connection of this.#connections) {
+      for (const connection of this.#connections.values()) {
         connection.destroy();
         closing.push(connection.whenClosed());
       }
       await Promise.all(closing);
-      for (const socket of this.#rawSockets) socket.destroy();
+      for (const socket of this.#rawSockets.values()) socket.destroy();
       this.#wss.close();
       await this.#serverClosed;
     })();
@@ -263,6 +267,7 @@ export function webSocketTransport(init: WebSocketTransportInit = {}): Transport
           return;
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
+          let node: OpenNode<MessageConnection> | null = null;
           const connection = new MessageConnection({
             transport: kind,
             framing: options.framing,
@@ -271,14 +276,16 @@ export function webSocketTransport(init: WebSocketTransportInit = {}): Transport
             localAddress: formatHostPort(socket.localAddress, socket.localPort),
             idleTimeoutMs: options.idleTimeoutMs,
             logger,
-            onClosed: listener.forget,
+            onClosed: () => {
+              if (node !== null) listener.forget(node);
+            },
           });
           attach(ws, connection, socket);
           if (!listener.accepting) {
             connection.destroy();
             return;
           }
-          listener.add(connection);
+          node = listener.add(connection);
           try {
             onConnection(connection);
           } catch (err) {

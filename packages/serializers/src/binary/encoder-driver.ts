@@ -84,6 +84,11 @@ export abstract class BinaryEncoder {
     this.value(call.object, 1);
     this.value(call.method, 1);
     const chunks = batch.chunks;
+    // room for the whole list at once (3 bytes per queued value is enough for small calls), so a
+    // batch of 40,000 calls is not copied a dozen times as the writer grows by a quarter
+    let slots = 0;
+    for (let c = 0; c < chunks.length; c++) slots += batch.end(c);
+    this.w.ensure(3 * slots + 16);
     this.listHead(batch.length);
     for (let c = 0; c < chunks.length; c++) {
       const items = chunks[c]!;
