@@ -215,6 +215,7 @@ def run_batched(uri, s, runs):
             check(batched(s["warmup"]), s["warmup"])
 
         warm_up(step, s)
+        check(batched(s["count"]), s["count"])  # one untimed batch of the measured size, as harness.ts
         for run in range(runs):
             t0 = now()
             check(sequential(s["count"]), s["count"])
