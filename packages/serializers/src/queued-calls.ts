@@ -72,9 +72,24 @@ export class QueuedCalls implements BatchCalls {
 
   /** The list of calls; as `(method, (args…), kwargs)` tuples for serpent and marshal. */
   toList(tuples: boolean): unknown[] {
-    const list: unknown[] = [];
-    for (const [method, args, kwargs] of this)
-      list.push(tuples ? Tuple.of<unknown>(method, Tuple.fromArray(args), kwargs) : [method, args, kwargs]);
+    const list = new Array<unknown>(this.length);
+    const chunks = this.chunks;
+    let at = 0;
+    for (let c = 0; c < chunks.length; c++) {
+      const items = chunks[c]!;
+      const end = this.end(c);
+      let i = 0;
+      while (i < end) {
+        const method = items[i++] as string;
+        const n = items[i++] as number;
+        const args = new Array<unknown>(n);
+        for (let k = 0; k < n; k++) args[k] = items[i++];
+        const kwargs = (items[i++] as Record<string, unknown> | null) ?? NO_KWARGS;
+        list[at++] = tuples
+          ? Tuple.of<unknown>(method, Tuple.fromArray(args), kwargs)
+          : [method, args, kwargs];
+      }
+    }
     return list;
   }
 }
