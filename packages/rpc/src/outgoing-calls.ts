@@ -117,6 +117,12 @@ export class OutgoingCalls {
   /** Waiting for the call on the wire to be answered (no pipelining). */
   private readonly sendQueue: Queued[] = [];
   private busy = false; // a non-multiplexed call is awaiting its reply
+  /**
+   * Replies received since this end last sent a call. A call sent after one reply with nothing
+   * else in flight is a sequential caller's next call: it goes out at once. After a read that
+   * answered many calls, their callers' next calls follow in the same tick: they leave together.
+   */
+  private answered = 0;
 
   constructor(private readonly session: Session) {}
 
@@ -217,7 +223,9 @@ export class OutgoingCalls {
     session.serving.resumeReading();
     try {
       // the only call in flight (every sequential call) leaves at once, not at the end of the tick
-      session.out(p, this.pending.size === 1);
+      const alone = this.pending.size === 1 && this.answered <= 1;
+      this.answered = 0;
+      session.out(p, alone);
     } catch (err) {
       this.settle(p);
       p.reject(notSent(err as Error));
@@ -324,6 +332,7 @@ export class OutgoingCalls {
       return; // a reply to a call that timed out or was cancelled
     }
     this.settle(p);
+    this.answered++;
     if (message.annotations !== null && p.onReplyAnnotations) p.onReplyAnnotations(message.annotations);
     if (p.serializer === undefined) {
       p.resolve(message);
