@@ -108,9 +108,9 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
         checkKind(endpoint);
         checkEndpoint(endpoint, false);
         // a proxy dials with the same framing object every time: checked once
-        if (!checkedFraming.has(framing)) {
+        if (framing !== lastCheckedFraming) {
           checkFraming(framing, true);
-          checkedFraming.add(framing);
+          lastCheckedFraming = framing;
         }
       } catch (err) {
         return Promise.reject(err); // (not an async function: one promise less per connection)
@@ -176,8 +176,11 @@ export function netClientTuning(tuning: SocketTuning) {
 }
 
 const ignore = (): void => {};
-/** Client framing options already checked (a WeakSet: a proxy's own object, kept while it lives). */
-const checkedFraming = new WeakSet<FramingOptions>();
+/**
+ * The client framing options checked last (a proxy's own object, the same for all its connections).
+ * One reference, not a WeakSet: a weak entry per new proxy would cost the GC more than the check.
+ */
+let lastCheckedFraming: FramingOptions | undefined;
 const noop = (): void => {};
 
 /**
