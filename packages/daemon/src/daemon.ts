@@ -10,6 +10,7 @@ import {
   componentLogger,
   DAEMON_NAME,
   DaemonError,
+  LinkedList,
   type Logger,
   type ObjectMetadata,
   ProtocolError,
@@ -58,7 +59,7 @@ import {
 } from '@cinder/transport';
 import { DaemonObject } from './daemon-object.js';
 import { type ListenerLocation, ServerConnection } from './server-connection.js';
-import { LinkedList, SlotBook } from './slots.js';
+import { SlotBook } from './slots.js';
 import { isStreamable, StreamRegistry, toIterator } from './stream-registry.js';
 
 export type { HandshakeContext };

@@ -2,7 +2,7 @@
 // (@cinder/rpc handshake-server.ts) with this daemon as its host — which objects exist, the
 // validator, the connection slots — then the Session that serves the client's calls, with the
 // codec hooks that revive proxies and callbacks the client passes.
-import type { CinderConfig, Logger, ObjectMetadata, UriLocation } from '@cinder/core';
+import { type CinderConfig, Link, type Logger, type ObjectMetadata, type UriLocation } from '@cinder/core';
 import type { Message } from '@cinder/protocol';
 import type { HandshakeContext } from '@cinder/rpc';
 import {
@@ -22,7 +22,7 @@ import {
 import type { SharedKey } from '@cinder/security';
 import type { CodecHooks, SerializerSet } from '@cinder/serializers';
 import type { Connection, ConnectionHandler } from '@cinder/transport';
-import { Link, type Slot } from './slots.js';
+import type { Slot } from './slots.js';
 
 /** Where a listener's objects are reached: autoproxies of a connection name its listener. */
 export interface ListenerLocation {

@@ -2,61 +2,9 @@
 // handshake (half-open) and those serving, oldest first in each, so that when slots run out the
 // daemon can reclaim one from whoever holds the most (daemon.ts has the policy).
 //
-// Linked lists, not Sets: connections keep entering and leaving these, and a Set (or Map) that
-// does so reallocates its table now and then; V8 leaves the old table holding its entries and a
-// pointer to the new one, so once one table has been promoted to the old generation, the chain of
-// later tables keeps every connection they ever held alive through young-generation GCs until the
-// next full GC (each scavenge copied and promoted ~1 MB of dead connections). Unlinking a node
-// clears its pointers; nothing dead points at anything young.
+// Linked lists, not Sets (see @cinder/core's linked-list.ts for why).
 
-/** A list node: the value and its neighbours (null at the ends, and once unlinked). */
-export class Link<T> {
-  readonly value: T;
-  prev: Link<T> | null = null;
-  next: Link<T> | null = null;
-  /** The list holding this node, null when unlinked. */
-  list: LinkedList<T> | null = null;
-
-  constructor(value: T) {
-    this.value = value;
-  }
-}
-
-/** A doubly linked list of nodes the caller keeps (O(1) removal, no allocation of its own). */
-export class LinkedList<T> {
-  first: Link<T> | null = null;
-  last: Link<T> | null = null;
-  size = 0;
-
-  /** Appends `node` (which must not be in a list). */
-  push(node: Link<T>): void {
-    node.list = this;
-    node.prev = this.last;
-    node.next = null;
-    if (this.last === null) this.first = node;
-    else this.last.next = node;
-    this.last = node;
-    this.size++;
-  }
-
-  /** Unlinks `node` if it is in this list; true if it was. */
-  remove(node: Link<T>): boolean {
-    if (node.list !== this) return false;
-    if (node.prev === null) this.first = node.next;
-    else node.prev.next = node.next;
-    if (node.next === null) this.last = node.prev;
-    else node.next.prev = node.prev;
-    node.prev = node.next = null;
-    node.list = null;
-    this.size--;
-    return true;
-  }
-
-  /** The values, oldest first (a node unlinked during the loop ends it only if it was the next one). */
-  *[Symbol.iterator](): IterableIterator<T> {
-    for (let at = this.first; at !== null; at = at.next) yield at.value;
-  }
-}
+import { Link, LinkedList } from '@cinder/core';
 
 /** What the book needs of a connection. */
 export interface SlotHolder {

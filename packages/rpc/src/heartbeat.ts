@@ -5,7 +5,7 @@
 // stream waiting on it, within about twice the interval instead of never. Python Pyro peers and
 // connections without pipelining get no heartbeat: there a PING waits behind the call in progress,
 // so it proves nothing (their bound is the call's own timeoutMs / commTimeoutMs).
-import { TimeoutError } from '@cinder/core';
+import { type Link, TimeoutError } from '@cinder/core';
 import type { Session } from './session.js';
 import { TickList } from './tick-list.js';
 
@@ -40,7 +40,7 @@ export function startHeartbeat(session: Session, intervalMs: number): void {
  * and an unanswered one fails it one interval later: within about twice the interval, as before.
  */
 function beat(list: TickList<Beat>): void {
-  for (let node = list.first; node !== null; ) {
+  for (let node: Link<Beat> | null = list.first; node !== null; ) {
     const next = node.next;
     const entry = node.value;
     const session = entry.session;

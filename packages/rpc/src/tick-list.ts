@@ -2,21 +2,15 @@
 // hands, the heartbeat of sessions. One interval per duration walks a list instead of a Node timer
 // per connection (a Timeout made and cleared per connection, and — with one connection at a time —
 // Node's timer list for that duration made and dropped with it). Joining or leaving the list is
-// O(1) and allocates one small node; unlinking clears its pointers (see daemon/src/slots.ts for
-// why long-lived collections of short-lived connections are linked lists here, not Sets).
+// O(1) and allocates one small node; unlinking clears its pointers (see @cinder/core's
+// linked-list.ts for why long-lived collections of short-lived connections are linked lists, not Sets).
+
+import { Link, LinkedList } from '@cinder/core';
 
 /** A value in a TickList, with the tick it joined at. */
-export class TickNode<T> {
-  readonly value: T;
+export class TickNode<T> extends Link<T> {
   /** The list's tick count when the node joined it. */
   joined = 0;
-  prev: TickNode<T> | null = null;
-  next: TickNode<T> | null = null;
-  list: TickList<T> | null = null;
-
-  constructor(value: T) {
-    this.value = value;
-  }
 }
 
 /**
@@ -24,10 +18,9 @@ export class TickNode<T> {
  * With none listed for `idleTicks` ticks the interval stops (the next node starts it again), so a
  * lone client connecting over and over does not start and stop it every time.
  */
-export class TickList<T> {
-  first: TickNode<T> | null = null;
-  last: TickNode<T> | null = null;
-  size = 0;
+export class TickList<T> extends LinkedList<T> {
+  declare first: TickNode<T> | null;
+  declare last: TickNode<T> | null;
   /** Ticks since the interval was first started. */
   tick = 0;
   readonly stepMs: number;
@@ -37,39 +30,23 @@ export class TickList<T> {
   #idle = 0;
 
   constructor(stepMs: number, idleTicks: number, onTick: (list: TickList<T>) => void) {
+    super();
     this.stepMs = stepMs;
     this.#idleTicks = idleTicks;
     this.#onTick = onTick;
   }
 
   /** Adds `value` at the end; the node is what `remove` takes. */
-  add(value: T): TickNode<T> {
+  override add(value: T): TickNode<T> {
     const node = new TickNode(value);
     node.joined = this.tick;
-    node.list = this;
-    node.prev = this.last;
-    if (this.last === null) this.first = node;
-    else this.last.next = node;
-    this.last = node;
-    this.size++;
+    this.push(node);
     if (this.#timer === undefined) {
       const timer = setInterval(this.#fire, this.stepMs);
       (timer as { unref?: () => void }).unref?.(); // optional: a browser's timers are numbers
       this.#timer = timer;
     }
     return node;
-  }
-
-  /** Removes `node` if it is still listed (idempotent). */
-  remove(node: TickNode<T>): void {
-    if (node.list !== this) return;
-    if (node.prev === null) this.first = node.next;
-    else node.prev.next = node.next;
-    if (node.next === null) this.last = node.prev;
-    else node.next.prev = node.prev;
-    node.prev = node.next = null;
-    node.list = null;
-    this.size--;
   }
 
   readonly #fire = (): void => {

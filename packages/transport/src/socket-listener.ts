@@ -1,10 +1,9 @@
 // A listening socket (net.Server or tls.Server) that wraps every accepted socket in a
 // SocketConnection, keeps the set of open connections, and owns the Unix socket file if any.
 import { isIP, type Server, type Socket } from 'node:net';
-import { ConfigError, type Logger } from '@cinder/core';
+import { ConfigError, type Link, LinkedList, type Logger } from '@cinder/core';
 import { formatEndpoint, formatHostPort, formatUnixPath, isAbstractPath, unmapIPv4 } from './address.js';
 import { adoptDirectReads } from './direct-reads.js';
-import { OpenList, type OpenNode } from './open-list.js';
 import { SocketConnection } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
 import type { Connection, Endpoint, Listener, ListenOptions } from './transport.js';
@@ -121,12 +120,12 @@ export class SocketListener implements Listener {
   readonly #server: Server;
   readonly #init: StartListenerInit;
   /** The open connections, oldest first (a list, not a Set: see open-list.ts). */
-  readonly #connections = new OpenList<SocketConnection>();
+  readonly #connections = new LinkedList<SocketConnection>();
   /**
    * TLS only: the raw TCP sockets under the TLS ones, including those still in their handshake
    * (not connections yet, but ours to close, and the server's 'close' event waits for them).
    */
-  readonly #rawSockets = new OpenList<Socket>();
+  readonly #rawSockets = new LinkedList<Socket>();
   readonly #fileId: SocketFileId | null;
   readonly #unixAddress: string | null;
   /**
@@ -204,7 +203,7 @@ export class SocketListener implements Listener {
       return;
     }
     const unix = this.#unixAddress;
-    let node: OpenNode<SocketConnection> | null = null;
+    let node: Link<SocketConnection> | null = null;
     const connection = new SocketConnection({
       socket,
       transport,

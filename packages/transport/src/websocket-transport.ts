@@ -12,6 +12,8 @@ import {
   CommunicationError,
   ConfigError,
   componentLogger,
+  type Link,
+  LinkedList,
   type Logger,
   SecurityError,
   TimeoutError,
@@ -19,7 +21,6 @@ import {
 import type { ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { checkEndpoint, formatEndpoint, formatHostPort } from './address.js';
 import { type MessageChannel, MessageConnection } from './message-connection.js';
-import { OpenList, type OpenNode } from './open-list.js';
 import { checkFraming, peerCertificateOf } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from './stream-transport.js';
@@ -119,8 +120,8 @@ class WebSocketListener implements Listener {
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   /** Open connections and sockets: lists, not Sets (see open-list.ts). */
-  readonly #connections = new OpenList<MessageConnection>();
-  readonly #rawSockets = new OpenList<Socket>();
+  readonly #connections = new LinkedList<MessageConnection>();
+  readonly #rawSockets = new LinkedList<Socket>();
   readonly #serverClosed: Promise<void>;
   #accepting = true;
   #closing: Promise<void> | null = null;
@@ -146,11 +147,11 @@ class WebSocketListener implements Listener {
   }
 
   /** Lists a new connection; the node is what `forget` takes when it closes. */
-  add(connection: MessageConnection): OpenNode<MessageConnection> {
+  add(connection: MessageConnection): Link<MessageConnection> {
     return this.#connections.add(connection);
   }
 
-  forget(node: OpenNode<MessageConnection>): void {
+  forget(node: Link<MessageConnection>): void {
     this.#connections.remove(node);
   }
 
@@ -267,7 +268,7 @@ export function webSocketTransport(init: WebSocketTransportInit = {}): Transport
           return;
         }
         wss.handleUpgrade(req, socket, head, (ws) => {
-          let node: OpenNode<MessageConnection> | null = null;
+          let node: Link<MessageConnection> | null = null;
           const connection = new MessageConnection({
             transport: kind,
             framing: options.framing,
