@@ -53,21 +53,9 @@ export class QueuedCalls implements BatchCalls {
     return c === this.chunks.length - 1 ? this.#pos : this.#used[c]!;
   }
 
-  /** Each call as Pyro's batch lists it: `[method, args, kwargs]`, kwargs `{}` when none. */
-  *[Symbol.iterator](): Iterator<[string, unknown[], Record<string, unknown>]> {
-    const chunks = this.chunks;
-    for (let c = 0; c < chunks.length; c++) {
-      const items = chunks[c]!;
-      const end = this.end(c);
-      let i = 0;
-      while (i < end) {
-        const method = items[i++] as string;
-        const n = items[i++] as number;
-        const args = items.slice(i, i + n);
-        i += n;
-        yield [method, args, (items[i++] as Record<string, unknown> | null) ?? NO_KWARGS];
-      }
-    }
+  /** Each call as Pyro's batch lists it: `[method, args, kwargs]`, kwargs `{}` when none (not a hot path). */
+  [Symbol.iterator](): Iterator<[string, unknown[], Record<string, unknown>]> {
+    return (this.toList(false) as [string, unknown[], Record<string, unknown>][])[Symbol.iterator]();
   }
 
   /** The list of calls; as `(method, (args…), kwargs)` tuples for serpent and marshal. */
