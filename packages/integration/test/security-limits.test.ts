@@ -4,6 +4,7 @@
 // each one the daemon's own counters (connections, open descriptors, memory) are read from inside
 // the process and a well-behaved client is served.
 import { Buffer } from 'node:buffer';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommunicationError, connect, Daemon, expose, Flags, MsgType, type Remote } from '@cinder/cinder';
@@ -367,6 +368,8 @@ describe('connection floods', () => {
     const [, u] = (await flooded.child.waitForLine(/^URI_UNIX = (.+)$/)) as unknown as [string, string];
     unixUri = u;
   }, 30_000);
+  // the daemon child is killed at the end of the file, before it could remove its socket file
+  afterAll(() => rmSync(unixPath, { force: true }));
 
   // The attacker is a separate Python process: it opens connections several times faster than a
   // Node client can, and it is what an attack looks like (another process, another runtime).
