@@ -279,14 +279,16 @@ async function runScenario(
         // once they have seen the biggest buffer, so small warm-up calls would leave the ramp in the run.
         for (const p of payloads.slice(-s.warmup)) await send(p);
       }, s.warmupMs);
-      const bytes = sizes.reduce((a, b) => a + b, 0);
+      // transfer: `count` passes over the sizes (a curve point's sizes already hold its count)
+      const passes = s.id === 'transfer' ? s.count : 1;
+      const bytes = passes * sizes.reduce((a, b) => a + b, 0);
       for (let run = 0; run < runs; run++) {
         const cpu = mark();
         const t0 = now();
-        for (const p of payloads) await send(p);
+        for (let pass = 0; pass < passes; pass++) for (const p of payloads) await send(p);
         const seconds = (now() - t0) / 1000;
         const cpuUs = cpuSince(cpu);
-        emit({ type: 'run', scenario: s.id, run, count: payloads.length, seconds, bytes, cpuUs });
+        emit({ type: 'run', scenario: s.id, run, count: passes * payloads.length, seconds, bytes, cpuUs });
       }
       return;
     }

@@ -62,7 +62,10 @@ export interface ScenarioDef {
   readonly title: string;
   /** Transports this scenario runs over (the transport variants cover calls and transfer only). */
   readonly transports: readonly TransportId[];
-  /** Timed iterations per run (for `batched`: (multiply, add) pairs; for `transfer`: ignored). */
+  /**
+   * Timed iterations per run (for `batched`: (multiply, add) pairs; for `transfer`: passes over the
+   * 14 sizes, so that a run lasts long enough to measure — see TRANSFER_PASSES).
+   */
   readonly count: Readonly<Record<Mode, number>>;
   /** Untimed iterations before the first run (for `transfer`: how many of the sizes, largest first). */
   readonly warmup: Readonly<Record<Mode, number>>;
@@ -90,6 +93,14 @@ export const transferSizes: readonly number[] = Array.from(
   (_, i) => TRANSFER_BASE_SIZE * (i + 1),
 );
 export const TRANSFER_TOTAL_BYTES = transferSizes.reduce((a, b) => a + b, 0);
+/**
+ * A transfer run makes the 14 calls this many times (full mode; quick: once). One pass moves 50 MiB
+ * in about 50 ms here: the server's CPU, read from /proc in 10 ms ticks, was then 2-6 ticks, one
+ * scheduler stall moved the rate by 20%, and whether one of the receiver's garbage collections (a
+ * Node receiver collects every 16 MiB or so of message buffers) fell inside the run decided much
+ * of the figure. Four passes (200 MiB) average these out for every system alike.
+ */
+export const TRANSFER_PASSES = 4;
 
 /** Payload of one raw/grpc ping: about the size of a small Pyro INVOKE body. */
 export const PING_PAYLOAD_BYTES = 32;
@@ -105,7 +116,7 @@ const titles: Readonly<Record<ScenarioId, string>> = {
   oneway: 'oneway calls on one connection, then one round trip as a barrier',
   pipelined16: 'round-trip calls with 16 in flight on one connection',
   pipelined128: 'round-trip calls with 128 in flight on one connection',
-  transfer: '14 calls sending 500000×i bytes (51269 KiB) as binary, small reply',
+  transfer: `14 calls sending 500000×i bytes (51269 KiB) as binary, small reply; ${TRANSFER_PASSES} passes per run (1 in quick mode)`,
   batched: '(multiply, add) pairs sequentially, then the same calls as one batch',
   clients1: '1 client connection calling in a loop (the reference for clients8 and clients64)',
   clients8: '8 client connections at once, each calling in a loop',
@@ -136,7 +147,7 @@ const scenarioRows: readonly ScenarioRow[] = [
   ['oneway', TCP, [10_000, 2000], [1000, 200]],
   ['pipelined16', TCP, [50_000, 5000], [5000, 500], { inFlight: 16 }],
   ['pipelined128', TCP, [50_000, 5000], [5000, 500], { inFlight: 128 }],
-  ['transfer', ALL, [TRANSFER_CALLS, TRANSFER_CALLS], [3, 3], { isolated: true }],
+  ['transfer', ALL, [TRANSFER_PASSES, 1], [3, 3], { isolated: true }],
   ['batched', TCP, [20_000, 2000], [1000, 200]],
   // Many clients: one client process holds the connections (Node: one async loop per connection;
   // Pyro4: one thread per proxy), against one server; calls are counted over all connections.

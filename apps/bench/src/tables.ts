@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Baseline, type BenchJson, baselineValue, formatValue, type ResultEntry } from './report.js';
-import { curveSizes, sizeLabel } from './scenarios.js';
+import { curveSizes, sizeLabel, TRANSFER_PASSES } from './scenarios.js';
 import type { SystemId } from './system.js';
 
 const here = (rel: string) => fileURLToPath(new URL(rel, import.meta.url));
@@ -299,7 +299,7 @@ export function renderPerformanceDoc(json: BenchJson, file: string): string {
     '',
     '## What each scenario measures',
     '',
-    "- **transfer**: Pyro's hugetransfer, 14 calls sending 500,000×i bytes (51,269 KiB) as binary, small reply.",
+    `- **transfer**: Pyro's hugetransfer, 14 calls sending 500,000×i bytes (51,269 KiB) as binary, small reply, made ${TRANSFER_PASSES} times per run.`,
     '- **connections**: release and rebind a proxy (close, connect, handshake) 2000 times, no call.',
     '- **new proxy + call**: a new proxy, one round-trip call, close; 2000 times.',
     '- **sequential calls**: 10,000 round-trip `ping()` calls on one connection, one at a time.',
@@ -332,6 +332,13 @@ export function renderPerformanceDoc(json: BenchJson, file: string): string {
     '  are latency-bound there, and CPU per call is the steadier figure.',
     '- CPU of the server is read from /proc in 10 ms ticks; the counts are sized so that a run spends',
     '  tens of ticks at least.',
+    '- A Node process with a small heap that receives large messages into buffers of their own can',
+    '  switch, at a random moment, to V8 running a full collection every few messages, and its CPU per',
+    '  MiB received then roughly doubles for the rest of its life. A minimal Cinder server (~11 MB of',
+    '  heap) did in a third to a half of its processes; with 3 MB more live data, or with',
+    '  `node --heap-growing-percent=300` (a V8 flag: a fixed heap growth factor), none did here; the raw',
+    '  server (~3 MB) is below the heap size at which V8 starts such collections. This is why transfer',
+    '  figures vary between rounds.',
     ...(failed > 0
       ? ['', `Not measured in this run: ${failed} item(s); the JSON lists them with their reasons.`]
       : []),

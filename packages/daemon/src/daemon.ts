@@ -21,7 +21,6 @@ import {
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
 import { behaviorOf, type Exposure, exposureOf, type HandshakeContext, type InstanceMode } from '@cinder/rpc';
 import {
-  type CallServer,
   Capability,
   type IncomingCall,
   invokeExposed,
@@ -41,7 +40,6 @@ import {
 import {
   type BatchCalls,
   type ClassRegistry,
-  type CodecHooks,
   createSerializers,
   ExceptionWrapper,
   type SerializerSet,
@@ -630,14 +628,6 @@ export class Daemon implements AsyncDisposable {
     this.options.onClientDisconnect?.(server.connection);
   }
 
-  /** @internal the CallServer of one client connection. */
-  callServer(server: ServerConnection, hooks: CodecHooks): CallServer {
-    return {
-      hooks,
-      dispatch: (incoming) => this.dispatch(server, incoming),
-    };
-  }
-
   /** @internal whether an object id is registered (handshake). */
   hasObject(id: string): boolean {
     return this.objects.has(id);
@@ -671,7 +661,8 @@ export class Daemon implements AsyncDisposable {
     return inst;
   }
 
-  private dispatch(server: ServerConnection, incoming: IncomingCall): unknown {
+  /** @internal one call of a client connection. */
+  dispatch(server: ServerConnection, incoming: IncomingCall): unknown {
     const { call, message } = incoming;
     const entry = this.objects.get(call.object);
     if (entry === undefined) throw new DaemonError('unknown object');

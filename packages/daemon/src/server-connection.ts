@@ -11,13 +11,17 @@ import {
   type CallServer,
   Capability,
   callbackFunction,
+  type IncomingCall,
+  isProxyClassName,
   parseCallbackReference,
+  parseProxyDict,
   proxies,
-  proxyHooks,
+  proxyDict,
   type SerializerLookup,
   ServerHandshake,
   type ServerHandshakeHost,
   Session,
+  type SessionInit,
 } from '@cinder/rpc/internal';
 import type { SharedKey } from '@cinder/security';
 import type { CodecHooks, SerializerSet } from '@cinder/serializers';
@@ -42,7 +46,7 @@ export interface ConnectionDaemon {
   metadataOf(objectId: string): ObjectMetadata | undefined;
   connectionReady(connection: ServerConnection): void;
   connectionEnded(connection: ServerConnection): void;
-  callServer(connection: ServerConnection, hooks: CodecHooks): CallServer;
+  dispatch(connection: ServerConnection, incoming: IncomingCall): unknown;
   autoproxyAt(value: object, dialect: 4 | 5, listener: ListenerLocation | undefined): unknown;
 }
 
@@ -53,7 +57,9 @@ const PEER_CLOSE_WAIT_MS = 500;
  * One client connection: the handshake's host (itself, so that no host object and closures are
  * made per connection), then the handler of its serving session.
  */
-export class ServerConnection implements ConnectionHandler, ServerHandshakeHost {
+export class ServerConnection
+  implements ConnectionHandler, ServerHandshakeHost, SessionInit, CallServer, CodecHooks
+{
   readonly connection: Connection;
   /** Instances of session-mode classes made for this client (made on first use, like the next). */
   sessionInstances: Map<string, object> | undefined;
@@ -62,6 +68,8 @@ export class ServerConnection implements ConnectionHandler, ServerHandshakeHost 
   private readonly daemon: ConnectionDaemon;
   readonly logger: Logger;
   private readonly handshake: ServerHandshake;
+  /** The accepted handshake (set when the session is made). */
+  private accepted: AcceptedHandshake | undefined;
 
   /** @internal calls of this client being served asynchronously (kept by the daemon's dispatch). */
   inFlight = 0;
@@ -90,7 +98,7 @@ export class ServerConnection implements ConnectionHandler, ServerHandshakeHost 
 
   // ---- ServerHandshakeHost: the daemon's settings and objects
 
-  get serializers(): ConnectionDaemon['serializers'] {
+  get serializerSets(): ConnectionDaemon['serializers'] {
     return this.daemon.serializers;
   }
 
@@ -170,53 +178,98 @@ export class ServerConnection implements ConnectionHandler, ServerHandshakeHost 
     this.handshake.onClose();
   }
 
-  /** @internal the session serving an accepted client, with hooks for the proxies and callbacks it passes. */
+  // ---- The serving session: this connection is its SessionInit, CallServer and CodecHooks (one
+  // object per client instead of an init, a CallServer, hooks and their closures).
+
+  /** @internal the session serving an accepted client. */
   openSession(accepted: AcceptedHandshake): Session {
-    const { dialect, serializer } = accepted;
-    const daemon = this.daemon;
-    const hooks = proxyHooks({
-      dialect,
-      describe: proxies.describe,
+    this.accepted = accepted;
+    return new Session(this);
+  }
+
+  /** SessionInit: the accepted dialect's serializers. */
+  get serializers(): SerializerLookup {
+    return this.daemon.acceptedSerializers[this.accepted!.dialect];
+  }
+
+  /** SessionInit: the daemon serves the client's calls through this connection. */
+  get server(): CallServer {
+    return this;
+  }
+
+  /** SessionInit and CallServer: the proxies and callbacks the client passes (see replace/revive). */
+  get hooks(): CodecHooks {
+    return this;
+  }
+
+  get maxConcurrentCalls(): number {
+    return this.daemon.config.maxConcurrentCalls;
+  }
+
+  get maxBufferedOutput(): number {
+    return this.daemon.config.maxBufferedOutput;
+  }
+
+  /** SessionInit: a handshake message after the handshake. */
+  onControl(message: Message): void {
+    this.accepted?.lateMessage(message);
+  }
+
+  /** SessionInit: a message the session cannot handle. */
+  onBadMessage(message: Message, error: Error): void {
+    this.accepted?.badMessage(message, error);
+  }
+
+  /** CallServer: one of the client's calls. */
+  dispatch(incoming: IncomingCall): unknown {
+    return this.daemon.dispatch(this, incoming);
+  }
+
+  /** CodecHooks: our objects and proxies in what we send. */
+  replace(value: object): unknown {
+    const accepted = this.accepted!;
+    const other = this.daemon.autoproxyAt(value, accepted.dialect, this.listener);
+    if (other !== undefined) return other;
+    const d = proxies.describe(value);
+    return d ? proxyDict(d, accepted.dialect) : undefined;
+  }
+
+  /** CodecHooks: proxies and (from Cinder clients) callbacks in what the client sends. */
+  revive(className: string, dict: Record<string, unknown>): unknown {
+    const { dialect, serializer } = this.accepted!;
+    if (isProxyClassName(className)) {
+      const d = parseProxyDict(className, dict);
+      const daemon = this.daemon;
       // A proxy a client passed us speaks that client's protocol, and (when the proxy does not say)
       // the serializer the client uses with us, unless a stock Pyro4 daemon would refuse it (msgpack:
       // then serpent, Pyro's default); Pyro4 proxies never carry the HMAC key, so use ours.
-      makeProxy: (d) =>
-        proxies.connect(d.uri, {
-          config: daemon.config,
-          metadata: d.metadata,
-          protocol: dialect === 4 ? 48 : 502,
-          serializer:
-            d.serializer ?? (dialect === 4 && serializer.name === 'msgpack' ? 'serpent' : serializer.name),
-          ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
-        }),
-      replaceOther: (value) => daemon.autoproxyAt(value, dialect, this.listener),
-      reviveOther: (className, dict) => {
-        if (className !== CALLBACK_CLASS || (session.capabilities & Capability.CALLBACKS) === 0)
-          return undefined;
-        const ref = parseCallbackReference(dict);
-        const revivedProxies = (this.callbackProxies ??= new Map());
-        let revived = revivedProxies.get(ref.id);
-        if (revived === undefined) {
-          revived =
-            ref.kind === 'function'
-              ? callbackFunction(session, ref.id, session.defaultSerializer ?? serializer)
-              : proxies.bound(session, ref.id, ref.meta!, daemon.config);
-          revivedProxies.set(ref.id, revived);
-        }
-        return revived;
-      },
-    });
-    const session: Session = new Session({
-      connection: this.connection,
-      serializers: daemon.acceptedSerializers[dialect],
-      logger: this.logger,
-      server: daemon.callServer(this, hooks),
-      hooks,
-      maxConcurrentCalls: daemon.config.maxConcurrentCalls,
-      maxBufferedOutput: daemon.config.maxBufferedOutput,
-      ...accepted.handlers,
-    });
-    return session;
+      return proxies.connect(d.uri, {
+        config: daemon.config,
+        metadata: d.metadata,
+        protocol: dialect === 4 ? 48 : 502,
+        serializer:
+          d.serializer ?? (dialect === 4 && serializer.name === 'msgpack' ? 'serpent' : serializer.name),
+        ...(dialect === 4 && daemon.sharedKey ? { hmacKey: daemon.sharedKey.bytes } : {}),
+      });
+    }
+    const session = this.handshake.session;
+    if (
+      className !== CALLBACK_CLASS ||
+      session === undefined ||
+      (session.capabilities & Capability.CALLBACKS) === 0
+    )
+      return undefined;
+    const ref = parseCallbackReference(dict);
+    const revivedProxies = (this.callbackProxies ??= new Map());
+    let revived = revivedProxies.get(ref.id);
+    if (revived === undefined) {
+      revived =
+        ref.kind === 'function'
+          ? callbackFunction(session, ref.id, session.defaultSerializer ?? serializer)
+          : proxies.bound(session, ref.id, ref.meta!, this.daemon.config);
+      revivedProxies.set(ref.id, revived);
+    }
+    return revived;
   }
 
   /** Graceful close: waits (up to `graceMs`) for calls in progress, then closes. */

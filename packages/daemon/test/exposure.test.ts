@@ -211,6 +211,47 @@ describe('what the handshake tells the client', () => {
   });
 });
 
+describe("the handshake reply is made once per serializer and object's metadata", () => {
+  it('every serializer tells the same metadata, again on a second connection', async () => {
+    for (const serializer of ['cbor', 'json', 'msgpack', 'serpent', 'marshal'] as const) {
+      for (let i = 0; i < 2; i++) {
+        await using p = await openClient(daemon.uriFor('plain'), { serializer });
+        expect(p.response).toBe('hello');
+        expect(sorted(p.metadata?.methods)).toEqual(['add', 'notify', 'seen']);
+        expect(p.metadata?.oneway).toEqual(['notify']);
+      }
+    }
+  });
+
+  it("an id registered again (force) tells the new object's metadata, not the last reply for that id", async () => {
+    class First {
+      first(): string {
+        return 'first';
+      }
+    }
+    class Second {
+      second(): string {
+        return 'second';
+      }
+    }
+    expose(First);
+    expose(Second);
+    daemon.register(new First(), 'replaced');
+    try {
+      {
+        await using p = await openClient(daemon.uriFor('replaced'));
+        expect(p.metadata?.methods).toEqual(['first']);
+      }
+      daemon.register(new Second(), 'replaced', { force: true });
+      await using p = await openClient(daemon.uriFor('replaced'));
+      expect(p.metadata?.methods).toEqual(['second']);
+      expect(await p.call('second')).toBe('second');
+    } finally {
+      daemon.unregister('replaced');
+    }
+  });
+});
+
 describe('remote attributes', () => {
   it('reads and writes getters/setters; a getter without setter is read-only', async () => {
     await using p = await openClient(daemon.uriFor('decorated'));

@@ -48,7 +48,7 @@ export async function startEngineServer(
     (connection) => {
       const handshake = new ServerHandshake(connection, {
         logger: silentLogger,
-        serializers,
+        serializerSets: serializers,
         serializersAccepted: ['cbor', 'json', 'msgpack', 'serpent', 'marshal'],
         sharedKey: undefined,
         multiplex: options.multiplex ?? true,
@@ -73,7 +73,9 @@ export async function startEngineServer(
                 return invokeExposed(target, exposureOf(target), call.method, call.params, call.kwargs);
               },
             },
-            ...accepted.handlers,
+            onControl: (m) => accepted.lateMessage(m),
+            onBadMessage: (m, err) => accepted.badMessage(m, err),
+            onClose: () => accepted.sessionClosed(),
           }),
         ready: () => {},
         ended: () => {},

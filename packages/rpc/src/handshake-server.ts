@@ -24,7 +24,6 @@ import {
 } from './handshake-shared.js';
 import { startHeartbeat } from './heartbeat.js';
 import type { Session } from './session.js';
-import type { SessionInit } from './session-types.js';
 import { addDeadline, cancelDeadline, type TickNode } from './tick-list.js';
 import { newCorrelationId, pongFor } from './wire-messages.js';
 
@@ -38,22 +37,30 @@ const EARLY_LIMIT = 64;
  */
 const REFUSED_CLOSE_WAIT_MS = 1000;
 
-/** A CONNECT accepted: what the host makes the serving session from. */
+/**
+ * A CONNECT accepted: what the host makes the serving session from (the ServerHandshake itself, so
+ * that nothing is made per connection for it). The session must be made with `onControl`,
+ * `onBadMessage` and `onClose` calling `lateMessage`, `badMessage` and `sessionClosed`.
+ */
 export interface AcceptedHandshake {
   readonly dialect: 4 | 5;
   /** The client's serializer (the handshake reply and the session's default). */
   readonly serializer: Serializer;
   /** Capabilities both ends agreed on. */
   readonly capabilities: number;
-  /** The handlers the session must be made with: late handshake messages, bad messages, the close. */
-  readonly handlers: Required<Pick<SessionInit, 'onControl' | 'onBadMessage' | 'onClose'>>;
+  /** The session's `onControl`: a handshake message after the handshake fails the session. */
+  lateMessage(message: Message): void;
+  /** The session's `onBadMessage`: fails the session. */
+  badMessage(message: Message, error: Error): void;
+  /** The session's `onClose`: the connection ended. */
+  sessionClosed(): void;
 }
 
 /** What the server half needs from the server it works for. */
 export interface ServerHandshakeHost {
   readonly logger: Logger;
   /** Every serializer of a dialect (decoding a CONNECT, answering in the client's format). */
-  readonly serializers: { readonly 4: SerializerSet; readonly 5: SerializerSet };
+  readonly serializerSets: { readonly 4: SerializerSet; readonly 5: SerializerSet };
   /** Serializer names a client may use. */
   readonly serializersAccepted: readonly string[];
   readonly sharedKey: SharedKey | undefined;
@@ -75,8 +82,36 @@ export interface ServerHandshakeHost {
   ended(): void;
 }
 
+/** Payloads of replies without a validator's response, by serializer and by the object's metadata. */
+const defaultReplies = new WeakMap<Serializer, WeakMap<object, Uint8Array>>();
+/** The key of the reply without metadata (a Pyro4 CONNECT that did not ask for it). */
+const NO_METADATA = {};
+
+/**
+ * The CONNECTOK payload when no validator answered: `"hello"`, with the object's metadata when the
+ * client asked for it. Encoded once per serializer and metadata object: an object's metadata is
+ * computed once per exposure and never changed (expose.ts), payloads are never written to once
+ * made, and plain strings and arrays never reach the codec hooks.
+ */
+function defaultReply(serializer: Serializer, meta: ObjectMetadata | undefined): Uint8Array {
+  const key = meta ?? NO_METADATA;
+  let bySerializer = defaultReplies.get(serializer);
+  if (bySerializer === undefined) {
+    bySerializer = new WeakMap();
+    defaultReplies.set(serializer, bySerializer);
+  }
+  let payload = bySerializer.get(key);
+  if (payload === undefined) {
+    payload = serializer.encode(
+      meta === undefined ? DEFAULT_HANDSHAKE : { handshake: DEFAULT_HANDSHAKE, meta },
+    );
+    bySerializer.set(key, payload);
+  }
+  return payload;
+}
+
 /** The server half of one connection's handshake; the connection's handler until it is accepted. */
-export class ServerHandshake implements ConnectionHandler {
+export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
   readonly connection: Connection;
   private readonly host: ServerHandshakeHost;
   private readonly refusal: string | undefined;
@@ -89,6 +124,9 @@ export class ServerHandshake implements ConnectionHandler {
   /** Shared-key state: the key exchange before CONNECT, then the connection's authenticator. */
   private readonly keyServer: SharedKeyServer | undefined;
   private authenticator: MessageAuthenticator | undefined;
+  /** Set when the CONNECT is accepted (AcceptedHandshake). */
+  serializer!: Serializer;
+  capabilities = 0;
 
   /** `refusal`: refuse the client with this text whatever it sends (connection limits). */
   constructor(connection: Connection, host: ServerHandshakeHost, refusal?: string) {
@@ -114,12 +152,12 @@ export class ServerHandshake implements ConnectionHandler {
     return this.currentSession;
   }
 
-  private get dialect(): 4 | 5 {
+  get dialect(): 4 | 5 {
     return this.connection.protocolVersion === 48 ? 4 : 5;
   }
 
   private get serializers(): SerializerSet {
-    return this.host.serializers[this.dialect];
+    return this.host.serializerSets[this.dialect];
   }
 
   onMessage(message: Message): void {
@@ -248,15 +286,15 @@ export class ServerHandshake implements ConnectionHandler {
       this.fail('unknown object', serializer, message.seq);
       return;
     }
-    this.currentState = 'validating';
     const validate = this.host.validate;
+    if (!validate) {
+      this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, undefined);
+      return;
+    }
+    this.currentState = 'validating';
     let response: unknown = DEFAULT_HANDSHAKE;
     const finish = () =>
       this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, response);
-    if (!validate) {
-      finish();
-      return;
-    }
     try {
       const result = validate({
         data: data.handshake,
@@ -304,22 +342,9 @@ export class ServerHandshake implements ConnectionHandler {
     const host = this.host;
     const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
     const caps = clientCaps & offeredCapabilities(host.multiplex);
-    const session = host.openSession({
-      dialect,
-      serializer,
-      capabilities: caps,
-      handlers: {
-        onControl: (m) => {
-          host.logger.debug(
-            { type: m.type, client: this.connection.remoteAddress },
-            'unexpected message after the handshake',
-          );
-          session.fail(new ProtocolError(`unexpected message type ${m.type} after the handshake`));
-        },
-        onBadMessage: (_m, err) => session.fail(err),
-        onClose: () => this.ended(),
-      },
-    });
+    this.serializer = serializer;
+    this.capabilities = caps;
+    const session = host.openSession(this);
     session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
     session.capabilities = caps;
     session.streamCredit = host.streamCredit;
@@ -327,10 +352,12 @@ export class ServerHandshake implements ConnectionHandler {
     this.currentSession = session;
     let payload: Uint8Array;
     try {
-      payload = serializer.encode(
-        objectId === undefined ? response : { handshake: response, meta: host.metadataOf(objectId) },
-        session.hooks,
-      );
+      const meta = objectId === undefined ? undefined : host.metadataOf(objectId);
+      const reply = response === undefined ? DEFAULT_HANDSHAKE : response;
+      payload =
+        response === undefined && (objectId === undefined || meta !== undefined)
+          ? defaultReply(serializer, meta)
+          : serializer.encode(objectId === undefined ? reply : { handshake: reply, meta }, session.hooks);
     } catch (err) {
       this.fail(
         `cannot serialize the handshake response: ${(err as Error).message}`,
@@ -359,6 +386,24 @@ export class ServerHandshake implements ConnectionHandler {
     const paused = early.length >= EARLY_LIMIT;
     for (const m of early) session.onMessage(m);
     if (paused) this.connection.resume();
+  }
+
+  lateMessage(message: Message): void {
+    this.host.logger.debug(
+      { type: message.type, client: this.connection.remoteAddress },
+      'unexpected message after the handshake',
+    );
+    this.currentSession?.fail(
+      new ProtocolError(`unexpected message type ${message.type} after the handshake`),
+    );
+  }
+
+  badMessage(_message: Message, error: Error): void {
+    this.currentSession?.fail(error);
+  }
+
+  sessionClosed(): void {
+    this.ended();
   }
 
   /** Sends a handshake reply, signed once the client has authenticated (the server's first MAC). */

@@ -10,6 +10,7 @@ import { PushStreamReply } from './push-stream.js';
 import { ServedCall } from './served-call.js';
 import { resultMessage } from './served-replies.js';
 import type { Session } from './session.js';
+import type { CallServer } from './session-types.js';
 import { FRAME_OVERHEAD } from './wire-messages.js';
 
 /**
@@ -17,6 +18,11 @@ import { FRAME_OVERHEAD } from './wire-messages.js';
  * for the peer: the common small-reply path pays an addition per call, not a socket read.
  */
 const OUTPUT_LOOK_EVERY = 64 * 1024;
+
+/** Runs one call on its server (a method call: a CallServer may be a class instance). */
+function dispatchTo(server: CallServer, served: ServedCall): unknown {
+  return server.dispatch(served);
+}
 
 export class IncomingCalls {
   private running = 0; // incoming calls being served
@@ -230,7 +236,7 @@ export class IncomingCalls {
     this.activeHead = served;
     let result: unknown;
     try {
-      result = callContextStorage.run(served, server.dispatch, served);
+      result = callContextStorage.run(served, dispatchTo, server, served);
     } catch (err) {
       this.finish(served, err, undefined);
       return;

@@ -41,7 +41,7 @@ export {
   proxies,
   type RevivedProxyOptions,
 } from './proxy-factory.js';
-export { proxyDict, proxyHooks } from './proxy-ref.js';
+export { isProxyClassName, parseProxyDict, proxyDict, proxyHooks } from './proxy-ref.js';
 export type { StreamCalls, StreamStart } from './pull-stream.js';
 export { type PushStreamHost, PushStreamReply } from './push-stream.js';
 export { SpecialReply } from './served-replies.js';

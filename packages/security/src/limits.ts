@@ -214,6 +214,18 @@ export function clientAddressKey(remoteAddress: string): string | null {
     const m = IPV4_WITH_PORT.exec(remoteAddress);
     host = m ? m[1]! : remoteAddress;
   }
+  // the key is a function of the host alone: a client connecting again (the usual case) is not parsed again
+  if (host === lastKeyed.host) return lastKeyed.key;
+  const key = hostKey(host);
+  lastKeyed = { host, key };
+  return key;
+}
+
+/** The last host `clientAddressKey` keyed, and its key. */
+let lastKeyed: { readonly host: string; readonly key: string | null } = { host: '', key: null };
+
+function hostKey(address: string): string | null {
+  let host = address;
   const zone = host.indexOf('%');
   if (isIP(zone < 0 ? host : host.slice(0, zone)) === 0) return null;
   host = host.toLowerCase();

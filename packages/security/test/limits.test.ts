@@ -67,6 +67,22 @@ describe('clientAddressKey', () => {
       expect(clientAddressKey(address), address).toBeNull();
     }
   });
+  it('keys each address by itself when addresses alternate (the last key is reused only for the same host)', () => {
+    const seq: Array<[string, string | null]> = [
+      ['10.0.0.1:1', '10.0.0.1'],
+      ['10.0.0.1:2', '10.0.0.1'],
+      ['[::ffff:10.0.0.2]:3', '10.0.0.2'],
+      ['10.0.0.1:4', '10.0.0.1'],
+      ['/tmp/x.sock', null],
+      ['/tmp/x.sock', null],
+      ['[FE80::1%eth0]:5', 'fe80::1%eth0'],
+      ['[fe80::1%eth0]:6', 'fe80::1%eth0'],
+      ['10.0.0.2:7', '10.0.0.2'],
+      ['', null],
+      ['10.0.0.1:8', '10.0.0.1'],
+    ];
+    for (const [address, key] of seq) expect(clientAddressKey(address), address).toBe(key);
+  });
 });
 
 describe('ConnectionLimiter', () => {
