@@ -147,12 +147,24 @@ export class SocketConnection extends FramedConnection {
     // the socket's 'drain' event calls outputDrained
   }
 
-  protected endOutput(): void {
+  protected endOutput(waitForPeer: boolean): boolean {
     this.#flush();
-    this.#socket.end();
+    const socket = this.#socket;
+    if (
+      !waitForPeer &&
+      (this.transport === 'tcp' || this.transport === 'unix') &&
+      socket.writableLength === 0
+    ) {
+      // all of it is with the OS, which sends it and then the FIN: close now (a release), so the
+      // end leaves before whatever this tick does next, e.g. dialing the next connection
+      socket.destroy();
+      return true;
+    }
+    socket.end();
     // Keep reading (and dropping) so the peer's FIN is seen and the socket can close.
     this.ensureReading();
-    this.#socket.resume();
+    socket.resume();
+    return false;
   }
 
   protected abort(): void {
