@@ -280,6 +280,26 @@ export function engineCompliance(name: string, setup: () => EngineTarget | Promi
       expect(listener.events).toBe(200);
     });
 
+    it('callbacks: the same function and object lent again after a reconnect are called back', async () => {
+      const fn = async (i: number) => i;
+      @expose
+      class Counter {
+        events = 0;
+        onEvent(i: number): number {
+          this.events++;
+          return i;
+        }
+      }
+      const counter = new Counter();
+      expect(await p.callFunction(3, fn)).toBe(3);
+      expect(await p.callObject(3, counter)).toBe(3);
+      // a new connection: what was lent on the old one is gone there, and lent anew on this one
+      await p.$release();
+      expect(await p.callFunction(4, fn)).toBe(6);
+      expect(await p.callObject(4, counter)).toBe(4);
+      expect(counter.events).toBe(7);
+    });
+
     it('cancellation: an aborted call rejects at once and the server sees the abort', async () => {
       const controller = new AbortController();
       const pending = p.$with({ signal: controller.signal }).slow(30_000, 'cancel');

@@ -62,6 +62,8 @@ export interface ConnectorInit {
 export type FirstCall = (session: Session, objectId: string) => void;
 
 const noop = (): void => {};
+/** How a released connection closes: at once once its output is with the OS (see CloseOptions). */
+const RELEASE = { waitForPeer: false } as const;
 
 /**
  * How this proxy's name server is reached: over the proxy's own transport, TLS options and shared
@@ -288,9 +290,10 @@ export class Connector {
     this.session = undefined;
     if (s) {
       this.seq = s.currentSeq;
-      // Like Pyro's _pyroRelease: what was sent is flushed and the connection ends, but there is no
-      // need to wait for the daemon's side of the close (a round trip) before going on.
-      s.close().catch((err: unknown) =>
+      // Like Pyro's _pyroRelease: what was sent is flushed and the socket closed, without waiting
+      // for the daemon's side of the close (a round trip): the end leaves now, before a $bind that
+      // follows dials the next connection.
+      s.close(undefined, RELEASE).catch((err: unknown) =>
         this.init.logger.debug({ err }, 'closing a released connection failed'),
       );
     }
@@ -309,7 +312,7 @@ export class Connector {
     this.seq = s.currentSeq;
     const close = () => {
       clearInterval(timer);
-      s.close().catch((err: unknown) =>
+      s.close(undefined, RELEASE).catch((err: unknown) =>
         this.init.logger.debug({ err }, 'closing a rebound connection failed'),
       );
     };

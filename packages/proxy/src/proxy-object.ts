@@ -8,16 +8,27 @@ import { makeBatch } from './batch.js';
 import type { ProxyCore } from './proxy-core.js';
 import type { Remote, RemoteCallOptions } from './remote.js';
 
-const cores = new WeakMap<object, ProxyCore>();
+/**
+ * Every proxy object made here. A WeakSet, not a WeakMap to the core: V8's young-generation
+ * collector treats a WeakMap's values as live whatever their keys, so a map entry kept every new
+ * proxy's core — and its connector, and a released connection's session — alive through the next
+ * scavenge and promoted it to the old generation (a proxy made per call paid that in GC). The core
+ * is read through the handler (CORE below), only for a value known to be a proxy.
+ */
+const proxies = new WeakSet<object>();
+/** The property under which the handler hands out a proxy's core (never a remote name). */
+const CORE: unique symbol = Symbol('cinder.proxyCore');
 const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
 /** The internal state behind a proxy made by `connect`, or undefined for anything else. */
 export function proxyCore(value: unknown): ProxyCore | undefined {
-  return typeof value === 'object' && value !== null ? cores.get(value) : undefined;
+  return typeof value === 'object' && value !== null && proxies.has(value)
+    ? (value as { [CORE]: ProxyCore })[CORE]
+    : undefined;
 }
 
 /** The descriptor of a Cinder proxy (for passing it as a value), or undefined for anything else. */
 export function describeProxy(value: object): ProxyDescriptor | undefined {
-  return cores.get(value)?.describe();
+  return proxyCore(value)?.describe();
 }
 
 /** True when `value` is a Cinder proxy. */
@@ -73,7 +84,7 @@ class RemoteProxyTarget {
 
   /** util.inspect reads a proxy's target directly, never through the handler (`this`: the proxy). */
   [inspectCustom](): string {
-    const core = #core in this ? this.#core : cores.get(this);
+    const core = #core in this ? this.#core : proxyCore(this);
     return core ? `<cinder.Proxy at ${core.uri}>` : '<cinder.Proxy>';
   }
 
@@ -151,6 +162,7 @@ function exposes(core: ProxyCore, prop: string): boolean {
 const handler: ProxyHandler<RemoteProxyTarget> = {
   get(target, prop) {
     if (typeof prop === 'symbol') {
+      if (prop === CORE) return RemoteProxyTarget.core(target);
       if (prop === Symbol.asyncDispose) return RemoteProxyTarget.control(target, '$release');
       if (prop === inspectCustom) return RemoteProxyTarget.describe(target);
       if (prop === Symbol.toStringTag) return 'CinderProxy';
@@ -225,6 +237,6 @@ const handler: ProxyHandler<RemoteProxyTarget> = {
 
 export function makeProxy<T>(core: ProxyCore, callOptions: RemoteCallOptions | undefined): Remote<T> {
   const proxy = new Proxy(new RemoteProxyTarget(core, callOptions), handler) as unknown as Remote<T>;
-  cores.set(proxy, core);
+  proxies.add(proxy);
   return proxy;
 }

@@ -1,6 +1,8 @@
 // What a proxy derives once instead of per connection: the metadata sets are shared between
 // connections (and proxies) that see the same names, never between different ones.
 import { describe, expect, it } from 'vitest';
+import { connect, describeProxy, isProxy } from '../src/index.js';
+import { proxyCore } from '../src/proxy-object.js';
 import { toMeta } from '../src/proxy-setup.js';
 
 describe('toMeta', () => {
@@ -30,5 +32,36 @@ describe('toMeta', () => {
       expect([...m.oneway]).toEqual(other.oneway);
       expect([...m.attrs]).toEqual(other.attrs);
     }
+  });
+});
+
+describe('recognising proxies (no WeakMap entry per proxy)', () => {
+  it('finds the core of a proxy and of its $with view, and nothing for anything else', () => {
+    const p = connect('PYRO:obj@127.0.0.1:9');
+    const view = p.$with({ timeoutMs: 5 });
+    expect(isProxy(p)).toBe(true);
+    expect(proxyCore(p)?.uri.toString()).toBe('PYRO:obj@127.0.0.1:9');
+    expect(proxyCore(view)).toBe(proxyCore(p));
+    expect(describeProxy(p)?.uri.toString()).toBe('PYRO:obj@127.0.0.1:9');
+    for (const other of [{}, [], () => 1, new Map(), Object.create(null)]) {
+      expect(isProxy(other)).toBe(false);
+      expect(describeProxy(other)).toBeUndefined();
+    }
+  });
+
+  it("never reads a property of a value that is not one (a user's Proxy sees no trap call)", () => {
+    const seen: PropertyKey[] = [];
+    const trap = new Proxy(
+      {},
+      {
+        get: (_t, prop) => {
+          seen.push(prop);
+          return undefined;
+        },
+      },
+    );
+    expect(isProxy(trap)).toBe(false);
+    expect(describeProxy(trap)).toBeUndefined();
+    expect(seen).toEqual([]);
   });
 });

@@ -11,21 +11,25 @@ import type { IncomingCall } from './session-types.js';
 
 export const CALLBACK_CLASS = 'cinder.Callback';
 
-/** The objects one end lent to its peer, by callback id. */
+/**
+ * The objects one end lent to its peer, by callback id. Made when the first one is lent: every
+ * proxy has a table, few lend anything.
+ */
 export class CallbackTable {
-  private readonly byId = new Map<string, object>();
-  private readonly ids = new WeakMap<object, string>();
+  private byId: Map<string, object> | undefined;
+  private ids: WeakMap<object, string> | undefined;
   private next = 0;
 
   /** The reference to send for `value`, or undefined when it cannot be a callback. */
   reference(value: object): Record<string, unknown> | undefined {
     const isFunction = typeof value === 'function';
     if (!isFunction && !isExposed(value)) return undefined;
-    let id = this.ids.get(value);
+    const ids = (this.ids ??= new WeakMap());
+    let id = ids.get(value);
     if (id === undefined) {
       id = `cb.${++this.next}`;
-      this.ids.set(value, id);
-      this.byId.set(id, value);
+      ids.set(value, id);
+      (this.byId ??= new Map()).set(id, value);
     }
     return isFunction
       ? { __class__: CALLBACK_CLASS, id, kind: 'function' }
@@ -35,7 +39,7 @@ export class CallbackTable {
   /** Serves a call the peer made on a lent object. */
   dispatch(incoming: IncomingCall): unknown {
     const { call } = incoming;
-    const target = this.byId.get(call.object);
+    const target = this.byId?.get(call.object);
     if (target === undefined) throw new DaemonError('unknown object');
     if (typeof target === 'function') {
       if (call.method !== '__call__') throw notCallable(target, call.method);
@@ -45,8 +49,10 @@ export class CallbackTable {
     return invokeExposed(target, exposureOf(target), call.method, call.params, call.kwargs);
   }
 
+  /** Forgets every lent object (its connection is gone): lent again, each gets a new id. */
   clear(): void {
-    this.byId.clear();
+    this.byId = undefined;
+    this.ids = undefined;
   }
 }
 

@@ -9,7 +9,7 @@
 import { type CallOptions, ConnectionClosedError, Deadline, type Logger, ProtocolError } from '@cinder/core';
 import { controlMessage, Flags, type Message, MsgType, wholePayload } from '@cinder/protocol';
 import type { CallEnvelope, CodecHooks, Serializer } from '@cinder/serializers';
-import type { Connection } from '@cinder/transport';
+import type { CloseOptions, Connection } from '@cinder/transport';
 import type { Resource } from './context.js';
 import { IncomingCalls } from './incoming-calls.js';
 import { OutgoingCalls } from './outgoing-calls.js';
@@ -341,11 +341,12 @@ export class Session {
   }
 
   /** Closes the connection gracefully (queued frames are flushed first). */
-  close(error?: Error): Promise<void> {
+  /** Ends the session and closes its connection (`options`: see Connection.close). */
+  close(error?: Error, options?: CloseOptions): Promise<void> {
     // what was sent in this tick must not lose its trailer to the close
     if (this.sealScheduled && !this.closed) this.sealBatch();
     this.shutdown(error);
-    return this.connection.close();
+    return this.connection.close(options);
   }
 
   private shutdown(error: Error | undefined): void {

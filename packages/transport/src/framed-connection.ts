@@ -13,7 +13,13 @@ import {
   withDeadline,
 } from '@cinder/core';
 import { type EncodeOptions, FrameReader, type Message, type ProtocolVersion } from '@cinder/protocol';
-import type { Connection, ConnectionHandler, FramingOptions, PeerCertificate } from './transport.js';
+import type {
+  CloseOptions,
+  Connection,
+  ConnectionHandler,
+  FramingOptions,
+  PeerCertificate,
+} from './transport.js';
 
 /** How long `close()` waits for the flush and the peer's end before destroying the connection. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
@@ -162,8 +168,12 @@ export abstract class FramedConnection implements Connection {
   protected abstract needsDrain(): boolean;
   /** Someone waits in `drained()`: the carrier calls `outputDrained()` once below its mark. */
   protected abstract waitForDrain(): void;
-  /** Clean close: flush what is queued and end the carrier; `carrierClosed` follows. */
-  protected abstract endOutput(): void;
+  /**
+   * Clean close: flush what is queued and end the carrier; `carrierClosed` follows. With
+   * `waitForPeer` false a carrier may close at once when nothing is left queued: it returns true
+   * then (the close needs no bound: nothing waits for the peer).
+   */
+  protected abstract endOutput(waitForPeer: boolean): boolean;
   /** Drops the carrier at once; `carrierClosed` follows. */
   protected abstract abort(): void;
   /** The carrier has closed: release what it holds (timers, queued frames, listener sets). */
@@ -222,12 +232,13 @@ export abstract class FramedConnection implements Connection {
     return withDeadline(this.#drain.promise, options, `waiting for ${this.remoteAddress} to drain`);
   }
 
-  close(options?: CallOptions): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     if (this.state === CLOSED) return Promise.resolve();
     if (this.state === OPEN) {
       this.state = CLOSING;
       this.#heldError = null;
-      this.endOutput();
+      // closed at once: no timer to bound a wait for the peer (a release pays for none)
+      if (this.endOutput(options?.waitForPeer !== false)) return this.whenClosed();
     }
     const deadline: CallOptions = {
       signal: options?.signal,

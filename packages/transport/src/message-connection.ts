@@ -152,9 +152,10 @@ export class MessageConnection extends FramedConnection {
     return true;
   }
 
-  protected endOutput(): void {
+  protected endOutput(): boolean {
     this.#flush();
-    this.channel.close();
+    this.channel.close(); // the WebSocket closing handshake, whatever the caller's waitForPeer
+    return false;
   }
 
   protected abort(): void {

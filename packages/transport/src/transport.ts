@@ -61,6 +61,17 @@ export interface PeerCertificate {
 }
 
 /** One framed connection. */
+/** How a connection closes (see Connection.close). */
+export interface CloseOptions extends CallOptions {
+  /**
+   * `false`: once everything queued has been handed to the operating system, a TCP or Unix socket
+   * is closed at once instead of half-closed while the peer's end is awaited (Pyro's release: a
+   * plain socket close; the peer still reads everything sent, then the end). Output still queued,
+   * TLS (its close_notify) and WebSocket connections close as with the default. Default `true`.
+   */
+  waitForPeer?: boolean;
+}
+
 export interface Connection {
   /** Unique per process, for logs and per-connection bookkeeping. */
   readonly id: number;
@@ -109,9 +120,9 @@ export interface Connection {
    * Flushes what is queued, ends the stream and resolves once the socket is closed. No message is
    * delivered after close() is called. If the peer does not finish closing within `timeoutMs`
    * (default 10 s; 0 = wait forever) or `signal` aborts, the socket is destroyed and the promise
-   * rejects with TimeoutError/AbortedError.
+   * rejects with TimeoutError/AbortedError. With `waitForPeer: false` see CloseOptions.
    */
-  close(options?: CallOptions): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
   /** Closes at once, dropping what is queued. `error` (if any) is what `onClose` receives. */
   destroy(error?: Error): void;
   /** True once close() or destroy() was called or the peer ended the connection. */

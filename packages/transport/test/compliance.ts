@@ -525,6 +525,30 @@ export function transportCompliance(
       await expect(conn.drained()).rejects.toThrow(ConnectionClosedError);
     });
 
+    it('close({ waitForPeer: false }) does not wait for the peer, which still reads all of it', async () => {
+      const { endpoint, accept } = await listen({ accept: (c) => withRecorder(c) });
+      const { conn, rec } = await connect(endpoint, 502);
+      const server = await accept();
+      // a peer that reads nothing (paused) never sees the end, so it never ends its own side
+      server.conn.pause();
+      await delay(20);
+      for (let i = 0; i < 10; i++) conn.send(message(i, Buffer.alloc(100, i)));
+      const kind = (await t()).client.kind;
+      if (kind === 'tcp' || kind === 'unix') {
+        // the socket closes as soon as its output is with the OS (a proxy's release)
+        await within(conn.close({ waitForPeer: false, timeoutMs: 0 }), 2000, 'close without the peer');
+        expect(await rec.closed()).toBeUndefined();
+        server.conn.resume();
+      } else {
+        // TLS (close_notify), memory and WebSocket connections close as with the default
+        const closing = conn.close({ waitForPeer: false });
+        server.conn.resume();
+        await within(closing, 5000, 'close');
+      }
+      expect(await server.rec.closed()).toBeUndefined();
+      expect(server.rec.messages.map((m) => m.seq)).toEqual([...Array(10).keys()]);
+    });
+
     it('destroy() closes at once and passes its error to onClose', async () => {
       const { endpoint, accept, listener } = await listen({ accept: (c) => withRecorder(c) });
       const { conn, rec } = await connect(endpoint);
