@@ -4,6 +4,7 @@ import { inflateSync } from 'node:zlib';
 import { ConfigError, MessageTooLargeError, ProtocolError, SecurityError } from '@cinder/core';
 import { describe, expect, it } from 'vitest';
 import {
+  bufferView,
   decodeMessage,
   encodeMessage,
   encodeMessageInto,
@@ -55,6 +56,26 @@ function patch48(frame: Buffer, edit: (f: Buffer) => void): Buffer {
   );
   return out;
 }
+
+describe('bufferView', () => {
+  it('is a Buffer over the same memory, from a Buffer or a plain Uint8Array at any offset', () => {
+    const pooled = Buffer.from('..hello, world..'); // cut from Node's pool: a byteOffset
+    const plainArray = new Uint8Array(pooled.buffer, pooled.byteOffset + 2, 12);
+    for (const [source, start] of [
+      [pooled, 2],
+      [plainArray, 0],
+    ] as const) {
+      const v = bufferView(source, start, start + 5);
+      expect(Buffer.isBuffer(v)).toBe(true);
+      expect(v.toString()).toBe('hello');
+      expect(v.buffer).toBe(pooled.buffer);
+      v[0] = 0x48; // a view: the source sees the write
+      expect(pooled.toString()).toBe('..Hello, world..');
+      pooled[2] = 0x68;
+    }
+    expect(bufferView(pooled, 4, 4).length).toBe(0);
+  });
+});
 
 describe('encodeMessage', () => {
   it('matches the worked example of the reference (Pyro5 INVOKE add(1,2))', () => {

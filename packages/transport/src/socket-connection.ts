@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
-import { encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
+import { bufferView, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
 import type { DirectReads } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
 import { connectionError } from './socket-errors.js';
@@ -244,7 +244,7 @@ export class SocketConnection extends FramedConnection {
   /** Hands what the slab holds to the socket (one write). */
   #writeSlab(): void {
     if (this.#slabPos > this.#slabStart) {
-      const bytes = this.#slab.subarray(this.#slabStart, this.#slabPos);
+      const bytes = bufferView(this.#slab, this.#slabStart, this.#slabPos);
       this.#slabStart = this.#slabPos;
       this.#socket.write(bytes);
     }
