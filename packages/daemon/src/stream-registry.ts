@@ -98,6 +98,7 @@ export class StreamRegistry {
 
   /** The connection ended: its streams linger, then close. */
   connectionClosed(connectionId: number): void {
+    if (this.streams.size === 0) return; // the usual case: no clock read, no iterator per connection
     const until = Date.now() + this.lingerMs;
     for (const [id, entry] of this.streams) {
       if (entry.connectionId !== connectionId) continue;

@@ -288,6 +288,19 @@ export class SocketConnection extends FramedConnection {
   readonly #onEnd = (): void => {
     // The peer sent FIN; with allowHalfOpen off our side ends too, so sending is over.
     this.peerEnded();
+    // With nothing of ours left to write, a TCP or Unix socket closes now: close() sends our FIN
+    // just as Node's end() would, without first shutting our side down (a shutdown request and
+    // syscall, 'finish', then the close). Node's own end() (next tick) sees the socket destroyed.
+    // TLS ends as before (close_notify); anything still queued is flushed by end() as before.
+    const socket = this.#socket;
+    if (
+      (this.transport === 'tcp' || this.transport === 'unix') &&
+      this.#slabPos === this.#slabStart &&
+      !this.#corked &&
+      socket.writableLength === 0
+    ) {
+      socket.destroy();
+    }
   };
 
   readonly #onDrain = (): void => {

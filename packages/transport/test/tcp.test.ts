@@ -1,15 +1,17 @@
 // TCP over IPv4, IPv6 and a dual-stack `::` listener: the compliance suite plus what is specific to
 // TCP (real port reporting, dual-stack on/off, address formats, address in use, connect stall).
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
+import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { CommunicationError } from '@cinder/core';
+import { CommunicationError, silentLogger } from '@cinder/core';
 import { startChild } from '@cinder/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adoptDirectReads } from '../src/direct-reads.js';
 import { tcpTransport } from '../src/index.js';
+import { SocketConnection } from '../src/socket-connection.js';
 import type { Endpoint } from '../src/transport.js';
 import { type ComplianceTarget, transportCompliance } from './compliance.js';
-import { framing, message, Recorder, Tracker, within } from './harness.js';
+import { delay, encodedBytes, framing, message, Recorder, Tracker, within } from './harness.js';
 
 const stalledScript = fileURLToPath(new URL('./fixtures/stalled_listener.py', import.meta.url));
 
@@ -158,4 +160,82 @@ describe('tcp specifics', () => {
       expect(await timerOfAccepted(tcpTransport({ keepAlive: false }))).toBe('00');
     },
   );
+});
+
+// The end of a connection the peer ended first: with nothing of ours queued, the socket closes at
+// once (no shutdown of our side first, so no 'finish'); with output still queued, Node's end()
+// flushes it first, and the peer gets every byte before our FIN.
+describe("closing after the peer's FIN", () => {
+  const track = new Tracker();
+  afterEach(() => track.closeAll());
+
+  /** A raw server whose accepted sockets become SocketConnections, as a listener makes them. */
+  async function serve(onConnection: (conn: SocketConnection, socket: Socket) => void): Promise<number> {
+    const server = track.server(
+      createServer({ allowHalfOpen: false }, (socket) => {
+        const conn = new SocketConnection({
+          socket,
+          transport: 'tcp',
+          framing: framing([502]),
+          server: true,
+          remoteAddress: 'peer',
+          localAddress: 'local',
+          logger: silentLogger,
+          directReads: adoptDirectReads(socket),
+        });
+        track.connection(conn);
+        onConnection(conn, socket);
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as AddressInfo).port;
+  }
+
+  it('nothing queued: our socket closes without shutting down first, and the peer sees a clean end', async () => {
+    let finished = false;
+    const recorder = new Recorder();
+    let serverSocket: Socket | undefined;
+    const port = await serve((conn, socket) => {
+      serverSocket = socket;
+      socket.on('finish', () => (finished = true));
+      conn.setHandler(recorder);
+    });
+    const client = track.socket(netConnect({ host: '127.0.0.1', port, allowHalfOpen: true }));
+    await within(new Promise((resolve) => client.once('connect', resolve)), 5000, 'connect');
+    client.write(encodedBytes(message(1), 502));
+    await recorder.messagesAtLeast(1);
+    const peerEnd = new Promise<string>((resolve) => {
+      client.once('end', () => resolve('end'));
+      client.once('error', (err) => resolve(`error ${err.message}`));
+    });
+    client.end();
+    expect(await recorder.closed()).toBeUndefined();
+    expect(await within(peerEnd, 5000, "the server's FIN")).toBe('end');
+    expect(serverSocket?.destroyed).toBe(true);
+    expect(finished).toBe(false);
+  });
+
+  it('output still queued: it is all delivered before our FIN', async () => {
+    const big = message(2, 'x'.repeat(8 * 1024 * 1024));
+    const expected = encodedBytes(big, 502).length;
+    const recorder = new Recorder();
+    const port = await serve((conn) => {
+      conn.setHandler(recorder);
+      recorder.onMessageHook = () => conn.send(big);
+    });
+    const client = track.socket(netConnect({ host: '127.0.0.1', port, allowHalfOpen: true }));
+    await within(new Promise((resolve) => client.once('connect', resolve)), 5000, 'connect');
+    client.pause(); // the reply waits in the server's output until the client reads
+    client.write(encodedBytes(message(1), 502));
+    await recorder.messagesAtLeast(1);
+    client.end();
+    await delay(50);
+    let received = 0;
+    client.on('data', (chunk: Buffer) => (received += chunk.length));
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
+    client.resume();
+    await within(ended, 10_000, 'all of the reply, then the end');
+    expect(received).toBe(expected);
+    expect(await recorder.closed()).toBeUndefined();
+  });
 });
