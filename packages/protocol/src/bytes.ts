@@ -22,12 +22,26 @@ export function putU32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v;
 }
 
-const subarray = Uint8Array.prototype.subarray;
+type BufferClass = new (ab: ArrayBufferLike, offset: number, length: number) => Buffer;
 
 /**
- * `b.subarray(start, end)` without Buffer's own override, which re-validates and adjusts the
- * offsets; the typed-array method still returns a Buffer for a Buffer (species constructor).
+ * The class of the Buffers Node makes itself (`Buffer[Symbol.species]`, Node's FastBuffer):
+ * constructing one over an ArrayBuffer is a plain typed-array construction, where
+ * `Buffer#subarray` and `Uint8Array#subarray` on a Buffer look up the species constructor first
+ * and cost about twice as much. `Buffer.from(arrayBuffer, …)` if this Node has no such class.
  */
-export function view(b: Buffer, start: number, end: number): Buffer {
-  return subarray.call(b, start, end) as Buffer;
+const FastBuffer: BufferClass | null = (() => {
+  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
+  if (typeof species !== 'function' || species === Buffer) return null;
+  const made = new (species as BufferClass)(new ArrayBuffer(2), 1, 1);
+  return Buffer.isBuffer(made) && made.byteOffset === 1 && made.length === 1
+    ? (species as BufferClass)
+    : null;
+})();
+
+/** `b.subarray(start, end)` as a Buffer over the same memory, without the species lookup. */
+export function view(b: Uint8Array, start: number, end: number): Buffer {
+  return FastBuffer !== null
+    ? new FastBuffer(b.buffer, b.byteOffset + start, end - start)
+    : Buffer.from(b.buffer, b.byteOffset + start, end - start);
 }

@@ -3,6 +3,7 @@
 // is checked from the header before a frame's bytes are gathered, chunks are joined at most once
 // per frame, and a frame that lies inside one chunk is decoded in place without copying.
 import { CinderError, ConfigError, ProtocolError } from '@cinder/core';
+import { view } from './bytes.js';
 import { asBuffer, decodeBody, frameSize, keyOrNull } from './codec.js';
 import { HEADER_SIZE_502, PREFIX_SIZE } from './constants.js';
 import { checkPrefix, headerSize, newFrameHeader, parseHeader } from './header.js';
@@ -66,8 +67,11 @@ export class FrameReader {
   /** Direct reads: the slab the socket reads small frames and headers into, and how much is used. */
   #readSlab: Buffer = NO_BYTES;
   #readSlabUsed = 0;
-  /** The buffer `readTarget` handed out last, and whether it is the rest of `#assembly`. */
-  #target: Buffer = NO_BYTES;
+  /**
+   * The buffer `readTarget` handed out last (a plain Uint8Array: the socket only reads into it),
+   * and whether it is the rest of `#assembly`.
+   */
+  #target: Uint8Array = NO_BYTES;
   #targetIsAssembly = false;
 
   constructor(options: FrameReaderOptions) {
@@ -134,12 +138,7 @@ export class FrameReader {
       try {
         message = this.#next();
       } catch (err) {
-        // Anything else would be a bug here; it still must not escape as an untyped crash.
-        this.#error =
-          err instanceof CinderError
-            ? err
-            : new ProtocolError(`invalid frame: ${String(err)}`, { cause: err });
-        throw this.#error;
+        throw this.#fail(err);
       }
       if (message === null) return;
       onMessage(message);
@@ -157,7 +156,11 @@ export class FrameReader {
   readTarget(): Uint8Array {
     const assembly = this.#assembly;
     if (assembly !== null && this.#assembled < assembly.length && this.#error === undefined) {
-      this.#target = assembly.subarray(this.#assembled);
+      this.#target = new Uint8Array(
+        assembly.buffer,
+        assembly.byteOffset + this.#assembled,
+        assembly.length - this.#assembled,
+      );
       this.#targetIsAssembly = true;
       return this.#target;
     }
@@ -168,7 +171,12 @@ export class FrameReader {
           : Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
       this.#readSlabUsed = 0;
     }
-    this.#target = this.#readSlab.subarray(this.#readSlabUsed);
+    const slab = this.#readSlab;
+    this.#target = new Uint8Array(
+      slab.buffer,
+      slab.byteOffset + this.#readSlabUsed,
+      slab.length - this.#readSlabUsed,
+    );
     this.#targetIsAssembly = false;
     return this.#target;
   }
@@ -198,7 +206,84 @@ export class FrameReader {
     }
     const start = this.#readSlabUsed;
     this.#readSlabUsed = start + n;
-    this.push(this.#readSlab.subarray(start, start + n), onMessage, ready);
+    if (this.#buffered === 0 && this.#frameLength === 0 && this.#assembly === null) {
+      this.#deliverInPlace(start, start + n, onMessage, ready);
+    } else {
+      this.push(view(this.#readSlab, start, start + n), onMessage, ready);
+    }
+  }
+
+  /**
+   * A read into the slab with nothing else buffered (a sequential call's request or reply, a
+   * burst of whole frames): the frames that lie wholly in it are decoded where they are, with no
+   * chunk view or queue entry. The bytes of a frame the read did not complete go on as `push`
+   * takes them (a large frame's assembly starts there); when `onMessage` throws or `ready` says
+   * stop, what is left is kept as a chunk for the next `push`, as `push` keeps it.
+   */
+  #deliverInPlace(
+    start: number,
+    end: number,
+    onMessage: (message: Message) => void,
+    ready: (() => boolean) | undefined,
+  ): void {
+    const slab = this.#readSlab;
+    let pos = start;
+    try {
+      for (;;) {
+        if (ready !== undefined && !ready()) break;
+        const left = end - pos;
+        let message: Message | null = null;
+        try {
+          if (left >= PREFIX_SIZE) {
+            const version = this.#checkPrefix(slab, pos);
+            if (left >= headerSize(version)) {
+              const header = this.#header;
+              parseHeader(slab, pos, version, this.#max, header);
+              const total = frameSize(header);
+              if (left >= total) {
+                message = decodeBody(slab, pos, header, this.#max, this.#hmacKey, this.#maxInflated);
+                pos += total;
+              }
+            }
+          }
+        } catch (err) {
+          throw this.#fail(err);
+        }
+        if (message === null) {
+          // an incomplete frame: from here on as any other chunk
+          if (pos === end) return;
+          const rest = pos;
+          pos = end;
+          this.push(view(slab, rest, end), onMessage, ready);
+          return;
+        }
+        onMessage(message);
+      }
+    } finally {
+      if (pos < end) {
+        this.#chunks.push(view(slab, pos, end));
+        this.#buffered += end - pos;
+      }
+    }
+  }
+
+  /** Checks a frame's prefix at `buf[off]`; the first frame fixes the version when both are accepted. */
+  #checkPrefix(buf: Buffer, off: number): ProtocolVersion {
+    const version = checkPrefix(buf, off, this.#accept502, this.#accept48);
+    if (this.#version === undefined) {
+      this.#version = version;
+      this.#accept502 = version === 502;
+      this.#accept48 = version === 48;
+    }
+    return version;
+  }
+
+  /** Poisons the reader with `err` (a CinderError, anything else as a ProtocolError) and returns it. */
+  #fail(err: unknown): CinderError {
+    // Anything else would be a bug here; it still must not escape as an untyped crash.
+    this.#error =
+      err instanceof CinderError ? err : new ProtocolError(`invalid frame: ${String(err)}`, { cause: err });
+    return this.#error;
   }
 
   /** The next complete message, or null when more bytes are needed. */
@@ -207,12 +292,7 @@ export class FrameReader {
       if (!this.#prefixChecked) {
         if (this.#buffered < PREFIX_SIZE) return null;
         this.#peek(PREFIX_SIZE);
-        const version = checkPrefix(this.#peekBuf, this.#peekOff, this.#accept502, this.#accept48);
-        if (this.#version === undefined) {
-          this.#version = version;
-          this.#accept502 = version === 502;
-          this.#accept48 = version === 48;
-        }
+        this.#checkPrefix(this.#peekBuf, this.#peekOff);
         this.#prefixChecked = true;
       }
       const version = this.#version!;

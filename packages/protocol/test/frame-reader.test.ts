@@ -335,6 +335,133 @@ describe('FrameReader contract', () => {
     for (const m of got) expect(Buffer.from(m.payload).equals(message().payload)).toBe(true);
   });
 
+  /** Reads `bytes` into the reader's own targets, `sizes[i]` bytes in read i (the rest in one). */
+  function readInto(reader: FrameReader, bytes: Buffer, sizes: number[], onMessage: (m: Message) => void) {
+    const targets: Uint8Array[] = [];
+    let pos = 0;
+    for (let i = 0; pos < bytes.length; i++) {
+      const target = reader.readTarget();
+      targets.push(target);
+      const n = bytes.copy(target, 0, pos, pos + (sizes[i] ?? bytes.length));
+      pos += n;
+      reader.commitRead(target, n, onMessage);
+    }
+    return targets;
+  }
+
+  it('direct reads: frames that lie wholly in a read are decoded where they were read', () => {
+    const annotated = (seq: number) =>
+      message({
+        seq,
+        correlationId: Buffer.alloc(16, seq),
+        annotations: new Map([['XREQ', Buffer.from([seq])]]),
+      });
+    const frames = [1, 2, 3, 4].map((seq) => frame(502, annotated(seq)));
+    const size = frames[0]!.length;
+    const bytes = Buffer.concat(frames);
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: Message[] = [];
+    // three whole frames and part of the fourth, then the rest of the fourth
+    const targets = readInto(reader, bytes, [size * 3 + 20], (m) => got.push(m));
+    expect(got.map((m) => m.seq)).toEqual([1, 2, 3, 4]);
+    expect(reader.buffered).toBe(0);
+    const t0 = targets[0]!;
+    for (const [i, m] of got.slice(0, 3).entries()) {
+      // views of the read target's memory, at the frame's place in it
+      expect(m.payload.buffer).toBe(t0.buffer);
+      expect(m.payload.byteOffset).toBe(t0.byteOffset + (i + 1) * size - m.payload.length);
+      expect(m.correlationId!.buffer).toBe(t0.buffer);
+      expect(m.annotations!.get('XREQ')!.buffer).toBe(t0.buffer);
+    }
+    for (const m of got) {
+      expect(Buffer.from(m.payload).equals(message().payload)).toBe(true);
+      expect(Buffer.from(m.correlationId!).equals(Buffer.alloc(16, m.seq))).toBe(true);
+      expect([...m.annotations!.get('XREQ')!]).toEqual([m.seq]);
+    }
+  });
+
+  it('decodes payloads, correlation ids and annotation values as Buffers on every path', () => {
+    // Serializers hand views of the payload to user code (large byte strings), so its type is
+    // what a method receiving binary data sees: a Buffer, whichever way the frame arrived.
+    const one = frame(
+      502,
+      message({ correlationId: Buffer.alloc(16, 1), annotations: new Map([['XREQ', Buffer.from('a')]]) }),
+    );
+    const reader = () => new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const seen: Message[] = [decodeMessage(new Uint8Array(one))];
+    reader().push(new Uint8Array(one), (m) => seen.push(m));
+    // in place, split over two reads, and read into a buffer of its own
+    readInto(reader(), one, [], (m) => seen.push(m));
+    readInto(reader(), one, [10], (m) => seen.push(m));
+    reader().commitRead(new Uint8Array(one), one.length, (m) => seen.push(m));
+    expect(seen).toHaveLength(5);
+    for (const m of seen) {
+      expect(Buffer.isBuffer(m.payload)).toBe(true);
+      expect(Buffer.isBuffer(m.correlationId)).toBe(true);
+      expect(Buffer.isBuffer(m.annotations!.get('XREQ'))).toBe(true);
+    }
+  });
+
+  it('direct reads: a callback error or a stop leaves the rest of the read for the next push', () => {
+    const bytes = Buffer.concat([1, 2, 3].map((seq) => frame(502, message({ seq }))));
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const seen: number[] = [];
+    expect(() =>
+      readInto(reader, bytes, [], (m) => {
+        seen.push(m.seq);
+        if (m.seq === 1) throw new Error('handler failed');
+      }),
+    ).toThrow('handler failed');
+    expect(reader.error).toBeUndefined();
+    expect(reader.buffered).toBe((bytes.length / 3) * 2);
+    let open = false;
+    reader.push(
+      new Uint8Array(0),
+      (m) => seen.push(m.seq),
+      () => open,
+    );
+    expect(seen).toEqual([1]);
+    open = true;
+    reader.push(
+      new Uint8Array(0),
+      (m) => seen.push(m.seq),
+      () => open,
+    );
+    expect(seen).toEqual([1, 2, 3]);
+    // flow control in the read itself: one frame, then stop
+    const r2 = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const seen2: number[] = [];
+    const target = r2.readTarget();
+    r2.commitRead(
+      target,
+      bytes.copy(target),
+      (m) => seen2.push(m.seq),
+      () => seen2.length < 1,
+    );
+    expect(seen2).toEqual([1]);
+    expect(r2.buffered).toBe((bytes.length / 3) * 2);
+    r2.push(new Uint8Array(0), (m) => seen2.push(m.seq));
+    expect(seen2).toEqual([1, 2, 3]);
+  });
+
+  it('direct reads: invalid bytes in a read poison the reader', () => {
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const good = frame(502, message({ seq: 1 }));
+    const bad = Buffer.from(good);
+    bad.write('XXXX', 0, 'latin1');
+    const seen: number[] = [];
+    let first: unknown;
+    try {
+      readInto(reader, Buffer.concat([good, bad, good]), [], (m) => seen.push(m.seq));
+    } catch (err) {
+      first = err;
+    }
+    expect(first).toBeInstanceOf(ProtocolError);
+    expect(seen).toEqual([1]);
+    expect(reader.error).toBe(first);
+    expect(() => reader.commitRead(reader.readTarget(), 0, () => {})).toThrow(first as Error);
+  });
+
   it('lets a callback error through and delivers the remaining frames on the next push', () => {
     const bytes = Buffer.concat([1, 2, 3].map((seq) => frame(502, message({ seq }))));
     const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
