@@ -18,6 +18,7 @@ import { PullStream } from '@cinder/rpc';
 import {
   CallbackTable,
   type ClientHandshakeOptions,
+  type ClientHandshakeResult,
   type ConnectCache,
   clientHandshake,
   type Session,
@@ -224,10 +225,13 @@ export class Connector {
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);
     let connection: Connection | undefined;
-    try {
-      connection = await this.dial(target, bound);
-      const { session, response, metadata } = await clientHandshake({
-        connection,
+    // started inside the socket's connect event when the transport offers it (ours do), so the
+    // CONNECT (and a first call behind it) is written in that same turn of the event loop: the
+    // daemon finds it as it accepts instead of going back to sleep first
+    let handshake: Promise<ClientHandshakeResult> | undefined;
+    const shake = (made: Connection): Promise<ClientHandshakeResult> =>
+      clientHandshake({
+        connection: made,
         serializers: this.init.serializers,
         serializer: this.init.serializer,
         hooks: this.init.hooks,
@@ -248,6 +252,11 @@ export class Connector {
         onClose: this.onSessionClose,
         connectCache: this.connectCache,
       });
+    try {
+      connection = await this.dial(target, bound, (made) => {
+        handshake = shake(made);
+      });
+      const { session, response, metadata } = await (handshake ?? shake(connection));
       this.init.connected(target, response, metadata);
       this.session = session;
       return session;
@@ -259,14 +268,18 @@ export class Connector {
     }
   }
 
-  /** Dials `target` within `bound`. */
-  private dial(target: URI, bound: Deadline): Promise<Connection> {
+  /** Dials `target` within `bound`; `onConnect` as in ConnectOptions (our transports only). */
+  private dial(
+    target: URI,
+    bound: Deadline,
+    onConnect: (connection: Connection) => void,
+  ): Promise<Connection> {
     const { logger, options } = this.init;
     const endpoint = target.endpoint() as Endpoint;
     const transport = this.transportFor(endpoint);
     // the TCP, Unix and TLS transports made here watch the bound itself
     if (transport !== options.transport) {
-      return transport.connect({ endpoint, framing: this.framing, deadline: bound, logger });
+      return transport.connect({ endpoint, framing: this.framing, deadline: bound, logger, onConnect });
     }
     // a transport given in the options may know only signals
     return bound.withSignal(

@@ -17,7 +17,7 @@ import {
   resolveConfig,
   SerializeError,
   TimeoutError,
-  URI,
+  type URI,
 } from '@cinder/core';
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
 import type { ProxyDescriptor } from '@cinder/rpc';
@@ -30,6 +30,7 @@ import type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
 import {
   EMPTY_KWARGS,
   type Meta,
+  parseUri,
   reconnectPolicy,
   serializersFor,
   sharedKeyOf,
@@ -37,6 +38,8 @@ import {
 } from './proxy-setup.js';
 import type { RemoteCallOptions } from './remote.js';
 import type { ConnectProxy } from './resolve.js';
+
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 /** How a proxy's codec recognises proxy objects and makes new ones (connect.ts provides them). */
 export interface ProxyObjects {
@@ -78,7 +81,7 @@ export class ProxyCore {
       options.useEnvironment === false ? { useEnvironment: false } : undefined,
     );
     this.config = config;
-    this.uri = URI.parse(uri, { nsPort: config.nsPort });
+    this.uri = parseUri(uri, config.nsPort);
     this.logger = componentLogger(options.logger, 'proxy');
     this.protocol = options.protocol ?? 502;
     if (this.protocol !== 502 && this.protocol !== 48)
@@ -90,7 +93,7 @@ export class ProxyCore {
     this.serializer = serializer;
     this.timeoutMs = options.timeoutMs ?? config.commTimeoutMs;
     this.reconnect = reconnectPolicy(options);
-    this.idempotent = new Set(options.idempotent ?? []);
+    this.idempotent = options.idempotent?.length ? new Set(options.idempotent) : NO_NAMES;
     this.maxRetries = options.maxRetries ?? config.maxRetries;
     this.callerStacks = config.callerStacks;
     const sharedKey = sharedKeyOf(options, config);

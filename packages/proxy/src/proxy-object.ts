@@ -39,13 +39,13 @@ export function isProxy(value: unknown): boolean {
 type Member = ((...args: unknown[]) => Promise<unknown>) & { then: Promise<unknown>['then'] };
 
 function makeMember(core: ProxyCore, name: string, options: RemoteCallOptions | undefined): Member {
-  const fn = ((...args: unknown[]) => core.call(name, args, options)) as Member;
+  // named by the computed key (the remote method's name), with no defineProperty of 'name'
+  const fn = { [name]: (...args: unknown[]) => core.call(name, args, options) }[name] as Member;
   // `await proxy.attr` reads a remote attribute; the member itself is never a promise otherwise.
   Object.defineProperty(fn, 'then', {
     value: (onFulfilled?: (v: unknown) => unknown, onRejected?: (e: unknown) => unknown) =>
       core.getAttribute(name, options).then(onFulfilled, onRejected),
   });
-  Object.defineProperty(fn, 'name', { value: name });
   return fn;
 }
 

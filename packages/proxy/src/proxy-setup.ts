@@ -1,7 +1,7 @@
 // What a proxy derives from its options once, when it is made: its serializers (shared between
 // proxies with the same decode limits), the reconnect policy, the shared key, and the remote
 // object's metadata as sets for the per-call checks.
-import type { CinderConfig, ObjectMetadata } from '@cinder/core';
+import { type CinderConfig, type ObjectMetadata, URI } from '@cinder/core';
 import { SharedKey } from '@cinder/security';
 import { type ClassRegistry, createSerializers, type SerializerSet } from '@cinder/serializers';
 import type { ProxyOptions, ReconnectOptions } from './proxy-options.js';
@@ -45,10 +45,23 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+let lastUri: { text: string; nsPort: number; uri: URI } | undefined;
+
+/** A proxy's uri parsed (URIs are immutable: a new proxy per call to the same uri parses it once). */
+export function parseUri(uri: string | URI, nsPort: number): URI {
+  if (typeof uri !== 'string') return URI.parse(uri, { nsPort });
+  if (lastUri !== undefined && lastUri.text === uri && lastUri.nsPort === nsPort) return lastUri.uri;
+  const parsed = URI.parse(uri, { nsPort });
+  lastUri = { text: uri, nsPort, uri: parsed };
+  return parsed;
+}
+
 /** The kwargs of calls made without any: one frozen object, so plain calls allocate none. */
 export const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 const serializerCache = new Map<string, SerializerSet>();
+/** The last set handed out without a registry, and for what: a new proxy per call asks again and again. */
+let lastSet: { dialect: 4 | 5; config: CinderConfig; set: SerializerSet } | undefined;
 
 /** The serializers of a dialect; one set per decode limits unless the proxy has its own registry. */
 export function serializersFor(
@@ -64,6 +77,7 @@ export function serializersFor(
       maxItems: config.maxDecodeItems,
       serpentBytesRepr: config.serpentBytesRepr,
     });
+  if (lastSet !== undefined && lastSet.config === config && lastSet.dialect === dialect) return lastSet.set;
   const key = `${dialect}:${config.maxDepth}:${config.maxDecodeItems}:${config.serpentBytesRepr}`;
   let set = serializerCache.get(key);
   if (!set) {
@@ -75,6 +89,7 @@ export function serializersFor(
     });
     serializerCache.set(key, set);
   }
+  lastSet = { dialect, config, set };
   return set;
 }
 

@@ -1,9 +1,10 @@
 // What a proxy derives once instead of per connection: the metadata sets are shared between
 // connections (and proxies) that see the same names, never between different ones.
+import { resolveConfig } from '@cinder/core';
 import { describe, expect, it } from 'vitest';
 import { connect, describeProxy, isProxy } from '../src/index.js';
 import { proxyCore } from '../src/proxy-object.js';
-import { toMeta } from '../src/proxy-setup.js';
+import { parseUri, serializersFor, toMeta } from '../src/proxy-setup.js';
 
 describe('toMeta', () => {
   it('shares the sets while the names are the same, keeping each connection its own raw metadata', () => {
@@ -63,5 +64,32 @@ describe('recognising proxies (no WeakMap entry per proxy)', () => {
     expect(isProxy(trap)).toBe(false);
     expect(describeProxy(trap)).toBeUndefined();
     expect(seen).toEqual([]);
+  });
+});
+
+describe('setup shared between proxies made alike', () => {
+  it('parses a uri once while the text and name-server port stay the same', () => {
+    const a = parseUri('PYRONAME:thing@localhost', 9090);
+    expect(parseUri('PYRONAME:thing@localhost', 9090)).toBe(a);
+    const other = parseUri('PYRONAME:thing@localhost', 9999);
+    expect(other).not.toBe(a);
+    expect(other.port).toBe(9999);
+    expect(parseUri('PYRONAME:other', 9999).object).toBe('other');
+  });
+
+  it('hands out one serializer set per resolved configuration and dialect', () => {
+    const config = resolveConfig({});
+    const five = serializersFor(5, config, undefined);
+    expect(serializersFor(5, config, undefined)).toBe(five);
+    expect(serializersFor(4, config, undefined)).not.toBe(five);
+    expect(serializersFor(5, config, undefined)).toBe(five);
+    const deeper = resolveConfig({ maxDepth: 7 });
+    expect(serializersFor(5, deeper, undefined)).not.toBe(five);
+  });
+
+  it('a member is named after its remote method and is not a promise until awaited', () => {
+    const p = connect('PYRO:obj@127.0.0.1:9') as unknown as Record<string, { name: string; then: unknown }>;
+    expect(p.compute!.name).toBe('compute');
+    expect(typeof p.compute!.then).toBe('function');
   });
 });

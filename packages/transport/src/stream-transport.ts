@@ -151,6 +151,7 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
             logger,
             directReads: spec.directReads ? reads : null,
           }),
+        options.onConnect,
       );
     },
   };
@@ -195,6 +196,7 @@ export function openSocket<T>(
   address: string,
   options: CallOptions & { deadline?: Deadline | undefined },
   wrap: (socket: Socket) => T,
+  ready?: ((value: T) => void) | undefined,
 ): Promise<T> {
   const what = `connecting to ${address}`;
   const deadline = options.deadline;
@@ -226,7 +228,9 @@ export function openSocket<T>(
         return;
       }
       try {
-        resolve(wrap(socket));
+        const value = wrap(socket);
+        ready?.(value); // still inside the connect event (see ConnectOptions.onConnect)
+        resolve(value);
       } catch (wrapError) {
         socket.on('error', ignore);
         socket.destroy();

@@ -158,6 +158,13 @@ export interface ConnectOptions extends CallOptions {
   deadline?: Deadline | undefined;
   idleTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * TCP, Unix and TLS transports: called with the connection as soon as it is made, inside the
+   * socket's connect event and before `connect()` resolves, so that what it sends (a client's
+   * CONNECT) is written in the same turn of the event loop instead of after the promise's
+   * continuations. Other transports ignore it: the caller sends once `connect()` resolves.
+   */
+  onConnect?: ((connection: Connection) => void) | undefined;
 }
 
 export interface Listener {

@@ -525,6 +525,43 @@ export function transportCompliance(
       await expect(conn.drained()).rejects.toThrow(ConnectionClosedError);
     });
 
+    it('onConnect gets the connection inside its connect event (TCP, Unix, TLS); what it sends arrives', async () => {
+      const { endpoint, accept } = await listen({ accept: (c) => withRecorder(c) });
+      const tt = await t();
+      const order: string[] = [];
+      let made: Connection | undefined;
+      const rec = new Recorder();
+      const connecting = tt.client
+        .connect({
+          endpoint,
+          framing: framing([502]),
+          timeoutMs: 5000,
+          onConnect: (conn) => {
+            order.push('onConnect');
+            made = conn;
+            conn.setHandler(rec);
+            conn.send(message(7, 'first'));
+          },
+        })
+        .then((conn) => {
+          order.push('resolved');
+          return track.connection(conn);
+        });
+      const conn = await within(connecting, 5000, 'connect');
+      if (['tcp', 'unix', 'tls'].includes(tt.client.kind)) {
+        expect(order).toEqual(['onConnect', 'resolved']);
+        expect(made).toBe(conn);
+      } else {
+        // other transports ignore it: the caller sends once connect() resolves
+        expect(order).toEqual(['resolved']);
+        conn.setHandler(rec);
+        conn.send(message(7, 'first'));
+      }
+      const server = await accept();
+      await server.rec.messagesAtLeast(1);
+      expect(server.rec.messages.map((m) => m.seq)).toEqual([7]);
+    });
+
     it('close({ waitForPeer: false }) does not wait for the peer, which still reads all of it', async () => {
       const { endpoint, accept } = await listen({ accept: (c) => withRecorder(c) });
       const { conn, rec } = await connect(endpoint, 502);
