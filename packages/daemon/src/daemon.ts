@@ -27,6 +27,7 @@ import {
   PushStreamReply,
   proxyDict,
   type SerializerLookup,
+  type ServerHandshakeSettings,
   SpecialReply,
 } from '@cinder/rpc/internal';
 import {
@@ -197,6 +198,8 @@ export class Daemon implements AsyncDisposable {
   readonly options: DaemonOptions;
   /** The shared key clients must hold, if any. */
   readonly sharedKey: SharedKey | undefined;
+  /** @internal what every client connection's handshake reads (made once). */
+  readonly handshakeSettings: ServerHandshakeSettings;
   private readonly objects = new Map<string, ObjectEntry>();
   private readonly idsByObject = new WeakMap<object, string>();
   private readonly bound: BoundListener[] = [];
@@ -252,6 +255,18 @@ export class Daemon implements AsyncDisposable {
       const weak = sharedKeyWarning(this.sharedKey);
       if (weak) this.logger.warn(weak);
     }
+    this.handshakeSettings = {
+      logger: this.logger,
+      serializerSets: this.serializers,
+      serializersAccepted: this.config.serializersAccepted,
+      sharedKey: this.sharedKey,
+      multiplex: this.config.multiplex,
+      // the daemon bounds the handshake and runs the heartbeat itself (startTickers)
+      handshakeTimeoutMs: 0,
+      heartbeatMs: 0,
+      streamCredit: this.config.streamCredit,
+      validate: options.validateHandshake,
+    };
     const daemonObject = new DaemonObject({
       registeredIds: () => [...this.objects.keys()],
       describe: () => this.describe(),

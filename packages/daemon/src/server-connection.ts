@@ -4,7 +4,6 @@
 // codec hooks that revive proxies and callbacks the client passes.
 import { type CinderConfig, Link, type Logger, type ObjectMetadata, type UriLocation } from '@cinder/core';
 import type { Message } from '@cinder/protocol';
-import type { HandshakeContext } from '@cinder/rpc';
 import {
   type AcceptedHandshake,
   type Beat,
@@ -23,6 +22,7 @@ import {
   type SerializerLookup,
   ServerHandshake,
   type ServerHandshakeHost,
+  type ServerHandshakeSettings,
   Session,
   type SessionInit,
 } from '@cinder/rpc/internal';
@@ -44,7 +44,8 @@ export interface ConnectionDaemon {
   readonly serializers: { readonly 4: SerializerSet; readonly 5: SerializerSet };
   readonly acceptedSerializers: { readonly 4: SerializerLookup; readonly 5: SerializerLookup };
   readonly sharedKey: SharedKey | undefined;
-  readonly options: { readonly validateHandshake?: ((context: HandshakeContext) => unknown) | undefined };
+  /** What every connection's handshake reads (made once). */
+  readonly handshakeSettings: ServerHandshakeSettings;
   hasObject(objectId: string): boolean;
   metadataOf(objectId: string): ObjectMetadata | undefined;
   connectionReady(connection: ServerConnection): void;
@@ -77,6 +78,16 @@ export class ServerConnection
   /** @internal calls of this client being served asynchronously (kept by the daemon's dispatch). */
   inFlight = 0;
 
+  readonly settings: ServerHandshakeSettings;
+  /** SessionInit (plain fields, not accessors run per connection): the accepted dialect's serializers. */
+  serializers!: SerializerLookup;
+  /** SessionInit: the daemon serves the client's calls through this connection. */
+  readonly server: CallServer;
+  /** SessionInit and CallServer: the proxies and callbacks the client passes (see replace/revive). */
+  readonly hooks: CodecHooks;
+  readonly maxConcurrentCalls: number;
+  readonly maxBufferedOutput: number;
+
   /** The listener the connection came in on. */
   readonly listener: ListenerLocation | undefined;
   /** @internal its node in the daemon's list of connections. */
@@ -98,44 +109,17 @@ export class ServerConnection
     this.connection = connection;
     this.listener = listener;
     this.logger = daemon.logger;
+    this.settings = daemon.handshakeSettings;
+    this.server = this;
+    this.hooks = this;
+    const config = daemon.config;
+    this.maxConcurrentCalls = config.maxConcurrentCalls;
+    this.maxBufferedOutput = config.maxBufferedOutput;
     this.handshake = new ServerHandshake(connection, this, refusal);
   }
 
-  // ---- ServerHandshakeHost: the daemon's settings and objects
-
-  get serializerSets(): ConnectionDaemon['serializers'] {
-    return this.daemon.serializers;
-  }
-
-  get serializersAccepted(): readonly string[] {
-    return this.daemon.config.serializersAccepted;
-  }
-
-  get sharedKey(): SharedKey | undefined {
-    return this.daemon.sharedKey;
-  }
-
-  get multiplex(): boolean {
-    return this.daemon.config.multiplex;
-  }
-
-  /** The daemon bounds the handshake itself (Daemon's handshake tick over its slot book). */
-  get handshakeTimeoutMs(): number {
-    return 0;
-  }
-
-  /** The daemon runs the heartbeat itself (Daemon's heartbeat tick calls `heartbeat`). */
-  get heartbeatMs(): number {
-    return 0;
-  }
-
-  get streamCredit(): number {
-    return this.daemon.config.streamCredit;
-  }
-
-  get validate(): ((context: HandshakeContext) => unknown) | undefined {
-    return this.daemon.options.validateHandshake;
-  }
+  // ---- ServerHandshakeHost: the daemon's settings (plain data, one object for all its connections;
+  // it bounds the handshake and runs the heartbeat itself: see Daemon's tickers) and objects
 
   hasObject(objectId: string): boolean {
     return this.daemon.hasObject(objectId);
@@ -208,30 +192,8 @@ export class ServerConnection
   /** @internal the session serving an accepted client. */
   openSession(accepted: AcceptedHandshake): Session {
     this.accepted = accepted;
+    this.serializers = this.daemon.acceptedSerializers[accepted.dialect];
     return new Session(this);
-  }
-
-  /** SessionInit: the accepted dialect's serializers. */
-  get serializers(): SerializerLookup {
-    return this.daemon.acceptedSerializers[this.accepted!.dialect];
-  }
-
-  /** SessionInit: the daemon serves the client's calls through this connection. */
-  get server(): CallServer {
-    return this;
-  }
-
-  /** SessionInit and CallServer: the proxies and callbacks the client passes (see replace/revive). */
-  get hooks(): CodecHooks {
-    return this;
-  }
-
-  get maxConcurrentCalls(): number {
-    return this.daemon.config.maxConcurrentCalls;
-  }
-
-  get maxBufferedOutput(): number {
-    return this.daemon.config.maxBufferedOutput;
   }
 
   /** SessionInit: a handshake message after the handshake. */

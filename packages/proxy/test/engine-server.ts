@@ -40,6 +40,17 @@ export async function startEngineServer(
   const transport = memoryTransport({ network: options.network ?? new MemoryNetwork() });
   const serializers = { 4: createSerializers({ dialect: 4 }), 5: createSerializers({ dialect: 5 }) };
   const served = new Map(Object.entries(objects));
+  const settings = {
+    logger: silentLogger,
+    serializerSets: serializers,
+    serializersAccepted: ['cbor', 'json', 'msgpack', 'serpent', 'marshal'],
+    sharedKey: undefined,
+    multiplex: options.multiplex ?? true,
+    handshakeTimeoutMs: 5000,
+    heartbeatMs: 0,
+    streamCredit: 64,
+    validate: options.validateHandshake,
+  };
   const listener: Listener = await transport.listen(
     {
       endpoint: { kind: 'tcp', host: '127.0.0.1', port: options.port ?? 0 },
@@ -47,15 +58,7 @@ export async function startEngineServer(
     },
     (connection) => {
       const handshake = new ServerHandshake(connection, {
-        logger: silentLogger,
-        serializerSets: serializers,
-        serializersAccepted: ['cbor', 'json', 'msgpack', 'serpent', 'marshal'],
-        sharedKey: undefined,
-        multiplex: options.multiplex ?? true,
-        handshakeTimeoutMs: 5000,
-        heartbeatMs: 0,
-        streamCredit: 64,
-        validate: options.validateHandshake,
+        settings,
         hasObject: (id) => served.has(id),
         metadataOf: (id) => {
           const target = served.get(id);

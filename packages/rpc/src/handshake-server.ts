@@ -56,8 +56,11 @@ export interface AcceptedHandshake {
   sessionClosed(): void;
 }
 
-/** What the server half needs from the server it works for. */
-export interface ServerHandshakeHost {
+/**
+ * A server's settings for the handshakes of all its connections: one object the host makes once
+ * (read as plain data by every handshake, not through accessors run per connection).
+ */
+export interface ServerHandshakeSettings {
   readonly logger: Logger;
   /** Every serializer of a dialect (decoding a CONNECT, answering in the client's format). */
   readonly serializerSets: { readonly 4: SerializerSet; readonly 5: SerializerSet };
@@ -74,10 +77,16 @@ export interface ServerHandshakeHost {
   /** The accepted session's heartbeat interval (0: none, or the host runs it, as the daemon does). */
   readonly heartbeatMs: number;
   readonly streamCredit: number;
-  hasObject(objectId: string): boolean;
-  metadataOf(objectId: string): ObjectMetadata | undefined;
   /** Returns the handshake response (undefined: "hello"); throws to refuse. */
   readonly validate?: ((context: HandshakeContext) => unknown) | undefined;
+}
+
+/** What the server half needs from the server it works for, for one connection. */
+export interface ServerHandshakeHost {
+  /** The server's settings (the same object for every connection). */
+  readonly settings: ServerHandshakeSettings;
+  hasObject(objectId: string): boolean;
+  metadataOf(objectId: string): ObjectMetadata | undefined;
   /** Makes the session serving an accepted connection (before CONNECTOK is sent). */
   openSession(accepted: AcceptedHandshake): Session;
   /** The connection serves from now on (CONNECTOK is about to be sent). */
@@ -137,11 +146,12 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
     this.connection = connection;
     this.host = host;
     this.refusal = refusal;
-    if (host.sharedKey) this.keyServer = new SharedKeyServer(host.sharedKey);
-    const timeout = host.handshakeTimeoutMs;
+    const settings = host.settings;
+    if (settings.sharedKey) this.keyServer = new SharedKeyServer(settings.sharedKey);
+    const timeout = settings.handshakeTimeoutMs;
     if (timeout > 0) {
       this.deadline = addDeadline(timeout, () => {
-        host.logger.debug({ client: connection.remoteAddress }, 'handshake timeout: dropping connection');
+        settings.logger.debug({ client: connection.remoteAddress }, 'handshake timeout: dropping connection');
         connection.destroy(new CommunicationError('handshake timeout'));
       });
     }
@@ -161,7 +171,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
   }
 
   private get serializers(): SerializerSet {
-    return this.host.serializerSets[this.dialect];
+    return this.host.settings.serializerSets[this.dialect];
   }
 
   onMessage(message: Message): void {
@@ -236,24 +246,25 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
         });
       }
     } catch (err) {
-      this.host.logger.debug({ err }, 'could not send CONNECTFAIL');
+      this.host.settings.logger.debug({ err }, 'could not send CONNECTFAIL');
     }
     // The close ends this connection only: a peer that never closes its end is destroyed after the
     // wait, and that outcome (a TimeoutError) is the expected one, not a failure of the server.
     this.connection.close({ timeoutMs: REFUSED_CLOSE_WAIT_MS }).catch((err: unknown) => {
-      this.host.logger.debug({ err, client: this.connection.remoteAddress }, 'refused connection destroyed');
+      this.host.settings.logger.debug({ err, client: this.connection.remoteAddress }, 'refused connection destroyed');
     });
     this.ended();
   }
 
   private onConnect(message: Message): void {
-    if (this.keyServer && this.dialect === 5) {
+    const dialect = this.dialect;
+    if (this.keyServer && dialect === 5) {
       // authenticated before anything of the payload is read; on failure nothing else is looked at
       try {
         this.authenticator = this.keyServer.verifyConnect(message);
       } catch (err) {
         // like sshd: every failed authentication is an event the operator may want to see
-        this.host.logger.info(
+        this.host.settings.logger.info(
           { client: this.connection.remoteAddress },
           `refused: ${(err as Error).message}`,
         );
@@ -261,10 +272,11 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
         return;
       }
     }
-    const serializer = this.serializers.byId(message.serializerId);
-    const accepted = serializer && this.host.serializersAccepted.includes(serializer.name);
+    const settings = this.host.settings;
+    const serializer = settings.serializerSets[dialect].byId(message.serializerId);
+    const accepted = serializer && settings.serializersAccepted.includes(serializer.name);
     if (!serializer || !accepted) {
-      if (this.dialect === 4)
+      if (dialect === 4)
         this.fail(
           `message used serializer that is not accepted: ${toPyro4SerializerId(message.serializerId) ?? message.serializerId}`,
         );
@@ -280,7 +292,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       this.fail(err instanceof Error ? err.message : String(err), serializer, message.seq);
       return;
     }
-    const wantsMeta = this.dialect === 5 || (message.flags & Flags.META_ON_CONNECT) !== 0;
+    const wantsMeta = dialect === 5 || (message.flags & Flags.META_ON_CONNECT) !== 0;
     const objectId = data.object;
     if (wantsMeta && typeof objectId !== 'string') {
       this.fail("'object'", serializer, message.seq);
@@ -290,7 +302,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       this.fail('unknown object', serializer, message.seq);
       return;
     }
-    const validate = this.host.validate;
+    const validate = settings.validate;
     if (!validate) {
       this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, undefined);
       return;
@@ -304,7 +316,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
         data: data.handshake,
         objectId: typeof objectId === 'string' ? objectId : '',
         remoteAddress: this.connection.remoteAddress,
-        protocolVersion: (this.dialect === 4 ? 48 : 502) as ProtocolVersion,
+        protocolVersion: (dialect === 4 ? 48 : 502) as ProtocolVersion,
         peerCertificate: this.connection.peerCertificate(),
         annotations: message.annotations ?? new Map(),
       });
@@ -328,7 +340,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
 
   private refuse(err: unknown, serializer: Serializer, seq: number): void {
     const reason = err instanceof Error ? err.message : String(err);
-    this.host.logger.info(
+    this.host.settings.logger.info(
       { client: this.connection.remoteAddress },
       `handshake refused by validateHandshake: ${reason}`,
     );
@@ -345,13 +357,14 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
     const dialect = this.dialect;
     const host = this.host;
     const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
-    const caps = clientCaps & offeredCapabilities(host.multiplex);
+    const settings = host.settings;
+    const caps = clientCaps & offeredCapabilities(settings.multiplex);
     this.serializer = serializer;
     this.capabilities = caps;
     const session = host.openSession(this);
     session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
     session.capabilities = caps;
-    session.streamCredit = host.streamCredit;
+    session.streamCredit = settings.streamCredit;
     session.defaultSerializer = serializer;
     this.currentSession = session;
     let payload: Uint8Array;
@@ -383,7 +396,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
     });
     session.authenticator = this.authenticator;
     // the client's callbacks this server calls fail too when the client freezes
-    startHeartbeat(session, host.heartbeatMs);
+    startHeartbeat(session, settings.heartbeatMs);
     const early = this.early;
     if (early === undefined) return;
     this.early = undefined;
@@ -393,7 +406,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
   }
 
   lateMessage(message: Message): void {
-    this.host.logger.debug(
+    this.host.settings.logger.debug(
       { type: message.type, client: this.connection.remoteAddress },
       'unexpected message after the handshake',
     );

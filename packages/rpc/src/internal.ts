@@ -22,6 +22,7 @@ export {
   type AcceptedHandshake,
   ServerHandshake,
   type ServerHandshakeHost,
+  type ServerHandshakeSettings,
   type ServerHandshakeState,
 } from './handshake-server.js';
 export type { ConnectData } from './handshake-shared.js';
