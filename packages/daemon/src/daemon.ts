@@ -34,6 +34,7 @@ import {
   bindWarning,
   ConnectionLimitError,
   clientAddressKey,
+  clientHostKey,
   loadTlsOptions,
   SharedKey,
   sharedKeyWarning,
@@ -536,14 +537,14 @@ export class Daemon implements AsyncDisposable {
       connection.destroy();
       return;
     }
-    const remote = connection.remoteAddress;
     // the client's IP address; null (no per-client limit) for a Unix socket's peer
-    const client = clientAddressKey(remote);
+    const host = connection.remoteHost;
+    const client = host !== undefined ? clientHostKey(host) : clientAddressKey(connection.remoteAddress);
     const key = client ?? '';
-    let refused = this.limitReached(remote, client);
+    let refused = this.limitReached(connection, client);
     // Out of slots: a peer must not be able to hoard them. Reclaim one from whoever holds the most.
     if (refused?.limit === 'maxConnections' && this.reclaimSlot(key))
-      refused = this.limitReached(remote, client);
+      refused = this.limitReached(connection, client);
     if (refused !== undefined) {
       this.reportRefusal(refused);
       if (this.refusingCount >= MAX_PENDING_REFUSALS) {
@@ -599,17 +600,17 @@ export class Daemon implements AsyncDisposable {
   };
 
   /**
-   * Whether a new connection from `remote` would exceed maxConnections, or maxConnectionsPerClient
+   * Whether a new connection would exceed maxConnections, or maxConnectionsPerClient
    * for its address `client`: the connections counted are those holding a slot in the book.
    */
-  private limitReached(remote: string, client: string | null): ConnectionLimitError | undefined {
+  private limitReached(connection: Connection, client: string | null): ConnectionLimitError | undefined {
     const { maxConnections, maxConnectionsPerClient } = this.config;
     const open = this.slots.held;
     if (open >= maxConnections) {
       return new ConnectionLimitError(
         'maxConnections',
         maxConnections,
-        `connection from ${remote} refused: ${open} connections open (maxConnections=${maxConnections})`,
+        `connection from ${connection.remoteAddress} refused: ${open} connections open (maxConnections=${maxConnections})`,
       );
     }
     if (client === null) return undefined;
@@ -618,7 +619,7 @@ export class Daemon implements AsyncDisposable {
     return new ConnectionLimitError(
       'maxConnectionsPerClient',
       maxConnectionsPerClient,
-      `connection from ${remote} refused: ${count} connections open from ${client} (maxConnectionsPerClient=${maxConnectionsPerClient})`,
+      `connection from ${connection.remoteAddress} refused: ${count} connections open from ${client} (maxConnectionsPerClient=${maxConnectionsPerClient})`,
     );
   }
 

@@ -63,7 +63,10 @@ export interface AcceptedHandshake {
 export interface ServerHandshakeSettings {
   readonly logger: Logger;
   /** Every serializer of a dialect (decoding a CONNECT, answering in the client's format). */
-  readonly serializerSets: { readonly 4: SerializerSet; readonly 5: SerializerSet };
+  readonly serializerSets: {
+    readonly 4: SerializerSet;
+    readonly 5: SerializerSet;
+  };
   /** Serializer names a client may use. */
   readonly serializersAccepted: readonly string[];
   readonly sharedKey: SharedKey | undefined;
@@ -251,7 +254,10 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
     // The close ends this connection only: a peer that never closes its end is destroyed after the
     // wait, and that outcome (a TimeoutError) is the expected one, not a failure of the server.
     this.connection.close({ timeoutMs: REFUSED_CLOSE_WAIT_MS }).catch((err: unknown) => {
-      this.host.settings.logger.debug({ err, client: this.connection.remoteAddress }, 'refused connection destroyed');
+      this.host.settings.logger.debug(
+        { err, client: this.connection.remoteAddress },
+        'refused connection destroyed',
+      );
     });
     this.ended();
   }

@@ -45,6 +45,7 @@ export {
   type ConnectionLimiterOptions,
   type ConnectionRelease,
   clientAddressKey,
+  clientHostKey,
   type LimitName,
   type LimitSpec,
   type Limits,

@@ -214,6 +214,14 @@ export function clientAddressKey(remoteAddress: string): string | null {
     const m = IPV4_WITH_PORT.exec(remoteAddress);
     host = m ? m[1]! : remoteAddress;
   }
+  return clientHostKey(host);
+}
+
+/**
+ * The client identity of an IP address without a port (`Connection.remoteHost`): as
+ * `clientAddressKey`, without reading it out of `host:port` first. Null if it is not an IP address.
+ */
+export function clientHostKey(host: string): string | null {
   // the key is a function of the host alone: a client connecting again (the usual case) is not parsed again
   if (host === lastKeyed.host) return lastKeyed.key;
   const key = hostKey(host);

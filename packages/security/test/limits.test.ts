@@ -7,6 +7,7 @@ import {
   ConnectionLimitError,
   ConnectionLimiter,
   clientAddressKey,
+  clientHostKey,
   type LimitName,
   limitsFromConfig,
   securityLimits,
@@ -49,6 +50,28 @@ describe('securityLimits', () => {
     expect(limits.idleTimeoutMs).toBe(defaultConfig().idleTimeoutMs);
     expect(Object.isFrozen(limits)).toBe(true);
     expect(limitsFromConfig(defaultConfig())).toEqual(limitsFromConfig());
+  });
+});
+
+describe('clientHostKey', () => {
+  it('keys an IP address as clientAddressKey keys it with a port, and nothing else', () => {
+    const pairs: Array<[string, string]> = [
+      ['127.0.0.1', '127.0.0.1:5555'],
+      ['::1', '[::1]:5555'],
+      ['::ffff:10.1.2.3', '[::ffff:10.1.2.3]:80'],
+      ['FE80::1%eth0', '[FE80::1%eth0]:80'],
+      ['10.0.0.7', '10.0.0.7:1'],
+      ['10.0.0.7', '10.0.0.7:2'],
+      ['::ffff:10.1.2.3', '[::ffff:10.1.2.3]:81'],
+    ];
+    for (const [host, withPort] of pairs) {
+      expect(clientHostKey(host), host).toBe(clientAddressKey(withPort));
+      expect(clientHostKey(host), host).not.toBeNull();
+    }
+    expect(clientHostKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    for (const junk of ['', 'host', '/tmp/cinder.sock', '1.2.3.4:80', '[::1]']) {
+      expect(clientHostKey(junk), junk).toBeNull();
+    }
   });
 });
 

@@ -59,7 +59,8 @@ export interface FramedConnectionInit {
   framing: FramingOptions;
   /** Server side: the protocol version is detected from the first frame when several are accepted. */
   server: boolean;
-  remoteAddress: string;
+  /** Undefined: written when first asked (`describeRemote`; an accepted socket's is rarely needed). */
+  remoteAddress: string | undefined;
   /** Or how to find it when first asked (an accepted socket's getsockname is rarely needed). */
   localAddress: string | (() => string);
   logger: Logger;
@@ -73,7 +74,7 @@ export interface FramedConnectionInit {
 export abstract class FramedConnection implements Connection {
   readonly id: number = nextId++;
   abstract readonly transport: Connection['transport'];
-  readonly remoteAddress: string;
+  #remoteAddress: string | undefined;
   #localAddress: string | (() => string);
 
   protected readonly reader: FrameReader;
@@ -123,7 +124,7 @@ export abstract class FramedConnection implements Connection {
 
   constructor(init: FramedConnectionInit) {
     const { framing } = init;
-    this.remoteAddress = init.remoteAddress;
+    this.#remoteAddress = init.remoteAddress;
     this.#localAddress = init.localAddress;
     this.logger = init.logger;
     this.maxBufferedOutput = framing.maxBufferedOutput ?? DEFAULT_MAX_BUFFERED_OUTPUT;
@@ -143,6 +144,20 @@ export abstract class FramedConnection implements Connection {
       compressAbove: framing.compressAbove,
     };
     this.#versionKnown = !init.server || framing.versions.length === 1;
+  }
+
+  get remoteAddress(): string {
+    let remote = this.#remoteAddress;
+    if (remote === undefined) {
+      remote = this.describeRemote();
+      this.#remoteAddress = remote;
+    }
+    return remote;
+  }
+
+  /** The peer's address when it was not given at construction (a carrier that can say it later). */
+  protected describeRemote(): string {
+    return '?';
   }
 
   get localAddress(): string {

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
 import { bufferView, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
+import { formatHostPort } from './address.js';
 import type { DirectReads } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
 import { connectionError } from './socket-errors.js';
@@ -22,7 +23,10 @@ export interface SocketConnectionInit {
   framing: FramingOptions;
   /** Server side: the protocol version is detected from the first frame when several are accepted. */
   server: boolean;
-  remoteAddress: string;
+  /** Undefined: `host:port` of the socket's peer, written when first asked. */
+  remoteAddress: string | undefined;
+  /** See Connection.remoteHost. */
+  remoteHost?: string | undefined;
   localAddress: string | (() => string);
   idleTimeoutMs?: number | undefined;
   logger: Logger;
@@ -69,6 +73,7 @@ const FIRST_SLAB_SIZE = 2 * 1024;
 /** A framed connection over a stream socket: the connection core plus corked, slab-combined writes. */
 export class SocketConnection extends FramedConnection {
   readonly transport: 'tcp' | 'unix' | 'tls' | 'memory';
+  readonly remoteHost: string | undefined;
 
   readonly #socket: Socket;
   readonly #onClosed: ((connection: SocketConnection) => void) | undefined;
@@ -94,6 +99,7 @@ export class SocketConnection extends FramedConnection {
     const { socket } = init;
     this.#socket = socket;
     this.transport = init.transport;
+    this.remoteHost = init.remoteHost;
     this.#onClosed = init.onClosed;
     this.#directReads = init.directReads ?? null;
 
@@ -107,6 +113,15 @@ export class SocketConnection extends FramedConnection {
       const ms = init.idleTimeoutMs;
       socket.setTimeout(ms, () => this.idleTimedOut(ms));
     }
+  }
+
+  /**
+   * `host:port` of the peer, for a listener's socket: Node keeps what getpeername said at accept,
+   * so this holds after the close too.
+   */
+  protected override describeRemote(): string {
+    const socket = this.#socket;
+    return formatHostPort(socket.remoteAddress, socket.remotePort);
   }
 
   get bufferedBytes(): number {

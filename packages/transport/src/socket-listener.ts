@@ -203,13 +203,17 @@ export class SocketListener implements Listener {
       return;
     }
     const unix = this.#unixAddress;
+    // The peer's IP address, read once here (getpeername): a daemon keys its per-client slots by it.
+    // Node keeps the answer, so `host:port` can be written after the close too: only when asked.
+    const host = unix === null ? socket.remoteAddress : undefined;
     let node: Link<SocketConnection> | null = null;
     const connection = new SocketConnection({
       socket,
       transport,
       framing: options.framing,
       server: true,
-      remoteAddress: unix ?? formatHostPort(socket.remoteAddress, socket.remotePort),
+      remoteAddress: unix ?? undefined,
+      remoteHost: host === undefined ? undefined : unmapIPv4(host),
       localAddress: unix ?? this.#localAddressOf(socket),
       idleTimeoutMs: options.idleTimeoutMs,
       logger,

@@ -81,6 +81,12 @@ export interface Connection {
    * (`@name` for abstract names; on the server side, the listening path).
    */
   readonly remoteAddress: string;
+  /**
+   * A TCP or TLS connection a listener accepted: the peer's IP address (IPv4-mapped IPv6 as IPv4),
+   * without `remoteAddress`'s port and brackets. Undefined otherwise, or when the peer was gone
+   * before it could be read.
+   */
+  readonly remoteHost?: string | undefined;
   readonly localAddress: string;
   /** Protocol version of this connection: fixed for clients, detected from the first frame for servers. */
   readonly protocolVersion: ProtocolVersion | undefined;

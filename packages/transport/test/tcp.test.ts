@@ -26,7 +26,9 @@ export function rawTcpConnect(endpoint: Endpoint, track: Tracker): Promise<Socke
  * stalls until the caller's timeout.
  */
 export async function stalledTcpEndpoint(host: string, track: Tracker): Promise<Endpoint> {
-  const child = startChild(stalledScript, [host], { command: '/usr/bin/python3' });
+  const child = startChild(stalledScript, [host], {
+    command: '/usr/bin/python3',
+  });
   track.onClose(() => child.stop('SIGKILL', 0).then(() => {}));
   const [line] = await child.waitForLine(/^\d+$/, 5000);
   const endpoint: Endpoint = { kind: 'tcp', host, port: Number(line) };
@@ -40,7 +42,10 @@ function tcpTarget(listenHost: string, connectHost: string): ComplianceTarget {
     server: transport,
     client: transport,
     listenEndpoint: () => ({ kind: 'tcp', host: listenHost, port: 0 }),
-    connectEndpoint: (bound) => ({ ...(bound as Extract<Endpoint, { kind: 'tcp' }>), host: connectHost }),
+    connectEndpoint: (bound) => ({
+      ...(bound as Extract<Endpoint, { kind: 'tcp' }>),
+      host: connectHost,
+    }),
     rawConnect: rawTcpConnect,
     stalled: (track) => stalledTcpEndpoint(connectHost, track),
   };
@@ -58,25 +63,82 @@ describe('tcp specifics', () => {
   async function echoListener(endpoint: Endpoint, extra: { dualStack?: boolean } = {}) {
     const serverRecs: Recorder[] = [];
     const remotes: string[] = [];
+    const hosts: Array<string | undefined> = [];
     const listener = track.listener(
       await tcp.listen({ endpoint, framing: framing([502]), ...extra }, (conn) => {
         track.connection(conn);
         remotes.push(conn.remoteAddress);
+        hosts.push(conn.remoteHost);
         const rec = new Recorder((m) => conn.send({ ...m, type: 5 }));
         serverRecs.push(rec);
         conn.setHandler(rec);
       }),
     );
-    return { listener, serverRecs, remotes };
+    return { listener, serverRecs, remotes, hosts };
   }
 
+  it("an accepted connection tells its peer's host at once, and its host:port also when first asked after the close", async () => {
+    const accepted: Array<{
+      conn: import('../src/transport.js').Connection;
+      rec: Recorder;
+    }> = [];
+    const listener = track.listener(
+      await tcp.listen(
+        {
+          endpoint: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+          framing: framing([502]),
+        },
+        (conn) => {
+          const rec = new Recorder();
+          accepted.push({ conn, rec });
+          conn.setHandler(rec);
+        },
+      ),
+    );
+    const port = (listener.endpoint as { port: number }).port;
+    const conn = await tcp.connect({
+      endpoint: { kind: 'tcp', host: '127.0.0.1', port },
+      framing: framing([502]),
+    });
+    const clientAddress = conn.localAddress;
+    await within(
+      (async () => {
+        while (accepted.length === 0) await delay(5);
+      })(),
+      2000,
+      'accept',
+    );
+    const server = accepted[0]!;
+    track.connection(server.conn);
+    expect(server.conn.remoteHost).toBe('127.0.0.1');
+    conn.destroy();
+    await server.rec.closed(2000);
+    // nothing asked for it while the connection was open: written now, from what accept read
+    expect(server.conn.remoteAddress).toBe(clientAddress);
+    expect(server.conn.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
   it('reports the real port when port 0 was asked for, and refuses a port in use', async () => {
-    const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
-    expect(listener.endpoint).toEqual({ kind: 'tcp', host: '127.0.0.1', port: expect.any(Number) });
+    const { listener } = await echoListener({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 0,
+    });
+    expect(listener.endpoint).toEqual({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: expect.any(Number),
+    });
     const { port } = listener.endpoint as { port: number };
     expect(port).toBeGreaterThan(0);
     const err = await tcp
-      .listen({ endpoint: { kind: 'tcp', host: '127.0.0.1', port }, framing: framing([502]) }, () => {})
+      .listen(
+        {
+          endpoint: { kind: 'tcp', host: '127.0.0.1', port },
+          framing: framing([502]),
+        },
+        () => {},
+      )
       .then(
         () => null,
         (e: unknown) => e,
@@ -88,11 +150,23 @@ describe('tcp specifics', () => {
   // A dial remembers the last frozen endpoint (a uri's) it checked; one the caller may still change
   // is checked and read again every time.
   it('dials where an endpoint says at each connect: a changed one, a frozen one again', async () => {
-    const first = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
-    const second = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const first = await echoListener({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const second = await echoListener({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 0,
+    });
     const port1 = (first.listener.endpoint as { port: number }).port;
     const port2 = (second.listener.endpoint as { port: number }).port;
-    const frozen: Endpoint = Object.freeze({ kind: 'tcp', host: '127.0.0.1', port: port1 });
+    const frozen: Endpoint = Object.freeze({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: port1,
+    });
     const mutable = { kind: 'tcp' as const, host: '127.0.0.1', port: port1 };
     const f = framing([502]);
     for (let i = 0; i < 2; i++) {
@@ -125,24 +199,39 @@ describe('tcp specifics', () => {
     await rec.messagesAtLeast(1);
     expect(dual.remotes).toEqual([conn.localAddress]);
     expect(dual.remotes[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    // the mapped form (::ffff:127.0.0.1) folded, as in remoteAddress
+    expect(dual.hosts).toEqual(['127.0.0.1']);
 
     const v6only = await echoListener({ kind: 'tcp', host: '::', port: 0 }, { dualStack: false });
     const v6Port = (v6only.listener.endpoint as { port: number }).port;
     await expect(
-      tcp.connect({ endpoint: { kind: 'tcp', host: '127.0.0.1', port: v6Port }, framing: framing([502]) }),
+      tcp.connect({
+        endpoint: { kind: 'tcp', host: '127.0.0.1', port: v6Port },
+        framing: framing([502]),
+      }),
     ).rejects.toThrow(/connection refused/);
     const c6 = track.connection(
-      await tcp.connect({ endpoint: { kind: 'tcp', host: '::1', port: v6Port }, framing: framing([502]) }),
+      await tcp.connect({
+        endpoint: { kind: 'tcp', host: '::1', port: v6Port },
+        framing: framing([502]),
+      }),
     );
     expect(c6.remoteAddress).toBe(`[::1]:${v6Port}`);
     expect(c6.localAddress).toMatch(/^\[::1\]:\d+$/);
   });
 
   it('connects by host name', async () => {
-    const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const { listener } = await echoListener({
+      kind: 'tcp',
+      host: '127.0.0.1',
+      port: 0,
+    });
     const port = (listener.endpoint as { port: number }).port;
     const conn = track.connection(
-      await tcp.connect({ endpoint: { kind: 'tcp', host: 'localhost', port }, framing: framing([502]) }),
+      await tcp.connect({
+        endpoint: { kind: 'tcp', host: 'localhost', port },
+        framing: framing([502]),
+      }),
     );
     expect(conn.remoteAddress).toBe(`127.0.0.1:${port}`);
   });
@@ -155,7 +244,10 @@ describe('tcp specifics', () => {
       const timerOfAccepted = async (transport: ReturnType<typeof tcpTransport>) => {
         const listener = track.listener(
           await transport.listen(
-            { endpoint: { kind: 'tcp', host: '127.0.0.1', port: 0 }, framing: framing([502]) },
+            {
+              endpoint: { kind: 'tcp', host: '127.0.0.1', port: 0 },
+              framing: framing([502]),
+            },
             (conn) => {
               track.connection(conn);
               conn.setHandler(new Recorder());
