@@ -196,7 +196,10 @@ export class SocketConnection extends FramedConnection {
     }
     if (this.encode.version === 502) {
       // The common case: a small frame is encoded straight into the slab, joining the others of
-      // this tick (no buffer of its own, no copy).
+      // this tick (no buffer of its own, no copy). The connection's first frame goes into its small
+      // first slab at once (not through a failed attempt on the empty one).
+      const fresh = this.#slab === EMPTY_SLAB;
+      if (fresh) this.#newSlab(0);
       let n = encodeMessageInto(
         message,
         this.encode,
@@ -204,9 +207,9 @@ export class SocketConnection extends FramedConnection {
         this.#slabPos,
         this.#slab.length - this.#slabPos,
       );
-      if (n < 0 && this.#slab.length - this.#slabPos < SLAB_FRAME_ROOM) {
-        // it may not have fitted: a slab with room for any small frame (the first one is smaller)
-        this.#newSlab(this.#slab === EMPTY_SLAB ? 0 : SLAB_FRAME_ROOM);
+      if (n < 0 && !fresh && this.#slab.length - this.#slabPos < SLAB_FRAME_ROOM) {
+        // it may not have fitted: a slab with room for any small frame
+        this.#newSlab(SLAB_FRAME_ROOM);
         n = encodeMessageInto(message, this.encode, this.#slab, 0, this.#slab.length);
       }
       if (n >= 0) {

@@ -220,6 +220,50 @@ describe('tcp specifics', () => {
     expect(c6.localAddress).toMatch(/^\[::1\]:\d+$/);
   });
 
+  it("a connection's first frame is encoded once, into its small first slab", async () => {
+    const { Session } = await import('node:inspector');
+    const inspector = new Session();
+    inspector.connect();
+    const post = <T>(method: string, params: object = {}) =>
+      new Promise<T>((resolve, reject) =>
+        inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
+      );
+    type Coverage = {
+      result: Array<{ functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
+    };
+    const encodeCalls = (coverage: Coverage) => {
+      let calls = 0;
+      for (const script of coverage.result) {
+        for (const f of script.functions)
+          if (f.functionName === 'encodeMessageInto') calls += f.ranges[0]!.count;
+      }
+      return calls;
+    };
+    try {
+      const { serverRecs, listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+      const port = (listener.endpoint as { port: number }).port;
+      const conn = track.connection(
+        await tcp.connect({ endpoint: { kind: 'tcp', host: '127.0.0.1', port }, framing: framing([502]) }),
+      );
+      const rec = new Recorder();
+      conn.setHandler(rec);
+      await post('Profiler.enable');
+      await post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+      conn.send(message(1, 'first'));
+      const afterFirst = encodeCalls(await post<Coverage>('Profiler.takePreciseCoverage'));
+      conn.send(message(2, 'second'));
+      const afterSecond = encodeCalls(await post<Coverage>('Profiler.takePreciseCoverage'));
+      await rec.messagesAtLeast(2);
+      expect(serverRecs[0]!.messages.length).toBe(2);
+      // takePreciseCoverage resets the counts: one encode per frame, the first one included
+      expect(afterFirst).toBe(1);
+      expect(afterSecond).toBe(1);
+    } finally {
+      await post('Profiler.stopPreciseCoverage').catch(() => {});
+      inspector.disconnect();
+    }
+  });
+
   it('connects by host name', async () => {
     const { listener } = await echoListener({
       kind: 'tcp',
