@@ -2,8 +2,9 @@
 // no TypeScript hooks) can import it, its `exports` point at files that exist, and `pnpm pack`
 // would ship them. And what a process loads for Cinder: zod (the configuration's validator of record,
 // ~3 MB of heap and ~100 ms to load) only when a configuration value needs it, not by importing a
-// package, starting a daemon or making a call with ordinary settings; asserted on what is loaded
-// (module URLs, require's cache), not on milliseconds, so a loaded machine cannot flake it.
+// package, starting a daemon or making a call with ordinary settings (nor node:tls/http/https, which
+// only TLS and WebSocket listeners use); asserted on what is loaded (module URLs, require's cache,
+// process.moduleLoadList), not on milliseconds, so a loaded machine cannot flake it.
 // The CI run builds first; locally the test is skipped until `pnpm build` ran.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -62,14 +63,17 @@ const hooks = 'let port; export function initialize(d) { port = d.port; } ' +
   'export async function load(url, context, next) { port.postMessage(url); return next(url, context); }';
 register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
 const require = createRequire(process.cwd() + '/');
-globalThis.zodLoaded = async () => {
+// Node built-ins that only TLS or WebSocket listeners use.
+const optional = ['tls', 'http', 'https'];
+globalThis.loadedNow = async () => {
   const seen = new Promise((resolve) => { sentinel = resolve; });
   port1.ref();
   await import('data:text/javascript,export default "footprint-sentinel-' + loaded.length + '"');
   await seen;
   port1.unref();
   return { esm: loaded.filter((u) => /[\\\\/]zod[\\\\/]/.test(u)).length,
-    cjs: Object.keys(require.cache).filter((k) => /[\\\\/]zod[\\\\/]/.test(k)).length, modules: loaded.length };
+    cjs: Object.keys(require.cache).filter((k) => /[\\\\/]zod[\\\\/]/.test(k)).length, modules: loaded.length,
+    builtins: optional.filter((m) => loaded.includes('node:' + m) || process.moduleLoadList.includes('NativeModule ' + m)) };
 };
 `;
 
@@ -84,13 +88,13 @@ function run(pkg: string, body: string): Record<string, unknown> {
 }
 
 describe.skipIf(!built && !process.env.CI)('import footprint', () => {
-  it.each(packages)('importing @cinder/%s does not load zod', (name) => {
-    const r = run(name, `await import('@cinder/${name}'); console.log(JSON.stringify(await zodLoaded()));`);
+  it.each(packages)('importing @cinder/%s loads neither zod nor node:tls/http/https', (name) => {
+    const r = run(name, `await import('@cinder/${name}'); console.log(JSON.stringify(await loadedNow()));`);
     expect(r.modules).toBeGreaterThan(1);
-    expect(r).toMatchObject({ esm: 0, cjs: 0 });
+    expect(r).toMatchObject({ esm: 0, cjs: 0, builtins: [] });
   });
 
-  it('a daemon, a call and ordinary settings do not load zod; a value that needs checking does', () => {
+  it('a TCP daemon, a call and ordinary settings load neither; a value that needs checking loads zod', () => {
     const r = run(
       'cinder',
       `
@@ -109,16 +113,16 @@ describe.skipIf(!built && !process.env.CI)('import footprint', () => {
       } finally {
         await daemon.close();
       }
-      const before = await zodLoaded();
+      const before = await loadedNow();
       let message;
       try { C.resolveConfig({ nsPort: 70000 }, { useEnvironment: false }); } catch (err) { message = err.message; }
-      const after = await zodLoaded();
+      const after = await loadedNow();
       console.log(JSON.stringify({ answer, port: config.nsPort, before, after, message }));
       `,
     );
     expect(r.answer).toBe('hi');
     expect(r.port).toBe(9999);
-    expect(r.before).toMatchObject({ esm: 0, cjs: 0 });
+    expect(r.before).toMatchObject({ esm: 0, cjs: 0, builtins: [] });
     expect((r.after as { cjs: number }).cjs).toBeGreaterThan(0);
     expect(r.message).toBe(
       'invalid configuration: nsPort (CINDER_NS_PORT) = 70000: Too big: expected number to be <=65535',
