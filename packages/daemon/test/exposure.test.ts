@@ -9,7 +9,17 @@ import { RemoteError } from '@cinder/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, expose, exposeAll, oneway } from '../src/index.js';
 import { openClient } from './engine-client.js';
-import { delay, type RawClient, rawInvoke, rawSession } from './helpers.js';
+import {
+  cbor,
+  connectMessage,
+  delay,
+  failureText,
+  json,
+  MsgType,
+  RawClient,
+  rawInvoke,
+  rawSession,
+} from './helpers.js';
 
 class Base {
   inherited(): string {
@@ -249,6 +259,70 @@ describe("the handshake reply is made once per serializer and object's metadata"
     } finally {
       daemon.unregister('replaced');
     }
+  });
+});
+
+describe('a CONNECT with the bytes of the last one (a client connecting again)', () => {
+  async function handshake(serializer: typeof cbor, object: string) {
+    const raw = await RawClient.open(daemon.endpoint);
+    try {
+      raw.send(connectMessage(serializer, object));
+      return await raw.next();
+    } finally {
+      raw.destroy();
+    }
+  }
+
+  it('is not decoded again', async () => {
+    const { Session } = await import('node:inspector');
+    const inspector = new Session();
+    inspector.connect();
+    const post = <T>(method: string, params: object = {}) =>
+      new Promise<T>((resolve, reject) =>
+        inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
+      );
+    type Coverage = {
+      result: Array<{ functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
+    };
+    const parses = (coverage: Coverage) => {
+      let calls = 0;
+      for (const script of coverage.result) {
+        for (const f of script.functions)
+          if (f.functionName === 'parseConnectData') calls += f.ranges[0]!.count;
+      }
+      return calls;
+    };
+    try {
+      await post('Profiler.enable');
+      await post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+      expect((await handshake(cbor, 'plain')).type).toBe(MsgType.CONNECTOK);
+      await post<Coverage>('Profiler.takePreciseCoverage');
+      for (let i = 0; i < 3; i++) expect((await handshake(cbor, 'plain')).type).toBe(MsgType.CONNECTOK);
+      expect(parses(await post<Coverage>('Profiler.takePreciseCoverage'))).toBe(0);
+      // other bytes (another object, another serializer) are decoded
+      expect((await handshake(cbor, 'decorated')).type).toBe(MsgType.CONNECTOK);
+      expect((await handshake(json, 'decorated')).type).toBe(MsgType.CONNECTOK);
+      expect(parses(await post<Coverage>('Profiler.takePreciseCoverage'))).toBe(2);
+    } finally {
+      await post('Profiler.stopPreciseCoverage').catch(() => {});
+      inspector.disconnect();
+    }
+  });
+
+  it('names an object that is checked again: one unregistered meanwhile is refused', async () => {
+    class Brief {
+      hi(): string {
+        return 'hi';
+      }
+    }
+    expose(Brief);
+    daemon.register(new Brief(), 'brief');
+    expect((await handshake(cbor, 'brief')).type).toBe(MsgType.CONNECTOK);
+    expect((await handshake(cbor, 'brief')).type).toBe(MsgType.CONNECTOK);
+    daemon.unregister('brief');
+    const refused = await handshake(cbor, 'brief');
+    expect(refused.type).toBe(MsgType.CONNECTFAIL);
+    expect(failureText(refused)).toMatch(/unknown object/);
   });
 });
 

@@ -126,6 +126,30 @@ function defaultReply(serializer: Serializer, meta: ObjectMetadata | undefined):
   return payload;
 }
 
+/** A CONNECT payload this long or shorter is kept to recognise the next one (see connectObject). */
+const MAX_KEPT_CONNECT = 512;
+/** Per serializer: the last CONNECT payload decoded without a validator, and the object id it named. */
+const lastConnects = new WeakMap<Serializer, { readonly payload: Buffer; readonly object: string }>();
+
+/**
+ * The object id a CONNECT payload names (`data.object`; throws as decoding and parseConnectData
+ * do). A client connecting again, or another like it, sends the same bytes: when they equal the
+ * last payload this serializer decoded, its id is reused and nothing is decoded. Only the id is kept
+ * (a string, immutable), from payloads of up to MAX_KEPT_CONNECT bytes (copied: the payload is a view
+ * into the receive buffer), one per serializer. Without a validator nothing else of the payload is read.
+ */
+function connectObject(serializer: Serializer, payload: Uint8Array): unknown {
+  const last = lastConnects.get(serializer);
+  if (last !== undefined && last.payload.length === payload.length && last.payload.equals(payload)) {
+    return last.object;
+  }
+  const object = parseConnectData(serializer.decode(payload)).object;
+  if (typeof object === 'string' && payload.length <= MAX_KEPT_CONNECT) {
+    lastConnects.set(serializer, { payload: Buffer.from(payload), object });
+  }
+  return object;
+}
+
 /** The server half of one connection's handshake; the connection's handler until it is accepted. */
 export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
   readonly connection: Connection;
@@ -291,15 +315,22 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       else this.connection.destroy(new ProtocolError(`unsupported serializer id ${message.serializerId}`));
       return;
     }
-    let data: Record<string, unknown>;
+    const validate = settings.validate;
+    let data: Record<string, unknown> | undefined;
+    let objectId: unknown;
     try {
-      data = parseConnectData(serializer.decode(message.payload));
+      if (validate) {
+        // the validator gets the client's handshake data: decoded for it every time
+        data = parseConnectData(serializer.decode(message.payload));
+        objectId = data.object;
+      } else {
+        objectId = connectObject(serializer, message.payload);
+      }
     } catch (err) {
       this.fail(err instanceof Error ? err.message : String(err), serializer, message.seq);
       return;
     }
     const wantsMeta = dialect === 5 || (message.flags & Flags.META_ON_CONNECT) !== 0;
-    const objectId = data.object;
     if (wantsMeta && typeof objectId !== 'string') {
       this.fail("'object'", serializer, message.seq);
       return;
@@ -308,8 +339,7 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       this.fail('unknown object', serializer, message.seq);
       return;
     }
-    const validate = settings.validate;
-    if (!validate) {
+    if (!validate || data === undefined) {
       this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, undefined);
       return;
     }
