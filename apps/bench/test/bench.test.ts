@@ -2,18 +2,17 @@
 // to two scenarios over TCP, checked for a well-formed JSON file and positive figures (not speed).
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startChild, stopAllChildren } from '@cinder/test-utils';
+import { scratchDir, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, expect, it } from 'vitest';
 import type { BenchJson } from '../src/index.js';
 import { headlineFigures } from '../src/report.js';
 import { figures } from '../src/scenarios.js';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'bench-test-'));
+const dir = scratchDir('bench-test');
 /** The scenarios that produce the headline figures (the `--only` of the headline run). */
 const HEADLINE_SCENARIOS = 'connections,new_proxy_calls,calls,transfer,batched';
 

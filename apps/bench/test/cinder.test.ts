@@ -3,8 +3,8 @@
 // TLS. Small counts: this checks that the figures come from real, checked work, not their speed.
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeCertificate } from '../src/certs.js';
 import { runClient } from '../src/harness.js';
@@ -13,7 +13,7 @@ import { scenarioPlan } from '../src/runner.js';
 import { curveIds, isCurve, type ScenarioId, type TransportId } from '../src/scenarios.js';
 import { cinderSpec, cinderSystem } from '../src/systems/cinder.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bench-cinder-'));
+const dir = scratchDir('bench-cinder');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function measure(

@@ -2,11 +2,10 @@
 // in, the A/B ratios taken within each round, the table and A/B block, the command line, and that
 // the other build's processes load the other build's facade.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startChild, stopAllChildren } from '@cinder/test-utils';
+import { scratchDir, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BenchError } from '../src/errors.js';
 import type { BenchJson } from '../src/index.js';
@@ -31,7 +30,7 @@ import type { SystemId } from '../src/system.js';
 import { cinderFromSpec, cinderSpec, cinderSystem, loadCinder } from '../src/systems/cinder.js';
 
 const mainFile = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'bench-compare-'));
+const dir = scratchDir('bench-compare');
 afterAll(async () => {
   await stopAllChildren();
   rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,9 @@
 // The raw baseline's framing and its client/server over real loopback sockets, driven by the shared
 // harness: the ceiling figures are only worth something if these bytes are right.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { scratchDir } from '@cinder/test-utils';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BenchError } from '../src/errors.js';
@@ -80,7 +80,7 @@ describe('raw system through the harness', () => {
 
   for (const transport of ['tcp', 'unix'] as const) {
     it(`measures every scenario it has over ${transport}`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'bench-raw-'));
+      const dir = scratchDir('bench-raw');
       dirs.push(dir);
       const server = await rawSystem.startServer(
         transport === 'unix' ? { transport, socketPath: join(dir, 's.sock') } : { transport },

@@ -4,11 +4,10 @@
 // (Two replicas on one SQLite file do not work: writers get "database is locked".) Plus the failover time a client sees when its
 // replica is SIGKILLed. Run:
 //   node --conditions=@cinder/source --import ./tooling/node-ts/register.mjs apps/nameserver/test/bench-replicas.ts [seconds] [rounds]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { locateNS, type NameServerClient } from '@cinder/naming';
-import { startEtcdCluster, stopAllChildren, stopAllEtcd } from '@cinder/test-utils';
+import { scratchDir, startEtcdCluster, stopAllChildren, stopAllEtcd } from '@cinder/test-utils';
 import { type RunningNs, removeCliBundle, startNs } from './helpers.js';
 
 const SECONDS = Number(process.argv[2] ?? 3);
@@ -74,7 +73,7 @@ async function failover(replicas: RunningNs[]): Promise<number> {
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'cinder-bench-ns-'));
+  const dir = scratchDir('bench-ns');
   const etcd = await startEtcdCluster({ members: 3 });
   let prefix = 0;
   const etcdSpec = () => `etcd://${etcd.endpoints.join(',')}/bench${prefix++}`;

@@ -1,10 +1,9 @@
 // cinder-ns and cinder-nsc as real processes on loopback: the URI line, registrations through the
 // control tool, SQLite storage surviving `kill -9`, broadcast discovery, clean shutdown, and exit
 // codes that mean something (0 ok, 1 failure, 2 bad usage) with one-line messages.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, stopAllChildren } from '@cinder/test-utils';
+import { freePort, scratchDir, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   freeUdpPort,
@@ -16,7 +15,7 @@ import {
   startNs,
 } from './helpers.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cinder-ns-cli-'));
+const dir = scratchDir('ns-cli');
 const db = join(dir, 'names.sqlite');
 
 afterAll(async () => {

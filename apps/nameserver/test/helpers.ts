@@ -4,12 +4,11 @@
 // several times cheaper than loading every source file through the TypeScript hooks.
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type StartedChild, startChild } from '@cinder/test-utils';
+import { type StartedChild, scratchDir, startChild } from '@cinder/test-utils';
 import { build } from 'esbuild';
 import { runNsc } from '../src/nsc-cli.js';
 
@@ -35,7 +34,7 @@ let bundle: Promise<CliBundle> | undefined;
 /** Bundles src/ns.ts and src/nsc.ts (once per test file); remove it with removeCliBundle(). */
 export function cliBundle(): Promise<CliBundle> {
   bundle ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cinder-cli-'));
+    const dir = scratchDir('cli');
     await build({
       entryPoints: {
         ns: join(srcDir, 'ns.ts'),

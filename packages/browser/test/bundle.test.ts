@@ -1,12 +1,12 @@
 // The browser bundle itself: built with the shims, it imports nothing (no Node built-in, no
 // package), its sizes are reported, and loaded in Node with `ws` standing in for the platform's
 // WebSocket it talks to a daemon over ws: — calls, errors, a stream, callbacks, cancellation.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Daemon, expose, webSocketTransport, webSocketUri } from '@cinder/cinder';
+import { scratchDir } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { buildBrowserBundle } from '../scripts/build.mjs';
@@ -15,7 +15,7 @@ interface Metafile {
   outputs: Record<string, { imports: { path: string; external?: boolean }[] }>;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'cinder-browser-bundle-'));
+const dir = scratchDir('browser-bundle');
 const sizes: Record<string, { min: number; gzip: number }> = {};
 const metas: Record<string, Metafile> = {};
 

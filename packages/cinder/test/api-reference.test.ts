@@ -4,15 +4,14 @@
 // into a temporary directory; `pnpm docs:api` writes it to
 // packages/cinder/docs/api (gitignored: generated HTML that would change with every API edit).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '@cinder/test-utils';
+import { repoRoot, scratchDir } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const toolDir = join(repoRoot, 'tooling', 'typedoc');
 const typedoc = join(toolDir, 'node_modules', 'typedoc', 'bin', 'typedoc');
-const out = mkdtempSync(join(tmpdir(), 'cinder-api-'));
+const out = scratchDir('api');
 
 afterAll(() => {
   rmSync(out, { recursive: true, force: true });

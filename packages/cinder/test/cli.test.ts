@@ -1,12 +1,11 @@
 // @cinder/cinder/cli, the plumbing of Cinder's command-line programs: option checks with the exact
 // messages the programs print, and in child processes the stop signals and dropping privileges
 // with a Unix socket handed over first.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, resolveConfig } from '@cinder/core';
-import { startChild, stopAllChildren } from '@cinder/test-utils';
+import { scratchDir, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   configOrUsageError,
@@ -156,7 +155,7 @@ describe('in a process', () => {
     'hands the Unix socket to the new user, then drops to it',
     { timeout: 15_000 },
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cinder-cli-'));
+      const dir = scratchDir('cli');
       chmodSync(dir, 0o755); // so that nobody can still see the socket it was handed
       try {
         const p = startChild(child, ['drop', join(dir, 's.sock')]);

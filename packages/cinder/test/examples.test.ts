@@ -4,11 +4,10 @@
 // prints). tls.mjs gets the certificates made by the openssl commands of examples/README.md (so they
 // are tested too); the Python examples run Debian's Pyro4 and are skipped, saying why, without it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { repoRoot, startChild, stopAllChildren } from '@cinder/test-utils';
+import { repoRoot, scratchDir, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const examplesDir = fileURLToPath(new URL('../examples', import.meta.url));
@@ -26,7 +25,7 @@ const pkiDirs: string[] = [];
 function makePki(): string {
   const block = /^ {4}mkdir -p \/tmp\/pki && cd \/tmp\/pki\n((?: {4}.*\n)+)/m.exec(readme);
   if (!block) throw new Error('examples/README.md has no openssl block');
-  const dir = mkdtempSync(join(tmpdir(), 'cinder-example-pki-'));
+  const dir = scratchDir('example-pki');
   pkiDirs.push(dir);
   execFileSync('sh', ['-ec', block[1]!.replace(/\\\n\s*/g, ' ')], {
     cwd: dir,

@@ -3,8 +3,7 @@
 // memory transport), registration (given and generated ids, URIs, duplicates, force,
 // unregister), graceful close (drain, refusal while draining, cut-off after the grace period) and
 // `await using` for daemons and clients.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CommunicationError,
@@ -14,7 +13,7 @@ import {
   SecurityError,
   URI,
 } from '@cinder/core';
-import { freePort, generateTestPki } from '@cinder/test-utils';
+import { freePort, generateTestPki, scratchDir } from '@cinder/test-utils';
 import { MemoryNetwork, memoryTransport } from '@cinder/transport';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Daemon, expose } from '../src/index.js';
@@ -40,7 +39,7 @@ class Other {
   }
 }
 
-const tmp = mkdtempSync(join(tmpdir(), 'cinder-daemon-api-'));
+const tmp = scratchDir('daemon-api');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('where a daemon listens', () => {

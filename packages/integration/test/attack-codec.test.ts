@@ -5,12 +5,11 @@
 // framing and TLS. After each: the process is alive, a well-behaved client that kept calling every
 // 10 ms during the attack was never stalled for long, a new client is served within 200 ms, and
 // resident memory stays under RSS_BOUND_MIB.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@cinder/cinder';
 import { MsgType } from '@cinder/protocol';
-import { generateTestPki, stopAllChildren, type TestPki } from '@cinder/test-utils';
+import { generateTestPki, scratchDir, stopAllChildren, type TestPki } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type App,
@@ -120,7 +119,7 @@ let echo: App;
 let nsSqlite: App;
 let nsTls: App;
 let pki: TestPki;
-const dir = mkdtempSync(join(tmpdir(), 'cinder-attack-codec-'));
+const dir = scratchDir('attack-codec');
 const findings: string[] = [];
 
 beforeAll(async () => {

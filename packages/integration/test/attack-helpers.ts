@@ -26,6 +26,7 @@ import {
   type RawTarget,
   repoRoot,
   type StartedChild,
+  scratchDir,
   startChild,
 } from '@cinder/test-utils';
 import { expect } from 'vitest';
@@ -124,7 +125,7 @@ export function startEchoServer(options: StartAppOptions = {}): Promise<Attacked
 
 /** Starts `cinder-ns` (built) with SQLite storage in a fresh directory, no broadcast responder. */
 export function startNameServer(options: StartAppOptions = {}): Promise<AttackedApp> {
-  const dir = mkdtempSync(join(tmpdir(), 'cinder-attack-ns-'));
+  const dir = scratchDir('attack-ns');
   return startApp(
     'ns',
     'apps/nameserver/dist/ns.js',

@@ -1,9 +1,8 @@
 // The engine compliance suite over the socket transports: TCP on loopback, a Unix socket, and TLS
 // (test PKI) on loopback.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateTestPki } from '@cinder/test-utils';
+import { generateTestPki, scratchDir } from '@cinder/test-utils';
 import { tcpTransport, tlsTransport, unixTransport } from '@cinder/transport';
 import { engineCompliance } from './engine-compliance.js';
 
@@ -13,7 +12,7 @@ engineCompliance('tcp', () => {
 });
 
 engineCompliance('unix', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'cinder-engine-'));
+  const dir = scratchDir('engine');
   let n = 0;
   const transport = unixTransport();
   return {

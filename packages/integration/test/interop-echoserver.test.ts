@@ -1,12 +1,18 @@
 // cinder-echoserver as a process, driven by a Python Pyro4 client and by Cinder proxies: every
 // member of Pyro's echo server, its Unix socket and name server options (with Python's pyro4 name
 // server), and its exits: shutdown(), SIGINT, SIGTERM (0), a busy port (1), a bad option (2).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type RemoteError } from '@cinder/cinder';
-import { freePort, repoRoot, type StartedChild, startChild, stopAllChildren } from '@cinder/test-utils';
+import {
+  freePort,
+  repoRoot,
+  type StartedChild,
+  scratchDir,
+  startChild,
+  stopAllChildren,
+} from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPyro4, PYTHON, PythonRepl, py, pythonEnv } from './interop-python.js';
 
@@ -37,7 +43,7 @@ async function uriOf(child: StartedChild): Promise<string> {
 }
 
 describeWithPyro4('cinder-echoserver with Python Pyro4 and Cinder clients', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'cinder-echo-'));
+  const tmp = scratchDir('echo');
   let python: PythonRepl;
 
   beforeAll(() => {

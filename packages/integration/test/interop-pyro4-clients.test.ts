@@ -3,11 +3,10 @@
 // what a Python Pyro4 daemon would give back), exceptions with their traceback, oneway calls,
 // batches, remote attributes, streams, refused names, the Pyro.Daemon object, PING, correlation
 // ids, annotations, compression, handshakes, Unix sockets and refused serializers.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, Daemon } from '@cinder/cinder';
-import { vectorScenarios } from '@cinder/test-utils';
+import { scratchDir, vectorScenarios } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Child, Hub, Thing, vectorRegistry } from './interop-objects.js';
 import { describeWithPyro4, PythonRepl, py } from './interop-python.js';
@@ -63,7 +62,7 @@ const DEVIATIONS: Record<string, { serializers: readonly string[]; want: string;
 };
 
 describeWithPyro4('Python Pyro4 clients of a Cinder daemon', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'cinder-interop-'));
+  const tmp = scratchDir('interop');
   const closedStreams: number[] = [];
   let daemon: Daemon;
   let unixDaemon: Daemon;

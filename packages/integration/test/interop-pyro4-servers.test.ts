@@ -4,8 +4,7 @@
 // RemoteError with the Python traceback, oneway calls, batches, remote attributes, streams and early
 // close, the Pyro.Daemon object, PING, correlation ids, annotations, compression, timeouts, Unix
 // sockets and refusals.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CinderError,
@@ -21,7 +20,7 @@ import {
   Tuple,
 } from '@cinder/cinder';
 import { ClassRegistry } from '@cinder/serializers';
-import { stopAllChildren } from '@cinder/test-utils';
+import { scratchDir, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithPyro4, PythonRepl, type PythonServer, py, startPythonServer } from './interop-python.js';
 import { render } from './interop-vectors.js';
@@ -93,7 +92,7 @@ const SENT_DEVIATIONS: Record<string, { serializers: readonly SerializerName[]; 
 };
 
 describeWithPyro4('a Cinder proxy calling Python Pyro4 daemons', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'cinder-interop-'));
+  const tmp = scratchDir('interop');
   let server: PythonServer;
   let python: PythonRepl;
   const registry = new ClassRegistry().register(PyCustomError, 'interop_errors.CustomError');

@@ -7,13 +7,12 @@
 //    etcd or ws, and the installed size and dependency count of each package are printed.
 // The CI run builds first; locally the test is skipped until `pnpm build` ran.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { checkPackage, createPackageFromTarballData, Package, type Problem } from '@arethetypeswrong/core';
 import { Daemon, expose } from '@cinder/cinder';
-import { repoRoot } from '@cinder/test-utils';
+import { repoRoot, scratchDir } from '@cinder/test-utils';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,7 +109,7 @@ describe.skipIf(!built && !process.env.CI)('packed packages', () => {
   const tarballs = new Map<string, string>();
 
   beforeAll(async () => {
-    packDir = mkdtempSync(join(tmpdir(), 'cinder-packs-'));
+    packDir = scratchDir('packs');
     // A few at a time: each `pnpm pack` is a short process of its own.
     const queue = [...published];
     const worker = async () => {
@@ -198,7 +197,7 @@ describe.skipIf(!built && !process.env.CI)('packed packages', () => {
     };
     visit('@cinder/proxy');
 
-    const appDir = mkdtempSync(join(tmpdir(), 'cinder-client-only-'));
+    const appDir = scratchDir('client-only');
     class Greeter {
       hello(name: string): string {
         return `hello, ${name}`;

@@ -1,7 +1,6 @@
 // Remote calls across processes: a fixture daemon in its own process, called over TCP IPv4, TCP
 // IPv6, a Unix socket and TLS, for every behaviour of the remote-calls issue.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AbortedError,
@@ -13,12 +12,12 @@ import {
   RemoteError,
   TimeoutError,
 } from '@cinder/cinder';
-import { generateTestPki, stopAllChildren } from '@cinder/test-utils';
+import { generateTestPki, scratchDir, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Calculator, PartlyExposed } from './fixtures/objects.js';
 import { type RunningServer, startServer } from './helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'cinder-int-'));
+const tmp = scratchDir('int');
 
 interface Variant {
   name: string;

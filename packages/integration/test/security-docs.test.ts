@@ -3,11 +3,10 @@
 // once with those the page's own openssl recipe makes, both in the samples' working directory.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { generateTestPki, repoRoot, startChild, stopAllChildren } from '@cinder/test-utils';
+import { generateTestPki, repoRoot, scratchDir, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -18,7 +17,7 @@ const samples = [...doc.matchAll(/```ts\n([\s\S]*?)```/g)].map(
 const recipe = /## Test certificates[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
 // Samples live in this package so `@cinder/*` and pino resolve; they run in a certificate directory.
 const dir = mkdtempSync(join(fileURLToPath(new URL('.', import.meta.url)), '.readme-security-docs-'));
-const recipeDir = mkdtempSync(join(tmpdir(), 'cinder-doc-pki-'));
+const recipeDir = scratchDir('doc-pki');
 let pkiDir: string;
 
 beforeAll(async () => {

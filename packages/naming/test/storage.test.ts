@@ -2,11 +2,10 @@
 // that drives both with the same random operations, and SQLite's own promises: registrations
 // survive reopening, and the file is interchangeable with Python Pyro's SqlStorage.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, NamingError } from '@cinder/core';
-import { type EtcdCluster, etcdBinary, startEtcdCluster, stopAllEtcd } from '@cinder/test-utils';
+import { type EtcdCluster, etcdBinary, scratchDir, startEtcdCluster, stopAllEtcd } from '@cinder/test-utils';
 import fc from 'fast-check';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +16,7 @@ import {
   type SqliteStorage,
 } from '../src/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cinder-naming-'));
+const dir = scratchDir('naming');
 let fileCounter = 0;
 const newFile = () => join(dir, `names-${fileCounter++}.sqlite`);
 

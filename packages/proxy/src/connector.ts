@@ -81,6 +81,32 @@ function nameServerOptions(options: ProxyOptions): ProxyOptions {
 }
 const defaultTransports: { tcp?: Transport; unix?: Transport } = {};
 
+/** The keyless framing made last, and for what: a new proxy per call asks for the same again and again. */
+let lastFraming: { config: CinderConfig; protocol: ProtocolVersion; framing: FramingOptions } | undefined;
+
+/** The framing options of a proxy's connections (never changed once made, so shared when keyless). */
+function framingFor(
+  config: CinderConfig,
+  protocol: ProtocolVersion,
+  sharedKey: SharedKey | undefined,
+): FramingOptions {
+  const keyed = sharedKey !== undefined && protocol === 48;
+  const last = lastFraming;
+  if (!keyed && last !== undefined && last.config === config && last.protocol === protocol)
+    return last.framing;
+  const framing: FramingOptions = {
+    maxMessageSize: config.maxMessageSize,
+    maxInflatedSize: config.maxInflatedSize,
+    maxBufferedOutput: config.maxBufferedOutput,
+    drainTimeoutMs: config.drainTimeoutMs,
+    versions: [protocol],
+    ...(keyed ? { hmacKey: sharedKey.bytes } : {}),
+    ...(config.compression ? { compressAbove: 100 } : {}),
+  };
+  if (!keyed) lastFraming = { config, protocol, framing };
+  return framing;
+}
+
 export class Connector {
   /** The live session; undefined (or closed) while not connected. Read by every call. */
   session: Session | undefined;
@@ -104,15 +130,7 @@ export class Connector {
   constructor(init: ConnectorInit) {
     this.init = init;
     const { config, protocol, sharedKey } = init;
-    this.framing = {
-      maxMessageSize: config.maxMessageSize,
-      maxInflatedSize: config.maxInflatedSize,
-      maxBufferedOutput: config.maxBufferedOutput,
-      drainTimeoutMs: config.drainTimeoutMs,
-      versions: [protocol],
-      ...(sharedKey && protocol === 48 ? { hmacKey: sharedKey.bytes } : {}),
-      ...(config.compression ? { compressAbove: 100 } : {}),
-    };
+    this.framing = framingFor(config, protocol, sharedKey);
     if (init.options.boundSession) this.session = init.options.boundSession;
     this.uriText = init.uri.toString();
     this.sessionParts = {
@@ -148,9 +166,8 @@ export class Connector {
         new ConnectionClosedError(`callback ${uri.object}: the connection it came on is closed`),
       );
     const d = deadline instanceof Deadline ? deadline : Deadline.from(deadline);
-    const what = `connect to ${uri}`;
     const passed = d.expired();
-    if (passed !== undefined) return Promise.reject(d.error(what, passed === 'aborted'));
+    if (passed !== undefined) return Promise.reject(d.error(`connect to ${uri}`, passed === 'aborted'));
     this.closedByUser = false;
     let attempt = this.connecting;
     if (attempt === undefined || attempt.abandoned) {
@@ -165,7 +182,8 @@ export class Connector {
       fresh.promise.then(clear, clear);
       this.connecting = attempt = fresh;
     }
-    return attempt.join(d, what);
+    // (the text is for the error of a wait that times out: one that cannot needs none)
+    return attempt.join(d, d.bounded ? `connect to ${uri}` : '');
   }
 
   /** `open`, again with backoff while it fails for reasons a later attempt may not meet. */

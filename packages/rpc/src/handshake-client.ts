@@ -85,7 +85,8 @@ export interface ClientHandshakeOptions {
 /** The CONNECT's encoded parts, reused while the object asked for stays the same (see `connectCache`). */
 export interface ConnectCache {
   objectId?: string;
-  serializerId?: number;
+  /** The serializer it was encoded with (its id means another format in the other dialect). */
+  serializer?: Serializer;
   payload?: Uint8Array;
   annotations?: Annotations;
 }
@@ -248,13 +249,18 @@ function connectExchange(
 function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyClient | undefined): Message {
   const { serializer, objectId } = options;
   // a signed CONNECT gets annotations of its own (the signature is added to them)
-  const cache = keyClient === undefined ? options.connectCache : undefined;
+  const cache =
+    keyClient !== undefined
+      ? undefined
+      : options.annotations === undefined && options.handshake === undefined
+        ? defaultConnect(options.multiplex)
+        : options.connectCache;
   let annotations: Annotations;
   let payload: Uint8Array;
   if (
     cache !== undefined &&
     cache.objectId === objectId &&
-    cache.serializerId === serializer.id &&
+    cache.serializer === serializer &&
     cache.payload !== undefined &&
     cache.annotations !== undefined
   ) {
@@ -267,7 +273,7 @@ function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyCli
     payload = serializer.encode(data, options.hooks);
     if (cache !== undefined) {
       cache.objectId = objectId;
-      cache.serializerId = serializer.id;
+      cache.serializer = serializer;
       cache.payload = payload;
       cache.annotations = annotations;
     }
@@ -283,6 +289,67 @@ function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyCli
   };
   keyClient?.signConnect(connect);
   return connect;
+}
+
+/**
+ * The CONNECT parts of connections without annotations or handshake data of their own, shared by
+ * every proxy of this process (one per pipelining choice): a new proxy per call to the same object
+ * encodes no CONNECT. The payload bytes and the annotations map are never changed once sent (a
+ * signed CONNECT, which gets its own annotations, does not use them).
+ */
+const defaultConnects: [ConnectCache, ConnectCache] = [{}, {}];
+
+function defaultConnect(multiplex: boolean): ConnectCache {
+  return defaultConnects[multiplex ? 1 : 0];
+}
+
+/** A CONNECTOK payload read: the daemon's response and the object's metadata, if it sent them. */
+interface ConnectOkRead {
+  response: unknown;
+  metadata: ObjectMetadata | undefined;
+}
+
+/**
+ * The last CONNECTOK read whose payload decoded to plain values (a string, number, boolean or no
+ * response, and lists of names): the same bytes from the same serializer read the same, so a daemon
+ * that answers every connection alike (it caches its CONNECTOK) costs no decode per connection.
+ */
+let lastConnectOk: (ConnectOkRead & { serializer: Serializer; bytes: Uint8Array }) | undefined;
+
+function readConnectOk(serializer: Serializer, payload: Uint8Array, hooks: CodecHooks): ConnectOkRead {
+  const last = lastConnectOk;
+  if (last !== undefined && last.serializer === serializer && sameBytes(last.bytes, payload)) {
+    return { response: last.response, metadata: copyMetadata(last.metadata) };
+  }
+  const read = parseConnectOk(serializer.decode(payload, hooks));
+  const r = read.response;
+  if (
+    r === null ||
+    r === undefined ||
+    typeof r === 'string' ||
+    typeof r === 'number' ||
+    typeof r === 'boolean'
+  ) {
+    lastConnectOk = {
+      serializer,
+      bytes: new Uint8Array(payload), // a copy: the payload may be a view of a read buffer used again
+      response: r,
+      metadata: copyMetadata(read.metadata),
+    };
+  }
+  return read;
+}
+
+/** Lists of its own for every connection: a proxy's metadata is never another's. */
+function copyMetadata(m: ObjectMetadata | undefined): ObjectMetadata | undefined {
+  return m && { methods: m.methods.slice(), oneway: m.oneway.slice(), attrs: m.attrs.slice() };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (b.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The error for a connection that closed before the handshake was done. */
@@ -331,7 +398,7 @@ function onConnectReply(
   const serializer = options.serializers.byId(message.serializerId);
   if (!serializer)
     throw new SerializeError(`invalid serializer in handshake response: ${message.serializerId}`);
-  const { response, metadata } = parseConnectOk(serializer.decode(message.payload, options.hooks));
+  const { response, metadata } = readConnectOk(serializer, message.payload, options.hooks);
   if (
     metadata &&
     metadata.methods.length === 0 &&

@@ -1,10 +1,10 @@
 // Privilege dropping, tested in child processes so this test process keeps its own ids.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@cinder/core';
-import { repoOpenToOthers, startChild, stopAllChildren, tsNodeArgs } from '@cinder/test-utils';
+import { repoOpenToOthers, scratchDir, startChild, stopAllChildren, tsNodeArgs } from '@cinder/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropPrivileges, resolveGroup, resolveUser } from '../src/index.js';
 
@@ -66,7 +66,7 @@ describe('dropPrivileges', () => {
   it.runIf(isRoot)(
     'drops a root child to nobody: ids, no supplementary groups, no way back, no root-only files',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'cinder-priv-'));
+      const dir = scratchDir('priv');
       try {
         const secret = join(dir, 'secret');
         writeFileSync(secret, 'root only', { mode: 0o600 });

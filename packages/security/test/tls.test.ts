@@ -1,13 +1,12 @@
 // TLS helpers on real files and real sockets: loadTlsOptions against a throwaway openssl PKI, and
 // node:tls servers and clients on 127.0.0.1 using its options, with certificate checks in hooks.
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { ConfigError, SecurityError } from '@cinder/core';
-import { generateTestPki, type TestPki } from '@cinder/test-utils';
+import { generateTestPki, scratchDir, type TestPki } from '@cinder/test-utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CertificateExpectation,
@@ -26,7 +25,7 @@ const servers = new Set<tls.Server>();
 
 beforeAll(async () => {
   pki = await generateTestPki();
-  scratch = mkdtempSync(join(tmpdir(), 'cinder-security-tls-'));
+  scratch = scratchDir('security-tls');
 });
 
 afterEach(async () => {

@@ -84,6 +84,8 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
       throw new ConfigError(`the ${spec.kind} transport cannot use a ${String(endpoint?.kind)} endpoint`);
     }
   };
+  /** The last endpoint dialed (checked, its texts made), when it was a frozen one. */
+  let lastDial: DialTarget | undefined;
   return {
     kind: spec.kind,
 
@@ -104,9 +106,15 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
 
     connect(options): Promise<Connection> {
       const { endpoint, framing } = options;
+      let dial = lastDial;
       try {
-        checkKind(endpoint);
-        checkEndpoint(endpoint, false);
+        if (dial === undefined || dial.endpoint !== endpoint) {
+          checkKind(endpoint);
+          checkEndpoint(endpoint, false);
+          dial = dialTarget(endpoint);
+          // a frozen endpoint (a uri's) cannot change: the next dial to it is checked already
+          if (Object.isFrozen(endpoint)) lastDial = dial;
+        }
         // a proxy dials with the same framing object every time: checked once
         if (framing !== lastCheckedFraming) {
           checkFraming(framing, true);
@@ -116,10 +124,7 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
         return Promise.reject(err); // (not an async function: one promise less per connection)
       }
       const logger = loggerFor(options.logger);
-      const address = formatEndpoint(endpoint);
-      const unix = endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null;
-      // dialed by IPv4 address: the peer's address is known without asking the socket (getpeername)
-      const dialed = endpoint.kind === 'tcp' && isIPv4(endpoint.host) ? address : null;
+      const { address, unix, dialed } = dial;
       const reads = new DirectReads();
       return openSocket(
         () => {
@@ -154,6 +159,27 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
         options.onConnect,
       );
     },
+  };
+}
+
+/** A checked endpoint to dial, and its texts. */
+interface DialTarget {
+  readonly endpoint: Endpoint;
+  /** For messages. */
+  readonly address: string;
+  /** A Unix socket's path as the connection shows it, else null. */
+  readonly unix: string | null;
+  /** Dialed by IPv4 address: the peer's address is known without asking the socket (getpeername). */
+  readonly dialed: string | null;
+}
+
+function dialTarget(endpoint: Endpoint): DialTarget {
+  const address = formatEndpoint(endpoint);
+  return {
+    endpoint,
+    address,
+    unix: endpoint.kind === 'unix' ? formatUnixPath(endpoint.path) : null,
+    dialed: endpoint.kind === 'tcp' && isIPv4(endpoint.host) ? address : null,
   };
 }
 

@@ -2,18 +2,18 @@
 // reader chooses, so a large frame is read by the kernel straight into its own buffer; TLS keeps
 // Node's 'data' chunks. The compliance suite runs every other behaviour over the same sockets.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameReader } from '@cinder/protocol';
+import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { adoptDirectReads } from '../src/direct-reads.js';
 import { tcpTransport, unixTransport } from '../src/index.js';
 import type { Endpoint, Transport } from '../src/transport.js';
 import { framing, MiB, message, Recorder, Tracker, within } from './harness.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cinder-direct-'));
+const dir = scratchDir('direct');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cases: Array<{ name: string; transport: Transport; endpoint: () => Endpoint }> = [

@@ -2,12 +2,11 @@
 // ways: a Pyro4 Proxy connecting to a Cinder listener, and a Cinder client talking to a Pyro4
 // daemon. This checks what no loopback test between two Cinder ends can: that Python's framing,
 // TLS settings (hostname check against IP SANs, client certificates) and ours agree.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Flags, MsgType, SerializerId } from '@cinder/protocol';
-import { generateTestPki, startChild, stopAllChildren } from '@cinder/test-utils';
+import { generateTestPki, scratchDir, startChild, stopAllChildren } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tcpTransport, tlsTransport, unixTransport } from '../src/index.js';
 import type { Connection, Endpoint, Transport } from '../src/transport.js';
@@ -15,7 +14,7 @@ import { framing, message, Recorder, Tracker } from './harness.js';
 
 const script = fileURLToPath(new URL('./fixtures/pyro4_peer.py', import.meta.url));
 const python = '/usr/bin/python3';
-const dir = mkdtempSync(join(tmpdir(), 'cinder-pyro4-'));
+const dir = scratchDir('pyro4');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Case {

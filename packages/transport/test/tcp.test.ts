@@ -85,6 +85,31 @@ describe('tcp specifics', () => {
     expect((err as Error).message).toContain(`address already in use: 127.0.0.1:${port}`);
   });
 
+  // A dial remembers the last frozen endpoint (a uri's) it checked; one the caller may still change
+  // is checked and read again every time.
+  it('dials where an endpoint says at each connect: a changed one, a frozen one again', async () => {
+    const first = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const second = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const port1 = (first.listener.endpoint as { port: number }).port;
+    const port2 = (second.listener.endpoint as { port: number }).port;
+    const frozen: Endpoint = Object.freeze({ kind: 'tcp', host: '127.0.0.1', port: port1 });
+    const mutable = { kind: 'tcp' as const, host: '127.0.0.1', port: port1 };
+    const f = framing([502]);
+    for (let i = 0; i < 2; i++) {
+      const c = track.connection(await tcp.connect({ endpoint: frozen, framing: f }));
+      expect(c.remoteAddress).toBe(`127.0.0.1:${port1}`);
+    }
+    const c1 = track.connection(await tcp.connect({ endpoint: mutable, framing: f }));
+    expect(c1.remoteAddress).toBe(`127.0.0.1:${port1}`);
+    mutable.port = port2;
+    const c2 = track.connection(await tcp.connect({ endpoint: mutable, framing: f }));
+    expect(c2.remoteAddress).toBe(`127.0.0.1:${port2}`);
+    mutable.port = 0;
+    await expect(tcp.connect({ endpoint: mutable, framing: f })).rejects.toThrow(/invalid TCP port 0/);
+    expect(first.remotes).toHaveLength(3);
+    await expect.poll(() => second.remotes.length).toBe(1);
+  });
+
   it('a dual-stack listener shows IPv4 peers as IPv4, an IPv6-only one refuses them', async () => {
     const dual = await echoListener({ kind: 'tcp', host: '::', port: 0 });
     const dualPort = (dual.listener.endpoint as { port: number }).port;

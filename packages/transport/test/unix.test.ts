@@ -1,18 +1,18 @@
 // Unix domain sockets, by path and in the Linux abstract namespace: the compliance suite plus the
 // socket file's life cycle (stale files of dead processes, live sockets, permissions, removal).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommunicationError, ConfigError } from '@cinder/core';
+import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { unixTransport } from '../src/index.js';
 import type { Endpoint, Listener } from '../src/transport.js';
 import { type ComplianceTarget, transportCompliance } from './compliance.js';
 import { framing, message, Recorder, Tracker, within } from './harness.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cinder-unix-'));
+const dir = scratchDir('unix');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let counter = 0;
 const freshPath = () => join(dir, `s${++counter}.sock`);

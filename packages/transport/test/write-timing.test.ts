@@ -4,16 +4,16 @@
 // runs. Each of these saves a sequential call a turn of the tick queue without costing pipelined
 // calls a write.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { tcpTransport, unixTransport } from '../src/index.js';
 import type { Connection, Endpoint, Transport } from '../src/transport.js';
 import { framing, message, Recorder, Tracker } from './harness.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'cinder-writes-'));
+const dir = scratchDir('writes');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cases: Array<{ name: string; transport: Transport; endpoint: () => Endpoint }> = [

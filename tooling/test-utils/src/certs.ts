@@ -2,10 +2,11 @@
 // client, wrong-host and expired certificates the transport and security tests need. EC P-256 keys
 // keep generation around a tenth of a second; the result is cached per process.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { removeAbandonedScratch } from './scratch.js';
 
 const run = promisify(execFile);
 
@@ -88,51 +89,16 @@ const caExtensions = [
   'subjectKeyIdentifier = hash',
 ];
 
-/** Unnamed temporary PKIs older than this (made before directories carried their owner's pid) are abandoned. */
-const unownedMaxAgeMs = 60 * 60 * 1000;
-
-/**
- * Removes the temporary PKI directories of processes that no longer exist. Test runners end their
- * workers without an 'exit' event, so without this every test process that made a PKI left a
- * directory behind in the temporary directory (a thousand in a day of test runs).
- */
-export function removeAbandonedPkis(parent = tmpdir()): number {
-  let removed = 0;
-  for (const name of readdirSync(parent)) {
-    if (!name.startsWith('cinder-pki-')) continue;
-    const path = join(parent, name);
-    const owner = /^cinder-pki-(\d+)-/.exec(name)?.[1];
-    try {
-      if (owner ? isAlive(Number(owner)) : Date.now() - statSync(path).mtimeMs < unownedMaxAgeMs) continue;
-      rmSync(path, { recursive: true, force: true });
-      removed++;
-    } catch {
-      // raced with its owner or another sweeper: whoever removes it, it is gone
-    }
-  }
-  return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function generate(requestedDir: string | undefined): Promise<TestPki> {
   let dir: string;
   if (requestedDir) {
     mkdirSync(requestedDir, { recursive: true });
     dir = requestedDir;
   } else {
-    removeAbandonedPkis();
+    removeAbandonedScratch();
     dir = mkdtempSync(join(tmpdir(), `cinder-pki-${process.pid}-`));
     // Sync removal: 'exit' handlers cannot wait for promises. A test worker that is killed never
-    // runs it, so the next generation removes what dead processes left (removeAbandonedPkis).
+    // runs it, so the next generation removes what dead processes left (removeAbandonedScratch).
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
 

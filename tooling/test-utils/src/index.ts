@@ -8,4 +8,5 @@ export * from './paths.js';
 export * from './ports.js';
 export * from './pyrender.js';
 export * from './raw-client.js';
+export * from './scratch.js';
 export * from './vectors.js';
