@@ -180,7 +180,9 @@ export class FrameReader {
 
   #newReadSlab(): void {
     const slab =
-      this.#readSlab === NO_BYTES ? Buffer.allocUnsafe(FIRST_READ_SIZE) : Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
+      this.#readSlab === NO_BYTES
+        ? Buffer.allocUnsafe(FIRST_READ_SIZE)
+        : Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
     this.#readSlab = slab;
     this.#readSlabArrayBuffer = slab.buffer;
     this.#readSlabOffset = slab.byteOffset;

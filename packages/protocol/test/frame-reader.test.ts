@@ -374,7 +374,11 @@ describe('FrameReader contract', () => {
       slab = target.buffer;
       let n = 0;
       // 1-4 whole frames per read (room for at least one is always there: 2 KiB, then >= 16 KiB)
-      for (let k = 1 + (i % 4); k > 0 && i < frames.length && n + frames[i]!.length <= target.length; k--, i++)
+      for (
+        let k = 1 + (i % 4);
+        k > 0 && i < frames.length && n + frames[i]!.length <= target.length;
+        k--, i++
+      )
         n += frames[i]!.copy(target, n);
       outer.commitRead(target, n, onMessage);
     }

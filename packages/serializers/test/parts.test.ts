@@ -45,7 +45,9 @@ describe.each(['cbor', 'msgpack'])('%s payloads carved from the shared slab', (n
     // ~150 KiB of payloads: the 32 KiB slab is replaced several times, once by a message that
     // grows past it (copied to a buffer of its own), and the payloads in between are views.
     const values = Array.from({ length: 1500 }, (_, i) =>
-      i % 500 === 250 ? 'x'.repeat(40_000 + i) : { i, text: `value ${i}`, bytes: new Uint8Array(40).fill(i & 0xff) },
+      i % 500 === 250
+        ? 'x'.repeat(40_000 + i)
+        : { i, text: `value ${i}`, bytes: new Uint8Array(40).fill(i & 0xff) },
     );
     const out = values.map((v) => s.encode(v));
     const buffers = new Set(out.map((p) => p.buffer));

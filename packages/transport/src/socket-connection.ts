@@ -247,7 +247,11 @@ export class SocketConnection extends FramedConnection {
   /** Hands what the slab holds to the socket (one write). */
   #writeSlab(): void {
     if (this.#slabPos > this.#slabStart) {
-      const bytes = bufferOver(this.#slabArrayBuffer, this.#slabOffset + this.#slabStart, this.#slabPos - this.#slabStart);
+      const bytes = bufferOver(
+        this.#slabArrayBuffer,
+        this.#slabOffset + this.#slabStart,
+        this.#slabPos - this.#slabStart,
+      );
       this.#slabStart = this.#slabPos;
       this.#socket.write(bytes);
     }
