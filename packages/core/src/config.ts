@@ -1,434 +1,28 @@
-// Cinder's configuration: one zod schema with every setting and its default, the `CINDER_*`
+// Cinder's configuration: every setting with its default (config-spec.ts), the `CINDER_*`
 // environment overrides (coerced the way Pyro coerces `PYRO_*`), and a readable dump. A resolved
 // config is a frozen plain object that callers pass down; nothing here is global.
-import { z } from 'zod';
+//
+// zod is the validator of record, but it is loaded only when a value needs it: the defaults and
+// the values each item's plain predicate takes (the common case) are valid without it, and a value
+// the predicate does not take goes to the item's zod schema, which decides and words the error.
+// Loading zod costs a process ~3 MB of heap and ~100 ms; `@cinder/core/config-schema` has the
+// whole schema for those who want it.
+import { createRequire } from 'node:module';
+import type { z } from 'zod';
+import {
+  deepFreeze,
+  type ItemName,
+  type Shape,
+  type Specs,
+  specs,
+  UNDECIDED,
+  type Zod,
+} from './config-spec.js';
 import { ConfigError } from './errors.js';
-import { MAX_TIMER_MS } from './types.js';
 
-/** Serializer names, in Cinder's order of preference. */
-export const serializerNames = ['cbor', 'json', 'msgpack', 'serpent', 'marshal'] as const;
-export type SerializerName = (typeof serializerNames)[number];
+export { type LogLevel, logLevels, type SerializerName, serializerNames } from './config-spec.js';
 
-/** pino's levels, plus `silent`. */
-export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof logLevels)[number];
-
-/** How an environment variable's text becomes a value (Pyro's rules, chosen by the item's type). */
-type EnvKind = 'string' | 'nullable' | 'int' | 'bool' | 'list';
-
-const port = z.number().int().min(0).max(65535);
-const durationMs = z.number().int().min(0).max(MAX_TIMER_MS);
-const count = z.number().int().min(1);
-const host = z.string().min(1);
-
-function spec<S extends z.ZodType>(
-  schema: S,
-  defaultValue: z.output<S>,
-  env: EnvKind,
-  pyro: string | null,
-  description: string,
-) {
-  return { schema, defaultValue, env, pyro, description };
-}
-
-// The single source of truth: order here is the order of docs and dumps.
-const specs = {
-  host: spec(
-    host,
-    '127.0.0.1',
-    'string',
-    'HOST',
-    'Host name or address a daemon binds to when none is given.',
-  ),
-  nsHost: spec(
-    host,
-    '127.0.0.1',
-    'string',
-    'NS_HOST',
-    'Host of the name server: where clients look, where it binds.',
-  ),
-  nsPort: spec(
-    port,
-    9090,
-    'int',
-    'NS_PORT',
-    'Name server TCP port; also the default port of PYRONAME/PYROMETA uris.',
-  ),
-  nsBcPort: spec(port, 9091, 'int', 'NS_BCPORT', 'UDP port of the name server broadcast responder.'),
-  nsBcHost: spec(
-    host.nullable(),
-    null,
-    'nullable',
-    'NS_BCHOST',
-    'Address the broadcast responder binds to (null = all interfaces).',
-  ),
-  nsAutocleanMs: spec(
-    durationMs.refine((v) => v === 0 || v >= 3000, { message: 'must be 0 (off) or at least 3000 ms' }),
-    0,
-    'int',
-    'NS_AUTOCLEAN',
-    'Interval at which the name server drops registrations that stopped answering (0 = off, else ≥ 3000).',
-  ),
-  nsLookupDelayMs: spec(
-    durationMs,
-    0,
-    'int',
-    'NS_LOOKUP_DELAY',
-    'How long a name lookup keeps retrying an unknown name before failing (0 = no retry).',
-  ),
-  nsEtcdUser: spec(
-    z.string(),
-    '',
-    'string',
-    null,
-    'User the name server logs in to etcd as (etcd:// storage; empty = no etcd authentication).',
-  ),
-  nsEtcdPassword: spec(z.string(), '', 'string', null, 'Password of nsEtcdUser.'),
-  nsEtcdCaCerts: spec(
-    z.string(),
-    '',
-    'string',
-    null,
-    'PEM file of CA certificates that verify the etcd members; set, the name server talks TLS to etcd.',
-  ),
-  nsEtcdCert: spec(
-    z.string(),
-    '',
-    'string',
-    null,
-    'PEM client certificate file the name server shows etcd (etcd --client-cert-auth).',
-  ),
-  nsEtcdKey: spec(z.string(), '', 'string', null, 'PEM private key file of nsEtcdCert.'),
-  natHost: spec(
-    host.nullable(),
-    null,
-    'nullable',
-    'NATHOST',
-    'External host written in uris behind NAT (null = none).',
-  ),
-  natPort: spec(
-    port,
-    0,
-    'int',
-    'NATPORT',
-    'External port written in uris behind NAT (0 = the internal port).',
-  ),
-  compression: spec(z.boolean(), false, 'bool', 'COMPRESSION', 'Compress message payloads with zlib.'),
-  commTimeoutMs: spec(durationMs, 0, 'int', 'COMMTIMEOUT', 'Time limit of a network call (0 = none).'),
-  heartbeatMs: spec(
-    durationMs,
-    10000,
-    'int',
-    null,
-    'Between Cinder peers, while calls wait on a pipelined connection: a PING every this long; no answer within it fails the connection (0 = off; never with Python peers).',
-  ),
-  connectTimeoutMs: spec(
-    durationMs,
-    10000,
-    'int',
-    null,
-    'Time limit for a client to connect and complete the handshake (0 = none).',
-  ),
-  callerStacks: spec(
-    z.boolean(),
-    false,
-    'bool',
-    null,
-    "Give a failed call's stack the caller's frames (one more promise reaction per call, which successful calls pay too: about 5% of a pipelined call's CPU).",
-  ),
-  maxRetries: spec(
-    z.number().int().min(0),
-    0,
-    'int',
-    'MAX_RETRIES',
-    'Times a call is retried, reconnecting, after a connection loss or timeout.',
-  ),
-  sockReuse: spec(z.boolean(), true, 'bool', 'SOCK_REUSE', 'Let a daemon rebind a port still in TIME_WAIT.'),
-  sockNodelay: spec(
-    z.boolean(),
-    true,
-    'bool',
-    'SOCK_NODELAY',
-    'Disable Nagle’s algorithm (TCP_NODELAY) on connections.',
-  ),
-  keepAlive: spec(z.boolean(), true, 'bool', null, 'Enable TCP keep-alive on connections.'),
-  detailedTraceback: spec(
-    z.boolean(),
-    false,
-    'bool',
-    'DETAILED_TRACEBACK',
-    'Send detailed remote stack traces to clients (may reveal internals).',
-  ),
-  preferIpVersion: spec(
-    z.union([z.literal(0), z.literal(4), z.literal(6)]),
-    0,
-    'int',
-    'PREFER_IP_VERSION',
-    'IP version used to resolve host names: 0 = system order, 4 or 6.',
-  ),
-  serializer: spec(
-    z.enum(serializerNames),
-    'cbor',
-    'string',
-    'SERIALIZER',
-    'Serializer a proxy uses for its calls.',
-  ),
-  serializersAccepted: spec(
-    z.array(z.enum(serializerNames)).min(1),
-    [...serializerNames],
-    'list',
-    'SERIALIZERS_ACCEPTED',
-    'Serializers a daemon accepts from clients.',
-  ),
-  serpentBytesRepr: spec(
-    z.boolean(),
-    false,
-    'bool',
-    'SERPENT_BYTES_REPR',
-    'Serpent writes bytes as Python bytes literals instead of base64 dicts.',
-  ),
-  logWire: spec(
-    z.boolean(),
-    false,
-    'bool',
-    'LOGWIRE',
-    'Log every message, payload included, at trace level.',
-  ),
-  logLevel: spec(
-    z.enum(logLevels),
-    'silent',
-    'string',
-    'LOGLEVEL',
-    'Level of the logger Cinder creates itself.',
-  ),
-  iterStreaming: spec(
-    z.boolean(),
-    true,
-    'bool',
-    'ITER_STREAMING',
-    'Stream iterators returned by remote methods item by item.',
-  ),
-  iterStreamLifetimeMs: spec(
-    durationMs,
-    0,
-    'int',
-    'ITER_STREAM_LIFETIME',
-    'Longest life of a remote item stream (0 = unlimited).',
-  ),
-  iterStreamLingerMs: spec(
-    durationMs,
-    30000,
-    'int',
-    'ITER_STREAM_LINGER',
-    'How long a stream outlives its client’s disconnect, so a reconnect can resume it.',
-  ),
-  ssl: spec(z.boolean(), false, 'bool', 'SSL', 'Use TLS for all connections.'),
-  sslServerCert: spec(z.string(), '', 'string', 'SSL_SERVERCERT', 'PEM certificate file of the daemon.'),
-  sslServerKey: spec(z.string(), '', 'string', 'SSL_SERVERKEY', 'PEM private key file of the daemon.'),
-  sslServerKeyPasswd: spec(
-    z.string(),
-    '',
-    'string',
-    'SSL_SERVERKEYPASSWD',
-    'Passphrase of the daemon’s private key.',
-  ),
-  sslRequireClientCert: spec(
-    z.boolean(),
-    false,
-    'bool',
-    'SSL_REQUIRECLIENTCERT',
-    'Daemon demands and verifies a client certificate (2-way TLS).',
-  ),
-  sslClientCert: spec(z.string(), '', 'string', 'SSL_CLIENTCERT', 'PEM certificate file of the client.'),
-  sslClientKey: spec(z.string(), '', 'string', 'SSL_CLIENTKEY', 'PEM private key file of the client.'),
-  sslClientKeyPasswd: spec(
-    z.string(),
-    '',
-    'string',
-    'SSL_CLIENTKEYPASSWD',
-    'Passphrase of the client’s private key.',
-  ),
-  sslCaCerts: spec(
-    z.string(),
-    '',
-    'string',
-    'SSL_CACERTS',
-    'PEM file of CA certificates that verify the peer (empty = system CAs).',
-  ),
-  hmacKey: spec(
-    z.string().min(1).nullable(),
-    null,
-    'nullable',
-    'HMAC_KEY',
-    'Shared key (null = none): Cinder peers authenticate the handshake and every message with it; Pyro4 peers use the Pyro4 HMAC.',
-  ),
-  maxMessageSize: spec(
-    // Pyro5's header holds the payload size in 32 bits.
-    z
-      .number()
-      .int()
-      .min(1)
-      .max(2 ** 32 - 1),
-    268435456,
-    'int',
-    'MAX_MESSAGE_SIZE',
-    'Largest message sent or accepted, in bytes; checked from the header before allocating.',
-  ),
-  maxInflatedSize: spec(
-    z
-      .number()
-      .int()
-      .min(1)
-      .max(2 ** 32 - 1),
-    16777216,
-    'int',
-    null,
-    'Largest payload a compressed message may inflate to, in bytes (the smaller of this and maxMessageSize applies); inflating stops there.',
-  ),
-  maxDecodeItems: spec(
-    // Sized from measurement: an accepted frame of this many values, echoed, costs at most about
-    // 0.2 s of CPU in the slowest serializer (docs/security.md, "Event-loop time per frame").
-    count,
-    250000,
-    'int',
-    null,
-    'Most values (dict keys included) one received payload may decode to; more is refused before they are built.',
-  ),
-  maxConnections: spec(
-    count,
-    4096,
-    'int',
-    null,
-    'Most connections a daemon serves at once; more are refused.',
-  ),
-  maxConnectionsPerClient: spec(
-    count,
-    512,
-    'int',
-    null,
-    'Most simultaneous connections a daemon accepts from one client address.',
-  ),
-  maxHalfOpenConnections: spec(
-    count,
-    512,
-    'int',
-    null,
-    'Most connections a daemon holds that have not finished their handshake; beyond that the oldest one of the address holding the most is dropped.',
-  ),
-  handshakeTimeoutMs: spec(
-    durationMs,
-    5000,
-    'int',
-    null,
-    'Time a new connection has to finish its handshake before the daemon drops it (0 = none).',
-  ),
-  idleTimeoutMs: spec(durationMs, 0, 'int', null, 'Daemon closes connections idle this long (0 = never).'),
-  // A batch of this many one-argument calls (5 values each) fits maxDecodeItems with 20 % to spare.
-  maxBatchSize: spec(count, 40000, 'int', null, 'Most calls one batch request may carry.'),
-  maxDepth: spec(
-    // Decoders recurse per level; far deeper nesting would risk the stack.
-    count.max(10000),
-    100,
-    'int',
-    null,
-    'Deepest nesting of arrays and objects decoded from the wire.',
-  ),
-  maxConcurrentCalls: spec(
-    count,
-    256,
-    'int',
-    null,
-    'Most calls running at once per connection; others wait.',
-  ),
-  maxBufferedOutput: spec(
-    count,
-    8388608,
-    'int',
-    null,
-    'Bytes per connection, each way: output queued for a peer beyond which none of its calls starts and reading pauses until it drains; payload bytes of its calls waiting to run beyond which reading pauses.',
-  ),
-  drainTimeoutMs: spec(
-    durationMs,
-    30000,
-    'int',
-    null,
-    'A peer whose queued output, past maxBufferedOutput, does not shrink for this long is dropped (0 = never).',
-  ),
-  multiplex: spec(
-    z.boolean(),
-    true,
-    'bool',
-    null,
-    'Pipeline calls over one connection between Cinder peers (Pyro peers get one call at a time).',
-  ),
-  broadcastAddrs: spec(
-    z.array(z.string().min(1)),
-    ['<broadcast>', '0.0.0.0'],
-    'list',
-    'BROADCAST_ADDRS',
-    'Addresses a name server lookup broadcasts to when no host is known.',
-  ),
-  streamCredit: spec(
-    count,
-    64,
-    'int',
-    null,
-    'Stream items a Cinder client lets the server push ahead before it asks for more.',
-  ),
-  gatewayExpose: spec(
-    z.string().min(1).nullable(),
-    null,
-    'nullable',
-    null,
-    'Python regex (matched like re.match) of the names cinder-gateway serves over HTTP (null = none).',
-  ),
-  gatewayKey: spec(
-    z.string().min(1).nullable(),
-    null,
-    'nullable',
-    null,
-    'Key HTTP clients must give cinder-gateway in X-Pyro-Gateway-Key or $key (null = none).',
-  ),
-  gatewayCors: spec(
-    z.string().min(1).nullable(),
-    null,
-    'nullable',
-    null,
-    'Access-Control-Allow-Origin of cinder-gateway replies (null = no CORS headers).',
-  ),
-  gatewayMaxBodySize: spec(
-    count,
-    1048576,
-    'int',
-    null,
-    'Largest HTTP request body cinder-gateway reads, in bytes.',
-  ),
-  gatewayRequestTimeoutMs: spec(
-    durationMs.min(1),
-    30000,
-    'int',
-    null,
-    'Time an HTTP client has to send its whole request to cinder-gateway.',
-  ),
-};
-
-type Specs = typeof specs;
-type ItemName = keyof Specs;
-type Shape = { [K in ItemName]: z.ZodDefault<Specs[K]['schema']> };
-
-function buildShape(): Shape {
-  const shape: Record<string, z.ZodType> = {};
-  for (const name of Object.keys(specs) as ItemName[]) {
-    const s = specs[name] as { schema: z.ZodType; defaultValue: unknown };
-    shape[name] = s.schema.default(deepFreeze(s.defaultValue));
-  }
-  return shape as Shape;
-}
-
-/** Every setting with its default. Unknown keys are refused. */
-export const configSchema = z.strictObject(buildShape());
-
-type Parsed = z.output<typeof configSchema>;
+type Parsed = z.output<z.ZodObject<Shape, z.core.$strict>>;
 /** A resolved configuration: every item present, deeply read-only. */
 export type CinderConfig = {
   readonly [K in keyof Parsed]: Parsed[K] extends readonly (infer U)[] ? readonly U[] : Parsed[K];
@@ -476,7 +70,11 @@ const itemsByEnvVar = new Map(configItems.map((item) => [item.envVar, item]));
 const itemsByName = new Map<string, ConfigItem>(configItems.map((item) => [item.name, item]));
 // Configs this module produced: complete, valid and frozen, so they pass through resolveConfig free.
 const resolvedConfigs = new WeakSet<object>();
-const DEFAULTS = markResolved(configSchema.parse({}));
+// The defaults are valid by construction (a test checks each against its schema); zod's parse of
+// {} would return these same frozen values.
+const DEFAULTS = markResolved(
+  Object.fromEntries(configItems.map((item) => [item.name, item.defaultValue])) as Parsed,
+);
 
 /** The default configuration (frozen). */
 export function defaultConfig(): CinderConfig {
@@ -509,8 +107,8 @@ export function resolveConfig(
   let config = options?.useEnvironment === false ? undefined : readEnvironment(options?.env ?? process.env);
   if (input) {
     let problems: string[] | undefined;
-    // Items are independent, so checking only the given ones against their own schema is the same
-    // as parsing the whole configSchema, at a fraction of the cost.
+    // Items are independent, so checking only the given ones against their own rule is the same
+    // as parsing the whole schema, at a fraction of the cost.
     for (const key of Object.keys(input)) {
       const value = (input as Record<string, unknown>)[key];
       const item = itemsByName.get(key);
@@ -522,7 +120,7 @@ export function resolveConfig(
       }
       // An explicit undefined means "not given", so callers can spread optional settings.
       if (value === undefined) continue;
-      const checked = specs[item.name].schema.safeParse(value);
+      const checked = validate(item.name, value);
       if (!checked.success) {
         (problems ??= []).push(
           `${item.name} (${item.envVar}) = ${formatValue(value)}: ${issueText(checked.error.issues)}`,
@@ -556,7 +154,7 @@ function readEnvironment(env: Record<string, string | undefined>): Record<string
       (unknown ??= []).push(key);
       continue;
     }
-    const checked = specs[item.name].schema.safeParse(coerce(item, raw));
+    const checked = validate(item.name, coerce(item, raw));
     if (!checked.success) {
       throw new ConfigError(
         `invalid value for ${item.envVar} (${item.name}): ${JSON.stringify(raw)}: ${issueText(checked.error.issues)}`,
@@ -638,18 +236,34 @@ function issueText(issues: readonly z.core.$ZodIssue[]): string {
     .join('; ');
 }
 
+type Checked = { success: true; data: unknown } | { success: false; error: z.ZodError };
+
+/** One item's value checked by its rule: the predicate when it can tell, else the zod schema. */
+function validate(name: ItemName, value: unknown): Checked {
+  const taken = specs[name].rule.take(value);
+  if (taken !== UNDECIDED) return { success: true, data: taken };
+  return itemSchema(name).safeParse(value);
+}
+
+const schemas = new Map<ItemName, z.ZodType>();
+let zod: Zod | undefined;
+
+/** The item's zod schema, zod loaded on first need (synchronously: configs are resolved so). */
+function itemSchema(name: ItemName): z.ZodType {
+  let schema = schemas.get(name);
+  if (!schema) {
+    // zod's CommonJS build: same package and version as its ESM build (package.json `exports`).
+    zod ??= (createRequire(import.meta.url)('zod') as typeof import('zod')).z;
+    schema = (specs[name] as Specs[ItemName]).rule.schema(zod) as z.ZodType;
+    schemas.set(name, schema);
+  }
+  return schema;
+}
+
 function markResolved(config: Parsed): CinderConfig {
   const frozen = deepFreeze(config) as CinderConfig;
   resolvedConfigs.add(frozen);
   return frozen;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 function sameValue(a: unknown, b: unknown): boolean {

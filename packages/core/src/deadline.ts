@@ -98,6 +98,8 @@ export class Deadline {
   readonly callerSignal: AbortSignal | undefined;
   /** When the timeout passes, in `performance.now()` milliseconds (Infinity without a timeout). */
   readonly expiresAt: number;
+  /** Whether it can ever expire (fixed when made: a field, read on every wait of a connection). */
+  readonly bounded: boolean;
   #timer: NodeJS.Timeout | undefined;
   #listeners: ((aborted: boolean) => void)[] | undefined;
   #onAbort: (() => void) | undefined;
@@ -107,8 +109,6 @@ export class Deadline {
   #offParent: (() => void) | undefined;
   /** It passed because the parent did (its error is the parent's). */
   #viaParent = false;
-  /** Made by a DeadlineController: it can be aborted by its owner. */
-  readonly #controlled: boolean;
   /** Why the owner aborted it (DeadlineController.abort). */
   #reason: unknown;
 
@@ -121,8 +121,9 @@ export class Deadline {
     this.timeoutMs = timeoutMs > 0 ? timeoutMs : 0;
     this.callerSignal = signal;
     this.#parent = parent?.bounded ? parent : undefined;
-    this.#controlled = controlled;
     this.expiresAt = this.timeoutMs > 0 ? performance.now() + this.timeoutMs : Number.POSITIVE_INFINITY;
+    // made by a DeadlineController (controlled): its owner can abort it
+    this.bounded = this.timeoutMs > 0 || signal !== undefined || this.#parent !== undefined || controlled;
   }
 
   static {
@@ -150,13 +151,6 @@ export class Deadline {
   static within(parent: Deadline, timeoutMs: number): Deadline {
     if (!parent.bounded) return Deadline.after(timeoutMs);
     return new Deadline(timeoutMs, undefined, parent);
-  }
-
-  /** Whether it can ever expire. */
-  get bounded(): boolean {
-    return (
-      this.timeoutMs > 0 || this.callerSignal !== undefined || this.#parent !== undefined || this.#controlled
-    );
   }
 
   /** Milliseconds left (Infinity without a timeout; 0 once passed). */

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '../src/config-schema.js';
 import {
   type CinderConfig,
   ConfigError,
   configFromEnvironment,
   configItems,
-  configSchema,
   defaultConfig,
   describeConfig,
   resolveConfig,

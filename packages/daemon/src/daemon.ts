@@ -165,6 +165,11 @@ type Ctor = new () => object;
  * refused ones cannot hold more sockets than the limits allow.
  */
 const REFUSAL_GRACE_MS = 1000;
+/**
+ * Steps of the handshake deadline: a connection still shaking hands is dropped between
+ * handshakeTimeoutMs and an eighth of it later.
+ */
+const HANDSHAKE_STEPS = 8;
 const MAX_PENDING_REFUSALS = 64;
 
 interface ObjectEntry {
@@ -207,6 +212,13 @@ export class Daemon implements AsyncDisposable {
   private refusingCount = 0;
   private refusalReport = { at: Number.NEGATIVE_INFINITY, suppressed: 0 };
   private closing = false;
+  /**
+   * The handshake deadline's and the heartbeat's intervals, one each for every connection (started
+   * with the first connection, stopped by close): each tick walks what the daemon keeps anyway — the
+   * half-open lists of the slot book, the list of connections — so that a connection costs no timer,
+   * list node or closure of its own for them.
+   */
+  private tickers: NodeJS.Timeout[] | undefined;
 
   constructor(options: DaemonOptions = {}) {
     this.options = options;
@@ -526,6 +538,7 @@ export class Daemon implements AsyncDisposable {
     }
     const server = new ServerConnection(this, connection, refused?.message, at);
     this.connections.push(server.link);
+    if (this.tickers === undefined) this.startTickers();
     if (refused === undefined) {
       if (this.slots.halfOpenCount >= this.config.maxHalfOpenConnections) this.dropHalfOpen();
       server.slot = this.slots.add(server, key);
@@ -538,6 +551,37 @@ export class Daemon implements AsyncDisposable {
     }
     connection.setHandler(server);
   }
+
+  private startTickers(): void {
+    const { handshakeTimeoutMs, heartbeatMs } = this.config;
+    const tickers: NodeJS.Timeout[] = [];
+    if (handshakeTimeoutMs > 0) {
+      tickers.push(setInterval(this.handshakeTick, handshakeTimeoutMs / HANDSHAKE_STEPS));
+    }
+    if (heartbeatMs > 0) tickers.push(setInterval(this.heartbeatTick, heartbeatMs));
+    for (const ticker of tickers) ticker.unref();
+    this.tickers = tickers;
+  }
+
+  /** Drops the connections that have not finished their handshake within handshakeTimeoutMs. */
+  private readonly handshakeTick = (): void => {
+    this.slots.expireHalfOpen(HANDSHAKE_STEPS, this.handshakeExpired);
+  };
+
+  private readonly handshakeExpired = (server: ServerConnection): void => {
+    this.logger.debug({ client: server.connection.remoteAddress }, 'handshake timeout: dropping connection');
+    server.connection.destroy(new CommunicationError('handshake timeout'));
+  };
+
+  /** The heartbeat of every connection (between Cinder peers, while the daemon waits for the client). */
+  private readonly heartbeatTick = (): void => {
+    const intervalMs = this.config.heartbeatMs;
+    for (let link = this.connections.first; link !== null; ) {
+      const next = link.next;
+      link.value.heartbeat(intervalMs);
+      link = next;
+    }
+  };
 
   /**
    * Whether a new connection from `remote` would exceed maxConnections, or maxConnectionsPerClient
@@ -751,12 +795,19 @@ export class Daemon implements AsyncDisposable {
   async close(options: { graceMs?: number } = {}): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    try {
+      await this.closeConnections(options.graceMs ?? 5000);
+    } finally {
+      for (const ticker of this.tickers ?? []) clearInterval(ticker);
+    }
+  }
+
+  private async closeConnections(graceMs: number): Promise<void> {
     // a start() in progress finishes binding first, so every listener it made is closed here
     await this.starting?.catch(() => {});
     if (this.bound.length === 0) return;
     const where = this.locationString;
     await Promise.all(this.bound.map((b) => b.listener.stopAccepting()));
-    const graceMs = options.graceMs ?? 5000;
     await Promise.all([...this.connections].map((c) => c.shutdown(graceMs)));
     await Promise.all(this.bound.map((b) => b.listener.close()));
     this.streams.closeAll();

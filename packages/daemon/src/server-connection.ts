@@ -7,10 +7,13 @@ import type { Message } from '@cinder/protocol';
 import type { HandshakeContext } from '@cinder/rpc';
 import {
   type AcceptedHandshake,
+  type Beat,
   CALLBACK_CLASS,
   type CallServer,
   Capability,
   callbackFunction,
+  hasHeartbeat,
+  heartbeatStep,
   type IncomingCall,
   isProxyClassName,
   parseCallbackReference,
@@ -82,6 +85,8 @@ export class ServerConnection
   slot: Slot<ServerConnection> | undefined;
   /** @internal refused: the timer that closes it if the client does not. */
   refusalTimer: NodeJS.Timeout | undefined;
+  /** The heartbeat's state, made the first time the session waits for the client. */
+  private beat: Beat | undefined;
 
   constructor(
     daemon: ConnectionDaemon,
@@ -114,12 +119,14 @@ export class ServerConnection
     return this.daemon.config.multiplex;
   }
 
+  /** The daemon bounds the handshake itself (Daemon's handshake tick over its slot book). */
   get handshakeTimeoutMs(): number {
-    return this.daemon.config.handshakeTimeoutMs;
+    return 0;
   }
 
+  /** The daemon runs the heartbeat itself (Daemon's heartbeat tick calls `heartbeat`). */
   get heartbeatMs(): number {
-    return this.daemon.config.heartbeatMs;
+    return 0;
   }
 
   get streamCredit(): number {
@@ -164,6 +171,23 @@ export class ServerConnection
   /** Cinder capabilities agreed with this client (0 for Pyro clients). */
   get capabilities(): number {
     return this.handshake.session?.capabilities ?? 0;
+  }
+
+  /**
+   * @internal one tick of the daemon's heartbeat (every `intervalMs`): while the session waits for
+   * the client (our calls to its callbacks, pushed streams either way), a PING if none is out; an
+   * unanswered one fails the session (heartbeat.ts). Nothing is made for a session that never waits.
+   */
+  heartbeat(intervalMs: number): void {
+    let beat = this.beat;
+    if (beat === undefined) {
+      const session = this.handshake.session;
+      if (session === undefined || session.isClosed || !session.awaitsPeer || !hasHeartbeat(session)) return;
+      beat = this.beat = { session, intervalMs, waiting: false };
+    } else if (beat.session.isClosed) {
+      return;
+    }
+    heartbeatStep(beat);
   }
 
   onMessage(message: Message): void {

@@ -15,10 +15,13 @@ export interface SlotHolder {
 /** A connection's slot: its node in its address's half-open or serving list. */
 export class Slot<T extends SlotHolder> extends Link<T> {
   readonly address: AddressSlots<T>;
+  /** The book's tick when the connection came (its handshake deadline counts from it). */
+  readonly since: number;
 
-  constructor(holder: T, address: AddressSlots<T>) {
+  constructor(holder: T, address: AddressSlots<T>, since: number) {
     super(holder);
     this.address = address;
+    this.since = since;
   }
 }
 
@@ -50,6 +53,8 @@ export class SlotBook<T extends SlotHolder> {
   #purgeAt = PURGE_FROM;
   #halfOpen = 0;
   #held = 0;
+  /** Advanced by `expireHalfOpen`: the clock of the handshake deadline. */
+  #tick = 0;
 
   /** Connections holding a slot, from every address. */
   get held(): number {
@@ -74,7 +79,7 @@ export class SlotBook<T extends SlotHolder> {
       address = new AddressSlots(key);
       this.#byAddress.set(key, address);
     }
-    const slot = new Slot(holder, address);
+    const slot = new Slot(holder, address, this.#tick);
     address.halfOpen.push(slot);
     this.#halfOpen++;
     this.#held++;
@@ -95,6 +100,25 @@ export class SlotBook<T extends SlotHolder> {
     if (address.halfOpen.remove(slot)) this.#halfOpen--;
     else if (!address.serving.remove(slot)) return;
     this.#held--;
+  }
+
+  /**
+   * One step of the handshake deadline (the caller's interval is the deadline / `steps`): calls
+   * `expire` with every connection still half-open `steps` full steps after the step it came in, so
+   * between the deadline and one step later. Each address's half-open list is in arrival order, so
+   * this looks at the expired connections and one more per address. `expire` may remove slots.
+   */
+  expireHalfOpen(steps: number, expire: (holder: T) => void): void {
+    const tick = ++this.#tick;
+    if (this.#halfOpen === 0) return;
+    for (const address of this.#byAddress.values()) {
+      for (let slot = address.halfOpen.first as Slot<T> | null; slot !== null; ) {
+        if (tick - slot.since <= steps) break;
+        const next = slot.next as Slot<T> | null;
+        expire(slot.value);
+        slot = next;
+      }
+    }
   }
 
   /** The oldest half-open connection of the address holding the most of them. */

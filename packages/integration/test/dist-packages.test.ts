@@ -1,7 +1,12 @@
 // Each published package works on its own from its built `dist/`: plain Node (no source condition,
 // no TypeScript hooks) can import it, its `exports` point at files that exist, and `pnpm pack`
-// would ship them. The CI run builds first; locally the test is skipped until `pnpm build` ran.
-import { execFileSync } from 'node:child_process';
+// would ship them. And what a process loads for Cinder: zod (the configuration's validator of record,
+// ~3 MB of heap and ~100 ms to load) only when a configuration value needs it, not by importing a
+// package, starting a daemon or making a call with ordinary settings (nor node:tls/http/https, which
+// only TLS and WebSocket listeners use); asserted on what is loaded (module URLs, require's cache,
+// process.moduleLoadList), not on milliseconds, so a loaded machine cannot flake it.
+// The CI run builds first; locally the test is skipped until `pnpm build` ran.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@cinder/test-utils';
@@ -13,6 +18,7 @@ const packages = [
   'serializers',
   'transport',
   'security',
+  'rpc',
   'proxy',
   'daemon',
   'naming',
@@ -41,5 +47,85 @@ describe.skipIf(!built && !process.env.CI)('built packages', () => {
       { cwd: dir, encoding: 'utf8', timeout: 20_000 },
     );
     expect(Number(out.trim())).toBeGreaterThan(0);
+  });
+});
+
+// Runs in a fresh node: records every ES module loaded (a loader hook) and CommonJS (require.cache).
+const prelude = `
+import { createRequire, register } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
+const { port1, port2 } = new MessageChannel();
+const loaded = [];
+let sentinel;
+port1.on('message', (url) => { loaded.push(url); if (url.includes('footprint-sentinel')) sentinel?.(); });
+port1.unref();
+const hooks = 'let port; export function initialize(d) { port = d.port; } ' +
+  'export async function load(url, context, next) { port.postMessage(url); return next(url, context); }';
+register('data:text/javascript,' + encodeURIComponent(hooks), { data: { port: port2 }, transferList: [port2] });
+const require = createRequire(process.cwd() + '/');
+// Node built-ins that only TLS or WebSocket listeners use.
+const optional = ['tls', 'http', 'https'];
+globalThis.loadedNow = async () => {
+  const seen = new Promise((resolve) => { sentinel = resolve; });
+  port1.ref();
+  await import('data:text/javascript,export default "footprint-sentinel-' + loaded.length + '"');
+  await seen;
+  port1.unref();
+  return { esm: loaded.filter((u) => /[\\\\/]zod[\\\\/]/.test(u)).length,
+    cjs: Object.keys(require.cache).filter((k) => /[\\\\/]zod[\\\\/]/.test(k)).length, modules: loaded.length,
+    builtins: optional.filter((m) => loaded.includes('node:' + m) || process.moduleLoadList.includes('NativeModule ' + m)) };
+};
+`;
+
+function run(pkg: string, body: string): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', prelude + body], {
+    cwd: join(repoRoot, 'packages', pkg),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`child exited ${r.status} ${r.signal ?? ''}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+}
+
+describe.skipIf(!built && !process.env.CI)('import footprint', () => {
+  it.each(packages)('importing @cinder/%s loads neither zod nor node:tls/http/https', (name) => {
+    const r = run(name, `await import('@cinder/${name}'); console.log(JSON.stringify(await loadedNow()));`);
+    expect(r.modules).toBeGreaterThan(1);
+    expect(r).toMatchObject({ esm: 0, cjs: 0, builtins: [] });
+  });
+
+  it('a TCP daemon, a call and ordinary settings load neither; a value that needs checking loads zod', () => {
+    const r = run(
+      'cinder',
+      `
+      const C = await import('@cinder/cinder');
+      const env = { CINDER_NS_PORT: '9999', CINDER_COMPRESSION: 'on', CINDER_SERIALIZERS_ACCEPTED: 'json,cbor' };
+      const config = C.resolveConfig({ serializer: 'json', maxDepth: 50, hmacKey: null }, { env });
+      class Echo { echo(x) { return x; } }
+      C.expose(Echo);
+      const daemon = await C.Daemon.start({ host: '127.0.0.1', port: 0 });
+      let answer;
+      try {
+        const uri = daemon.register(new Echo(), 'echo');
+        const proxy = C.connect(uri, { config: C.resolveConfig({ commTimeoutMs: 5000 }) });
+        answer = await proxy.echo('hi');
+        await proxy.$release();
+      } finally {
+        await daemon.close();
+      }
+      const before = await loadedNow();
+      let message;
+      try { C.resolveConfig({ nsPort: 70000 }, { useEnvironment: false }); } catch (err) { message = err.message; }
+      const after = await loadedNow();
+      console.log(JSON.stringify({ answer, port: config.nsPort, before, after, message }));
+      `,
+    );
+    expect(r.answer).toBe('hi');
+    expect(r.port).toBe(9999);
+    expect(r.before).toMatchObject({ esm: 0, cjs: 0, builtins: [] });
+    expect((r.after as { cjs: number }).cjs).toBeGreaterThan(0);
+    expect(r.message).toBe(
+      'invalid configuration: nsPort (CINDER_NS_PORT) = 70000: Too big: expected number to be <=65535',
+    );
   });
 });

@@ -178,8 +178,8 @@ export class Connector {
         (abandoned) =>
           this.init.reconnect ? this.openWithRetry(abandoned) : this.open(abandoned, firstCall),
         clear,
+        d.bounded, // joined below by this caller: one who waits without a deadline never leaves
       );
-      fresh.promise.then(clear, clear);
       this.connecting = attempt = fresh;
     }
     // (the text is for the error of a wait that times out: one that cannot needs none)

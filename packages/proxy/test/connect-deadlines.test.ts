@@ -217,4 +217,17 @@ describe("a call's deadline bounds connecting", () => {
     expect(await patient).toBe('quick');
     expect(p.$connected).toBe(true);
   });
+
+  it('an attempt started by a call without a deadline lives on when a later call with one gives up', async () => {
+    const { uri, over } = await startServer(400);
+    const p = connect<Sleeper>(uri, over);
+    cleanups.push(() => p.$release());
+    const patient = p.quick();
+    const impatient = await timed(p.$with({ timeoutMs: 150 }).quick());
+    expect(impatient.err).toBeInstanceOf(TimeoutError);
+    expect(impatient.ms).toBeLessThan(390);
+    expect(await patient).toBe('quick');
+    expect(p.$connected).toBe(true);
+    expect(await p.$with({ timeoutMs: 1000 }).quick()).toBe('quick');
+  });
 });

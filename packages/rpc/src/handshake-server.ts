@@ -66,8 +66,12 @@ export interface ServerHandshakeHost {
   readonly sharedKey: SharedKey | undefined;
   /** Offer pipelining. */
   readonly multiplex: boolean;
-  /** A client that has not finished its handshake by then is dropped (0: never). */
+  /**
+   * A client that has not finished its handshake by then is dropped (0: never, or the host bounds
+   * the handshake itself, as the daemon does over its book of connection slots).
+   */
   readonly handshakeTimeoutMs: number;
+  /** The accepted session's heartbeat interval (0: none, or the host runs it, as the daemon does). */
   readonly heartbeatMs: number;
   readonly streamCredit: number;
   hasObject(objectId: string): boolean;

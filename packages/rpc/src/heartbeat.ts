@@ -10,7 +10,7 @@ import type { Session } from './session.js';
 import { TickList } from './tick-list.js';
 
 /** One session's heartbeat: whether its last PING is still unanswered. */
-interface Beat {
+export interface Beat {
   readonly session: Session;
   readonly intervalMs: number;
   waiting: boolean;
@@ -19,9 +19,14 @@ interface Beat {
 /** The sessions with a heartbeat, by interval: one shared interval each, not a timer per session. */
 const beating = new Map<number, TickList<Beat>>();
 
+/** Whether a session whose handshake is done has a heartbeat (pipelined, between Cinder peers). */
+export function hasHeartbeat(session: Session): boolean {
+  return session.multiplexed && session.capabilities !== 0;
+}
+
 /** Starts the heartbeat of a session whose handshake is done; it stops by itself when the session closes. */
 export function startHeartbeat(session: Session, intervalMs: number): void {
-  if (!(intervalMs > 0) || !session.multiplexed || session.capabilities === 0) return;
+  if (!(intervalMs > 0) || !hasHeartbeat(session)) return;
   let list = beating.get(intervalMs);
   if (list === undefined) {
     list = new TickList(intervalMs, 1, beat);
@@ -45,9 +50,17 @@ function beat(list: TickList<Beat>): void {
     const entry = node.value;
     const session = entry.session;
     if (session.isClosed) list.remove(node);
-    else if (!entry.waiting && session.awaitsPeer) ping(entry);
+    else heartbeatStep(entry);
     node = next;
   }
+}
+
+/**
+ * One tick of one open session's heartbeat, for an owner that keeps its sessions itself (the
+ * daemon walks its connections): a PING when the session waits for its peer and none is out.
+ */
+export function heartbeatStep(entry: Beat): void {
+  if (!entry.waiting && entry.session.awaitsPeer) ping(entry);
 }
 
 function ping(entry: Beat): void {

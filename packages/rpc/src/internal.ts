@@ -25,6 +25,7 @@ export {
   type ServerHandshakeState,
 } from './handshake-server.js';
 export type { ConnectData } from './handshake-shared.js';
+export { type Beat, hasHeartbeat, heartbeatStep } from './heartbeat.js';
 // Public types the parts above take (the same declarations as on the main entry).
 export type {
   CallContext,

@@ -1,22 +1,29 @@
 // TLS over TCP (or over a Unix socket): server and client certificates, mutual TLS, hostname
 // verification on by default (IP SANs for 127.0.0.1 and ::1), TLS 1.2 as the floor. The handshake is
 // part of connecting; certificate and handshake failures become SecurityError.
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import {
-  type ConnectionOptions,
-  connect,
-  createSecureContext,
-  createServer,
-  type PeerCertificate as NodePeerCertificate,
-  type SecureContext,
-  type SecureContextOptions,
-  type TlsOptions,
+import type * as NodeTls from 'node:tls';
+import type {
+  ConnectionOptions,
+  PeerCertificate as NodePeerCertificate,
+  SecureContext,
+  SecureContextOptions,
+  TlsOptions,
 } from 'node:tls';
 import { type CinderError, ConfigError, type Logger, SecurityError } from '@cinder/core';
 import { formatHostPort } from './address.js';
 import { connectError } from './socket-errors.js';
 import { netServerOptions, type SocketTuning, streamTransport } from './stream-transport.js';
 import type { ConnectOptions, Endpoint, Transport } from './transport.js';
+
+let tlsModule: typeof NodeTls | undefined;
+
+/** node:tls, loaded when a TLS transport first needs it: a process without TLS does not pay its heap. */
+function tls(): typeof NodeTls {
+  tlsModule ??= createRequire(import.meta.url)('node:tls') as typeof NodeTls;
+  return tlsModule;
+}
 
 type Pem = string | Buffer | Array<string | Buffer>;
 type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -94,7 +101,7 @@ export function tlsTransport(init: TlsTransportInit): Transport {
   function createSocket(endpoint: Endpoint, _options: ConnectOptions) {
     if (!clientContext) {
       try {
-        clientContext = createSecureContext(contextOptions(client));
+        clientContext = tls().createSecureContext(contextOptions(client));
       } catch (err) {
         throw configError('client', err);
       }
@@ -114,7 +121,7 @@ export function tlsTransport(init: TlsTransportInit): Transport {
       options.path = endpoint.path;
       if (client.servername !== undefined) options.servername = client.servername;
     }
-    return connect(options);
+    return tls().connect(options);
   }
 
   function createTlsServer(_listen: unknown, logger: Logger) {
@@ -127,9 +134,9 @@ export function tlsTransport(init: TlsTransportInit): Transport {
       rejectUnauthorized: server.rejectUnauthorized ?? true,
       handshakeTimeout: server.handshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
     };
-    let tlsServer: ReturnType<typeof createServer>;
+    let tlsServer: ReturnType<typeof NodeTls.createServer>;
     try {
-      tlsServer = createServer(options);
+      tlsServer = tls().createServer(options);
     } catch (err) {
       throw configError('server', err);
     }

@@ -4,8 +4,8 @@
 // `wss:` is TLS with the same certificate options as the TLS transport.
 // `ws` is an optional peer dependency, loaded on the first listen or connect of this transport, so
 // an install that never uses WebSockets (a TCP/Unix/TLS client, say) does not need it.
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import {
   abortError,
@@ -42,6 +42,15 @@ export interface WebSocketTransportInit {
   allowOrigin?: (origin: string | undefined) => boolean;
   /** Time a client has to send its HTTP upgrade request (default 10 s). */
   upgradeTimeoutMs?: number;
+}
+
+/** node:http / node:https, loaded on the first WebSocket listen (ws loads them then anyway). */
+function nodeHttp(): typeof import('node:http') {
+  return createRequire(import.meta.url)('node:http') as typeof import('node:http');
+}
+
+function nodeHttps(): typeof import('node:https') {
+  return createRequire(import.meta.url)('node:https') as typeof import('node:https');
 }
 
 type WsModule = typeof import('ws');
@@ -216,8 +225,8 @@ export function webSocketTransport(init: WebSocketTransportInit = {}): Transport
         maxHeaderSize: 16 * 1024,
       };
       const server: Server = init.server
-        ? createHttpsServer({ ...serverOptions, ...httpsOptions(init.server) })
-        : createHttpServer(serverOptions);
+        ? nodeHttps().createServer({ ...serverOptions, ...httpsOptions(init.server) })
+        : nodeHttp().createServer(serverOptions);
       const wss = new WebSocketServer({
         noServer: true,
         maxPayload: options.framing.maxMessageSize + MESSAGE_SLACK,
