@@ -3,7 +3,7 @@
 // is checked from the header before a frame's bytes are gathered, chunks are joined at most once
 // per frame, and a frame that lies inside one chunk is decoded in place without copying.
 import { CinderError, ConfigError, ProtocolError } from '@cinder/core';
-import { view } from './bytes.js';
+import { view, viewSource } from './bytes.js';
 import { asBuffer, decodeBody, frameSize, keyOrNull } from './codec.js';
 import { HEADER_SIZE_502, PREFIX_SIZE } from './constants.js';
 import { checkPrefix, headerSize, newFrameHeader, parseHeader } from './header.js';
@@ -67,6 +67,9 @@ export class FrameReader {
   /** Direct reads: the slab the socket reads small frames and headers into, and how much is used. */
   #readSlab: Buffer = NO_BYTES;
   #readSlabUsed = 0;
+  /** The slab's ArrayBuffer and offset, kept with it (views built from them cost half). */
+  #readSlabArrayBuffer: ArrayBufferLike = NO_BYTES.buffer;
+  #readSlabOffset = 0;
   /**
    * The buffer `readTarget` handed out last (a plain Uint8Array: the socket only reads into it),
    * and whether it is the rest of `#assembly`.
@@ -164,21 +167,26 @@ export class FrameReader {
       this.#targetIsAssembly = true;
       return this.#target;
     }
-    if (this.#readSlab.length - this.#readSlabUsed < READ_SLAB_MIN) {
-      this.#readSlab =
-        this.#readSlab === NO_BYTES
-          ? Buffer.allocUnsafe(FIRST_READ_SIZE)
-          : Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
-      this.#readSlabUsed = 0;
-    }
-    const slab = this.#readSlab;
+    if (this.#readSlab.length - this.#readSlabUsed < READ_SLAB_MIN) this.#newReadSlab();
+    const used = this.#readSlabUsed;
     this.#target = new Uint8Array(
-      slab.buffer,
-      slab.byteOffset + this.#readSlabUsed,
-      slab.length - this.#readSlabUsed,
+      this.#readSlabArrayBuffer,
+      this.#readSlabOffset + used,
+      this.#readSlab.length - used,
     );
     this.#targetIsAssembly = false;
     return this.#target;
+  }
+
+  #newReadSlab(): void {
+    const slab =
+      this.#readSlab === NO_BYTES
+        ? Buffer.allocUnsafe(FIRST_READ_SIZE)
+        : Buffer.allocUnsafeSlow(READ_SLAB_SIZE);
+    this.#readSlab = slab;
+    this.#readSlabArrayBuffer = slab.buffer;
+    this.#readSlabOffset = slab.byteOffset;
+    this.#readSlabUsed = 0;
   }
 
   /**
@@ -228,6 +236,7 @@ export class FrameReader {
   ): void {
     const slab = this.#readSlab;
     let pos = start;
+    viewSource(slab, this.#readSlabArrayBuffer, this.#readSlabOffset);
     try {
       for (;;) {
         if (ready !== undefined && !ready()) break;
@@ -264,6 +273,7 @@ export class FrameReader {
         this.#chunks.push(view(slab, pos, end));
         this.#buffered += end - pos;
       }
+      viewSource(null);
     }
   }
 

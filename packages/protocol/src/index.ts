@@ -1,7 +1,7 @@
 // Public surface of @cinder/protocol.
 
 /** A Buffer over part of another buffer's memory (a view, no copy), cheaper than `subarray`. */
-export { view as bufferView } from './bytes.js';
+export { bufferOver, view as bufferView } from './bytes.js';
 export {
   type DecodeOptions,
   decodeMessage,

@@ -335,6 +335,68 @@ describe('FrameReader contract', () => {
     for (const m of got) expect(Buffer.from(m.payload).equals(message().payload)).toBe(true);
   });
 
+  it('direct reads: in-place views are right across slab replacements and a nested in-place decode', () => {
+    // ~400 KiB of small frames, a few per read: the 64 KiB slabs are replaced several times, and
+    // the handler of every 7th frame decodes a frame with a second reader (its own slab) before
+    // the first reader goes on with the rest of its read.
+    const msg = (seq: number) =>
+      message({
+        seq,
+        correlationId: Buffer.alloc(16, seq & 0xff),
+        annotations: new Map([['XREQ', Buffer.from([seq & 0xff, 1])]]),
+        payload: Buffer.alloc(100 + (seq % 50), seq & 0xff),
+      });
+    const frames = Array.from({ length: 3000 }, (_, i) => frame(502, msg(i + 1)));
+    const outer = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const inner = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: { m: Message; slab: ArrayBufferLike }[] = [];
+    const nested: Message[] = [];
+    let slab: ArrayBufferLike = new ArrayBuffer(0);
+    const onMessage = (m: Message) => {
+      got.push({ m, slab });
+      if (m.seq % 5 === 0) {
+        // a one-shot decode of another buffer from inside the delivery: views of its own memory
+        const other = decodeMessage(frame(502, msg(m.seq)));
+        expect(plain(other)).toEqual(plain(m));
+        expect(other.payload.buffer).not.toBe(slab);
+      }
+      if (m.seq % 7 === 0) {
+        const target = inner.readTarget();
+        const n = frame(502, msg(60_000 + m.seq)).copy(target);
+        inner.commitRead(target, n, (x) => {
+          expect(x.payload.buffer).toBe(target.buffer);
+          nested.push(x);
+        });
+      }
+    };
+    for (let i = 0; i < frames.length; ) {
+      const target = outer.readTarget();
+      slab = target.buffer;
+      let n = 0;
+      // 1-4 whole frames per read (room for at least one is always there: 2 KiB, then >= 16 KiB)
+      for (
+        let k = 1 + (i % 4);
+        k > 0 && i < frames.length && n + frames[i]!.length <= target.length;
+        k--, i++
+      )
+        n += frames[i]!.copy(target, n);
+      outer.commitRead(target, n, onMessage);
+    }
+    expect(new Set(got.map((g) => g.slab)).size).toBeGreaterThan(4);
+    expect(got.map((g) => g.m.seq)).toEqual(frames.map((_, i) => (i + 1) & 0xffff));
+    for (const { m, slab: read } of got) {
+      expect(plain(m)).toEqual(plain(decodeMessage(frame(502, msg(m.seq)))));
+      for (const bytes of [m.payload, m.correlationId!, m.annotations!.get('XREQ')!]) {
+        expect(Buffer.isBuffer(bytes)).toBe(true);
+        expect(bytes.buffer).toBe(read);
+      }
+    }
+    expect(nested.length).toBe(Math.floor(frames.length / 7));
+    for (const m of nested) {
+      expect(plain(m)).toEqual(plain(decodeMessage(frame(502, msg(m.seq)))));
+    }
+  });
+
   /** Reads `bytes` into the reader's own targets, `sizes[i]` bytes in read i (the rest in one). */
   function readInto(reader: FrameReader, bytes: Buffer, sizes: number[], onMessage: (m: Message) => void) {
     const targets: Uint8Array[] = [];

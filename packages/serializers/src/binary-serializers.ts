@@ -4,7 +4,7 @@ import type { ByteWriter } from './binary/byte-writer.js';
 import { CborDecoder, CborEncoder } from './binary/cbor-codec.js';
 import type { BinaryDecoder, DecodeOptions } from './binary/decoder-base.js';
 import { MsgpackDecoder, MsgpackEncoder } from './binary/msgpack-codec.js';
-import { callFromSequence, checkOutgoingCall } from './envelope.js';
+import { checkOutgoingCall } from './envelope.js';
 import type { CallEnvelope, CodecHooks, PyroDialect, Serializer } from './serializer.js';
 import type { ValueMapper } from './value-mapper.js';
 
@@ -52,7 +52,7 @@ class BinarySerializer implements Serializer {
   }
 
   decodeCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope {
-    return callFromSequence(this.name, this.decoder.decode(data, hooks));
+    return this.decoder.decodeCall(data, hooks);
   }
 
   decodeBatchCall(data: Uint8Array, hooks?: CodecHooks): CallEnvelope | null {

@@ -37,3 +37,30 @@ describe.each(['cbor', 'msgpack'])('%s parts', (name) => {
     expect(smallBack.buffer).not.toBe(payload.buffer);
   });
 });
+
+describe.each(['cbor', 'msgpack'])('%s payloads carved from the shared slab', (name) => {
+  const s = set.byName(name)!;
+
+  it('every payload is a view of the slab it was written in, with its own bytes, across slab replacements', () => {
+    // ~150 KiB of payloads: the 32 KiB slab is replaced several times, once by a message that
+    // grows past it (copied to a buffer of its own), and the payloads in between are views.
+    const values = Array.from({ length: 1500 }, (_, i) =>
+      i % 500 === 250
+        ? 'x'.repeat(40_000 + i)
+        : { i, text: `value ${i}`, bytes: new Uint8Array(40).fill(i & 0xff) },
+    );
+    const out = values.map((v) => s.encode(v));
+    const buffers = new Set(out.map((p) => p.buffer));
+    expect(buffers.size).toBeGreaterThan(4);
+    for (let i = 0; i < values.length; i++) {
+      const fresh = createSerializers().byName(name)!.encode(values[i]);
+      expect(Buffer.from(out[i]!)).toEqual(Buffer.from(fresh));
+      expect(s.decode(out[i]!)).toEqual(values[i]);
+    }
+    // the parts of a message written after all that are views too
+    const [part] = s.encodeCallParts!({ object: 'o', method: 'm', params: [1], kwargs: {} });
+    expect(Buffer.from(s.encodeCall({ object: 'o', method: 'm', params: [1], kwargs: {} }))).toEqual(
+      Buffer.from(part!),
+    );
+  });
+});

@@ -4,7 +4,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
-import { bufferView, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
+import { bufferOver, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
 import { formatHostPort } from './address.js';
 import type { DirectReads } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
@@ -89,6 +89,9 @@ export class SocketConnection extends FramedConnection {
    * overwritten: when the slab is full a new one is taken.
    */
   #slab: Buffer = EMPTY_SLAB;
+  /** The slab's ArrayBuffer and offset, kept with it (the view per write costs half). */
+  #slabArrayBuffer: ArrayBufferLike = EMPTY_SLAB.buffer;
+  #slabOffset = 0;
   /** Frames were sent while a read was being delivered: flushed when the delivery loop ends. */
   #flushAfterDelivery = false;
   #slabStart = 0;
@@ -262,7 +265,11 @@ export class SocketConnection extends FramedConnection {
   /** Hands what the slab holds to the socket (one write). */
   #writeSlab(): void {
     if (this.#slabPos > this.#slabStart) {
-      const bytes = bufferView(this.#slab, this.#slabStart, this.#slabPos);
+      const bytes = bufferOver(
+        this.#slabArrayBuffer,
+        this.#slabOffset + this.#slabStart,
+        this.#slabPos - this.#slabStart,
+      );
       this.#slabStart = this.#slabPos;
       this.#socket.write(bytes);
     }
@@ -271,10 +278,13 @@ export class SocketConnection extends FramedConnection {
   #newSlab(atLeast: number): void {
     this.#writeSlab();
     this.watchOutput();
-    this.#slab =
+    const slab =
       this.#slab === EMPTY_SLAB && atLeast <= FIRST_SLAB_SIZE
         ? Buffer.allocUnsafe(FIRST_SLAB_SIZE)
         : Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, atLeast));
+    this.#slab = slab;
+    this.#slabArrayBuffer = slab.buffer;
+    this.#slabOffset = slab.byteOffset;
     this.#slabStart = this.#slabPos = 0;
   }
 

@@ -19,6 +19,12 @@ export class ByteWriter {
   // The slab is allocated on first use: a serializer set that never encodes costs nothing.
   buf: Buffer = EMPTY;
   view: DataView = EMPTY_VIEW;
+  /**
+   * `buf`'s ArrayBuffer and offset in it, kept with it: a payload view built from them costs half
+   * of one built from `buf.buffer` and `buf.byteOffset` (two accessor calls per message).
+   */
+  private ab: ArrayBufferLike = EMPTY.buffer;
+  private abOffset = EMPTY.byteOffset;
   /** Write position in `buf`. */
   pos = 0;
   /** Where the message being written starts in `buf`. */
@@ -67,7 +73,7 @@ export class ByteWriter {
       return parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
     }
     // A plain Uint8Array view: cheaper to make than Buffer#subarray's Buffer.
-    const out = new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.start, this.pos - this.start);
+    const out = new Uint8Array(this.ab, this.abOffset + this.start, this.pos - this.start);
     this.start = this.pos;
     this.busy = false;
     return out;
@@ -99,8 +105,11 @@ export class ByteWriter {
   }
 
   private replace(size: number): void {
-    this.buf = Buffer.allocUnsafeSlow(size);
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    const buf = Buffer.allocUnsafeSlow(size);
+    this.buf = buf;
+    this.ab = buf.buffer;
+    this.abOffset = buf.byteOffset;
+    this.view = new DataView(this.ab, this.abOffset, buf.byteLength);
     this.start = this.pos = 0;
   }
 
@@ -176,7 +185,7 @@ export class ByteWriter {
       // close the segment written so far (it stays in the slab, never rewritten) and reference b
       const parts = (this.parts ??= []);
       if (this.pos > this.start) {
-        parts.push(new Uint8Array(this.buf.buffer, this.buf.byteOffset + this.start, this.pos - this.start));
+        parts.push(new Uint8Array(this.ab, this.abOffset + this.start, this.pos - this.start));
         this.start = this.pos;
       }
       parts.push(b);

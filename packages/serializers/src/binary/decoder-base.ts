@@ -2,6 +2,7 @@
 // ways in: a whole value (`decode`), a `<batch>` call with its calls left in the payload
 // (`decodeBatchCall`, see lazy-batch.ts) and one value of such a checked payload (`decodeItem`).
 import { SerializeError } from '@cinder/core';
+import { callFromParts, callFromSequence } from '../envelope.js';
 import { tooManyItems } from '../formats/options.js';
 import type { CallEnvelope, CodecHooks } from '../serializer.js';
 import type { ValueMapper } from '../value-mapper.js';
@@ -76,6 +77,40 @@ export abstract class BinaryDecoder implements ItemDecoder {
         );
       }
       return value;
+    } catch (err) {
+      throw wrapDecodeError(err);
+    } finally {
+      this.done();
+    }
+  }
+
+  /**
+   * A call envelope `[object, method, params, kwargs]` read straight into a CallEnvelope: the
+   * 4-item array `decode` would build first is never made. The same budget, depth and checks, in
+   * the same order, as `decode` followed by `callFromSequence`; anything but a 4-item array head
+   * (or a decoder already busy) is read that way.
+   */
+  decodeCall(data: Uint8Array, hooks: CodecHooks | undefined): CallEnvelope {
+    if (
+      this.end !== -1 ||
+      !(data instanceof Uint8Array) ||
+      data.length < 5 || // (what the four items need at least: decode says how it is truncated)
+      data[0] !== this.envelopeHead
+    )
+      return callFromSequence(this.format, this.decode(data, hooks));
+    this.begin(data, 1, data.length, hooks, this.mapper.maxItems - 1);
+    try {
+      this.checkItems(4);
+      const object = this.value(1);
+      const method = this.value(1);
+      const params = this.value(1);
+      const kwargs = this.value(1);
+      if (this.pos !== this.end) {
+        throw new SerializeError(
+          `${this.format}: ${this.end - this.pos} bytes of extra data after the value`,
+        );
+      }
+      return callFromParts(this.format, object, method, params, kwargs);
     } catch (err) {
       throw wrapDecodeError(err);
     } finally {
