@@ -55,8 +55,14 @@ export interface ConnectorInit {
   readonly connect: ConnectProxy;
   /** Where the items of streams a Pyro daemon hands out are fetched (calls to its daemon object). */
   readonly streams: StreamCalls;
-  /** A handshake with `target` succeeded: the proxy keeps the response and the object's metadata. */
-  connected(target: URI, response: unknown, metadata: ObjectMetadata | undefined): void;
+  /** Told when a handshake succeeds: the proxy keeps the response and the object's metadata. */
+  readonly owner: ConnectorOwner;
+}
+
+/** The proxy behind a connector (a method, not a closure per proxy). */
+export interface ConnectorOwner {
+  /** A handshake with `target` succeeded. */
+  onConnected(target: URI, response: unknown, metadata: ObjectMetadata | undefined): void;
 }
 
 /** Sends a call right behind CONNECT, before CONNECTOK (the first call of a proxy). */
@@ -275,7 +281,7 @@ export class Connector {
         handshake = shake(made);
       });
       const { session, response, metadata } = await (handshake ?? shake(connection));
-      this.init.connected(target, response, metadata);
+      this.init.owner.onConnected(target, response, metadata);
       this.session = session;
       return session;
     } catch (err) {

@@ -21,7 +21,15 @@ import {
 } from '@cinder/core';
 import { Flags, type ProtocolVersion } from '@cinder/protocol';
 import type { ProxyDescriptor } from '@cinder/rpc';
-import { Capability, type OutgoingCall, proxyHooks, type Session, wasNotSent } from '@cinder/rpc/internal';
+import {
+  Capability,
+  isProxyClassName,
+  type OutgoingCall,
+  parseProxyDict,
+  proxyDict,
+  type Session,
+  wasNotSent,
+} from '@cinder/rpc/internal';
 import type { CodecHooks, QueuedCalls, Serializer, SerializerSet } from '@cinder/serializers';
 import { NO_PARAMS } from './batch.js';
 import { withCallerFrames } from './caller-frames.js';
@@ -47,6 +55,42 @@ export interface ProxyObjects {
   readonly connect: ConnectProxy;
   /** The descriptor of a proxy object, or undefined for anything else. */
   describe(value: object): ProxyDescriptor | undefined;
+}
+
+/**
+ * The codec hooks of one proxy's calls (@cinder/rpc's proxyHooks, as one object whose methods are
+ * shared by every proxy: a proxy made per call builds no closures for them). Outgoing: an object
+ * outside the value model goes as the proxy lends it (ProxyCore.lend), a proxy as Pyro's proxy
+ * dict. Incoming: a proxy dict becomes a proxy with this proxy's options.
+ */
+class ProxyCodecHooks implements CodecHooks {
+  // declared, not class fields: assigned once here, with no field initializer to run per proxy
+  declare private readonly core: ProxyCore;
+  declare private readonly dialect: 4 | 5;
+  declare private readonly objects: ProxyObjects;
+
+  constructor(core: ProxyCore, dialect: 4 | 5, objects: ProxyObjects) {
+    this.core = core;
+    this.dialect = dialect;
+    this.objects = objects;
+  }
+
+  replace(value: object): unknown {
+    const lent = this.core.lend(value, this.dialect);
+    if (lent !== undefined) return lent;
+    const d = this.objects.describe(value);
+    return d ? proxyDict(d, this.dialect) : undefined;
+  }
+
+  revive(className: string, dict: Record<string, unknown>): unknown {
+    if (!isProxyClassName(className)) return undefined;
+    const d = parseProxyDict(className, dict);
+    return this.objects.connect(d.uri, {
+      ...this.core.options,
+      boundSession: undefined,
+      metadata: d.metadata,
+    });
+  }
 }
 
 /** Internal state of one proxy. The public object is a JS Proxy over it (see `connect`). */
@@ -104,20 +148,7 @@ export class ProxyCore {
       options.validateHandshake === undefined &&
       this.reconnect === undefined &&
       options.boundSession === undefined;
-    const dialect = this.protocol === 48 ? 4 : 5;
-    this.hooks = proxyHooks({
-      dialect,
-      describe: objects.describe,
-      makeProxy: (d) =>
-        objects.connect(d.uri, { ...this.options, boundSession: undefined, metadata: d.metadata }),
-      replaceOther: (value) => {
-        const viaDaemon = this.options.autoproxy?.autoproxy(value, dialect);
-        if (viaDaemon !== undefined) return viaDaemon;
-        const s = this.link.session;
-        if (s === undefined || (s.capabilities & Capability.CALLBACKS) === 0) return undefined;
-        return this.link.callbacks.reference(value);
-      },
-    });
+    this.hooks = new ProxyCodecHooks(this, this.protocol === 48 ? 4 : 5, objects);
     this.link = new Connector({
       uri: this.uri,
       config,
@@ -131,12 +162,27 @@ export class ProxyCore {
       reconnect: this.reconnect,
       connect: objects.connect,
       streams: this,
-      connected: (target, response, metadata) => {
-        if (metadata) this.meta = toMeta(metadata, this.meta);
-        this.handshakeResponse = response;
-        this.resolved = target;
-      },
+      owner: this,
     });
+  }
+
+  /** @internal a handshake with `target` succeeded (the connector's ConnectorOwner). */
+  onConnected(target: URI, response: unknown, metadata: ObjectMetadata | undefined): void {
+    if (metadata) this.meta = toMeta(metadata, this.meta);
+    this.handshakeResponse = response;
+    this.resolved = target;
+  }
+
+  /**
+   * @internal what an object outside the value model travels as in this proxy's calls: what the
+   * autoproxy option makes of it, else a callback reference when the connection can serve callbacks.
+   */
+  lend(value: object, dialect: 4 | 5): unknown {
+    const viaDaemon = this.options.autoproxy?.autoproxy(value, dialect);
+    if (viaDaemon !== undefined) return viaDaemon;
+    const s = this.link.session;
+    if (s === undefined || (s.capabilities & Capability.CALLBACKS) === 0) return undefined;
+    return this.link.callbacks.reference(value);
   }
 
   /** What travels when this proxy is passed as a value. */
