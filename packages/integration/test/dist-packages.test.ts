@@ -7,7 +7,7 @@
 // process.moduleLoadList), not on milliseconds, so a loaded machine cannot flake it.
 // The CI run builds first; locally the test is skipped until `pnpm build` ran.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@cinder/test-utils';
 import { describe, expect, it } from 'vitest';
@@ -88,6 +88,18 @@ function run(pkg: string, body: string): Record<string, unknown> {
 }
 
 describe.skipIf(!built && !process.env.CI)('import footprint', () => {
+  // A module's source text stays on the V8 heap for the life of the process: the published
+  // JavaScript is emitted without comments (the declarations keep the docs).
+  it.each(packages)('@cinder/%s ships its JavaScript without comment text', (name) => {
+    const dist = join(repoRoot, 'packages', name, 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const text = readFileSync(join(dist, file), 'utf8');
+      expect(text, file).not.toMatch(/^\s*(\/\/|\/\*\*)/m);
+    }
+  });
+
   it.each(packages)('importing @cinder/%s loads neither zod nor node:tls/http/https', (name) => {
     const r = run(name, `await import('@cinder/${name}'); console.log(JSON.stringify(await loadedNow()));`);
     expect(r.modules).toBeGreaterThan(1);

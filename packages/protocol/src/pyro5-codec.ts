@@ -24,6 +24,8 @@ import type { FrameHeader } from './header.js';
 import { type Annotations, Flags, type Message, wholePayload } from './message.js';
 
 const CHUNK_HEADER = 8;
+/** Payloads up to this many bytes are copied byte by byte (see encode502Into). */
+const SMALL_COPY = 8;
 /** Pyro5 wire bit 0x8000 means nothing there and META_ON_CONNECT here, so it is dropped. */
 const RECEIVED_FLAGS_MASK = 0x7fff & ~Flags.COMPRESSED;
 
@@ -68,7 +70,13 @@ export function encode502Into(
     return -1;
   }
   writeHead502(m, plan, out, offset);
-  out.set(payload, offset + length - payload.length);
+  const at = offset + length - payload.length;
+  if (payload.length <= SMALL_COPY) {
+    // a reply's `None`, a short call: a byte loop beats TypedArray#set's call (6 vs 45 ns)
+    for (let i = 0; i < payload.length; i++) out[at + i] = payload[i]!;
+  } else {
+    out.set(payload, at);
+  }
   releasePlan(plan);
   return length;
 }

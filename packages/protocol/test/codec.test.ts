@@ -268,6 +268,34 @@ describe('encodeMessageInto', () => {
     }
   });
 
+  it('copies tiny payloads (a byte loop up to 8 bytes, set above) exactly, from any view, at any offset', () => {
+    const random = prng(77);
+    const out = Buffer.alloc(8 * 1024, 0xaa);
+    let offset = 1;
+    for (let size = 0; size <= 24; size++) {
+      for (const kind of ['buffer', 'view', 'plain'] as const) {
+        const bytes = Uint8Array.from({ length: size }, () => Math.floor(random() * 256));
+        const backing = Buffer.concat([Buffer.alloc(5, 0x55), bytes, Buffer.alloc(3, 0x66)]);
+        const payload =
+          kind === 'buffer'
+            ? Buffer.from(bytes)
+            : kind === 'view'
+              ? new Uint8Array(backing.buffer, backing.byteOffset + 5, size)
+              : bytes;
+        const m = message({ seq: size, payload });
+        const expected = Buffer.concat(encodeMessage(m, { version: 502 }));
+        const n = encodeMessageInto(m, { version: 502 }, out, offset, out.length - offset);
+        expect(n).toBe(expected.length);
+        expect(out.subarray(offset, offset + n).equals(expected)).toBe(true);
+        expect(
+          Buffer.from(decodeMessage(out.subarray(offset, offset + n)).payload).equals(Buffer.from(bytes)),
+        ).toBe(true);
+        expect(out[offset + n]).toBe(0xaa); // nothing past the frame
+        offset += n + 1;
+      }
+    }
+  });
+
   it('writes nothing and returns -1 when the frame does not fit, is large, has a tail or is protocol 48', () => {
     const out = Buffer.alloc(32 * 1024, 0xaa);
     const untouched = Buffer.from(out);

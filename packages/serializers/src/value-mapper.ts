@@ -113,13 +113,22 @@ function dateToIso(date: Date): string {
   return date.toISOString();
 }
 
+/** Byte strings up to this long are copied byte by byte (cheaper than TypedArray#set's call). */
+const SMALL_COPY = 16;
+
 /**
  * A copy of `src[start, end)` as a plain Uint8Array over its own memory (never a Buffer, whose
  * `slice` makes views, or a view into Node's shared allocation pool).
  */
 export function copyBytes(src: Uint8Array, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
-  out.set(src.subarray(start, end));
+  const n = end - start;
+  const out = new Uint8Array(n);
+  if (n <= SMALL_COPY) {
+    for (let i = 0; i < n; i++) out[i] = src[start + i]!;
+  } else {
+    // not src.subarray: on a Buffer it looks up the species constructor and makes a Buffer first
+    out.set(new Uint8Array(src.buffer, src.byteOffset + start, n));
+  }
   return out;
 }
 

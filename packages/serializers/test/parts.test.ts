@@ -64,3 +64,25 @@ describe.each(['cbor', 'msgpack'])('%s payloads carved from the shared slab', (n
     );
   });
 });
+
+describe.each(['cbor', 'msgpack'])('%s small byte strings are copies', (name) => {
+  const s = set.byName(name)!;
+
+  it('of the right bytes, in memory of their own, whatever the payload is a view of', () => {
+    for (const size of [0, 1, 7, 15, 16, 17, 31, 100, 5000]) {
+      const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 131 + size) & 0xff);
+      const encoded = s.encode(['x', bytes, 'y']);
+      // the payload as the frame reader hands it: a Buffer view into a larger slab, at an offset
+      const slab = Buffer.alloc(encoded.length + 37, 0xee);
+      slab.set(encoded, 13);
+      for (const payload of [slab.subarray(13, 13 + encoded.length), Uint8Array.from(encoded)]) {
+        const [, back] = s.decode(payload) as [string, Uint8Array, string];
+        expect(Buffer.isBuffer(back)).toBe(false);
+        expect(back.buffer).not.toBe(payload.buffer);
+        expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
+        payload.fill(0); // the copy does not change with the payload
+        expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
+      }
+    }
+  });
+});
