@@ -33,13 +33,24 @@ class Beta {
   }
 }
 
+/** An object whose CONNECTOK (its metadata) is longer than what a client keeps to recognise. */
+class Wide {}
+for (let i = 0; i < 60; i++) {
+  Object.defineProperty(Wide.prototype, `a_method_with_a_rather_long_name_${i}`, {
+    value: () => i,
+    writable: true,
+    configurable: true,
+  });
+}
+expose(Wide);
+
 const seen: { object: string; data: unknown; note: string | undefined }[] = [];
 let server: EngineServer;
 let over: ProxyOptions;
 
 beforeAll(async () => {
   server = await startEngineServer(
-    { a: new Alpha(), b: new Beta() },
+    { a: new Alpha(), b: new Beta(), wide: new Wide() },
     {
       validateHandshake: (ctx: HandshakeContext) => {
         const note = ctx.annotations.get('NOTE');
@@ -140,6 +151,57 @@ describe('connections made one after another', () => {
     const second = p.$metadata!;
     expect(second).not.toBe(first);
     expect([...second.methods].sort()).toEqual(['beta', 'other', 'shared']);
+    await p.$release();
+  });
+});
+
+describe('what a client keeps of a CONNECTOK', () => {
+  /** Calls of the client's CONNECTOK parser while `run` runs (V8's precise coverage). */
+  async function parses(run: () => Promise<void>): Promise<number> {
+    const { Session } = await import('node:inspector');
+    const inspector = new Session();
+    inspector.connect();
+    const post = <T>(method: string, params: object = {}) =>
+      new Promise<T>((resolve, reject) =>
+        inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
+      );
+    type Coverage = {
+      result: Array<{ functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
+    };
+    try {
+      await post('Profiler.enable');
+      await post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+      await post<Coverage>('Profiler.takePreciseCoverage');
+      await run();
+      let calls = 0;
+      for (const script of (await post<Coverage>('Profiler.takePreciseCoverage')).result)
+        for (const f of script.functions)
+          if (f.functionName === 'parseConnectOk') calls += f.ranges[0]!.count;
+      return calls;
+    } finally {
+      await post('Profiler.stopPreciseCoverage').catch(() => {});
+      inspector.disconnect();
+    }
+  }
+
+  const connectTimes = (id: string) => async () => {
+    for (let i = 0; i < 3; i++) {
+      const p = connect<Record<string, () => Promise<number>>>(server.uri(id), over);
+      await p.$bind();
+      expect(p.$metadata!.methods.length).toBeGreaterThan(0);
+      await p.$release();
+    }
+  };
+
+  it('a small answer read again is recognised, not parsed', async () => {
+    await connectTimes('a')();
+    expect(await parses(connectTimes('a'))).toBe(0);
+  });
+
+  it('an answer longer than 1 KiB is parsed every time (a daemon cannot make a client keep a big one)', async () => {
+    expect(await parses(connectTimes('wide'))).toBe(3);
+    const p = connect<Record<string, () => Promise<number>>>(server.uri('wide'), over);
+    expect(await p.a_method_with_a_rather_long_name_59!()).toBe(59);
     await p.$release();
   });
 });

@@ -309,10 +309,15 @@ interface ConnectOkRead {
   metadata: ObjectMetadata | undefined;
 }
 
+/** A CONNECTOK payload this long or shorter is kept to recognise the next one (see readConnectOk). */
+const MAX_KEPT_CONNECTOK = 1024;
+
 /**
  * The last CONNECTOK read whose payload decoded to plain values (a string, number, boolean or no
  * response, and lists of names): the same bytes from the same serializer read the same, so a daemon
  * that answers every connection alike (it caches its CONNECTOK) costs no decode per connection.
+ * Only payloads of up to MAX_KEPT_CONNECTOK bytes are kept, so what a daemon can make a client hold
+ * here is one small copy.
  */
 let lastConnectOk: (ConnectOkRead & { serializer: Serializer; bytes: Uint8Array }) | undefined;
 
@@ -324,11 +329,12 @@ function readConnectOk(serializer: Serializer, payload: Uint8Array, hooks: Codec
   const read = parseConnectOk(serializer.decode(payload, hooks));
   const r = read.response;
   if (
-    r === null ||
-    r === undefined ||
-    typeof r === 'string' ||
-    typeof r === 'number' ||
-    typeof r === 'boolean'
+    payload.length <= MAX_KEPT_CONNECTOK &&
+    (r === null ||
+      r === undefined ||
+      typeof r === 'string' ||
+      typeof r === 'number' ||
+      typeof r === 'boolean')
   ) {
     lastConnectOk = {
       serializer,
