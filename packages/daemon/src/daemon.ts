@@ -587,6 +587,8 @@ export class Daemon implements AsyncDisposable {
   private readonly handshakeExpired = (server: ServerConnection): void => {
     this.logger.debug({ client: server.connection.remoteAddress }, 'handshake timeout: dropping connection');
     server.connection.destroy(new CommunicationError('handshake timeout'));
+    // its slot is free now, as the client sees its FIN, not when the socket's close event comes
+    this.connectionEnded(server);
   };
 
   /** The heartbeat of every connection (between Cinder peers, while the daemon waits for the client). */

@@ -3,6 +3,8 @@
 // frames, a wrong protocol version, INVOKE before CONNECT, unknown objects and serializers, refused
 // names, wrong arguments, a client that says nothing, and the connection limits. Early failures are
 // CONNECTFAILs in marshal, like Pyro's.
+
+import { connect as connectSocket } from 'node:net';
 import { CommunicationError, ConnectionClosedError, type RemoteError } from '@cinder/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, expose, params } from '../src/index.js';
@@ -160,6 +162,22 @@ describe('before the handshake', () => {
     const waited = performance.now() - t0;
     expect(waited).toBeGreaterThan(300);
     expect(waited).toBeLessThan(2500);
+    await goodClientStillWorks();
+  });
+
+  it('a connection dropped by the handshake timeout frees its place as the client sees the FIN', async () => {
+    const before = daemon.connectionCount;
+    const socket = connectSocket(daemon.endpoint as { host: string; port: number });
+    await expect.poll(() => daemon.connectionCount, { timeout: 2000 }).toBe(before + 1);
+    // read in the loop turn the daemon closed it in, before the socket's close event: a client
+    // connecting right behind the FIN must not find the dropped connection still counted
+    const countAtEnd = await new Promise<number>((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('end', () => resolve(daemon.connectionCount));
+      socket.resume();
+    });
+    socket.destroy();
+    expect(countAtEnd).toBe(before);
     await goodClientStillWorks();
   });
 

@@ -458,6 +458,9 @@ sys.stdin.read()
         string,
       ];
       expect(Number(closed)).toBe(IDLE);
+      // a connection the daemon dropped frees its slot at once, as the peer sees the FIN (not at
+      // the socket's close event: a client connecting right behind would be refused meanwhile)
+      expect((await viaUnix.stats()).connections).toBeLessThanOrEqual(2);
       await using again = connect<Target>(flooded.uri);
       expect(await again.add(2, 2)).toBe(4);
       expect((await viaUnix.stats()).connections).toBeLessThanOrEqual(2);
