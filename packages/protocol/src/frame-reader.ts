@@ -35,6 +35,11 @@ const READ_SLAB_MIN = 16 * 1024;
  * whose external memory would make V8 run full GCs every few hundred connections.
  */
 const FIRST_READ_SIZE = 2 * 1024;
+/**
+ * The first slab's rest is offered for the next read while it has this much room: a handshake and
+ * a few small calls are read into it, and only a connection that reads more gets a 64 KiB slab.
+ */
+const FIRST_READ_MIN = 1024;
 const NO_BYTES = Buffer.alloc(0);
 
 export class FrameReader {
@@ -167,7 +172,9 @@ export class FrameReader {
       this.#targetIsAssembly = true;
       return this.#target;
     }
-    if (this.#readSlab.length - this.#readSlabUsed < READ_SLAB_MIN) this.#newReadSlab();
+    const slabSize = this.#readSlab.length;
+    if (slabSize - this.#readSlabUsed < (slabSize === FIRST_READ_SIZE ? FIRST_READ_MIN : READ_SLAB_MIN))
+      this.#newReadSlab();
     const used = this.#readSlabUsed;
     this.#target = new Uint8Array(
       this.#readSlabArrayBuffer,

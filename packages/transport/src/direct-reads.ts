@@ -14,9 +14,10 @@ export interface ReadSink {
 }
 
 /**
- * Reads taken before a sink is attached land in buffers of this size (never reused), cut from
- * Node's shared pool: every accepted socket takes its first read this way, and a slab of its own
- * per connection would make V8 run full GCs for its external memory.
+ * Reads taken before a sink is attached (a socket dialed with `onread` reads from its connect on)
+ * land in buffers of this size (never reused), cut from Node's shared pool: a slab of its own per
+ * connection would make V8 run full GCs for its external memory. An accepted socket is adopted
+ * with its sink (SocketConnection.startReading), so its reads never go here.
  */
 const EARLY_READ_SIZE = 2 * 1024;
 /**
@@ -109,10 +110,11 @@ interface UserBufferHandle {
  * Switches an accepted socket (net.Server has no `onread` option) to direct reads, the way
  * `new net.Socket({ onread })` sets itself up: the socket's own `kBuffer`, `kBufferCb` and
  * `kBufferGen` slots (Node 18–22 read them in `onStreamRead`), then the handle's user buffer.
- * Must be called in the 'connection' event, before any read was delivered. Returns null, and
- * changes nothing, when this Node does not have those slots: the socket then emits 'data'.
+ * Returns null, and changes nothing, when this Node does not have those slots, or when the socket
+ * has read something already (it waits in the socket's buffer): the socket then emits 'data'.
+ * With `sink`, reads go to it from the first one on (no early buffer is made).
  */
-export function adoptDirectReads(socket: Socket): DirectReads | null {
+export function adoptDirectReads(socket: Socket, sink?: ReadSink): DirectReads | null {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
   if (typeof handle?.useUserBuffer !== 'function') return null;
   const found = readSlotsOf(socket);
@@ -122,6 +124,7 @@ export function adoptDirectReads(socket: Socket): DirectReads | null {
   if (slots[kBuffer] != null || slots[kBufferCb] != null || slots[kBufferGen] != null) return null;
   if (socket.readableLength > 0) return null;
   const reads = new DirectReads();
+  if (sink !== undefined) reads.attach(sink);
   const first = reads.buffer();
   slots[kBufferGen] = reads.buffer;
   slots[kBufferCb] = reads.callback;

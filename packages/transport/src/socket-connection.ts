@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
 import { bufferOver, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
 import { formatHostPort } from './address.js';
-import type { DirectReads } from './direct-reads.js';
+import { adoptDirectReads, type DirectReads, type ReadSink } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
 import { connectionError } from './socket-errors.js';
 import type { FramingOptions, PeerCertificate } from './transport.js';
@@ -37,6 +37,12 @@ export interface SocketConnectionInit {
    * emitting 'data': the frame reader then chooses the buffer of every read.
    */
   directReads?: DirectReads | null | undefined;
+  /**
+   * An accepted socket without `directReads`: switched to direct reads when reading starts (the
+   * connection's handler is set in the accept event, so before any read), so that its first read
+   * lands in the frame reader's own buffer. A socket that has read by then emits 'data' instead.
+   */
+  adoptReads?: boolean | undefined;
 }
 
 /** Checks framing options once, when a listener or connection is made. */
@@ -79,6 +85,7 @@ export class SocketConnection extends FramedConnection {
   readonly #onClosed: ((connection: SocketConnection) => void) | undefined;
   /** Reads go through these into buffers of the frame reader's choosing; no 'data' events. */
   readonly #directReads: DirectReads | null;
+  readonly #adoptReads: boolean;
   /** The socket is corked until the end of this tick (a large frame was written). */
   #corked = false;
   /** A flush of the write slab is scheduled for the end of this tick. */
@@ -105,6 +112,7 @@ export class SocketConnection extends FramedConnection {
     this.remoteHost = init.remoteHost;
     this.#onClosed = init.onClosed;
     this.#directReads = init.directReads ?? null;
+    this.#adoptReads = init.adoptReads === true;
 
     socket.on('error', this.#onSocketError);
     socket.on('end', this.#onEnd);
@@ -140,13 +148,12 @@ export class SocketConnection extends FramedConnection {
    * reads, up to a bound) and everything read from now on.
    */
   protected startReading(): void {
-    const direct = this.#directReads;
-    if (direct === null) {
-      this.#socket.on('data', this.onChunk);
-      return;
-    }
     const reader = this.reader;
-    direct.attach({ target: () => reader.readTarget(), read: this.onRead });
+    const sink: ReadSink = { target: () => reader.readTarget(), read: this.onRead };
+    const direct = this.#directReads;
+    if (direct !== null) direct.attach(sink);
+    else if (!this.#adoptReads || adoptDirectReads(this.#socket, sink) === null)
+      this.#socket.on('data', this.onChunk);
   }
 
   protected pauseReading(): void {

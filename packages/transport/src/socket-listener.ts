@@ -3,7 +3,6 @@
 import { isIP, type Server, type Socket } from 'node:net';
 import { ConfigError, type Link, LinkedList, type Logger } from '@cinder/core';
 import { formatEndpoint, formatHostPort, formatUnixPath, isAbstractPath, unmapIPv4 } from './address.js';
-import { adoptDirectReads } from './direct-reads.js';
 import { SocketConnection } from './socket-connection.js';
 import { listenError } from './socket-errors.js';
 import type { Connection, Endpoint, Listener, ListenOptions } from './transport.js';
@@ -220,7 +219,7 @@ export class SocketListener implements Listener {
       onClosed: () => {
         if (node !== null) this.#connections.remove(node);
       },
-      directReads: transport === 'tls' ? null : adoptDirectReads(socket),
+      adoptReads: transport !== 'tls',
     });
     node = this.#connections.add(connection);
     try {

@@ -3,9 +3,9 @@
 // Node's 'data' chunks. The compliance suite runs every other behaviour over the same sockets.
 
 import { rmSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { FrameReader } from '@cinder/protocol';
+import { encodeMessage, FrameReader } from '@cinder/protocol';
 import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { adoptDirectReads } from '../src/direct-reads.js';
@@ -67,6 +67,42 @@ describe.each(cases)('direct reads over $name', ({ transport, endpoint }) => {
     expect(targets.has(small.payload.buffer)).toBe(true);
   }, 30_000);
 
+  it("an accepted socket reads its first frame into the frame reader's own buffer (no early buffer, no chunk queue)", async () => {
+    const targets: Uint8Array[] = [];
+    const original = FrameReader.prototype.readTarget;
+    vi.spyOn(FrameReader.prototype, 'readTarget').mockImplementation(function (this: FrameReader) {
+      const target = original.call(this);
+      targets.push(target);
+      return target;
+    });
+    const push = vi.spyOn(FrameReader.prototype, 'push');
+    const rec = new Recorder();
+    const listener = track.listener(
+      await transport.listen({ endpoint: endpoint(), framing: framing([502]) }, (conn) => {
+        track.connection(conn);
+        conn.setHandler(rec);
+      }),
+    );
+    // a plain socket as the peer: only the accepted side has a frame reader
+    const ep = listener.endpoint;
+    const peer = connect(ep.kind === 'tcp' ? { host: ep.host, port: ep.port } : { path: ep.path });
+    try {
+      for (const chunk of encodeMessage(message(1, 'first'), { version: 502, maxMessageSize: MiB }))
+        peer.write(chunk);
+      await rec.messagesAtLeast(1, 5000);
+      const payload = rec.messages[0]!.payload;
+      expect(Buffer.from(payload).toString()).toBe('first');
+      // it lies in the first buffer the reader handed out, and was decoded there
+      const first = targets[0]!;
+      expect(payload.buffer).toBe(first.buffer);
+      expect(payload.byteOffset).toBeGreaterThanOrEqual(first.byteOffset);
+      expect(payload.byteOffset + payload.length).toBeLessThanOrEqual(first.byteOffset + first.length);
+      expect(push.mock.calls.filter(([chunk]) => chunk.length > 0)).toEqual([]);
+    } finally {
+      peer.destroy();
+    }
+  });
+
   it('a peer that writes more than the early-read bound before the handler exists loses nothing', async () => {
     const pending: Array<{ conn: import('../src/transport.js').Connection }> = [];
     const listener = track.listener(
@@ -113,7 +149,6 @@ describe('adoptDirectReads', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
-    const { connect } = await import('node:net');
     const client = connect({ port, host: '127.0.0.1' });
     try {
       await within(
