@@ -198,8 +198,11 @@ export class FrameReader {
 
   /**
    * Direct reads: `n` bytes were read into `buffer`. When that is the buffer `readTarget` returned
-   * last they are taken in place; any other buffer is taken like a chunk given to `push` (it must
-   * not be reused). Then complete frames are handed to `onMessage` as `push` does.
+   * last they are taken in place. Any other buffer is one the caller gives up, the bytes past `n`
+   * included (a read taken before the reader was attached): the reader's first such buffer, before
+   * it has a slab, becomes its slab — its frames decoded in place, its free rest offered by
+   * `readTarget` — and later ones are taken like a chunk given to `push`. Then complete frames are
+   * handed to `onMessage` as `push` does.
    */
   commitRead(
     buffer: Uint8Array,
@@ -208,8 +211,17 @@ export class FrameReader {
     ready?: () => boolean,
   ): void {
     if (buffer !== this.#target) {
-      this.push(buffer.subarray(0, n), onMessage, ready);
-      return;
+      if (this.#readSlab !== NO_BYTES || this.#assembly !== null || !(n >= 0 && n <= buffer.length)) {
+        this.push(buffer.subarray(0, n), onMessage, ready);
+        return;
+      }
+      // a connection's first read, in a buffer of its own: its slab from now on
+      const slab = asBuffer(buffer);
+      this.#readSlab = slab;
+      this.#readSlabArrayBuffer = slab.buffer;
+      this.#readSlabOffset = slab.byteOffset;
+      this.#readSlabUsed = 0;
+      this.#targetIsAssembly = false;
     }
     this.#target = NO_BYTES;
     if (this.#error !== undefined) throw this.#error;

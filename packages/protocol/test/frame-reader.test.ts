@@ -328,6 +328,32 @@ describe('FrameReader contract', () => {
     expect(got[1]!.payload.every((b) => b === 7)).toBe(true);
   });
 
+  it('direct reads: a first read in a buffer of its own becomes the slab (decoded in place, its rest read into next); later ones are chunks', () => {
+    const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
+    const got: Message[] = [];
+    const own = Buffer.alloc(2048, 0xee);
+    const n = frame(502, message({ seq: 1 })).copy(own);
+    reader.commitRead(own, n, (m) => got.push(m));
+    // decoded where it was read: the payload is a view of that buffer
+    expect(got[0]!.payload.buffer).toBe(own.buffer);
+    const next = reader.readTarget();
+    expect(next.buffer).toBe(own.buffer);
+    expect(next.byteOffset).toBe(own.byteOffset + n);
+    expect(next.length).toBe(2048 - n);
+    const m = frame(502, message({ seq: 2 })).copy(next);
+    reader.commitRead(next, m, (msg) => got.push(msg));
+    // another buffer of its own is a chunk: nothing is read into it
+    const other = Buffer.alloc(1024, 0xee);
+    const k = frame(502, message({ seq: 3 })).copy(other);
+    reader.commitRead(other, k, (msg) => got.push(msg));
+    const after = reader.readTarget();
+    expect(after.buffer).toBe(own.buffer);
+    expect(after.byteOffset).toBe(own.byteOffset + n + m);
+    after.fill(0x5a);
+    expect(got.map((x) => x.seq)).toEqual([1, 2, 3]);
+    for (const x of got) expect(Buffer.from(x.payload).equals(message().payload)).toBe(true);
+  });
+
   it('direct reads: bytes read into a slab are never handed out again', () => {
     const reader = new FrameReader({ maxMessageSize: MAX, versions: [502] });
     const got: Message[] = [];

@@ -304,8 +304,9 @@ export class IncomingCalls {
 
   /** The session ended: waiting calls are dropped and running ones see their signal abort. */
   closeAll(): void {
-    this.serveQueue.length = 0;
-    this.backlog.length = 0;
+    // (an array's length set is a runtime call even when it is 0 already: once per connection)
+    if (this.serveQueue.length !== 0) this.serveQueue.length = 0;
+    if (this.backlog.length !== 0) this.backlog.length = 0;
     this.waitingBytes = 0;
     this.outputFull = false;
     let ctx = this.activeHead;
