@@ -1,6 +1,7 @@
 // Turns `{ signal, timeoutMs }` into one rejection path, so every async API can promise that it
 // never hangs and always says why it stopped.
 import { AbortedError, TimeoutError } from './errors.js';
+import { CoarseDeadlines, type TickNode } from './tick-list.js';
 import type { CallOptions } from './types.js';
 
 /**
@@ -78,6 +79,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 // set by Deadline's static block: what DeadlineController may do to the deadline it owns
 let makeControlled: (timeoutMs: number) => Deadline;
 let abortDeadline: (deadline: Deadline, reason: unknown) => void;
+/** The coarse timers of deadlines made `within(…, coarse)`: one interval per duration. */
+let coarseTimers: CoarseDeadlines<Deadline>;
 
 /**
  * One operation's deadline: the caller's `timeoutMs` and `signal`, merged once when the operation
@@ -101,6 +104,9 @@ export class Deadline {
   /** Whether it can ever expire (fixed when made: a field, read on every wait of a connection). */
   readonly bounded: boolean;
   #timer: NodeJS.Timeout | undefined;
+  /** Timed by the shared coarse timers instead of a Node timer of its own (see `within`). */
+  readonly #coarse: boolean;
+  #tick: TickNode<Deadline> | undefined;
   #listeners: ((aborted: boolean) => void)[] | undefined;
   #onAbort: (() => void) | undefined;
   #fired: boolean | undefined; // undefined: not yet; else whether by abort
@@ -117,9 +123,11 @@ export class Deadline {
     signal: AbortSignal | undefined,
     parent?: Deadline,
     controlled = false,
+    coarse = false,
   ) {
     this.timeoutMs = timeoutMs > 0 ? timeoutMs : 0;
     this.callerSignal = signal;
+    this.#coarse = coarse;
     this.#parent = parent?.bounded ? parent : undefined;
     this.expiresAt = this.timeoutMs > 0 ? performance.now() + this.timeoutMs : Number.POSITIVE_INFINITY;
     // made by a DeadlineController (controlled): its owner can abort it
@@ -129,6 +137,7 @@ export class Deadline {
   static {
     makeControlled = (timeoutMs) => new Deadline(timeoutMs, undefined, undefined, true);
     abortDeadline = (deadline, reason) => deadline.#abort(reason);
+    coarseTimers = new CoarseDeadlines((deadline) => deadline.#fire(false));
   }
 
   /** The deadline of `options`, with `defaultTimeoutMs` when they give no timeout. */
@@ -147,10 +156,16 @@ export class Deadline {
   /**
    * A deadline `timeoutMs` from now (0 = none) that also passes when `parent` does, with the
    * parent's error then. Watches the parent only while someone waits on it.
+   *
+   * `coarse`: for a bound that is waited on from the start and rarely passes (a connection's connect
+   * bound): its timeout fires through a timer shared by every such deadline of the same `timeoutMs`
+   * (one interval walking a list: no Node timer made and cleared per deadline), up to an eighth of
+   * `timeoutMs` late, counted from the first wait. That timer does not keep the process alive:
+   * whoever waits must hold something that does (a socket). `expired()` is exact either way.
    */
-  static within(parent: Deadline, timeoutMs: number): Deadline {
-    if (!parent.bounded) return Deadline.after(timeoutMs);
-    return new Deadline(timeoutMs, undefined, parent);
+  static within(parent: Deadline, timeoutMs: number, coarse = false): Deadline {
+    if (!parent.bounded && !(timeoutMs > 0)) return Deadline.NONE;
+    return new Deadline(timeoutMs, undefined, parent, false, coarse);
   }
 
   /** Milliseconds left (Infinity without a timeout; 0 once passed). */
@@ -256,7 +271,9 @@ export class Deadline {
   }
 
   #arm(): void {
-    if (this.timeoutMs > 0 && this.#timer === undefined) {
+    if (this.#coarse) {
+      if (this.timeoutMs > 0 && this.#tick === undefined) this.#tick = coarseTimers.add(this.timeoutMs, this);
+    } else if (this.timeoutMs > 0 && this.#timer === undefined) {
       // whole milliseconds: Node keeps one timer list per duration, and a fractional one (9999.83…)
       // would make a list (and a priority-queue entry) for this timer alone
       const ms = Math.max(0, Math.ceil(this.expiresAt - performance.now()));
@@ -279,6 +296,10 @@ export class Deadline {
   }
 
   #disarm(): void {
+    if (this.#tick !== undefined) {
+      coarseTimers.cancel(this.#tick);
+      this.#tick = undefined;
+    }
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;

@@ -174,4 +174,54 @@ describe('Deadline.within and DeadlineController', () => {
     owner.abort(new Error('left'));
     expect(await seen).toEqual(new Error('left'));
   });
+
+  it('within(…, coarse): fires through the shared coarse timer (no Node timer per deadline), at most an eighth late, and not once unsubscribed', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const exact = Deadline.within(Deadline.NONE, 80);
+    const stopExact = exact.onExpire(() => {});
+    expect(timers()).toBe(before + 1); // a deadline of its own keeps a Node timer
+    stopExact();
+    expect(timers()).toBe(before);
+
+    const start = performance.now();
+    const d = Deadline.within(Deadline.NONE, 80, true);
+    expect(d.bounded).toBe(true);
+    const left = Deadline.within(Deadline.NONE, 80, true);
+    const fired = new Promise<[boolean, number]>((resolve) =>
+      d.onExpire((aborted) => resolve([aborted, performance.now() - start])),
+    );
+    let leftFired = false;
+    left.onExpire(() => {
+      leftFired = true;
+    })();
+    // shared and unref'd: nothing here keeps the process alive
+    expect(timers()).toBe(before);
+    const [aborted, after] = await fired;
+    expect(aborted).toBe(false);
+    expect(after).toBeGreaterThanOrEqual(79);
+    expect(after).toBeLessThan(80 + 10 + 250); // an eighth late at most, plus a loaded machine's slack
+    expect(d.expired()).toBe('timeout');
+    expect(d.error('connecting').message).toBe('connecting timed out after 80 ms');
+    await sleep(40);
+    expect(leftFired).toBe(false);
+    // one that passed before anyone waits fires at once, as any deadline
+    const late = Deadline.within(Deadline.NONE, 1, true);
+    await sleep(5);
+    let now = false;
+    late.onExpire(() => {
+      now = true;
+    });
+    expect(now).toBe(true);
+  });
+
+  it('within(…, coarse) inside a parent passes with the parent', () => {
+    const owner = new DeadlineController();
+    const child = Deadline.within(owner.deadline, 10_000, true);
+    const fired: boolean[] = [];
+    child.onExpire((aborted) => fired.push(aborted));
+    owner.abort(new Error('gone'));
+    expect(fired).toEqual([true]);
+    expect(child.error('handshake').cause).toEqual(new Error('gone'));
+  });
 });

@@ -245,7 +245,13 @@ export class Connector {
               }),
             `resolving ${uri}`,
           );
-    const bound = Deadline.within(abandoned, options.connectTimeoutMs ?? config.connectTimeoutMs);
+    // coarse (a timer shared by every connect, no Node timer per connection) when the dial is one of
+    // ours: its socket keeps the process alive while the bound is waited on
+    const bound = Deadline.within(
+      abandoned,
+      options.connectTimeoutMs ?? config.connectTimeoutMs,
+      options.transport === undefined,
+    );
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);
     let connection: Connection | undefined;

@@ -1,97 +1,20 @@
-// Coarse timers shared by every connection: the handshake deadline of connections still shaking
-// hands, the heartbeat of sessions. One interval per duration walks a list instead of a Node timer
-// per connection (a Timeout made and cleared per connection, and — with one connection at a time —
-// Node's timer list for that duration made and dropped with it). Joining or leaving the list is
-// O(1) and allocates one small node; unlinking clears its pointers (see @cinder/core's
-// linked-list.ts for why long-lived collections of short-lived connections are linked lists, not Sets).
+// The handshake deadline of connections still shaking hands, over @cinder/core's coarse timers
+// (tick-list.ts there: one interval per duration walks a list instead of a Node timer per connection).
+import { CoarseDeadlines, type TickNode } from '@cinder/core';
 
-import { Link, LinkedList } from '@cinder/core';
+export { TickList, TickNode } from '@cinder/core';
 
-/** A value in a TickList, with the tick it joined at. */
-export class TickNode<T> extends Link<T> {
-  /** The list's tick count when the node joined it. */
-  joined = 0;
-}
-
-/**
- * Nodes in joining order, and an interval of `stepMs` that calls `onTick` while any are listed.
- * With none listed for `idleTicks` ticks the interval stops (the next node starts it again), so a
- * lone client connecting over and over does not start and stop it every time.
- */
-export class TickList<T> extends LinkedList<T> {
-  declare first: TickNode<T> | null;
-  declare last: TickNode<T> | null;
-  /** Ticks since the interval was first started. */
-  tick = 0;
-  readonly stepMs: number;
-  readonly #idleTicks: number;
-  readonly #onTick: (list: TickList<T>) => void;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #idle = 0;
-
-  constructor(stepMs: number, idleTicks: number, onTick: (list: TickList<T>) => void) {
-    super();
-    this.stepMs = stepMs;
-    this.#idleTicks = idleTicks;
-    this.#onTick = onTick;
-  }
-
-  /** Adds `value` at the end; the node is what `remove` takes. */
-  override add(value: T): TickNode<T> {
-    const node = new TickNode(value);
-    node.joined = this.tick;
-    this.push(node);
-    if (this.#timer === undefined) {
-      const timer = setInterval(this.#fire, this.stepMs);
-      (timer as { unref?: () => void }).unref?.(); // optional: a browser's timers are numbers
-      this.#timer = timer;
-    }
-    return node;
-  }
-
-  readonly #fire = (): void => {
-    this.tick++;
-    if (this.size === 0) {
-      if (++this.#idle >= this.#idleTicks) {
-        clearInterval(this.#timer);
-        this.#timer = undefined;
-        this.#idle = 0;
-      }
-      return;
-    }
-    this.#idle = 0;
-    this.#onTick(this);
-  };
-}
-
-/** Steps per timeout: a deadline fires between `ms` and `ms` plus one step (an eighth) late. */
-const DEADLINE_STEPS = 8;
-
-const deadlineLists = new Map<number, TickList<() => void>>();
+const closures = new CoarseDeadlines<() => void>((expire) => expire());
 
 /**
  * Calls `expire` once `ms` have passed (at most an eighth of `ms` later), unless the returned
  * node is removed first with `cancelDeadline`. Every deadline of the same `ms` shares one interval.
  */
 export function addDeadline(ms: number, expire: () => void): TickNode<() => void> {
-  let list = deadlineLists.get(ms);
-  if (list === undefined) {
-    list = new TickList(ms / DEADLINE_STEPS, DEADLINE_STEPS, expireDue);
-    deadlineLists.set(ms, list);
-  }
-  return list.add(expire);
+  return closures.add(ms, expire);
 }
 
 /** Cancels a deadline of `addDeadline` (idempotent). */
 export function cancelDeadline(node: TickNode<() => void>): void {
-  node.list?.remove(node);
-}
-
-/** Nodes join in deadline order (same `ms`): expire from the front until one is not due. */
-function expireDue(list: TickList<() => void>): void {
-  // due once a full DEADLINE_STEPS steps have passed since the step it joined in
-  for (let node = list.first; node !== null && list.tick - node.joined > DEADLINE_STEPS; node = list.first) {
-    list.remove(node);
-    node.value();
-  }
+  closures.cancel(node);
 }

@@ -266,8 +266,9 @@ export function openSocket<T>(
     const onReady = () => settle(null);
     const onError = (err: Error) => settle(connectError(err, address));
     const onAbort = () => settle(abortError(signal as AbortSignal, what));
-    socket.once(readyEvent, onReady);
-    socket.once('error', onError);
+    // (on, not once: settle takes both off before anything else, and once wraps each in a closure)
+    socket.on(readyEvent, onReady);
+    socket.on('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (deadline !== undefined) {
       unwatch = deadline.onExpire((aborted) => settle(deadline.error(what, aborted)));
