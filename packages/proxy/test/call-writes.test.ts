@@ -65,3 +65,27 @@ describe('calls and their writes', () => {
     expect(alone).toEqual([false, true]);
   });
 });
+
+describe('the CONNECT and its write', () => {
+  it('a $bind writes its CONNECT at once; with a first call pipelined behind it, the two join the tick', async () => {
+    const sends: [MsgType, boolean][] = [];
+    const transport = Object.create(server.transport) as typeof server.transport;
+    transport.connect = async (options) => {
+      const connection = await server.transport.connect(options);
+      const send = connection.send.bind(connection);
+      connection.send = (message, alone) => {
+        sends.push([message.type, alone === true]);
+        return send(message, alone);
+      };
+      return connection;
+    };
+    await using bound = connect<Calc>(server.uri('calc'), { transport });
+    await bound.$bind();
+    expect(sends).toEqual([[MsgType.CONNECT, true]]);
+
+    sends.length = 0;
+    await using first = connect<Calc>(server.uri('calc'), { transport });
+    expect(await first.add(1, 2)).toBe(3);
+    expect(sends[0]).toEqual([MsgType.CONNECT, false]);
+  });
+});

@@ -238,7 +238,9 @@ function connectExchange(
     });
     session.currentSeq = options.seq;
     try {
-      connection.send(connectMessage(options, keyClient));
+      // without a first call behind it nothing else is sent before the CONNECTOK: written at once,
+      // not at the end of the tick (no tick-queue turn per connection)
+      connection.send(connectMessage(options, keyClient), options.firstCall === undefined);
       options.firstCall?.(session, options.objectId);
     } catch (err) {
       done(err as Error);
