@@ -68,7 +68,7 @@ describe('calls and their writes', () => {
 
 describe('the CONNECT and its write', () => {
   it('a $bind writes its CONNECT at once; with a first call pipelined behind it, the two join the tick', async () => {
-    const sends: [MsgType, boolean][] = [];
+    const sends: [number, boolean][] = [];
     const transport = Object.create(server.transport) as typeof server.transport;
     transport.connect = async (options) => {
       const connection = await server.transport.connect(options);
