@@ -132,3 +132,14 @@ export function adoptDirectReads(socket: Socket, sink?: ReadSink): DirectReads |
   handle.useUserBuffer(first);
   return reads;
 }
+
+/**
+ * Whether the handle under `socket` is reading now (Node's `handle.reading`). Direct reads bypass
+ * the socket's Readable: while its handle reads, `socket.resume()` would only switch the Readable
+ * to flowing (a tick, a 'resume' event and a read(0)) for data that never goes through it. The end
+ * of the stream does not need it either: on EOF Node pushes null and calls read(0) itself.
+ */
+export function handleReading(socket: Socket): boolean {
+  const handle = (socket as unknown as { _handle?: { reading?: boolean } | null })._handle;
+  return handle?.reading === true;
+}

@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
 import { bufferOver, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
 import { formatHostPort } from './address.js';
-import { adoptDirectReads, type DirectReads, type ReadSink } from './direct-reads.js';
+import { adoptDirectReads, type DirectReads, handleReading, type ReadSink } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
 import { connectionError } from './socket-errors.js';
 import type { FramingOptions, PeerCertificate } from './transport.js';
@@ -86,6 +86,8 @@ export class SocketConnection extends FramedConnection {
   /** Reads go through these into buffers of the frame reader's choosing; no 'data' events. */
   readonly #directReads: DirectReads | null;
   readonly #adoptReads: boolean;
+  /** Reads go into the frame reader's buffers (directReads, or adopted when reading started). */
+  #readsDirect = false;
   /** The socket is corked until the end of this tick (a large frame was written). */
   #corked = false;
   /** A flush of the write slab is scheduled for the end of this tick. */
@@ -152,8 +154,11 @@ export class SocketConnection extends FramedConnection {
     const sink: ReadSink = { target: () => reader.readTarget(), read: this.onRead };
     const direct = this.#directReads;
     if (direct !== null) direct.attach(sink);
-    else if (!this.#adoptReads || adoptDirectReads(this.#socket, sink) === null)
+    else if (!this.#adoptReads || adoptDirectReads(this.#socket, sink) === null) {
       this.#socket.on('data', this.onChunk);
+      return;
+    }
+    this.#readsDirect = true;
   }
 
   protected pauseReading(): void {
@@ -161,6 +166,9 @@ export class SocketConnection extends FramedConnection {
   }
 
   protected resumeReading(): void {
+    // Reading directly while the handle reads (an accepted socket reads from its creation): nothing
+    // to resume. After pause() the handle is stopped, and resume() starts it again.
+    if (this.#readsDirect && handleReading(this.#socket)) return;
     this.#socket.resume();
   }
 

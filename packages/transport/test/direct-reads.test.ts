@@ -3,14 +3,14 @@
 // Node's 'data' chunks. The compliance suite runs every other behaviour over the same sockets.
 
 import { rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeMessage, FrameReader } from '@cinder/protocol';
 import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { adoptDirectReads } from '../src/direct-reads.js';
 import { tcpTransport, unixTransport } from '../src/index.js';
-import type { Endpoint, Transport } from '../src/transport.js';
+import type { Connection, Endpoint, Transport } from '../src/transport.js';
 import { framing, MiB, message, Recorder, Tracker, within } from './harness.js';
 
 const dir = scratchDir('direct');
@@ -98,6 +98,41 @@ describe.each(cases)('direct reads over $name', ({ transport, endpoint }) => {
       expect(payload.byteOffset).toBeGreaterThanOrEqual(first.byteOffset);
       expect(payload.byteOffset + payload.length).toBeLessThanOrEqual(first.byteOffset + first.length);
       expect(push.mock.calls.filter(([chunk]) => chunk.length > 0)).toEqual([]);
+    } finally {
+      peer.destroy();
+    }
+  });
+
+  it('an accepted socket reading directly is not resumed (its Readable does not flow), and still sees the peer end and flow control', async () => {
+    const resume = vi.spyOn(Socket.prototype, 'resume');
+    let server: Connection | undefined;
+    const rec = new Recorder();
+    const listener = track.listener(
+      await transport.listen({ endpoint: endpoint(), framing: framing([502]) }, (conn) => {
+        server = track.connection(conn);
+        conn.setHandler(rec);
+      }),
+    );
+    const ep = listener.endpoint;
+    const peer = connect(ep.kind === 'tcp' ? { host: ep.host, port: ep.port } : { path: ep.path });
+    const frameOf = (seq: number) =>
+      Buffer.concat(encodeMessage(message(seq, 'x'), { version: 502, maxMessageSize: MiB }));
+    try {
+      peer.write(frameOf(1));
+      await rec.messagesAtLeast(1, 5000);
+      expect(resume).not.toHaveBeenCalled();
+      // held: what comes meanwhile waits; resumed: it is delivered (the handle reads again)
+      server!.pause();
+      peer.write(frameOf(2));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(rec.messages.length).toBe(1);
+      server!.resume();
+      await rec.messagesAtLeast(2, 5000);
+      peer.write(frameOf(3));
+      await rec.messagesAtLeast(3, 5000);
+      peer.end();
+      await rec.closed();
+      expect(rec.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
     } finally {
       peer.destroy();
     }
