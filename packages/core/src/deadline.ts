@@ -229,7 +229,9 @@ export class Deadline {
       if (this.#listeners !== listeners) return; // fired: the list is being run, leave it alone
       const i = listeners.indexOf(listener);
       if (i < 0) return;
-      listeners.splice(i, 1);
+      // (the last one pops: splice makes an array of what it removed, one per unsubscription)
+      if (i === listeners.length - 1) listeners.pop();
+      else listeners.splice(i, 1);
       if (listeners.length === 0) this.#disarm();
     };
   }

@@ -34,7 +34,8 @@ const EARLY_READ_LIMIT = 64 * 1024;
  */
 export class DirectReads {
   #sink: ReadSink | null = null;
-  #early: Array<{ buffer: Uint8Array; n: number }> = [];
+  /** Reads taken before the sink was attached (made by the first one: a dialed socket reads after). */
+  #early: Array<{ buffer: Uint8Array; n: number }> | null = null;
   #earlyBytes = 0;
 
   /** `onread.buffer`: called once when the socket gets its handle, then after every read. */
@@ -46,7 +47,7 @@ export class DirectReads {
       this.#sink.read(buffer, n);
       return true;
     }
-    this.#early.push({ buffer, n });
+    (this.#early ??= []).push({ buffer, n });
     this.#earlyBytes += n;
     return this.#earlyBytes < EARLY_READ_LIMIT;
   };
@@ -54,15 +55,19 @@ export class DirectReads {
   attach(sink: ReadSink): void {
     this.#sink = sink;
     const early = this.#early;
-    this.#early = [];
+    if (early === null) return;
+    this.#early = null;
     this.#earlyBytes = 0;
     for (const { buffer, n } of early) sink.read(buffer, n);
   }
 }
 
-/** `net.connect` options that make the socket read through `reads`. */
-export function onreadOption(reads: DirectReads): { onread: OnReadOpts } {
-  return { onread: { buffer: reads.buffer, callback: reads.callback } };
+/**
+ * `net.connect`'s `onread` option that makes the socket read through `reads`: the DirectReads
+ * itself (its own `buffer` and `callback`), no object per connection.
+ */
+export function onreadOption(reads: DirectReads): OnReadOpts {
+  return reads;
 }
 
 interface ReadSlots {

@@ -18,7 +18,16 @@ export function tcpTransport(init: TcpTransportInit = {}): Transport {
     directReads: true,
     createSocket: (endpoint: Endpoint, _options, reads: DirectReads) => {
       const { host, port } = endpoint as Extract<Endpoint, { kind: 'tcp' }>;
-      return connect({ host, port, allowHalfOpen: false, ...clientTuning, ...onreadOption(reads) });
+      // one literal (no spread of the tuning and the onread option per connection)
+      return connect({
+        host,
+        port,
+        allowHalfOpen: false,
+        noDelay: clientTuning.noDelay,
+        keepAlive: clientTuning.keepAlive,
+        keepAliveInitialDelay: clientTuning.keepAliveInitialDelay,
+        onread: onreadOption(reads),
+      });
     },
   });
 }

@@ -19,7 +19,7 @@ export function unixTransport(_init: UnixTransportInit = {}): Transport {
     directReads: true,
     createSocket: (endpoint: Endpoint, _options, reads: DirectReads) => {
       const { path } = endpoint as Extract<Endpoint, { kind: 'unix' }>;
-      return connect({ path, allowHalfOpen: false, ...onreadOption(reads) });
+      return connect({ path, allowHalfOpen: false, onread: onreadOption(reads) });
     },
   });
 }
