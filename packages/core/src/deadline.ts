@@ -213,16 +213,23 @@ export class Deadline {
 
   /**
    * Calls `listener` once when the deadline passes (true: by the signal); returns the function that
-   * stops listening. Already passed: the listener runs now.
+   * stops listening. Already passed: the listener runs now. While others wait on it (it is armed),
+   * the clock is not read again: a listener that joins then runs when the timer fires (the signal
+   * and the parent fire at once, as they are watched), as do those already waiting — so a
+   * connection's several waits on its bound read the clock once.
    */
   onExpire(listener: (aborted: boolean) => void): () => void {
     if (!this.bounded) return noop;
-    const now = this.expired();
-    if (now !== undefined) {
-      listener(now === 'aborted');
-      return noop;
+    let listeners = this.#listeners;
+    if (listeners === undefined || listeners.length === 0) {
+      // the first to wait (or the deadline has fired: no list then): has it passed already?
+      const now = this.expired();
+      if (now !== undefined) {
+        listener(now === 'aborted');
+        return noop;
+      }
+      listeners = this.#listeners ??= [];
     }
-    const listeners = (this.#listeners ??= []);
     listeners.push(listener);
     if (listeners.length === 1) this.#arm();
     return () => {

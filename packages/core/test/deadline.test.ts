@@ -215,6 +215,27 @@ describe('Deadline.within and DeadlineController', () => {
     expect(now).toBe(true);
   });
 
+  it('a listener joining an armed deadline reads no clock: it runs with the others when the timer fires', async () => {
+    const d = Deadline.within(Deadline.NONE, 20, true);
+    const fired: string[] = [];
+    const first = new Promise<void>((resolve) =>
+      d.onExpire(() => {
+        fired.push('first');
+        resolve();
+      }),
+    );
+    const until = performance.now() + 25;
+    while (performance.now() < until); // the time passes before the timer can run
+    expect(d.expired()).toBe('timeout'); // exact, as always
+    d.onExpire((aborted) => fired.push(aborted ? 'aborted' : 'second'));
+    expect(fired).toEqual([]); // not now: with the timer
+    await first;
+    expect(fired).toEqual(['first', 'second']);
+    // once fired, a new listener runs at once
+    d.onExpire(() => fired.push('third'));
+    expect(fired).toEqual(['first', 'second', 'third']);
+  });
+
   it('within(…, coarse) inside a parent passes with the parent', () => {
     const owner = new DeadlineController();
     const child = Deadline.within(owner.deadline, 10_000, true);
