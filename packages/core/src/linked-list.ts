@@ -9,27 +9,38 @@
 // time: ~1.25 MB promoted per scavenge instead of ~0.4 MB, scavenge pauses of 5-27 ms instead of
 // 1-4 ms. Unlinking a node here clears its pointers, so nothing dead points at anything young.
 
-/** A list node: the value and its neighbours (null at the ends, and once unlinked). */
-export class Link<T> {
+/**
+ * A list node: the value and its neighbours (null at the ends, and once unlinked). Every list's
+ * nodes are this one class, with the fields of every kind of list (a TickList's `joined`, a daemon
+ * slot's `group`): push and remove then see one node shape, not one per subclass, which is what they
+ * cost in V8's unoptimised tiers — where a connection's nodes are linked and unlinked — when the
+ * property accesses are polymorphic.
+ */
+export class Link<T, G = null> {
   readonly value: T;
-  prev: Link<T> | null = null;
-  next: Link<T> | null = null;
+  /** What the list's keeper files the node under (a daemon slot: its client address); null if nothing. */
+  readonly group: G;
+  prev: Link<T, G> | null = null;
+  next: Link<T, G> | null = null;
   /** The list holding this node, null when unlinked. */
-  list: LinkedList<T> | null = null;
+  list: LinkedList<T, G> | null = null;
+  /** A clock's tick when the node joined (a TickList's, a daemon slot book's); 0 if unused. */
+  joined = 0;
 
-  constructor(value: T) {
+  constructor(value: T, group: G = null as G) {
     this.value = value;
+    this.group = group;
   }
 }
 
 /** A doubly linked list of nodes the caller keeps: O(1) append and removal, nothing allocated of its own. */
-export class LinkedList<T> {
-  first: Link<T> | null = null;
-  last: Link<T> | null = null;
+export class LinkedList<T, G = null> {
+  first: Link<T, G> | null = null;
+  last: Link<T, G> | null = null;
   size = 0;
 
   /** Appends `node` (which must not be in a list). */
-  push(node: Link<T>): void {
+  push(node: Link<T, G>): void {
     node.list = this;
     node.prev = this.last;
     node.next = null;
@@ -40,14 +51,14 @@ export class LinkedList<T> {
   }
 
   /** Appends `value` in a new node; the node is what `remove` takes. */
-  add(value: T): Link<T> {
-    const node = new Link(value);
+  add(this: LinkedList<T>, value: T): Link<T> {
+    const node = new Link<T>(value);
     this.push(node);
     return node;
   }
 
   /** Unlinks `node` if it is in this list (idempotent); true if it was. */
-  remove(node: Link<T>): boolean {
+  remove(node: Link<T, G>): boolean {
     if (node.list !== this) return false;
     if (node.prev === null) this.first = node.next;
     else node.prev.next = node.next;

@@ -7,11 +7,8 @@
 
 import { Link, LinkedList } from './linked-list.js';
 
-/** A value in a TickList, with the tick it joined at. */
-export class TickNode<T> extends Link<T> {
-  /** The list's tick count when the node joined it. */
-  joined = 0;
-}
+/** A value in a TickList, with the list's tick count when it joined (`joined`). */
+export type TickNode<T> = Link<T>;
 
 /**
  * Nodes in joining order, and an interval of `stepMs` that calls `onTick` while any are listed.
@@ -19,8 +16,6 @@ export class TickNode<T> extends Link<T> {
  * lone client connecting over and over does not start and stop it every time.
  */
 export class TickList<T> extends LinkedList<T> {
-  declare first: TickNode<T> | null;
-  declare last: TickNode<T> | null;
   /** Ticks since the interval was first started. */
   tick = 0;
   readonly stepMs: number;
@@ -38,7 +33,7 @@ export class TickList<T> extends LinkedList<T> {
 
   /** Adds `value` at the end; the node is what `remove` takes. */
   override add(value: T): TickNode<T> {
-    const node = new TickNode(value);
+    const node = new Link<T>(value);
     node.joined = this.tick;
     this.push(node);
     if (this.#timer === undefined) {

@@ -12,24 +12,18 @@ export interface SlotHolder {
   readonly idle: boolean;
 }
 
-/** A connection's slot: its node in its address's half-open or serving list. */
-export class Slot<T extends SlotHolder> extends Link<T> {
-  readonly address: AddressSlots<T>;
-  /** The book's tick when the connection came (its handshake deadline counts from it). */
-  readonly since: number;
-
-  constructor(holder: T, address: AddressSlots<T>, since: number) {
-    super(holder);
-    this.address = address;
-    this.since = since;
-  }
-}
+/**
+ * A connection's slot: its node in its address's half-open or serving list, filed under that
+ * address (`group`), with the book's tick when the connection came (`joined`: its handshake deadline
+ * counts from it). A plain Link, so the lists see one node shape.
+ */
+export type Slot<T extends SlotHolder> = Link<T, AddressSlots<T>>;
 
 /** The slots held from one client address. */
 export class AddressSlots<T extends SlotHolder> {
   readonly key: string;
-  readonly halfOpen = new LinkedList<T>();
-  readonly serving = new LinkedList<T>();
+  readonly halfOpen = new LinkedList<T, AddressSlots<T>>();
+  readonly serving = new LinkedList<T, AddressSlots<T>>();
 
   constructor(key: string) {
     this.key = key;
@@ -79,7 +73,8 @@ export class SlotBook<T extends SlotHolder> {
       address = new AddressSlots(key);
       this.#byAddress.set(key, address);
     }
-    const slot = new Slot(holder, address, this.#tick);
+    const slot: Slot<T> = new Link(holder, address);
+    slot.joined = this.#tick;
     address.halfOpen.push(slot);
     this.#halfOpen++;
     this.#held++;
@@ -88,15 +83,15 @@ export class SlotBook<T extends SlotHolder> {
 
   /** The connection finished its handshake: it serves now. */
   ready(slot: Slot<T>): void {
-    if (slot.address.halfOpen.remove(slot)) {
+    if (slot.group.halfOpen.remove(slot)) {
       this.#halfOpen--;
-      slot.address.serving.push(slot);
+      slot.group.serving.push(slot);
     }
   }
 
   /** The connection gave its slot back (idempotent). */
   remove(slot: Slot<T>): void {
-    const address = slot.address;
+    const address = slot.group;
     if (address.halfOpen.remove(slot)) this.#halfOpen--;
     else if (!address.serving.remove(slot)) return;
     this.#held--;
@@ -112,9 +107,9 @@ export class SlotBook<T extends SlotHolder> {
     const tick = ++this.#tick;
     if (this.#halfOpen === 0) return;
     for (const address of this.#byAddress.values()) {
-      for (let slot = address.halfOpen.first as Slot<T> | null; slot !== null; ) {
-        if (tick - slot.since <= steps) break;
-        const next = slot.next as Slot<T> | null;
+      for (let slot = address.halfOpen.first; slot !== null; ) {
+        if (tick - slot.joined <= steps) break;
+        const next = slot.next;
         expire(slot.value);
         slot = next;
       }
@@ -123,7 +118,7 @@ export class SlotBook<T extends SlotHolder> {
 
   /** The oldest half-open connection of the address holding the most of them. */
   oldestHalfOpenOfBiggest(): T | undefined {
-    let victims: LinkedList<T> | undefined;
+    let victims: LinkedList<T, AddressSlots<T>> | undefined;
     for (const address of this.#byAddress.values()) {
       if (address.halfOpen.size > (victims?.size ?? 0)) victims = address.halfOpen;
     }
@@ -136,7 +131,7 @@ export class SlotBook<T extends SlotHolder> {
    */
   idleOfBiggerHolder(key: string): T | undefined {
     const own = this.countFor(key) + 1;
-    const holders: LinkedList<T>[] = [];
+    const holders: LinkedList<T, AddressSlots<T>>[] = [];
     for (const address of this.#byAddress.values()) {
       if (address.serving.size > own) holders.push(address.serving);
     }

@@ -2,7 +2,7 @@
 // (tick-list.ts there: one interval per duration walks a list instead of a Node timer per connection).
 import { CoarseDeadlines, type TickNode } from '@cinder/core';
 
-export { TickList, TickNode } from '@cinder/core';
+export { TickList, type TickNode } from '@cinder/core';
 
 const closures = new CoarseDeadlines<() => void>((expire) => expire());
 
