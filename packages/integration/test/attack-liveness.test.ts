@@ -36,6 +36,22 @@ async function settle(p: Promise<unknown>): Promise<{ ms: number; error: unknown
   }
 }
 
+/** A proxy to `app` whose connections beat every `heartbeatMs`. */
+function beatingProxy(app: VariantApp, heartbeatMs: number) {
+  return connect<Echo>(app.uri, {
+    ...app.clientOptions,
+    config: { ...app.clientOptions.config, heartbeatMs },
+  });
+}
+
+/** `call` fails through the heartbeat: the next tick's PING (within one interval), unanswered for one more. */
+async function failsByHeartbeat(call: Promise<unknown>, heartbeatMs: number): Promise<void> {
+  const r = await settle(call);
+  expect(r.error, 'the call must fail').toBeInstanceOf(Error);
+  expect(String((r.error as Error).message)).toMatch(/heartbeat/);
+  expect(r.ms).toBeLessThan(2 * heartbeatMs + 2500);
+}
+
 // The heartbeat runs on Cinder connections: plain, TLS, and keyed (Cinder's own key scheme).
 describe.concurrent.each([VARIANTS.pyro5, VARIANTS.tls, VARIANTS.keyed])(
   'liveness: a frozen server, Cinder connection ($name)',
@@ -47,19 +63,24 @@ describe.concurrent.each([VARIANTS.pyro5, VARIANTS.tls, VARIANTS.keyed])(
       // 1 s, not less: during the 5 s slow() below every PING must be answered within the
       // interval, which a loaded CI machine did not always manage with 300 ms
       const heartbeatMs = 1000;
-      await using proxy = connect<Echo>(app.uri, {
-        ...app.clientOptions,
-        config: { ...app.clientOptions.config, heartbeatMs },
-      });
+      await using proxy = beatingProxy(app, heartbeatMs);
       expect(await proxy.echo('warm')).toBe('warm');
       // a call that runs longer than the heartbeat is not mistaken for a dead peer
       expect(await proxy.slow()).toBe('Finally, an answer!');
       app.child.child.kill('SIGSTOP');
-      const r = await settle(proxy.echo('anyone?'));
-      expect(r.error, 'the call must fail').toBeInstanceOf(Error);
-      expect(String((r.error as Error).message)).toMatch(/heartbeat/);
-      // the next tick sends a PING (within one interval), unanswered for one more: ~2 intervals
-      expect(r.ms).toBeLessThan(2 * heartbeatMs + 2500);
+      await failsByHeartbeat(proxy.echo('anyone?'), heartbeatMs);
+    }, 30_000);
+
+    it('a connection bound without a call gets its heartbeat with its first call: a SIGSTOPped server fails it', async ({
+      onTestFinished: fin,
+    }) => {
+      const app = await frozenServer(fin, variant);
+      const heartbeatMs = 1000;
+      await using proxy = beatingProxy(app, heartbeatMs);
+      // connected with nothing waiting: the session joins the heartbeat only when a call goes out
+      await proxy.$bind();
+      app.child.child.kill('SIGSTOP');
+      await failsByHeartbeat(proxy.echo('anyone?'), heartbeatMs);
     }, 30_000);
   },
 );

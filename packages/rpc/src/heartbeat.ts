@@ -24,9 +24,20 @@ export function hasHeartbeat(session: Session): boolean {
   return session.multiplexed && session.capabilities !== 0;
 }
 
-/** Starts the heartbeat of a session whose handshake is done; it stops by itself when the session closes. */
+/**
+ * Starts the heartbeat of a session whose handshake is done; it stops by itself when the session
+ * closes. The session joins the beating list when it first waits for its peer (now, if a first call
+ * is already out): one that never waits — a connection opened and released without a call — would
+ * never send a PING, so it is not listed at all (see OutgoingCalls.waiting).
+ */
 export function startHeartbeat(session: Session, intervalMs: number): void {
   if (!(intervalMs > 0) || !hasHeartbeat(session)) return;
+  if (session.awaitsPeer) joinHeartbeat(session, intervalMs);
+  else session.calls.heartbeatMs = intervalMs;
+}
+
+/** Lists a session for the beat of `intervalMs` (until it closes). */
+export function joinHeartbeat(session: Session, intervalMs: number): void {
   let list = beating.get(intervalMs);
   if (list === undefined) {
     list = new TickList(intervalMs, 1, beat);

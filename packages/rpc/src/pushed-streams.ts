@@ -135,6 +135,7 @@ export class PushedStreams {
     const corr = served.replyCorrelationId();
     if (this.pushes === NO_PUSHES) this.pushes = new Map();
     this.pushes.set(seq, state);
+    session.calls.waiting(); // for the consumer's credit
     const hooks = session.server?.hooks;
     const frame = (flags: number, annotation: string, payload: Uint8Array): boolean =>
       session.out({
