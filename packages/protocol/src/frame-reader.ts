@@ -86,7 +86,17 @@ export class FrameReader {
     const { maxMessageSize, versions } = options;
     if (!(maxMessageSize >= 0))
       throw new ConfigError(`maxMessageSize must be a number >= 0, got ${maxMessageSize}`);
-    if (versions.length === 0 || versions.some((v) => v !== 502 && v !== 48)) {
+    // one pass, no callback: a reader is made per connection
+    let accept502 = false;
+    let accept48 = false;
+    let unknown = versions.length === 0;
+    for (let i = 0; i < versions.length; i++) {
+      const v = versions[i];
+      if (v === 502) accept502 = true;
+      else if (v === 48) accept48 = true;
+      else unknown = true;
+    }
+    if (unknown) {
       throw new ConfigError(`versions must name 502 and/or 48, got [${versions.join(', ')}]`);
     }
     this.#max = maxMessageSize;
@@ -95,9 +105,9 @@ export class FrameReader {
       throw new ConfigError(`maxInflatedSize must be a number >= 0, got ${maxInflated}`);
     this.#maxInflated = maxInflated;
     this.#hmacKey = keyOrNull(options.hmacKey);
-    this.#accept502 = versions.includes(502);
-    this.#accept48 = versions.includes(48);
-    this.#version = this.#accept502 !== this.#accept48 ? (this.#accept502 ? 502 : 48) : undefined;
+    this.#accept502 = accept502;
+    this.#accept48 = accept48;
+    this.#version = accept502 !== accept48 ? (accept502 ? 502 : 48) : undefined;
   }
 
   /** The stream's protocol version: fixed when one version is accepted, else known after 6 bytes. */

@@ -660,6 +660,18 @@ describe('FrameReader contract', () => {
     expect(() => new FrameReader({ maxMessageSize: 10, versions: [47 as ProtocolVersion] })).toThrow(
       ConfigError,
     );
+    // an unknown version after known ones is refused too, with the list in the text
+    expect(() => new FrameReader({ maxMessageSize: 10, versions: [502, 48, 47 as ProtocolVersion] })).toThrow(
+      'versions must name 502 and/or 48, got [502, 48, 47]',
+    );
+  });
+
+  it('fixes the version when one is accepted, and leaves it to the first frame when both are', () => {
+    expect(new FrameReader({ maxMessageSize: 10, versions: [502] }).version).toBe(502);
+    expect(new FrameReader({ maxMessageSize: 10, versions: [48] }).version).toBe(48);
+    expect(new FrameReader({ maxMessageSize: 10, versions: [48, 48] }).version).toBe(48);
+    expect(new FrameReader({ maxMessageSize: 10, versions: [48, 502] }).version).toBeUndefined();
+    expect(new FrameReader({ maxMessageSize: 10, versions: [502, 48] }).version).toBeUndefined();
   });
 
   it('names the stream in failures', () => {

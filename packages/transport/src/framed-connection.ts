@@ -129,12 +129,7 @@ export abstract class FramedConnection implements Connection {
     this.logger = init.logger;
     this.maxBufferedOutput = framing.maxBufferedOutput ?? DEFAULT_MAX_BUFFERED_OUTPUT;
     this.#drainTimeoutMs = framing.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-    this.reader = new FrameReader({
-      maxMessageSize: framing.maxMessageSize,
-      maxInflatedSize: framing.maxInflatedSize,
-      versions: framing.versions,
-      hmacKey: framing.hmacKey,
-    });
+    this.reader = new FrameReader(framing); // it reads its options here and keeps none of them
     // A server that accepts several versions answers in the first one listed until the peer's
     // first frame says otherwise.
     this.encode = {
