@@ -125,6 +125,7 @@ export class Deadline {
     controlled = false,
     coarse = false,
   ) {
+    // biome-ignore lint/complexity/useMathMinMax: NaN must become 0 here, and Math.max(NaN, 0) is NaN
     this.timeoutMs = timeoutMs > 0 ? timeoutMs : 0;
     this.callerSignal = signal;
     this.#coarse = coarse;

@@ -44,6 +44,17 @@ describe('withDeadline', () => {
 });
 
 describe('Deadline', () => {
+  it('a timeout that is not a number above 0 (NaN, negative) means none, also next to a signal', () => {
+    const signal = new AbortController().signal;
+    for (const timeoutMs of [Number.NaN, -5, 0]) {
+      const d = Deadline.from({ timeoutMs, signal });
+      expect(d.timeoutMs).toBe(0);
+      expect(d.bounded).toBe(true);
+      expect(d.remainingMs()).toBe(Number.POSITIVE_INFINITY);
+      expect(d.expired()).toBeUndefined();
+    }
+  });
+
   it('without timeout or signal is the shared never-expiring NONE, and costs no timer', () => {
     const d = Deadline.from(undefined);
     expect(d).toBe(Deadline.NONE);
