@@ -33,6 +33,18 @@ class Beta {
   }
 }
 
+/** Alpha's twin but for one letter: its CONNECTOK is as long as Alpha's, with other bytes. */
+@expose
+class Alphb {
+  alphb(): string {
+    return 'alphb';
+  }
+
+  shared(): string {
+    return 'from alphb';
+  }
+}
+
 /** An object whose CONNECTOK (its metadata) is longer than what a client keeps to recognise. */
 class Wide {}
 for (let i = 0; i < 60; i++) {
@@ -50,7 +62,7 @@ let over: ProxyOptions;
 
 beforeAll(async () => {
   server = await startEngineServer(
-    { a: new Alpha(), b: new Beta(), wide: new Wide() },
+    { a: new Alpha(), a2: new Alphb(), b: new Beta(), wide: new Wide() },
     {
       validateHandshake: (ctx: HandshakeContext) => {
         const note = ctx.annotations.get('NOTE');
@@ -196,6 +208,30 @@ describe('what a client keeps of a CONNECTOK', () => {
   it('a small answer read again is recognised, not parsed', async () => {
     await connectTimes('a')();
     expect(await parses(connectTimes('a'))).toBe(0);
+  });
+
+  it('an answer as long as the one kept but with other bytes is parsed, not taken for it', async () => {
+    const metadataOf = async (id: string) => {
+      const p = connect<Record<string, () => Promise<string>>>(server.uri(id), over);
+      await p.$bind();
+      const methods = [...p.$metadata!.methods].sort();
+      await p.$release();
+      return methods;
+    };
+    for (let i = 0; i < 2; i++) {
+      expect(await metadataOf('a')).toEqual(['alpha', 'shared']);
+      expect(await metadataOf('a2')).toEqual(['alphb', 'shared']);
+    }
+    expect(
+      await parses(async () => {
+        await metadataOf('a2');
+      }),
+    ).toBe(0);
+    expect(
+      await parses(async () => {
+        await metadataOf('a');
+      }),
+    ).toBe(1);
   });
 
   it('an answer longer than 1 KiB is parsed every time (a daemon cannot make a client keep a big one)', async () => {
