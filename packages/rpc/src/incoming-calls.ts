@@ -137,7 +137,7 @@ export class IncomingCalls {
     const waiting = this.backlog.length + this.serveQueue.length;
     const threshold = Math.max(4 * this.maxConcurrent, 256);
     if (!this.outputFull && waiting < threshold && this.waitingBytes < this.maxBuffered) return;
-    const ours = session.calls.pending.size + session.streams.producing;
+    const ours = session.awaitedReplies + session.producingStreams;
     if (ours === 0) {
       this.paused = true;
       session.connection.pause();

@@ -44,9 +44,13 @@ export class Session {
   readonly hooks: CodecHooks | undefined;
   /** @internal turns a Pyro stream start into what the caller gets. */
   readonly makeStream: ((start: StreamStart) => unknown) | undefined;
-  /** @internal */ readonly calls: OutgoingCalls;
-  /** @internal */ readonly serving: IncomingCalls;
-  /** @internal */ readonly streams: PushedStreams;
+  /**
+   * The session's parts, each made when first used (see `calls`, `serving`, `streams`): a connection
+   * opened and released without a call needs none of them.
+   */
+  private callsPart: OutgoingCalls | undefined;
+  private servingPart: IncomingCalls | undefined;
+  private streamsPart: PushedStreams | undefined;
   private readonly init: SessionInit;
   private seq = 0;
   private resources: Set<Resource> | undefined;
@@ -69,14 +73,26 @@ export class Session {
     this.server = init.server;
     this.hooks = init.hooks;
     this.makeStream = init.makeStream;
-    this.calls = new OutgoingCalls(this);
-    this.serving = new IncomingCalls(
-      this,
-      init.maxConcurrentCalls ?? 256,
-      init.maxBufferedOutput ?? 8 * 1024 * 1024,
-    );
-    this.streams = new PushedStreams(this);
     this.connection.setHandler(this);
+  }
+
+  /** @internal this end's calls (made on first use). */
+  get calls(): OutgoingCalls {
+    return (this.callsPart ??= new OutgoingCalls(this));
+  }
+
+  /** @internal the peer's calls (made on first use). */
+  get serving(): IncomingCalls {
+    return (this.servingPart ??= new IncomingCalls(
+      this,
+      this.init.maxConcurrentCalls ?? 256,
+      this.init.maxBufferedOutput ?? 8 * 1024 * 1024,
+    ));
+  }
+
+  /** @internal the streams pushed either way (made on first use). */
+  get streams(): PushedStreams {
+    return (this.streamsPart ??= new PushedStreams(this));
   }
 
   get isClosed(): boolean {
@@ -88,8 +104,8 @@ export class Session {
     let seq = (this.seq + 1) & 0xffff;
     if (this.multiplexed) {
       const pending = this.calls.pending;
-      const streams = this.streams;
-      while (pending.has(seq) || streams.hasIncoming(seq)) seq = (seq + 1) & 0xffff;
+      const streams = this.streamsPart;
+      while (pending.has(seq) || streams?.hasIncoming(seq) === true) seq = (seq + 1) & 0xffff;
     }
     this.seq = seq;
     return seq;
@@ -105,7 +121,17 @@ export class Session {
 
   /** Number of outgoing calls waiting for a reply. */
   get pendingCount(): number {
-    return this.calls.count;
+    return this.callsPart?.count ?? 0;
+  }
+
+  /** @internal calls sent and not yet answered (not those waiting for their turn). */
+  get awaitedReplies(): number {
+    return this.callsPart?.pending.size ?? 0;
+  }
+
+  /** @internal pushed streams this end produces. */
+  get producingStreams(): number {
+    return this.streamsPart?.producing ?? 0;
   }
 
   /**
@@ -114,7 +140,11 @@ export class Session {
    * pushed stream it produces for the consumer's credit. The heartbeat runs while this holds.
    */
   get awaitsPeer(): boolean {
-    return this.calls.count > 0 || this.streams.consuming > 0 || this.streams.producing > 0;
+    const streams = this.streamsPart;
+    return (
+      (this.callsPart?.count ?? 0) > 0 ||
+      (streams !== undefined && (streams.consuming > 0 || streams.producing > 0))
+    );
   }
 
   /** Signs every message sent and verifies every message read, once the handshake set it. */
@@ -243,7 +273,7 @@ export class Session {
       if (message.annotations !== null && this.capabilities !== 0) this.streams.onControl(message);
       return;
     }
-    if (this.calls.onPong(message)) return;
+    if (this.callsPart?.onPong(message) === true) return; // no calls part: no PING of ours is out
     const pong = pongFor(message);
     this.out(pong);
     this.serving.sent(FRAME_OVERHEAD + pong.payload.length);
@@ -287,7 +317,7 @@ export class Session {
 
   /** @internal a consumer stopped reading a pushed stream. */
   streamEnded(seq: number): void {
-    this.streams.ended(seq);
+    this.streamsPart?.ended(seq);
   }
 
   /**
@@ -358,9 +388,9 @@ export class Session {
       this.shutdownHook = undefined;
       hook();
     }
-    this.calls.closeAll();
-    this.streams.closeAll();
-    this.serving.closeAll();
+    this.callsPart?.closeAll();
+    this.streamsPart?.closeAll();
+    this.servingPart?.closeAll();
     if (this.resources) {
       for (const r of this.resources) {
         try {
