@@ -99,24 +99,26 @@ export async function openClient(
   });
   let handshake: Awaited<ReturnType<typeof clientHandshake>>;
   try {
-    handshake = await clientHandshake({
+    handshake = await clientHandshake(
+      {
+        serializers,
+        serializer,
+        hooks: {},
+        protocol: 502,
+        uriText: target.toString(),
+        handshake: options.handshake,
+        annotations: options.annotations,
+        multiplex: options.multiplex ?? true,
+        streamCredit: 64,
+        heartbeatMs: 0,
+        validate: options.validate,
+        session: { logger: silentLogger },
+      },
       connection,
-      serializers,
-      serializer,
-      hooks: {},
-      protocol: 502,
-      objectId: target.object,
-      uriText: target.toString(),
-      handshake: options.handshake,
-      annotations: options.annotations,
-      multiplex: options.multiplex ?? true,
-      seq: 0,
-      deadline: Deadline.after(connectTimeoutMs),
-      streamCredit: 64,
-      heartbeatMs: 0,
-      validate: options.validate,
-      session: { logger: silentLogger },
-    });
+      target.object,
+      0,
+      Deadline.after(connectTimeoutMs),
+    );
   } catch (err) {
     connection.destroy();
     throw err;

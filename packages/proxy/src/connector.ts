@@ -17,10 +17,10 @@ import type { ProtocolVersion } from '@cinder/protocol';
 import { PullStream } from '@cinder/rpc';
 import {
   CallbackTable,
-  type ClientHandshakeOptions,
   type ClientHandshakeResult,
-  type ConnectCache,
+  type ClientHandshakeSetup,
   clientHandshake,
+  type FirstCall,
   type Session,
   type StreamCalls,
 } from '@cinder/rpc/internal';
@@ -65,8 +65,7 @@ export interface ConnectorOwner {
   onConnected(target: URI, response: unknown, metadata: ObjectMetadata | undefined): void;
 }
 
-/** Sends a call right behind CONNECT, before CONNECTOK (the first call of a proxy). */
-export type FirstCall = (session: Session, objectId: string) => void;
+export type { FirstCall };
 
 const noop = (): void => {};
 /** How a released connection closes: at once once its output is with the OS (see CloseOptions). */
@@ -125,11 +124,8 @@ export class Connector {
   private transport: Transport | undefined;
   private readonly framing: FramingOptions;
   private readonly init: ConnectorInit;
-  /** What every connection's session is made with: built once, with the proxy. */
-  private readonly sessionParts: ClientHandshakeOptions['session'];
-  private readonly onSessionClose: (session: Session, error: Error | undefined) => void;
-  /** The CONNECT's encoded payload and annotations, kept across this proxy's connections. */
-  private readonly connectCache: ConnectCache = {};
+  /** What every connection's handshake (and session) is made with: built once, with the proxy. */
+  private readonly handshake: ClientHandshakeSetup;
   /** The uri as given, for messages. */
   private readonly uriText: string;
 
@@ -139,19 +135,36 @@ export class Connector {
     this.framing = framingFor(config, protocol, sharedKey);
     if (init.options.boundSession) this.session = init.options.boundSession;
     this.uriText = init.uri.toString();
-    this.sessionParts = {
-      logger: init.logger,
-      maxConcurrentCalls: config.maxConcurrentCalls,
-      maxBufferedOutput: config.maxBufferedOutput,
+    const { options } = init;
+    this.handshake = {
+      serializers: init.serializers,
+      serializer: init.serializer,
       hooks: init.hooks,
-      server: { hooks: init.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
-      makeStream: (start) => new PullStream(init.streams, start.streamId),
-    };
-    this.onSessionClose = (closed) => {
-      if (this.session === closed) {
-        this.session = undefined;
-        this.callbacks.clear();
-      }
+      protocol,
+      uriText: this.uriText,
+      handshake: options.handshake,
+      annotations: options.annotations,
+      multiplex: options.multiplex ?? config.multiplex,
+      sharedKey,
+      streamCredit: config.streamCredit,
+      heartbeatMs: config.heartbeatMs,
+      validate: options.validateHandshake,
+      session: {
+        logger: init.logger,
+        maxConcurrentCalls: config.maxConcurrentCalls,
+        maxBufferedOutput: config.maxBufferedOutput,
+        hooks: init.hooks,
+        server: { hooks: init.hooks, dispatch: (incoming) => this.callbacks.dispatch(incoming) },
+        makeStream: (start) => new PullStream(init.streams, start.streamId),
+      },
+      onClose: (closed) => {
+        if (this.session === closed) {
+          this.session = undefined;
+          this.callbacks.clear();
+        }
+      },
+      // the CONNECT's encoded payload and annotations, kept across this proxy's connections
+      connectCache: {},
     };
   }
 
@@ -227,24 +240,32 @@ export class Connector {
 
   /**
    * Resolves the uri, dials and runs the handshake. `abandoned` passes when every call waiting for
-   * this attempt has given up; the connection's own bound (connectTimeoutMs) covers the dial, TLS
-   * and the handshake together, with one timer.
+   * this attempt has given up. (Not an async function: a PYRO uri's connect, once per connection,
+   * runs no async frame.)
    */
-  private async open(abandoned: Deadline, firstCall?: FirstCall): Promise<Session> {
+  private open(abandoned: Deadline, firstCall?: FirstCall): Promise<Session> {
     const { uri, config, logger, options } = this.init;
-    const target =
-      uri.protocol === 'PYRO'
-        ? uri
-        : await abandoned.withSignal(
-            (signal) =>
-              resolveThrough(this.init.connect, uri, {
-                config,
-                logger,
-                ...(signal ? { signal } : {}),
-                proxyOptions: nameServerOptions(options),
-              }),
-            `resolving ${uri}`,
-          );
+    if (uri.protocol === 'PYRO') return this.openTo(uri, abandoned, firstCall);
+    return abandoned
+      .withSignal(
+        (signal) =>
+          resolveThrough(this.init.connect, uri, {
+            config,
+            logger,
+            ...(signal ? { signal } : {}),
+            proxyOptions: nameServerOptions(options),
+          }),
+        `resolving ${uri}`,
+      )
+      .then((target) => this.openTo(target, abandoned, firstCall));
+  }
+
+  /**
+   * Dials `target` and runs the handshake; the connection's own bound (connectTimeoutMs) covers the
+   * dial, TLS and the handshake together, with one timer.
+   */
+  private openTo(target: URI, abandoned: Deadline, firstCall: FirstCall | undefined): Promise<Session> {
+    const { config, options } = this.init;
     // coarse (a timer shared by every connect, no Node timer per connection) when the dial is one of
     // ours: its socket keeps the process alive while the bound is waited on
     const bound = Deadline.within(
@@ -254,48 +275,40 @@ export class Connector {
     );
     // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
     const hold = bound.onExpire(noop);
-    let connection: Connection | undefined;
     // started inside the socket's connect event when the transport offers it (ours do), so the
     // CONNECT (and a first call behind it) is written in that same turn of the event loop: the
     // daemon finds it as it accepts instead of going back to sleep first
     let handshake: Promise<ClientHandshakeResult> | undefined;
-    const shake = (made: Connection): Promise<ClientHandshakeResult> =>
-      clientHandshake({
-        connection: made,
-        serializers: this.init.serializers,
-        serializer: this.init.serializer,
-        hooks: this.init.hooks,
-        protocol: this.init.protocol,
-        objectId: target.object,
-        uriText: this.uriText,
-        handshake: options.handshake,
-        annotations: options.annotations,
-        multiplex: options.multiplex ?? config.multiplex,
-        seq: this.seq,
-        sharedKey: this.init.sharedKey,
-        deadline: bound,
-        firstCall,
-        streamCredit: config.streamCredit,
-        heartbeatMs: config.heartbeatMs,
-        validate: options.validateHandshake,
-        session: this.sessionParts,
-        onClose: this.onSessionClose,
-        connectCache: this.connectCache,
-      });
-    try {
-      connection = await this.dial(target, bound, (made) => {
-        handshake = shake(made);
-      });
-      const { session, response, metadata } = await (handshake ?? shake(connection));
-      this.init.owner.onConnected(target, response, metadata);
-      this.session = session;
-      return session;
-    } catch (err) {
-      connection?.destroy();
-      throw err;
-    } finally {
-      hold();
-    }
+    const shake = (made: Connection): void => {
+      handshake = clientHandshake(this.handshake, made, target.object, this.seq, bound, firstCall);
+    };
+    return this.dial(target, bound, shake).then(
+      (connection) => {
+        if (handshake === undefined) shake(connection);
+        return handshake!.then(
+          ({ session, response, metadata }) => {
+            hold();
+            try {
+              this.init.owner.onConnected(target, response, metadata);
+            } catch (err) {
+              connection.destroy();
+              throw err;
+            }
+            this.session = session;
+            return session;
+          },
+          (err: unknown) => {
+            hold();
+            connection.destroy();
+            throw err;
+          },
+        );
+      },
+      (err: unknown) => {
+        hold();
+        throw err;
+      },
+    );
   }
 
   /** Dials `target` within `bound`; `onConnect` as in ConnectOptions (our transports only). */

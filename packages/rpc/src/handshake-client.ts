@@ -29,16 +29,19 @@ import { startHeartbeat } from './heartbeat.js';
 import { Session } from './session.js';
 import type { SessionInit } from './session-types.js';
 
-export interface ClientHandshakeOptions {
-  connection: Connection;
+/**
+ * What a client's handshakes share: everything but the connection and the per-connect values
+ * (clientHandshake's other arguments). A proxy makes it once, so a connect builds no options
+ * object; closures that outlive a handshake (a session's onControl/onClose) read the connection and
+ * the object asked for from their own handshake's arguments, never from a shared object.
+ */
+export interface ClientHandshakeSetup {
   /** Serializers of the connection's dialect: CONNECTFAIL texts, the CONNECTOK, replies. */
   serializers: SerializerSet;
   /** The serializer of the CONNECT, and the session's default for calls. */
   serializer: Serializer;
   hooks: CodecHooks;
   protocol: ProtocolVersion;
-  /** The object asked for. */
-  objectId: string;
   /** The uri as the user gave it (for messages). */
   uriText: string;
   /** Handshake data (Pyro's `_pyroHandshake`, default "hello"). */
@@ -47,15 +50,8 @@ export interface ClientHandshakeOptions {
   annotations?: Annotations | undefined;
   /** Offer pipelining. */
   multiplex: boolean;
-  /** Sequence number to continue from (Pyro increments it per message, across reconnects). */
-  seq: number;
   /** With protocol 502: the shared-key hello before CONNECT, and a MAC on every message after. */
   sharedKey?: SharedKey | undefined;
-  /**
-   * Bound of the key hello and the handshake: the connection's (connectTimeoutMs, the dial
-   * included) merged with the signal of the calls waiting. Watched, never a timer of its own.
-   */
-  deadline: Deadline;
   streamCredit: number;
   heartbeatMs: number;
   /** Checks the daemon's response; throw to refuse the connection. */
@@ -67,12 +63,6 @@ export interface ClientHandshakeOptions {
     | undefined;
   /** The rest of the session: serving callbacks, hooks, streams. */
   session: Omit<SessionInit, 'connection' | 'serializers' | 'onControl' | 'onClose' | 'onBadMessage'>;
-  /**
-   * Sends the first call right behind CONNECT, before CONNECTOK (the daemon reads in order): called
-   * with the session and the object asked for once CONNECT is written. A refused CONNECT fails the handshake with the
-   * refusal; the call's own promise then rejects too, and the owner must have observed it.
-   */
-  firstCall?: ((session: Session, objectId: string) => void) | undefined;
   /** Every close of the session, during the handshake or long after. */
   onClose?: (session: Session, error: Error | undefined) => void;
   /**
@@ -100,20 +90,45 @@ export interface ClientHandshakeResult {
 }
 
 /**
- * Runs the client half of the handshake on `connection` (which the caller destroys when this
- * rejects). Resolves with a session ready for calls.
+ * Sends the first call right behind CONNECT, before CONNECTOK (the daemon reads in order): called
+ * with the session and the object asked for once CONNECT is written. A refused CONNECT fails the
+ * handshake with the refusal; the call's own promise then rejects too, and the owner must have
+ * observed it.
  */
-export function clientHandshake(options: ClientHandshakeOptions): Promise<ClientHandshakeResult> {
-  if (options.sharedKey && options.protocol === 502) {
-    const keyClient = new SharedKeyClient(options.sharedKey);
-    return keyHello(options, keyClient).then(() => connectExchange(options, keyClient));
+export type FirstCall = (session: Session, objectId: string) => void;
+
+/**
+ * Runs the client half of the handshake on `connection` (which the caller destroys when this
+ * rejects), asking for `objectId`, continuing from sequence number `seq` (Pyro increments it per
+ * message, across reconnects), within `deadline`: the bound of the key hello and the handshake, the
+ * connection's (connectTimeoutMs, the dial included) merged with the signal of the calls waiting —
+ * watched, never a timer of its own. Resolves with a session ready for calls.
+ */
+export function clientHandshake(
+  setup: ClientHandshakeSetup,
+  connection: Connection,
+  objectId: string,
+  seq: number,
+  deadline: Deadline,
+  firstCall?: FirstCall,
+): Promise<ClientHandshakeResult> {
+  if (setup.sharedKey && setup.protocol === 502) {
+    const keyClient = new SharedKeyClient(setup.sharedKey);
+    return keyHello(setup, connection, seq, deadline, keyClient).then(() =>
+      connectExchange(setup, connection, objectId, seq, deadline, firstCall, keyClient),
+    );
   }
-  return connectExchange(options, undefined);
+  return connectExchange(setup, connection, objectId, seq, deadline, firstCall, undefined);
 }
 
 /** The shared-key hello: a PING with our nonce, answered by the daemon's nonce. */
-function keyHello(options: ClientHandshakeOptions, client: SharedKeyClient): Promise<void> {
-  const { connection, deadline } = options;
+function keyHello(
+  setup: ClientHandshakeSetup,
+  connection: Connection,
+  seq: number,
+  deadline: Deadline,
+  client: SharedKeyClient,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const address = connection.remoteAddress;
     let settled = false;
@@ -133,7 +148,7 @@ function keyHello(options: ClientHandshakeOptions, client: SharedKeyClient): Pro
         if (reply.type === MsgType.CONNECTFAIL) {
           // a refusal that has nothing to do with keys (connection limits), or a Pyro daemon that
           // knows no key exchange ("invalid msg type 6"): say which
-          const reason = failureText(options.serializers, reply);
+          const reason = failureText(setup.serializers, reply);
           done(
             /^invalid msg type/.test(reason)
               ? new SecurityError(`connection to ${address} rejected: ${reason} (${NOT_SYMMETRIC_MESSAGE})`)
@@ -164,7 +179,7 @@ function keyHello(options: ClientHandshakeOptions, client: SharedKeyClient): Pro
     const ping: Message = {
       type: MsgType.PING,
       flags: 0,
-      seq: options.seq,
+      seq,
       serializerId: PING_SERIALIZER_ID,
       correlationId: null,
       annotations: null,
@@ -177,10 +192,14 @@ function keyHello(options: ClientHandshakeOptions, client: SharedKeyClient): Pro
 
 /** CONNECT, then the daemon's answer read into the session. */
 function connectExchange(
-  options: ClientHandshakeOptions,
+  setup: ClientHandshakeSetup,
+  connection: Connection,
+  objectId: string,
+  seq: number,
+  deadline: Deadline,
+  firstCall: FirstCall | undefined,
   keyClient: SharedKeyClient | undefined,
 ): Promise<ClientHandshakeResult> {
-  const { connection, deadline } = options;
   return new Promise<ClientHandshakeResult>((resolve, reject) => {
     let settled = false;
     let stop = noop;
@@ -195,7 +214,7 @@ function connectExchange(
     // a deadline already passed calls done() now, before `stop` is set: hence the let
     stop = deadline.onExpire((aborted) => done(deadline.error(`handshake with ${address}`, aborted)));
     if (settled) return;
-    const parts = options.session;
+    const parts = setup.session;
     // every field named (no spread of the parts): this runs once per connection
     const session: Session = new Session({
       logger: parts.logger,
@@ -205,7 +224,7 @@ function connectExchange(
       maxBufferedOutput: parts.maxBufferedOutput,
       makeStream: parts.makeStream,
       connection,
-      serializers: options.serializers,
+      serializers: setup.serializers,
       onControl: (message) => {
         const fail = (err: Error) => {
           done(err);
@@ -213,12 +232,12 @@ function connectExchange(
         };
         let result: ClientHandshakeResult;
         try {
-          result = onConnectReply(options, session, message, keyClient);
+          result = onConnectReply(setup, session, message, address, objectId, keyClient);
         } catch (err) {
           fail(err as Error);
           return;
         }
-        const validate = options.validate;
+        const validate = setup.validate;
         if (validate === undefined) {
           done(undefined, result);
           return;
@@ -231,25 +250,30 @@ function connectExchange(
         );
       },
       onClose: (err) => {
-        options.onClose?.(session, err);
+        setup.onClose?.(session, err);
         if (settled) return; // a connection that closes after its handshake concerns no one here
-        done(closedDuringHandshake(options, err));
+        done(closedDuringHandshake(setup, connection, err));
       },
     });
-    session.currentSeq = options.seq;
+    session.currentSeq = seq;
     try {
       // without a first call behind it nothing else is sent before the CONNECTOK: written at once,
       // not at the end of the tick (no tick-queue turn per connection)
-      connection.send(connectMessage(options, keyClient), options.firstCall === undefined);
-      options.firstCall?.(session, options.objectId);
+      connection.send(connectMessage(setup, objectId, seq, keyClient), firstCall === undefined);
+      firstCall?.(session, objectId);
     } catch (err) {
       done(err as Error);
     }
   });
 }
 
-function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyClient | undefined): Message {
-  const { serializer, objectId } = options;
+function connectMessage(
+  options: ClientHandshakeSetup,
+  objectId: string,
+  seq: number,
+  keyClient: SharedKeyClient | undefined,
+): Message {
+  const { serializer } = options;
   // a signed CONNECT gets annotations of its own (the signature is added to them)
   const cache =
     keyClient !== undefined
@@ -283,7 +307,7 @@ function connectMessage(options: ClientHandshakeOptions, keyClient: SharedKeyCli
   const connect: Message = {
     type: MsgType.CONNECT,
     flags: options.protocol === 48 ? Flags.META_ON_CONNECT : 0,
-    seq: options.seq,
+    seq,
     serializerId: serializer.id,
     correlationId: null,
     annotations,
@@ -363,8 +387,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The error for a connection that closed before the handshake was done. */
-function closedDuringHandshake(options: ClientHandshakeOptions, err: Error | undefined): Error {
-  const { connection } = options;
+function closedDuringHandshake(
+  options: ClientHandshakeSetup,
+  connection: Connection,
+  err: Error | undefined,
+): Error {
   const address = connection.remoteAddress;
   if (err instanceof SecurityError) {
     // a TLS alert or a Pyro4 HMAC failure: a refusal, not just a lost connection
@@ -392,16 +419,19 @@ function closedDuringHandshake(options: ClientHandshakeOptions, err: Error | und
  * validator runs after it (connectExchange).
  */
 function onConnectReply(
-  options: ClientHandshakeOptions,
+  options: ClientHandshakeSetup,
   session: Session,
   message: Message,
+  address: string,
+  objectId: string,
   keyClient: SharedKeyClient | undefined,
 ): ClientHandshakeResult {
   if (keyClient !== undefined && message.type === MsgType.CONNECTOK) {
     // checked before the payload is read: proves the daemon holds the key
     session.authenticator = keyClient.verifyConnectReply(message);
   }
-  if (message.type === MsgType.CONNECTFAIL) throw refusal(options, message, keyClient !== undefined);
+  if (message.type === MsgType.CONNECTFAIL)
+    throw refusal(options, message, address, objectId, keyClient !== undefined);
   if (message.type !== MsgType.CONNECTOK) {
     throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
   }
@@ -429,14 +459,19 @@ function onConnectReply(
 }
 
 /** The error a CONNECTFAIL stands for: a SecurityError when keys are involved. */
-function refusal(options: ClientHandshakeOptions, message: Message, keyed: boolean): Error {
-  const address = options.connection.remoteAddress;
+function refusal(
+  options: ClientHandshakeSetup,
+  message: Message,
+  address: string,
+  objectId: string,
+  keyed: boolean,
+): Error {
   const reason = failureText(options.serializers, message);
   if (keyed || reason === 'this daemon requires a shared key' || reason.includes('hmac')) {
     return new SecurityError(`connection to ${address} rejected: ${reason}`);
   }
   // Pyro's text does not say which object: name it, so a typo in a URI is easy to see.
-  const why = reason === 'unknown object' ? `unknown object '${options.objectId}'` : reason;
+  const why = reason === 'unknown object' ? `unknown object '${objectId}'` : reason;
   return new CommunicationError(`connection to ${address} rejected: ${why}`);
 }
 

@@ -13,10 +13,11 @@ export {
 export { Capability } from './capabilities.js';
 export { invokeExposed } from './dispatch.js';
 export {
-  type ClientHandshakeOptions,
   type ClientHandshakeResult,
+  type ClientHandshakeSetup,
   type ConnectCache,
   clientHandshake,
+  type FirstCall,
 } from './handshake-client.js';
 export {
   type AcceptedHandshake,
