@@ -108,6 +108,12 @@ export class ProxyCore {
   readonly hooks: CodecHooks;
   private readonly link: Connector;
   private meta: Meta | undefined;
+  /**
+   * $metadata: this connection's own copy of `meta.raw`, made when first read — `meta.raw` may be
+   * shared with other connections and proxies (the same CONNECTOK read again), so it is never
+   * handed out itself. A connection that brings metadata drops it.
+   */
+  private ownMetadata: ObjectMetadata | undefined;
   private readonly reconnect: Required<ReconnectOptions> | undefined;
   private readonly idempotent: ReadonlySet<string>;
   private readonly maxRetries: number;
@@ -141,7 +147,10 @@ export class ProxyCore {
     this.maxRetries = options.maxRetries ?? config.maxRetries;
     this.callerStacks = config.callerStacks;
     const sharedKey = sharedKeyOf(options, config);
-    if (options.metadata) this.meta = toMeta(options.metadata);
+    if (options.metadata) {
+      this.meta = toMeta(options.metadata);
+      this.ownMetadata = options.metadata;
+    }
     this.pipelineFirstCall =
       (options.pipelineFirstCall ?? true) &&
       sharedKey === undefined &&
@@ -168,7 +177,10 @@ export class ProxyCore {
 
   /** @internal a handshake with `target` succeeded (the connector's ConnectorOwner). */
   onConnected(target: URI, response: unknown, metadata: ObjectMetadata | undefined): void {
-    if (metadata) this.meta = toMeta(metadata, this.meta);
+    if (metadata) {
+      this.meta = toMeta(metadata, this.meta);
+      this.ownMetadata = undefined;
+    }
     this.handshakeResponse = response;
     this.resolved = target;
   }
@@ -189,14 +201,22 @@ export class ProxyCore {
   describe(): ProxyDescriptor {
     return {
       uri: this.resolved ?? this.uri,
-      metadata: this.meta?.raw ?? { methods: [], oneway: [], attrs: [] },
+      metadata: this.metadata ?? { methods: [], oneway: [], attrs: [] },
       handshake: this.options.handshake ?? 'hello',
       serializer: this.serializer.name,
     };
   }
 
   get metadata(): ObjectMetadata | undefined {
-    return this.meta?.raw;
+    const meta = this.meta;
+    if (meta === undefined) return undefined;
+    const raw = meta.raw;
+    this.ownMetadata ??= {
+      methods: raw.methods.slice(),
+      oneway: raw.oneway.slice(),
+      attrs: raw.attrs.slice(),
+    };
+    return this.ownMetadata;
   }
 
   get connected(): boolean {

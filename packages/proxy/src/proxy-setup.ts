@@ -17,16 +17,17 @@ export interface Meta {
 /**
  * The remote object's metadata as sets. The sets (never changed once made) are shared with `current`
  * or the last ones made when the names are the same — every reconnect and every new proxy to the
- * same kind of object — so a connection does not build three sets again.
+ * same kind of object — so a connection does not build three sets again. `raw` is not copied: a
+ * CONNECTOK read again hands every connection the same metadata object (read-only), which then
+ * finds its Meta at once; the proxy gives users a copy as $metadata.
  */
 export function toMeta(raw: ObjectMetadata, current?: Meta): Meta {
+  if (current !== undefined && current.raw === raw) return current;
+  if (lastMeta !== undefined && lastMeta.raw === raw) return lastMeta;
   let sets: Meta | undefined;
   if (current !== undefined && sameNames(current.raw, raw)) sets = current;
   else if (lastMeta !== undefined && sameNames(lastMeta.raw, raw)) sets = lastMeta;
-  if (sets !== undefined) {
-    // the object the user sees as $metadata stays this connection's own
-    return sets.raw === raw ? sets : { methods: sets.methods, oneway: sets.oneway, attrs: sets.attrs, raw };
-  }
+  if (sets !== undefined) return { methods: sets.methods, oneway: sets.oneway, attrs: sets.attrs, raw };
   const made = { methods: new Set(raw.methods), oneway: new Set(raw.oneway), attrs: new Set(raw.attrs), raw };
   lastMeta = made;
   return made;

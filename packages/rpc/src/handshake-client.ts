@@ -85,7 +85,11 @@ export interface ClientHandshakeResult {
   session: Session;
   /** The daemon's handshake response. */
   response: unknown;
-  /** The object's metadata, when the daemon sent it (always with 502; with 48 on META_ON_CONNECT). */
+  /**
+   * The object's metadata, when the daemon sent it (always with 502; with 48 on META_ON_CONNECT).
+   * Read-only: the same object is handed to every connection that gets the same CONNECTOK (see
+   * readConnectOk), so an owner that lets users change it hands out a copy.
+   */
   metadata: ObjectMetadata | undefined;
 }
 
@@ -350,7 +354,7 @@ let lastConnectOk: (ConnectOkRead & { serializer: Serializer; bytes: Uint8Array 
 function readConnectOk(serializer: Serializer, payload: Uint8Array, hooks: CodecHooks): ConnectOkRead {
   const last = lastConnectOk;
   if (last !== undefined && last.serializer === serializer && sameBytes(last.bytes, payload)) {
-    return { response: last.response, metadata: copyMetadata(last.metadata) };
+    return last;
   }
   const read = parseConnectOk(serializer.decode(payload, hooks));
   const r = read.response;
@@ -366,15 +370,10 @@ function readConnectOk(serializer: Serializer, payload: Uint8Array, hooks: Codec
       serializer,
       bytes: new Uint8Array(payload), // a copy: the payload may be a view of a read buffer used again
       response: r,
-      metadata: copyMetadata(read.metadata),
+      metadata: read.metadata, // read-only from here on: handed to every connection that reads the same
     };
   }
   return read;
-}
-
-/** Lists of its own for every connection: a proxy's metadata is never another's. */
-function copyMetadata(m: ObjectMetadata | undefined): ObjectMetadata | undefined {
-  return m && { methods: m.methods.slice(), oneway: m.oneway.slice(), attrs: m.attrs.slice() };
 }
 
 /**
