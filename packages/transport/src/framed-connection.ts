@@ -290,7 +290,7 @@ export abstract class FramedConnection implements Connection {
   }
 
   /** Received bytes (a chunk of the stream, or one message of the channel). */
-  protected readonly onChunk = (chunk: Uint8Array): void => {
+  protected onChunk(chunk: Uint8Array): void {
     if (this.#failed || this.state !== OPEN) return;
     this.#delivering = true;
     try {
@@ -299,7 +299,7 @@ export abstract class FramedConnection implements Connection {
       this.#onFramingError(err);
     }
     this.#delivered();
-  };
+  }
 
   /** Direct reads: `n` bytes landed in `buffer` (see FrameReader.readTarget). */
   protected readonly onRead = (buffer: Uint8Array, n: number): void => {
@@ -319,7 +319,8 @@ export abstract class FramedConnection implements Connection {
     const queued = this.bufferedBytes;
     if (queued <= this.maxBufferedOutput) return;
     this.#drainSeen = queued;
-    const timer = setInterval(this.#checkDrain, this.#drainTimeoutMs);
+    // the closure is made here: few connections ever queue this much
+    const timer = setInterval(() => this.#checkDrain(), this.#drainTimeoutMs);
     (timer as { unref?: () => void }).unref?.();
     this.#drainTimer = timer;
   }
@@ -418,7 +419,7 @@ export abstract class FramedConnection implements Connection {
     }
   }
 
-  readonly #checkDrain = (): void => {
+  #checkDrain(): void {
     const queued = this.bufferedBytes;
     if (queued <= this.maxBufferedOutput) {
       clearInterval(this.#drainTimer);
@@ -434,7 +435,7 @@ export abstract class FramedConnection implements Connection {
         `${this.remoteAddress} read none of ${queued} bytes queued for it in ${this.#drainTimeoutMs} ms`,
       ),
     );
-  };
+  }
 
   #onFramingError(err: unknown): void {
     this.#failed = true;

@@ -105,6 +105,8 @@ export class SocketConnection extends FramedConnection {
   #flushAfterDelivery = false;
   #slabStart = 0;
   #slabPos = 0;
+  /** The socket's 'drain' calls outputDrained (from its first refused write on). */
+  #drainListened = false;
 
   constructor(init: SocketConnectionInit) {
     super(init);
@@ -119,7 +121,7 @@ export class SocketConnection extends FramedConnection {
     socket.on('error', this.#onSocketError);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onSocketClose);
-    socket.on('drain', this.#onDrain);
+    // 'drain' is listened for from the first write the socket refuses (see #refused)
     // Defensive: a socket that already closed will not emit 'close' again.
     if (socket.closed) queueMicrotask(this.#onSocketClose);
     if (init.idleTimeoutMs && init.idleTimeoutMs > 0) {
@@ -155,7 +157,7 @@ export class SocketConnection extends FramedConnection {
     const direct = this.#directReads;
     if (direct !== null) direct.attach(sink);
     else if (!this.#adoptReads || adoptDirectReads(this.#socket, sink) === null) {
-      this.#socket.on('data', this.onChunk);
+      this.#socket.on('data', (chunk: Uint8Array) => this.onChunk(chunk));
       return;
     }
     this.#readsDirect = true;
@@ -177,7 +179,8 @@ export class SocketConnection extends FramedConnection {
   }
 
   protected waitForDrain(): void {
-    // the socket's 'drain' event calls outputDrained
+    // the socket's 'drain' event calls outputDrained: a socket that needs draining refused a write,
+    // and its connection has listened for 'drain' since (#refused)
   }
 
   protected endOutput(waitForPeer: boolean): boolean {
@@ -260,7 +263,10 @@ export class SocketConnection extends FramedConnection {
     }
     this.#writeSlab();
     let ok = true;
-    for (let i = 0; i < chunks.length; i++) ok = socket.write(chunks[i] as Uint8Array);
+    for (let i = 0; i < chunks.length; i++) {
+      ok = socket.write(chunks[i] as Uint8Array);
+      if (!ok) this.#refused();
+    }
     this.watchOutput();
     return ok;
   }
@@ -273,7 +279,7 @@ export class SocketConnection extends FramedConnection {
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      process.nextTick(this.#uncork);
+      process.nextTick(SocketConnection.#flushOf, this);
     }
   }
 
@@ -286,7 +292,7 @@ export class SocketConnection extends FramedConnection {
         this.#slabPos - this.#slabStart,
       );
       this.#slabStart = this.#slabPos;
-      this.#socket.write(bytes);
+      if (!this.#socket.write(bytes)) this.#refused();
     }
   }
 
@@ -310,9 +316,22 @@ export class SocketConnection extends FramedConnection {
     }
   }
 
-  readonly #uncork = (): void => {
-    this.#flush();
-  };
+  /** The end of the tick's flush (a static method given the connection: no closure per connection). */
+  static #flushOf(connection: SocketConnection): void {
+    connection.#flush();
+  }
+
+  /**
+   * The socket refused a write (it holds more than its high-water mark): a 'drain' will follow, so
+   * the connection listens for it from now on. Node emits 'drain' only after a refused write, so a
+   * socket whose writes were all taken needs no listener (most never refuse one: the listener is
+   * not added per connection).
+   */
+  #refused(): void {
+    if (this.#drainListened) return;
+    this.#drainListened = true;
+    this.#socket.on('drain', () => this.outputDrained());
+  }
 
   #flush(): void {
     this.#flushScheduled = false;
@@ -344,10 +363,6 @@ export class SocketConnection extends FramedConnection {
     ) {
       socket.destroy();
     }
-  };
-
-  readonly #onDrain = (): void => {
-    this.outputDrained();
   };
 
   readonly #onSocketClose = (): void => {

@@ -376,6 +376,47 @@ describe("closing after the peer's FIN", () => {
     expect(finished).toBe(false);
   });
 
+  it("listens for 'drain' from the first refused write, and drained() resolves once the peer reads", async () => {
+    let serverConn: SocketConnection | undefined;
+    let serverSocket: Socket | undefined;
+    const recorder = new Recorder();
+    const port = await serve((conn, socket) => {
+      serverConn = conn;
+      serverSocket = socket;
+      conn.setHandler(recorder);
+    });
+    const client = track.socket(netConnect({ host: '127.0.0.1', port }));
+    await within(new Promise((resolve) => client.once('connect', resolve)), 5000, 'connect');
+    client.pause(); // our replies wait in the server's output until the client reads
+    client.write(encodedBytes(message(1), 502));
+    await recorder.messagesAtLeast(1);
+    const conn = serverConn!;
+    const socket = serverSocket!;
+    // a small reply: the socket takes it, no 'drain' can come, none is listened for
+    expect(conn.send(message(1, 'small'))).toBe(true);
+    await delay(20);
+    expect(socket.listenerCount('drain')).toBe(0);
+    await expect(conn.drained()).resolves.toBeUndefined();
+    // replies until the socket refuses one (the client does not read)
+    let refused = false;
+    for (let i = 2; i < 4096 && !refused; i++) {
+      conn.send(message(i, Buffer.alloc(64 * 1024, 7)));
+      await delay(0);
+      refused = socket.writableNeedDrain;
+    }
+    expect(refused).toBe(true);
+    expect(socket.listenerCount('drain')).toBe(1);
+    let drained = false;
+    const waiting = conn.drained().then(() => {
+      drained = true;
+    });
+    await delay(50);
+    expect(drained).toBe(false);
+    client.resume();
+    await within(waiting, 10_000, 'drained once the client reads');
+    expect(socket.listenerCount('drain')).toBe(1);
+  });
+
   it('output still queued: it is all delivered before our FIN', async () => {
     const big = message(2, 'x'.repeat(8 * 1024 * 1024));
     const expected = encodedBytes(big, 502).length;
