@@ -6,6 +6,7 @@
 // proxy refuses names its metadata does not list before anything is sent: the proxy's tests cover
 // that); a raw socket sends what no client would (dotted names, __getattr__ of private names).
 import { RemoteError } from '@cinder/core';
+import { withCallCounts } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, expose, exposeAll, oneway } from '../src/index.js';
 import { openClient } from './engine-client.js';
@@ -274,39 +275,16 @@ describe('a CONNECT with the bytes of the last one (a client connecting again)',
   }
 
   it('is not decoded again', async () => {
-    const { Session } = await import('node:inspector');
-    const inspector = new Session();
-    inspector.connect();
-    const post = <T>(method: string, params: object = {}) =>
-      new Promise<T>((resolve, reject) =>
-        inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
-      );
-    type Coverage = {
-      result: Array<{ functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
-    };
-    const parses = (coverage: Coverage) => {
-      let calls = 0;
-      for (const script of coverage.result) {
-        for (const f of script.functions)
-          if (f.functionName === 'parseConnectData') calls += f.ranges[0]!.count;
-      }
-      return calls;
-    };
-    try {
-      await post('Profiler.enable');
-      await post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+    await withCallCounts(async (take) => {
       expect((await handshake(cbor, 'plain')).type).toBe(MsgType.CONNECTOK);
-      await post<Coverage>('Profiler.takePreciseCoverage');
+      await take('parseConnectData');
       for (let i = 0; i < 3; i++) expect((await handshake(cbor, 'plain')).type).toBe(MsgType.CONNECTOK);
-      expect(parses(await post<Coverage>('Profiler.takePreciseCoverage'))).toBe(0);
+      expect(await take('parseConnectData')).toBe(0);
       // other bytes (another object, another serializer) are decoded
       expect((await handshake(cbor, 'decorated')).type).toBe(MsgType.CONNECTOK);
       expect((await handshake(json, 'decorated')).type).toBe(MsgType.CONNECTOK);
-      expect(parses(await post<Coverage>('Profiler.takePreciseCoverage'))).toBe(2);
-    } finally {
-      await post('Profiler.stopPreciseCoverage').catch(() => {});
-      inspector.disconnect();
-    }
+      expect(await take('parseConnectData')).toBe(2);
+    });
   });
 
   it('names an object that is checked again: one unregistered meanwhile is refused', async () => {

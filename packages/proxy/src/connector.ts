@@ -273,8 +273,10 @@ export class Connector {
       options.connectTimeoutMs ?? config.connectTimeoutMs,
       options.transport === undefined,
     );
-    // held from the dial to the end of the handshake, so the bound's one timer stays armed between them
-    const hold = bound.onExpire(noop);
+    // the bound's one timer stays armed from the dial to the end of the handshake: a transport of
+    // ours watches it until onConnect has started the handshake (which then waits on it); a
+    // transport given in the options is done with it before, so it is held meanwhile
+    const hold = options.transport === undefined ? noop : bound.onExpire(noop);
     // started inside the socket's connect event when the transport offers it (ours do), so the
     // CONNECT (and a first call behind it) is written in that same turn of the event loop: the
     // daemon finds it as it accepts instead of going back to sleep first

@@ -3,6 +3,7 @@
 // with default or their own handshake data and annotations, each still sends its own CONNECT and
 // gets its own answer, and each proxy's metadata is its own copy.
 import { expose, type HandshakeContext } from '@cinder/rpc';
+import { withCallCounts } from '@cinder/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ProxyOptions } from '../src/index.js';
 import { type EngineServer, startEngineServer } from './engine-server.js';
@@ -170,30 +171,13 @@ describe('connections made one after another', () => {
 describe('what a client keeps of a CONNECTOK', () => {
   /** Calls of the client's CONNECTOK parser while `run` runs (V8's precise coverage). */
   async function parses(run: () => Promise<void>): Promise<number> {
-    const { Session } = await import('node:inspector');
-    const inspector = new Session();
-    inspector.connect();
-    const post = <T>(method: string, params: object = {}) =>
-      new Promise<T>((resolve, reject) =>
-        inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
-      );
-    type Coverage = {
-      result: Array<{ functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
-    };
-    try {
-      await post('Profiler.enable');
-      await post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
-      await post<Coverage>('Profiler.takePreciseCoverage');
+    let calls = 0;
+    await withCallCounts(async (take) => {
+      await take('parseConnectOk');
       await run();
-      let calls = 0;
-      for (const script of (await post<Coverage>('Profiler.takePreciseCoverage')).result)
-        for (const f of script.functions)
-          if (f.functionName === 'parseConnectOk') calls += f.ranges[0]!.count;
-      return calls;
-    } finally {
-      await post('Profiler.stopPreciseCoverage').catch(() => {});
-      inspector.disconnect();
-    }
+      calls = await take('parseConnectOk');
+    });
+    return calls;
   }
 
   const connectTimes = (id: string) => async () => {

@@ -244,10 +244,10 @@ export function openSocket<T>(
     const settle = (err: Error | null) => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      unwatch();
       socket.off(readyEvent, onReady);
       socket.off('error', onError);
       if (err) {
+        unwatch();
         socket.on('error', ignore);
         socket.destroy();
         reject(err);
@@ -261,6 +261,9 @@ export function openSocket<T>(
         socket.on('error', ignore);
         socket.destroy();
         reject(wrapError);
+      } finally {
+        // after `ready`: what it started waiting on the deadline (a handshake) keeps its timer armed
+        unwatch();
       }
     };
     const onReady = () => settle(null);

@@ -159,7 +159,9 @@ export interface ConnectOptions extends CallOptions {
   framing: FramingOptions;
   /**
    * TCP, Unix and TLS transports: bounds the connect instead of `timeoutMs` and `signal` (watched
-   * through the deadline's own timer — no AbortSignal per connection). Other transports ignore it.
+   * through the deadline's own timer — no AbortSignal per connection), and watched until `onConnect`
+   * has run: a caller that waits on it from there on (a handshake) keeps its timer armed, never
+   * cleared and armed again in between. Other transports ignore it.
    */
   deadline?: Deadline | undefined;
   idleTimeoutMs?: number;

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { CommunicationError, silentLogger } from '@cinder/core';
-import { startChild } from '@cinder/test-utils';
+import { CommunicationError, Deadline, silentLogger } from '@cinder/core';
+import { startChild, withCallCounts } from '@cinder/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adoptDirectReads } from '../src/direct-reads.js';
 import { tcpTransport } from '../src/index.js';
@@ -221,47 +221,52 @@ describe('tcp specifics', () => {
   });
 
   it("a connection's first frame is encoded once, into its small first slab", async () => {
-    const { Session } = await import('node:inspector');
-    const inspector = new Session();
-    inspector.connect();
-    const post = <T>(method: string, params: object = {}) =>
-      new Promise<T>((resolve, reject) =>
-        inspector.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))),
-      );
-    type Coverage = {
-      result: Array<{ functions: Array<{ functionName: string; ranges: Array<{ count: number }> }> }>;
-    };
-    const encodeCalls = (coverage: Coverage) => {
-      let calls = 0;
-      for (const script of coverage.result) {
-        for (const f of script.functions)
-          if (f.functionName === 'encodeMessageInto') calls += f.ranges[0]!.count;
-      }
-      return calls;
-    };
-    try {
-      const { serverRecs, listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
-      const port = (listener.endpoint as { port: number }).port;
-      const conn = track.connection(
-        await tcp.connect({ endpoint: { kind: 'tcp', host: '127.0.0.1', port }, framing: framing([502]) }),
-      );
-      const rec = new Recorder();
-      conn.setHandler(rec);
-      await post('Profiler.enable');
-      await post('Profiler.startPreciseCoverage', { callCount: true, detailed: false });
+    const { serverRecs, listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const port = (listener.endpoint as { port: number }).port;
+    const conn = track.connection(
+      await tcp.connect({ endpoint: { kind: 'tcp', host: '127.0.0.1', port }, framing: framing([502]) }),
+    );
+    const rec = new Recorder();
+    conn.setHandler(rec);
+    await withCallCounts(async (take) => {
+      await take('encodeMessageInto');
       conn.send(message(1, 'first'));
-      const afterFirst = encodeCalls(await post<Coverage>('Profiler.takePreciseCoverage'));
+      const afterFirst = await take('encodeMessageInto');
       conn.send(message(2, 'second'));
-      const afterSecond = encodeCalls(await post<Coverage>('Profiler.takePreciseCoverage'));
+      const afterSecond = await take('encodeMessageInto');
       await rec.messagesAtLeast(2);
       expect(serverRecs[0]!.messages.length).toBe(2);
-      // takePreciseCoverage resets the counts: one encode per frame, the first one included
+      // each take resets the counts: one encode per frame, the first one included
       expect(afterFirst).toBe(1);
       expect(afterSecond).toBe(1);
-    } finally {
-      await post('Profiler.stopPreciseCoverage').catch(() => {});
-      inspector.disconnect();
-    }
+    });
+  });
+
+  it("a dial's deadline stays armed into what onConnect waits on with it: its timer is armed once", async () => {
+    const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const port = (listener.endpoint as { port: number }).port;
+    await withCallCounts(async (take) => {
+      await take('#arm');
+      // a connect bound as a proxy makes it (coarse: the shared timer), waited on by the dial, then
+      // by what onConnect starts (a handshake)
+      const bound = Deadline.within(Deadline.NONE, 5000, true);
+      let stop = (): void => {};
+      track.connection(
+        await tcp.connect({
+          endpoint: { kind: 'tcp', host: '127.0.0.1', port },
+          framing: framing([502]),
+          deadline: bound,
+          onConnect: () => {
+            stop = bound.onExpire(() => {});
+          },
+        }),
+      );
+      const armed = await take('#arm');
+      stop();
+      // disarmed when the dial stopped watching and armed again by the wait onConnect started: 2
+      expect(armed).toBe(1);
+      expect(bound.expired()).toBeUndefined();
+    });
   });
 
   it('connects by host name', async () => {

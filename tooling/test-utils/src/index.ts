@@ -1,5 +1,6 @@
 // Shared test helpers (see the individual modules).
 
+export * from './call-counts.js';
 export * from './certs.js';
 export * from './child.js';
 export * from './etcd.js';
