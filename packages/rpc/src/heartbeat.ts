@@ -33,7 +33,7 @@ export function hasHeartbeat(session: Session): boolean {
 export function startHeartbeat(session: Session, intervalMs: number): void {
   if (!(intervalMs > 0) || !hasHeartbeat(session)) return;
   if (session.awaitsPeer) joinHeartbeat(session, intervalMs);
-  else session.calls.heartbeatMs = intervalMs;
+  else session.heartbeatMs = intervalMs;
 }
 
 /** Lists a session for the beat of `intervalMs` (until it closes). */

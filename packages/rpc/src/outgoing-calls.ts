@@ -124,20 +124,16 @@ export class OutgoingCalls {
    * answered many calls, their callers' next calls follow in the same tick: they leave together.
    */
   private answered = 0;
-  /**
-   * The heartbeat interval of a session not yet listed for it (see startHeartbeat): it joins when
-   * it first waits for its peer (`waiting`). 0: no heartbeat, or listed already.
-   */
-  heartbeatMs = 0;
 
   constructor(private readonly session: Session) {}
 
   /** This end now waits for its peer (a call out, a stream pushed): its heartbeat must run. */
   waiting(): void {
-    const ms = this.heartbeatMs;
+    const session = this.session;
+    const ms = session.heartbeatMs;
     if (ms === 0) return;
-    this.heartbeatMs = 0;
-    joinHeartbeat(this.session, ms);
+    session.heartbeatMs = 0;
+    joinHeartbeat(session, ms);
   }
 
   /** Calls sent and waiting for a reply, plus calls waiting their turn. */
@@ -233,7 +229,7 @@ export class OutgoingCalls {
     const session = this.session;
     p.seq = session.nextSeq();
     this.pending.set(p);
-    if (this.heartbeatMs !== 0) this.waiting();
+    if (session.heartbeatMs !== 0) this.waiting();
     if (!session.multiplexed) this.busy = true;
     session.serving.resumeReading();
     try {
@@ -268,7 +264,7 @@ export class OutgoingCalls {
         const seq = session.nextSeq();
         p.seq = seq;
         this.pending.set(p);
-        if (this.heartbeatMs !== 0) this.waiting();
+        if (session.heartbeatMs !== 0) this.waiting();
         if (!session.multiplexed) this.busy = true;
         try {
           session.out(pingMessage(seq));

@@ -64,6 +64,12 @@ export class Session {
   private delivering: Message[] | null = null;
   /** What runs when the session closes (the heartbeat's stop). */
   private shutdownHook: (() => void) | undefined;
+  /**
+   * @internal the heartbeat interval of a session not yet listed for it (see startHeartbeat): it
+   * joins when it first waits for its peer (OutgoingCalls.waiting). 0: no heartbeat, or listed
+   * already. Kept here, not in the calls part, so that a session without a call makes no part.
+   */
+  heartbeatMs = 0;
 
   constructor(init: SessionInit) {
     this.init = init;

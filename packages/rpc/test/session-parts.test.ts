@@ -5,6 +5,8 @@ import { silentLogger } from '@cinder/core';
 import { createSerializers } from '@cinder/serializers';
 import { type Connection, type Listener, MemoryNetwork, memoryTransport } from '@cinder/transport';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Capability } from '../src/capabilities.js';
+import { startHeartbeat } from '../src/heartbeat.js';
 import { Session } from '../src/session.js';
 import type { CallServer } from '../src/session-types.js';
 
@@ -80,5 +82,19 @@ describe('a session makes its parts when first used', () => {
     await client.close();
     await failed;
     release();
+  });
+
+  it('a session whose heartbeat was started makes no part until it first waits for its peer', async () => {
+    const { client } = await pair();
+    // as the client handshake leaves a pipelined connection between Cinder peers
+    client.multiplexed = true;
+    client.capabilities = Capability.MULTIPLEX;
+    startHeartbeat(client, 5000);
+    expect(partsOf(client)).toEqual([]);
+    expect(client.heartbeatMs).toBe(5000);
+    // the first wait (a PING out) makes the calls part and lists the session for the heartbeat
+    await client.ping({ timeoutMs: 2000 });
+    expect(partsOf(client)).toEqual(['callsPart']);
+    expect(client.heartbeatMs).toBe(0);
   });
 });
