@@ -349,6 +349,60 @@ export function engineCompliance(name: string, setup: () => EngineTarget | Promi
       }
     });
 
+    it('CONNECTOK answers each client with its own seq and correlation id, and its capabilities', async () => {
+      const open = async () => {
+        const connection = await target.client.connect({
+          endpoint: daemon.endpoint,
+          framing: { versions: [502], maxMessageSize: 1 << 20 },
+          timeoutMs: 5000,
+        });
+        return new RawClient(connection);
+      };
+      const clients = [await open(), await open(), await open()];
+      try {
+        const corr = Buffer.alloc(16, 0x5a);
+        const sent = [
+          { seq: 7, correlationId: corr, annotations: new Map([['CNDR', Uint8Array.of(1, 0xff, 0xff)]]) },
+          { seq: 0x1234, correlationId: null, annotations: null },
+          { seq: 9, correlationId: null, annotations: new Map([['CNDR', Uint8Array.of(1, 0xff, 0xff)]]) },
+        ];
+        for (let i = 0; i < clients.length; i++) {
+          clients[i]!.connection.send({
+            type: MsgType.CONNECT,
+            flags: 0,
+            serializerId: json.id,
+            payload: json.encode({ handshake: 'hello', object: OBJECT }),
+            ...sent[i]!,
+          });
+        }
+        for (const c of clients) await until(() => c.replies.length === 1, 'CONNECTOK');
+        const [a, b, c] = clients.map((client) => client.replies[0]!);
+        for (const [reply, connect] of [
+          [a!, sent[0]!],
+          [b!, sent[1]!],
+          [c!, sent[2]!],
+        ] as const) {
+          expect(reply.type).toBe(MsgType.CONNECTOK);
+          expect(reply.seq).toBe(connect.seq);
+          expect(reply.correlationId?.length).toBe(16);
+          expect(json.decode(reply.payload)).toMatchObject({
+            handshake: 'hello',
+            meta: { methods: expect.any(Array) },
+          });
+        }
+        expect(Buffer.from(a!.correlationId!).equals(corr)).toBe(true);
+        expect(Buffer.from(b!.correlationId!).equals(Buffer.from(c!.correlationId!))).toBe(false);
+        expect(b!.annotations?.get('CNDR')).toBeUndefined();
+        expect(a!.annotations?.get('CNDR')?.length).toBe(3);
+        expect(
+          Buffer.from(c!.annotations!.get('CNDR')!).equals(Buffer.from(a!.annotations!.get('CNDR')!)),
+        ).toBe(true);
+        expect(Buffer.from(b!.payload).equals(Buffer.from(a!.payload))).toBe(true);
+      } finally {
+        for (const c of clients) c.connection.destroy();
+      }
+    });
+
     it('back-pressure: a client that does not read its replies stops being served, then catches up', async () => {
       const calls = 400;
       const connection = await target.client.connect({

@@ -34,3 +34,4 @@ export {
   toPyro4Flags,
   toPyro4SerializerId,
 } from './pyro4-codec.js';
+export { encodeFrame502 } from './pyro5-codec.js';

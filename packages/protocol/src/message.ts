@@ -74,6 +74,27 @@ export interface Message {
    * frame is compressed or HMAC-signed); decoded messages never have it.
    */
   payloadTail?: readonly Uint8Array[] | undefined;
+  /**
+   * Outgoing messages only: this message's protocol 502 frame made once (`encodeFrame502`) from a
+   * message that differs from it in `seq` and `correlationId` only, for a message sent alike many
+   * times (a daemon's CONNECTOK): the encoder copies it and writes those two. It is used when this
+   * message has the `type`, `flags`, `serializerId`, `annotations` and `payload` it was made from
+   * (the same objects) and a correlation id; otherwise, and by protocol 48, it is ignored.
+   */
+  frame?: EncodedFrame | undefined;
+}
+
+/**
+ * A protocol 502 frame encoded once (see `Message.frame`). Its annotations and payload must not be
+ * changed once it is made.
+ */
+export interface EncodedFrame {
+  /** The message it was made from. */
+  readonly source: Message;
+  /** Header, annotations and payload, as encoded from `source` without compression. */
+  readonly bytes: Uint8Array;
+  /** Annotations and payload: what a connection's `maxMessageSize` limits. */
+  readonly bodySize: number;
 }
 
 /** The whole payload of a message as one buffer (joins `payloadTail` when there is one). */

@@ -21,7 +21,7 @@ import {
 } from './constants.js';
 import { checkMessageFields } from './fields.js';
 import type { FrameHeader } from './header.js';
-import { type Annotations, Flags, type Message, wholePayload } from './message.js';
+import { type Annotations, type EncodedFrame, Flags, type Message, wholePayload } from './message.js';
 
 const CHUNK_HEADER = 8;
 /** Payloads up to this many bytes are copied byte by byte (see encode502Into). */
@@ -62,6 +62,17 @@ export function encode502Into(
 ): number {
   const tail = m.payloadTail;
   if (tail !== undefined && tail.length > 0) return -1;
+  const frame = m.frame;
+  if (frame !== undefined && madeFor(frame, m, compressAbove)) {
+    // made once: copied, with this message's seq and correlation id
+    const bytes = frame.bytes;
+    if (frame.bodySize > maxMessageSize) throw new MessageTooLargeError(frame.bodySize, maxMessageSize);
+    if (bytes.length > room) return -1;
+    out.set(bytes, offset);
+    putU16(out, offset + 10, m.seq);
+    out.set(m.correlationId as Uint8Array, offset + 20);
+    return bytes.length;
+  }
   const plan = plan502(m, maxMessageSize, compressAbove);
   const payload = plan.payload;
   const length = HEADER_SIZE_502 + plan.annotationsLength + payload.length;
@@ -79,6 +90,45 @@ export function encode502Into(
   }
   releasePlan(plan);
   return length;
+}
+
+/**
+ * Encodes `m` once as a protocol 502 frame for messages that differ from it only in `seq` and
+ * `correlationId` (see `Message.frame`). `m` needs a correlation id; it is not compressed (a
+ * connection that would compress the payload encodes such a message as usual). Throws as
+ * `encode502` does.
+ */
+export function encodeFrame502(m: Message): EncodedFrame {
+  if (m.correlationId === null) throw new ProtocolError('a frame made once needs a correlation id');
+  if (m.payloadTail !== undefined && m.payloadTail.length > 0)
+    throw new ProtocolError('a frame made once has its whole payload in payload');
+  const chunks = encode502(m, MAX_LENGTH_502, 0);
+  const bytes = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+  return { source: m, bytes, bodySize: bytes.length - HEADER_SIZE_502 };
+}
+
+/**
+ * Whether `frame` is `m`'s but for seq and correlation id, with valid ones, small enough to be
+ * copied, and not a payload this connection would compress.
+ */
+function madeFor(frame: EncodedFrame, m: Message, compressAbove: number): boolean {
+  const source = frame.source;
+  const seq = m.seq;
+  const corr = m.correlationId;
+  return (
+    m.payload === source.payload &&
+    m.annotations === source.annotations &&
+    m.type === source.type &&
+    m.flags === source.flags &&
+    m.serializerId === source.serializerId &&
+    corr instanceof Uint8Array &&
+    corr.length === 16 &&
+    seq >= 0 &&
+    seq <= 0xffff &&
+    (seq | 0) === seq &&
+    m.payload.length < COPY_THRESHOLD &&
+    !(compressAbove > 0 && m.payload.length > compressAbove)
+  );
 }
 
 interface Plan502 {

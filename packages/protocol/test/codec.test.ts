@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   bufferView,
   decodeMessage,
+  encodeFrame502,
   encodeMessage,
   encodeMessageInto,
   Flags,
@@ -15,6 +16,7 @@ import {
   HEADER_SIZE_502,
   isPyroFrameStart,
   type Message,
+  MsgType,
   type ProtocolVersion,
   PYRO4_ONLY_SERIALIZER_BASE,
   Pyro4Flags,
@@ -466,5 +468,83 @@ describe('sniffing', () => {
     expect(isPyroFrameStart(Buffer.from('PYRX\x01\xf6'))).toBe(false);
     expect(isPyroFrameStart(Buffer.from('PYRO\x01\xf5', 'latin1'))).toBe(false);
     expect(isPyroFrameStart(Buffer.from('GET / HTTP/1.1'))).toBe(false);
+  });
+});
+
+describe('a frame made once (Message.frame)', () => {
+  const payload = Buffer.from('{"handshake": "hello", "meta": {"methods": ["a", "b"]}}');
+  const annotations = new Map([['CAPS', Buffer.from([0, 0, 0, 7])]]);
+  const template = message({ type: MsgType.CONNECTOK, flags: Flags.CORR_ID, payload, annotations });
+  const made = () => encodeFrame502({ ...template, seq: 0, correlationId: Buffer.alloc(16) });
+
+  it("is copied with each message's seq and correlation id: the bytes encodeMessage gives", () => {
+    const frame = made();
+    const random = prng(9);
+    const out = Buffer.alloc(4096, 0xaa);
+    for (const seq of [0, 1, 0x1234, 0xffff]) {
+      const correlationId = Buffer.from(Array.from({ length: 16 }, () => Math.floor(random() * 256)));
+      const m = { ...template, seq, correlationId };
+      const expected = Buffer.concat(encodeMessage(m, { version: 502 }));
+      const n = encodeMessageInto({ ...m, frame }, { version: 502 }, out, 5, out.length - 5);
+      expect(n).toBe(expected.length);
+      expect(out.subarray(5, 5 + n).equals(expected)).toBe(true);
+      expect(out[5 + n]).toBe(0xaa);
+    }
+  });
+
+  it('is what is sent when it applies, and ignored for a message that differs in anything else', () => {
+    const frame = made();
+    // a frame's bytes are copied, not re-encoded: marked ones show it (never done outside a test)
+    const marked = { ...frame, bytes: Buffer.from(frame.bytes) };
+    marked.bytes[marked.bytes.length - 1] = 0x21;
+    const out = Buffer.alloc(4096);
+    const m = { ...template, seq: 3, correlationId: Buffer.alloc(16, 1) };
+    const n = encodeMessageInto({ ...m, frame: marked }, { version: 502 }, out, 0, out.length);
+    expect(out[n - 1]).toBe(0x21);
+    const others: Message[] = [
+      { ...m, payload: Buffer.from(payload) }, // equal bytes, another buffer
+      { ...m, annotations: new Map(annotations) },
+      { ...m, flags: Flags.CORR_ID | Flags.ONEWAY },
+      { ...m, serializerId: SerializerId.CBOR },
+      { ...m, type: MsgType.CONNECTFAIL },
+      { ...m, correlationId: null },
+    ];
+    for (const other of others) {
+      const expected = Buffer.concat(encodeMessage(other, { version: 502 }));
+      const k = encodeMessageInto({ ...other, frame: marked }, { version: 502 }, out, 0, out.length);
+      expect(out.subarray(0, k).equals(expected)).toBe(true);
+    }
+    // a connection that compresses this payload encodes it as usual (compressed)
+    const compressed = encodeMessageInto(
+      { ...m, frame: marked },
+      { version: 502, compressAbove: 10 },
+      out,
+      0,
+      4096,
+    );
+    expect(
+      Buffer.from(out.subarray(0, compressed)).equals(
+        Buffer.concat(encodeMessage(m, { version: 502, compressAbove: 10 })),
+      ),
+    ).toBe(true);
+  });
+
+  it("keeps the connection's limits and the field checks", () => {
+    const frame = made();
+    const out = Buffer.alloc(4096, 0xaa);
+    const untouched = Buffer.from(out);
+    const m = { ...template, seq: 1, correlationId: Buffer.alloc(16), frame };
+    expect(() => encodeMessageInto(m, { version: 502, maxMessageSize: 20 }, out, 0, out.length)).toThrow(
+      MessageTooLargeError,
+    );
+    expect(encodeMessageInto(m, { version: 502 }, out, 0, frame.bytes.length - 1)).toBe(-1);
+    expect(() => encodeMessageInto({ ...m, seq: 0x10000 }, { version: 502 }, out, 0, out.length)).toThrow(
+      ProtocolError,
+    );
+    expect(() =>
+      encodeMessageInto({ ...m, correlationId: Buffer.alloc(15) }, { version: 502 }, out, 0, out.length),
+    ).toThrow(ProtocolError);
+    expect(out.equals(untouched)).toBe(true);
+    expect(() => encodeFrame502({ ...template, correlationId: null })).toThrow(ProtocolError);
   });
 });

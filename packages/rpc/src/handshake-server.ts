@@ -5,7 +5,15 @@
 // unknown) and a close. The host (a daemon) says what is served and makes the session that serves
 // it; the client half is handshake-client.ts, the shapes both read handshake-shared.ts.
 import { CommunicationError, type Logger, type ObjectMetadata, ProtocolError } from '@cinder/core';
-import { Flags, type Message, MsgType, type ProtocolVersion, toPyro4SerializerId } from '@cinder/protocol';
+import {
+  type EncodedFrame,
+  encodeFrame502,
+  Flags,
+  type Message,
+  MsgType,
+  type ProtocolVersion,
+  toPyro4SerializerId,
+} from '@cinder/protocol';
 import {
   isKeyExchangeHello,
   type MessageAuthenticator,
@@ -98,32 +106,65 @@ export interface ServerHandshakeHost {
   ended(): void;
 }
 
-/** Payloads of replies without a validator's response, by serializer and by the object's metadata. */
-const defaultReplies = new WeakMap<Serializer, WeakMap<object, Uint8Array>>();
+/**
+ * A reply without a validator's response: its payload, and its CONNECTOK frames made once
+ * (protocol 502, no shared key) by the agreed capabilities they announce (-1: the client sent none,
+ * so no annotation; the capabilities agreed are a subset of the few offered, so a client cannot add
+ * more frames than those). Each client gets a copy with its own seq and correlation id
+ * (Message.frame) instead of an encoding of its own.
+ */
+interface DefaultReply {
+  readonly payload: Uint8Array;
+  readonly frames: Map<number, EncodedFrame>;
+}
+
+/** Replies without a validator's response, by serializer and by the object's metadata. */
+const defaultReplies = new WeakMap<Serializer, WeakMap<object, DefaultReply>>();
 /** The key of the reply without metadata (a Pyro4 CONNECT that did not ask for it). */
 const NO_METADATA = {};
 
 /**
- * The CONNECTOK payload when no validator answered: `"hello"`, with the object's metadata when the
+ * The CONNECTOK reply when no validator answered: `"hello"`, with the object's metadata when the
  * client asked for it. Encoded once per serializer and metadata object: an object's metadata is
  * computed once per exposure and never changed (expose.ts), payloads are never written to once
  * made, and plain strings and arrays never reach the codec hooks.
  */
-function defaultReply(serializer: Serializer, meta: ObjectMetadata | undefined): Uint8Array {
+function defaultReply(serializer: Serializer, meta: ObjectMetadata | undefined): DefaultReply {
   const key = meta ?? NO_METADATA;
   let bySerializer = defaultReplies.get(serializer);
   if (bySerializer === undefined) {
     bySerializer = new WeakMap();
     defaultReplies.set(serializer, bySerializer);
   }
-  let payload = bySerializer.get(key);
-  if (payload === undefined) {
-    payload = serializer.encode(
+  let reply = bySerializer.get(key);
+  if (reply === undefined) {
+    const payload = serializer.encode(
       meta === undefined ? DEFAULT_HANDSHAKE : { handshake: DEFAULT_HANDSHAKE, meta },
     );
-    bySerializer.set(key, payload);
+    reply = { payload, frames: new Map() };
+    bySerializer.set(key, reply);
   }
-  return payload;
+  return reply;
+}
+
+const NO_CORRELATION_ID = new Uint8Array(16);
+
+/** The protocol 502 CONNECTOK frame of `reply` announcing `caps` (-1: no annotation), made once. */
+function connectOkFrame(serializer: Serializer, reply: DefaultReply, caps: number): EncodedFrame {
+  let frame = reply.frames.get(caps);
+  if (frame === undefined) {
+    frame = encodeFrame502({
+      type: MsgType.CONNECTOK,
+      flags: Flags.CORR_ID,
+      seq: 0,
+      serializerId: serializer.id,
+      correlationId: NO_CORRELATION_ID,
+      annotations: caps >= 0 ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]]) : null,
+      payload: reply.payload,
+    });
+    reply.frames.set(caps, frame);
+  }
+  return frame;
 }
 
 /** A CONNECT payload this long or shorter is kept to recognise the next one (see connectObject). */
@@ -404,13 +445,21 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
     session.defaultSerializer = serializer;
     this.currentSession = session;
     let payload: Uint8Array;
+    let frame: EncodedFrame | undefined;
     try {
       const meta = objectId === undefined ? undefined : host.metadataOf(objectId);
       const reply = response === undefined ? DEFAULT_HANDSHAKE : response;
-      payload =
-        response === undefined && (objectId === undefined || meta !== undefined)
-          ? defaultReply(serializer, meta)
-          : serializer.encode(objectId === undefined ? reply : { handshake: reply, meta }, session.hooks);
+      if (response === undefined && (objectId === undefined || meta !== undefined)) {
+        const reply = defaultReply(serializer, meta);
+        payload = reply.payload;
+        if (dialect === 5 && this.authenticator === undefined)
+          frame = connectOkFrame(serializer, reply, clientCaps !== 0 ? caps : -1);
+      } else {
+        payload = serializer.encode(
+          objectId === undefined ? reply : { handshake: reply, meta },
+          session.hooks,
+        );
+      }
     } catch (err) {
       this.fail(
         `cannot serialize the handshake response: ${(err as Error).message}`,
@@ -427,8 +476,14 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       seq: message.seq,
       serializerId: serializer.id,
       correlationId: message.correlationId ?? newCorrelationId(),
-      annotations: clientCaps !== 0 ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]]) : null,
+      annotations:
+        frame !== undefined
+          ? frame.source.annotations
+          : clientCaps !== 0
+            ? new Map([[CAPS_ANNOTATION, encodeCapabilities(caps)]])
+            : null,
       payload,
+      frame,
     });
     session.authenticator = this.authenticator;
     // the client's callbacks this server calls fail too when the client freezes
