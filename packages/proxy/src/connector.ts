@@ -70,6 +70,8 @@ export type { FirstCall };
 const noop = (): void => {};
 /** How a released connection closes: at once once its output is with the OS (see CloseOptions). */
 const RELEASE = { waitForPeer: false } as const;
+/** What release() resolves with: at once, the same promise every time. */
+const RELEASED: Promise<void> = Promise.resolve();
 
 /**
  * How this proxy's name server is reached: over the proxy's own transport, TLS options and shared
@@ -341,8 +343,9 @@ export class Connector {
   }
 
   /** Closes the connection; the proxy stays usable. */
-  async release(): Promise<void> {
-    if (this.init.options.boundSession) return;
+  release(): Promise<void> {
+    // (not an async function: a release, once per connection, makes no async frame)
+    if (this.init.options.boundSession) return RELEASED;
     this.closedByUser = true;
     const s = this.session;
     this.session = undefined;
@@ -351,10 +354,17 @@ export class Connector {
       // Like Pyro's _pyroRelease: what was sent is flushed and the socket closed, without waiting
       // for the daemon's side of the close (a round trip): the end leaves now, before a $bind that
       // follows dials the next connection.
-      s.close(undefined, RELEASE).catch((err: unknown) =>
+      let closing: Promise<void>;
+      try {
+        closing = s.close(undefined, RELEASE);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      closing.catch((err: unknown) =>
         this.init.logger.debug({ err }, 'closing a released connection failed'),
       );
     }
+    return RELEASED;
   }
 
   /**

@@ -228,38 +228,37 @@ export function openSocket<T>(
   const deadline = options.deadline;
   const signal = deadline === undefined ? options.signal : undefined;
   if (signal?.aborted) return Promise.reject(abortError(signal, what));
-  const passed = deadline?.expired();
-  if (passed !== undefined) return Promise.reject(deadline!.error(what, passed === 'aborted'));
   const timeoutMs = deadline === undefined ? (options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS) : 0;
   return new Promise<T>((resolve, reject) => {
-    let socket: Socket;
-    try {
-      socket = create();
-    } catch (err) {
-      reject(connectError(err, address));
-      return;
-    }
+    let socket: Socket | undefined; // made once the deadline is watched (below)
+    let settled = false;
     let timer: NodeJS.Timeout | undefined;
     let unwatch = noop;
     const settle = (err: Error | null) => {
+      settled = true;
+      const s = socket;
+      if (s === undefined) {
+        reject(err as Error); // the deadline had passed before the dial: no socket was made
+        return;
+      }
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.off(readyEvent, onReady);
-      socket.off('error', onError);
+      s.off(readyEvent, onReady);
+      s.off('error', onError);
       if (err) {
         unwatch();
-        socket.on('error', ignore);
-        socket.destroy();
+        s.on('error', ignore);
+        s.destroy();
         reject(err);
         return;
       }
       try {
-        const value = wrap(socket);
+        const value = wrap(s);
         ready?.(value); // still inside the connect event (see ConnectOptions.onConnect)
         resolve(value);
       } catch (wrapError) {
-        socket.on('error', ignore);
-        socket.destroy();
+        s.on('error', ignore);
+        s.destroy();
         reject(wrapError);
       } finally {
         // after `ready`: what it started waiting on the deadline (a handshake) keeps its timer armed
@@ -269,13 +268,23 @@ export function openSocket<T>(
     const onReady = () => settle(null);
     const onError = (err: Error) => settle(connectError(err, address));
     const onAbort = () => settle(abortError(signal as AbortSignal, what));
+    // watched before the socket is made: one that has passed already rejects here, with no socket
+    // (its first wait reads the clock, so a check of its own would read it twice per connect)
+    if (deadline !== undefined) {
+      unwatch = deadline.onExpire((aborted) => settle(deadline.error(what, aborted)));
+      if (settled) return;
+    }
+    try {
+      socket = create();
+    } catch (err) {
+      unwatch();
+      reject(connectError(err, address));
+      return;
+    }
     // (on, not once: settle takes both off before anything else, and once wraps each in a closure)
     socket.on(readyEvent, onReady);
     socket.on('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (deadline !== undefined) {
-      unwatch = deadline.onExpire((aborted) => settle(deadline.error(what, aborted)));
-    }
     if (timeoutMs > 0) {
       timer = setTimeout(
         () => settle(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)),

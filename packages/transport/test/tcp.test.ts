@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { CommunicationError, Deadline, silentLogger } from '@cinder/core';
+import { CommunicationError, Deadline, silentLogger, TimeoutError } from '@cinder/core';
 import { startChild, withCallCounts } from '@cinder/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adoptDirectReads } from '../src/direct-reads.js';
@@ -240,6 +240,27 @@ describe('tcp specifics', () => {
       expect(afterFirst).toBe(1);
       expect(afterSecond).toBe(1);
     });
+  });
+
+  it("a dial reads its deadline's clock once, and one passed already rejects it with no socket made", async () => {
+    const { listener, serverRecs } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const endpoint = listener.endpoint;
+    await withCallCounts(async (take) => {
+      await take('expired');
+      const bound = Deadline.within(Deadline.NONE, 5000, true);
+      track.connection(await tcp.connect({ endpoint, framing: framing([502]), deadline: bound }));
+      // the dial's wait on it (its first listener) is the one check: none of its own before
+      expect(await take('expired')).toBe(1);
+    });
+    const passed = Deadline.after(1);
+    await delay(10);
+    const err = await tcp
+      .connect({ endpoint, framing: framing([502]), deadline: passed })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect((err as Error).message).toMatch(/^connecting to 127\.0\.0\.1:\d+ timed out after 1 ms$/);
+    await delay(50);
+    expect(serverRecs.length).toBe(1); // the first dial's only: the late one made no connection
   });
 
   it("a dial's deadline stays armed into what onConnect waits on with it: its timer is armed once", async () => {
