@@ -381,13 +381,13 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       return;
     }
     if (!validate || data === undefined) {
-      this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, undefined);
+      this.accept(message, dialect, serializer, wantsMeta ? (objectId as string) : undefined, undefined);
       return;
     }
     this.currentState = 'validating';
     let response: unknown = DEFAULT_HANDSHAKE;
     const finish = () =>
-      this.accept(message, serializer, wantsMeta ? (objectId as string) : undefined, response);
+      this.accept(message, dialect, serializer, wantsMeta ? (objectId as string) : undefined, response);
     try {
       const result = validate({
         data: data.handshake,
@@ -426,12 +426,12 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
 
   private accept(
     message: Message,
+    dialect: 4 | 5,
     serializer: Serializer,
     objectId: string | undefined,
     response: unknown,
   ): void {
     if (this.deadline) cancelDeadline(this.deadline);
-    const dialect = this.dialect;
     const host = this.host;
     const clientCaps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
     const settings = host.settings;

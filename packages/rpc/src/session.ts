@@ -173,7 +173,7 @@ export class Session {
       // scheduled before the tick's first send, so the trailer joins the tick's write
       if (!this.sealScheduled) {
         this.sealScheduled = true;
-        process.nextTick(this.sealBatch);
+        process.nextTick(Session.sealLater, this);
       }
       const full = batches.sealIfFull();
       if (full !== null) this.connection.send(full);
@@ -196,7 +196,12 @@ export class Session {
   }
 
   /** Sends the trailer of the batch sent in this tick (it joins the tick's write). */
-  private readonly sealBatch = (): void => {
+  /** The end of the tick's seal (a static method given the session: no closure per session). */
+  private static sealLater(session: Session): void {
+    session.sealBatch();
+  }
+
+  private sealBatch(): void {
     this.sealScheduled = false;
     const trailer = this.batches?.seal();
     if (trailer == null || this.connection.closed) return;
@@ -205,7 +210,7 @@ export class Session {
     } catch (err) {
       this.fail(err as Error);
     }
-  };
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Connection handler
