@@ -9,8 +9,8 @@ import type { OnReadOpts, Socket } from 'node:net';
 export interface ReadSink {
   /** The buffer for the next read. */
   target(): Uint8Array;
-  /** `n` bytes were read into `buffer`. */
-  read(buffer: Uint8Array, n: number): void;
+  /** `n` bytes were read into `buffer` (the order of Node's `onread.callback`). */
+  read(n: number, buffer: Uint8Array): void;
 }
 
 /**
@@ -44,7 +44,7 @@ export class DirectReads {
   /** `onread.callback`: false stops reading (Node then calls readStop), only before a sink exists. */
   readonly callback = (n: number, buffer: Uint8Array): boolean => {
     if (this.#sink !== null) {
-      this.#sink.read(buffer, n);
+      this.#sink.read(n, buffer);
       return true;
     }
     (this.#early ??= []).push({ buffer, n });
@@ -58,7 +58,7 @@ export class DirectReads {
     if (early === null) return;
     this.#early = null;
     this.#earlyBytes = 0;
-    for (const { buffer, n } of early) sink.read(buffer, n);
+    for (const { buffer, n } of early) sink.read(n, buffer);
   }
 }
 
@@ -112,30 +112,65 @@ interface UserBufferHandle {
 }
 
 /**
- * Switches an accepted socket (net.Server has no `onread` option) to direct reads, the way
- * `new net.Socket({ onread })` sets itself up: the socket's own `kBuffer`, `kBufferCb` and
- * `kBufferGen` slots (Node 18–22 read them in `onStreamRead`), then the handle's user buffer.
- * Returns null, and changes nothing, when this Node does not have those slots, or when the socket
- * has read something already (it waits in the socket's buffer): the socket then emits 'data'.
- * With `sink`, reads go to it from the first one on (no early buffer is made).
+ * The read slots of an accepted socket that can be switched to direct reads: null when this Node
+ * does not have them, or when the socket has read something already (it waits in the socket's
+ * buffer: the socket then emits 'data').
  */
-export function adoptDirectReads(socket: Socket, sink?: ReadSink): DirectReads | null {
+function adoptableSlots(socket: Socket): ReadSlots | null {
   const handle = (socket as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
   if (typeof handle?.useUserBuffer !== 'function') return null;
   const found = readSlotsOf(socket);
   if (found === null) return null;
-  const { kBuffer, kBufferCb, kBufferGen } = found;
   const slots = socket as unknown as Record<symbol, unknown>;
-  if (slots[kBuffer] != null || slots[kBufferCb] != null || slots[kBufferGen] != null) return null;
+  if (slots[found.kBuffer] != null || slots[found.kBufferCb] != null || slots[found.kBufferGen] != null)
+    return null;
   if (socket.readableLength > 0) return null;
+  return found;
+}
+
+/**
+ * Makes `socket` read into what `buffer` gives and report each read to `callback`, the way
+ * `new net.Socket({ onread })` sets itself up: the socket's own `kBuffer`, `kBufferCb` and
+ * `kBufferGen` slots (Node 18–22 read them in `onStreamRead`), then the handle's user buffer.
+ */
+function readInto(
+  socket: Socket,
+  found: ReadSlots,
+  buffer: () => Uint8Array,
+  callback: (n: number, buffer: Uint8Array) => unknown,
+): void {
+  const slots = socket as unknown as Record<symbol, unknown>;
+  const first = buffer();
+  slots[found.kBufferGen] = buffer;
+  slots[found.kBufferCb] = callback;
+  slots[found.kBuffer] = first;
+  // the handle adoptableSlots found
+  (socket as unknown as { _handle: UserBufferHandle })._handle.useUserBuffer(first);
+}
+
+/**
+ * Switches an accepted socket (net.Server has no `onread` option) to direct reads through a
+ * DirectReads, which keeps what is read until a sink is attached. Returns null, and changes
+ * nothing, when the socket cannot be switched (see adoptableSlots).
+ */
+export function adoptDirectReads(socket: Socket): DirectReads | null {
+  const found = adoptableSlots(socket);
+  if (found === null) return null;
   const reads = new DirectReads();
-  if (sink !== undefined) reads.attach(sink);
-  const first = reads.buffer();
-  slots[kBufferGen] = reads.buffer;
-  slots[kBufferCb] = reads.callback;
-  slots[kBuffer] = first;
-  handle.useUserBuffer(first);
+  readInto(socket, found, reads.buffer, reads.callback);
   return reads;
+}
+
+/**
+ * Switches an accepted socket to direct reads into `sink` from the first read on: the sink's own
+ * `target` and `read` are the socket's buffer and callback (no DirectReads, nothing kept early, one
+ * call fewer per read). Returns false, and changes nothing, when it cannot (see adoptableSlots).
+ */
+export function adoptReadsInto(socket: Socket, sink: ReadSink): boolean {
+  const found = adoptableSlots(socket);
+  if (found === null) return false;
+  readInto(socket, found, sink.target, sink.read);
+  return true;
 }
 
 /**

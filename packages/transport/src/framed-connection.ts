@@ -302,7 +302,7 @@ export abstract class FramedConnection implements Connection {
   }
 
   /** Direct reads: `n` bytes landed in `buffer` (see FrameReader.readTarget). */
-  protected readonly onRead = (buffer: Uint8Array, n: number): void => {
+  protected readonly onRead = (n: number, buffer: Uint8Array): void => {
     if (this.#failed || this.state !== OPEN) return;
     this.#delivering = true;
     try {

@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
 import { bufferOver, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
 import { formatHostPort } from './address.js';
-import { adoptDirectReads, type DirectReads, handleReading, type ReadSink } from './direct-reads.js';
+import { adoptReadsInto, type DirectReads, handleReading, type ReadSink } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
 import { connectionError } from './socket-errors.js';
 import type { FramingOptions, PeerCertificate } from './transport.js';
@@ -156,7 +156,7 @@ export class SocketConnection extends FramedConnection {
     const sink: ReadSink = { target: () => reader.readTarget(), read: this.onRead };
     const direct = this.#directReads;
     if (direct !== null) direct.attach(sink);
-    else if (!this.#adoptReads || adoptDirectReads(this.#socket, sink) === null) {
+    else if (!this.#adoptReads || !adoptReadsInto(this.#socket, sink)) {
       this.#socket.on('data', (chunk: Uint8Array) => this.onChunk(chunk));
       return;
     }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { encodeMessage, FrameReader } from '@cinder/protocol';
 import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { adoptDirectReads } from '../src/direct-reads.js';
+import { adoptDirectReads, adoptReadsInto } from '../src/direct-reads.js';
 import { tcpTransport, unixTransport } from '../src/index.js';
 import type { Connection, Endpoint, Transport } from '../src/transport.js';
 import { framing, MiB, message, Recorder, Tracker, within } from './harness.js';
@@ -194,6 +194,61 @@ describe('adoptDirectReads', () => {
         'accept',
       );
       expect(results).toEqual([true, false]);
+    } finally {
+      client.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe('adoptReadsInto', () => {
+  it("makes an accepted socket read into its sink's buffers and report each read to it, no DirectReads between", async () => {
+    const server = createServer();
+    const sockets: Socket[] = [];
+    const given: Uint8Array[] = [];
+    const reads: Array<{ n: number; same: boolean; bytes: string }> = [];
+    let adopted: boolean[] = [];
+    server.on('connection', (socket) => {
+      sockets.push(socket);
+      const sink = {
+        target: () => {
+          const b = new Uint8Array(64);
+          given.push(b);
+          return b;
+        },
+        read: (n: number, buffer: Uint8Array) => {
+          reads.push({
+            n,
+            same: buffer === given[0],
+            bytes: Buffer.from(buffer.subarray(0, n)).toString(),
+          });
+        },
+      };
+      adopted = [
+        adoptReadsInto(socket, sink),
+        adoptReadsInto(socket, sink),
+        adoptDirectReads(socket) !== null,
+      ];
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    const client = connect({ port, host: '127.0.0.1' });
+    try {
+      await within(new Promise((resolve) => client.once('connect', resolve)), 5000, 'connect');
+      client.write('hello');
+      await within(
+        (async () => {
+          while (reads.length < 1) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        5000,
+        'the read',
+      );
+      // once adopted the slots are taken: neither a second adoption nor a DirectReads takes them
+      expect(adopted).toEqual([true, false, false]);
+      // the read landed in the first buffer the sink gave; the next one was asked for after it
+      expect(reads).toEqual([{ n: 5, same: true, bytes: 'hello' }]);
+      expect(given.length).toBe(2);
     } finally {
       client.destroy();
       for (const s of sockets) s.destroy();
