@@ -485,9 +485,10 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
       payload,
       frame,
     });
-    session.authenticator = this.authenticator;
+    // (a session starts unsigned and without a heartbeat: nothing to call for most connections)
+    if (this.authenticator !== undefined) session.authenticator = this.authenticator;
     // the client's callbacks this server calls fail too when the client freezes
-    startHeartbeat(session, settings.heartbeatMs);
+    if (settings.heartbeatMs > 0) startHeartbeat(session, settings.heartbeatMs);
     const early = this.early;
     if (early === undefined) return;
     this.early = undefined;
