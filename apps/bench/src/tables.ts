@@ -340,6 +340,14 @@ export function renderPerformanceDoc(json: BenchJson, file: string): string {
     '  processes here, against 11 of 41 with the ~11 MB of before). A server whose application holds',
     '  more data can still enter it; `node --heap-growing-percent=300` (a V8 flag: a fixed heap growth',
     '  factor) avoided it in every run here. This is why transfer figures can vary between rounds.',
+    '- The connection figures are those of a young process: each round starts a fresh process pair,',
+    '  warms up for 1.5 s and times the next 2,000 connections, so code that runs once per connection',
+    "  is partly still in V8's interpreter and baseline tiers (V8 optimises a function once it has run",
+    '  enough bytecode). Both systems speed up with age, and Cinder, which runs more JavaScript per',
+    '  connection than the raw echo, gains more: in one process pair here, from ~2,300 (raw) and',
+    '  ~1,900 (Cinder) connections/s over the first thousand to ~4,300 and ~4,100 after 5,000. With',
+    '  `node --interrupt-budget=16384` (a V8 flag: optimise about 8× sooner) the bench measured Cinder',
+    "  at 0.96× raw's connections/s instead of ~0.8×.",
     ...(failed > 0
       ? ['', `Not measured in this run: ${failed} item(s); the JSON lists them with their reasons.`]
       : []),
