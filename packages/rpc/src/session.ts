@@ -195,12 +195,12 @@ export class Session {
     return this.connection.send(message, alone);
   }
 
-  /** Sends the trailer of the batch sent in this tick (it joins the tick's write). */
   /** The end of the tick's seal (a static method given the session: no closure per session). */
   private static sealLater(session: Session): void {
     session.sealBatch();
   }
 
+  /** Sends the trailer of the batch sent in this tick (it joins the tick's write). */
   private sealBatch(): void {
     this.sealScheduled = false;
     const trailer = this.batches?.seal();
