@@ -348,6 +348,14 @@ export function renderPerformanceDoc(json: BenchJson, file: string): string {
     '  ~1,900 (Cinder) connections/s over the first thousand to ~4,300 and ~4,100 after 5,000. With',
     '  `node --interrupt-budget=16384` (a V8 flag: optimise about 8× sooner) the bench measured Cinder',
     "  at 0.96× raw's connections/s instead of ~0.8×.",
+    '- Receiving large messages costs a server more system time than user time: each large message',
+    '  gets a buffer of its own, and the kernel faults its pages in. glibc maps big allocations',
+    '  afresh by a threshold it adjusts as it goes, so how often that happens varies between',
+    '  processes. Raising the threshold (`MALLOC_MMAP_THRESHOLD_=134217728',
+    '  MALLOC_TRIM_THRESHOLD_=536870912` in the environment) let freed buffers be reused: receiving',
+    '  the transfer 4 times, a Cinder server took 12–14k page faults and 69–75 ms of system time',
+    '  instead of 29–32k and 110–125 ms (3 alternated pairs of processes here). Transfer rounds slower',
+    '  than the rest by about a third, for both Cinder and the raw echo, remain without a cause found.',
     ...(failed > 0
       ? ['', `Not measured in this run: ${failed} item(s); the JSON lists them with their reasons.`]
       : []),
