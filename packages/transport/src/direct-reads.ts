@@ -149,22 +149,9 @@ function readInto(
 }
 
 /**
- * Switches an accepted socket (net.Server has no `onread` option) to direct reads through a
- * DirectReads, which keeps what is read until a sink is attached. Returns null, and changes
- * nothing, when the socket cannot be switched (see adoptableSlots).
- */
-export function adoptDirectReads(socket: Socket): DirectReads | null {
-  const found = adoptableSlots(socket);
-  if (found === null) return null;
-  const reads = new DirectReads();
-  readInto(socket, found, reads.buffer, reads.callback);
-  return reads;
-}
-
-/**
- * Switches an accepted socket to direct reads into `sink` from the first read on: the sink's own
- * `target` and `read` are the socket's buffer and callback (no DirectReads, nothing kept early, one
- * call fewer per read). Returns false, and changes nothing, when it cannot (see adoptableSlots).
+ * Switches an accepted socket (net.Server has no `onread` option) to direct reads into `sink` from
+ * the first read on: the sink's own `target` and `read` are the socket's buffer and callback (no
+ * DirectReads, nothing kept early). Returns false, and changes nothing, when it cannot (see adoptableSlots).
  */
 export function adoptReadsInto(socket: Socket, sink: ReadSink): boolean {
   const found = adoptableSlots(socket);

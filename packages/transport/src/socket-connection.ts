@@ -33,7 +33,7 @@ export interface SocketConnectionInit {
   /** Called once the socket has closed (listeners drop the connection from their set). */
   onClosed?: ((connection: SocketConnection) => void) | undefined;
   /**
-   * The socket reads through these (its `onread` option, or `adoptDirectReads`) rather than
+   * The socket reads through these (its `onread` option) rather than
    * emitting 'data': the frame reader then chooses the buffer of every read.
    */
   directReads?: DirectReads | null | undefined;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { encodeMessage, FrameReader } from '@cinder/protocol';
 import { scratchDir } from '@cinder/test-utils';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { adoptDirectReads, adoptReadsInto } from '../src/direct-reads.js';
+import { adoptReadsInto } from '../src/direct-reads.js';
 import { tcpTransport, unixTransport } from '../src/index.js';
 import type { Connection, Endpoint, Transport } from '../src/transport.js';
 import { framing, MiB, message, Recorder, Tracker, within } from './harness.js';
@@ -171,37 +171,6 @@ describe.each(cases)('direct reads over $name', ({ transport, endpoint }) => {
   }, 30_000);
 });
 
-describe('adoptDirectReads', () => {
-  it('switches an accepted net socket on this Node, and leaves a socket with buffered data alone', async () => {
-    const server = createServer();
-    const results: Array<boolean> = [];
-    const sockets: Socket[] = [];
-    server.on('connection', (socket) => {
-      sockets.push(socket);
-      results.push(adoptDirectReads(socket) !== null);
-      // Already adopted: the slots are taken, a second adoption must refuse.
-      results.push(adoptDirectReads(socket) !== null);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as { port: number };
-    const client = connect({ port, host: '127.0.0.1' });
-    try {
-      await within(
-        (async () => {
-          while (results.length < 2) await new Promise((r) => setTimeout(r, 5));
-        })(),
-        5000,
-        'accept',
-      );
-      expect(results).toEqual([true, false]);
-    } finally {
-      client.destroy();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
-});
-
 describe('adoptReadsInto', () => {
   it("makes an accepted socket read into its sink's buffers and report each read to it, no DirectReads between", async () => {
     const server = createServer();
@@ -225,11 +194,7 @@ describe('adoptReadsInto', () => {
           });
         },
       };
-      adopted = [
-        adoptReadsInto(socket, sink),
-        adoptReadsInto(socket, sink),
-        adoptDirectReads(socket) !== null,
-      ];
+      adopted = [adoptReadsInto(socket, sink), adoptReadsInto(socket, sink)];
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
@@ -244,8 +209,8 @@ describe('adoptReadsInto', () => {
         5000,
         'the read',
       );
-      // once adopted the slots are taken: neither a second adoption nor a DirectReads takes them
-      expect(adopted).toEqual([true, false, false]);
+      // once adopted the slots are taken: a second adoption does not take them
+      expect(adopted).toEqual([true, false]);
       // the read landed in the first buffer the sink gave; the next one was asked for after it
       expect(reads).toEqual([{ n: 5, same: true, bytes: 'hello' }]);
       expect(given.length).toBe(2);

@@ -6,7 +6,6 @@ import { fileURLToPath } from 'node:url';
 import { CommunicationError, Deadline, silentLogger, TimeoutError } from '@cinder/core';
 import { startChild, withCallCounts } from '@cinder/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adoptDirectReads } from '../src/direct-reads.js';
 import { tcpTransport } from '../src/index.js';
 import { SocketConnection } from '../src/socket-connection.js';
 import type { Endpoint } from '../src/transport.js';
@@ -368,7 +367,7 @@ describe("closing after the peer's FIN", () => {
           remoteAddress: 'peer',
           localAddress: 'local',
           logger: silentLogger,
-          directReads: adoptDirectReads(socket),
+          adoptReads: true,
         });
         track.connection(conn);
         onConnection(conn, socket);
