@@ -7,6 +7,7 @@
 import json
 import math
 import os
+import resource
 import sys
 import threading
 import time
@@ -28,6 +29,25 @@ def server_cpu_seconds():
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
+
+
+def server_minor_faults():
+    # minor page faults of the whole server process so far (field 10 of /proc/PID/stat)
+    if SERVER_PID is None:
+        return None
+    try:
+        with open("/proc/%d/stat" % SERVER_PID) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[7])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def faults_since(mark):
+    # [client, server] minor page faults since mark, as harness.ts reports them
+    client0, server0 = mark
+    server1 = server_minor_faults()
+    server = None if server0 is None or server1 is None else server1 - server0
+    return [resource.getrusage(resource.RUSAGE_SELF).ru_minflt - client0, server]
 
 
 def cpu_mark():
@@ -168,11 +188,12 @@ def run_transfer(uri, s, runs):
         for run in range(runs):
             t0 = now()
             c0 = cpu_mark()
+            f0 = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt, server_minor_faults())
             for _ in range(passes):
                 for data in payloads:
                     send(data)
             emit({"cpuUs": cpu_us(c0), "type": "run", "scenario": s["id"], "run": run, "count": passes * len(payloads),
-                  "seconds": now() - t0, "bytes": passes * sum(sizes)})
+                  "seconds": now() - t0, "bytes": passes * sum(sizes), "faults": faults_since(f0)})
 
 
 def batch_unsupported():

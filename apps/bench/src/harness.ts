@@ -71,6 +71,18 @@ export function processCpuUs(pid: number | undefined): number | null {
   }
 }
 
+/** Minor page faults of a whole process so far (field 10 of /proc/<pid>/stat), or null. */
+export function processMinorFaults(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const faults = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+    return Number.isFinite(faults) ? faults : null;
+  } catch {
+    return null;
+  }
+}
+
 interface CpuMark {
   client: NodeJS.CpuUsage;
   server: number | null;
@@ -284,11 +296,26 @@ async function runScenario(
       const bytes = passes * sizes.reduce((a, b) => a + b, 0);
       for (let run = 0; run < runs; run++) {
         const cpu = mark();
+        const faults0 = [process.resourceUsage().minorPageFault, processMinorFaults(serverPid)] as const;
         const t0 = now();
         for (let pass = 0; pass < passes; pass++) for (const p of payloads) await send(p);
         const seconds = (now() - t0) / 1000;
         const cpuUs = cpuSince(cpu);
-        emit({ type: 'run', scenario: s.id, run, count: passes * payloads.length, seconds, bytes, cpuUs });
+        const server = processMinorFaults(serverPid);
+        const faults: [number, number | null] = [
+          process.resourceUsage().minorPageFault - faults0[0],
+          server === null || faults0[1] === null ? null : server - faults0[1],
+        ];
+        emit({
+          type: 'run',
+          scenario: s.id,
+          run,
+          count: passes * payloads.length,
+          seconds,
+          bytes,
+          cpuUs,
+          faults,
+        });
       }
       return;
     }

@@ -63,6 +63,11 @@ export interface RunMessage {
    * (user + system, all threads); the server's is null when /proc cannot tell.
    */
   cpuUs?: [number, number | null];
+  /**
+   * Transfer and the transfer curve: minor page faults of the client and of the server process
+   * during the timed part (the server's null when /proc cannot tell).
+   */
+  faults?: [number, number | null];
 }
 
 export type ChildMessage =

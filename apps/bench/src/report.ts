@@ -100,6 +100,12 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
       return r.seqSeconds === undefined ? undefined : r.count / r.seqSeconds;
     case 'batch_speedup':
       return r.seqSeconds === undefined ? undefined : r.seqSeconds / r.seconds;
+    case 'transfer_server_faults_per_MiB': {
+      const server = r.faults?.[1];
+      return server === undefined || server === null || r.bytes === undefined
+        ? undefined
+        : server / (r.bytes / 1048576);
+    }
     case 'transfer_peak_rss_server_MiB':
     case 'transfer_peak_rss_client_MiB':
       return undefined;
@@ -263,10 +269,17 @@ function baselineFor(e: ResultEntry, b: Baseline, entries: readonly ResultEntry[
 }
 
 /**
+ * Figures reported as they are, without ratios: page faults are a count that is often zero for a
+ * baseline (a ratio to zero says nothing) and tell why a round was slow rather than how fast.
+ */
+const countsOnly: ReadonlySet<string> = new Set(['transfer_server_faults_per_MiB']);
+
+/**
  * Ratios to each baseline, taken within each round (both measured in it) and then summarised: the
  * median, the range, and whether the data supports the conclusion (see ResultEntry.unsupported).
  */
 function fillRatios(e: ResultEntry, entries: readonly ResultEntry[]): void {
+  if (countsOnly.has(e.scenario)) return;
   for (const b of baselines) {
     const base = baselineFor(e, b, entries);
     if (!base) continue;

@@ -258,6 +258,15 @@ const figureRows: readonly (readonly [string, ScenarioId, string, Better, string
   ['oneway_cpu_us', 'oneway', 'us/call', 'lower', 'CPU per oneway call, both processes'],
   ['pipelined128_cpu_us', 'pipelined128', 'us/call', 'lower', 'CPU per pipelined call, both processes'],
   ['transfer_cpu_ms_per_MiB', 'transfer', 'ms/MiB', 'lower', 'CPU per MiB transferred, both processes'],
+  // Fresh memory the server's allocator had to fault in per MiB it received (4 KiB pages): the part
+  // of receiving bulk data that depends on how the C allocator reuses freed buffers.
+  [
+    'transfer_server_faults_per_MiB',
+    'transfer',
+    'faults/MiB',
+    'lower',
+    'minor page faults of the server per MiB received',
+  ],
   ...([1, 8, 64] as const).flatMap(
     (n) =>
       [

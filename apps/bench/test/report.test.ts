@@ -136,6 +136,37 @@ describe('computeResults', () => {
     expect(res.map((e) => e.scenario)).toEqual(['curve_16KiB_MiB_per_s', 'curve_16KiB_cpu_ms_per_MiB']);
   });
 
+  it("derives the server's page faults per MiB received from a transfer run", () => {
+    const transfer = (system: RunRecord['system'], faults: [number, number | null]) =>
+      run({
+        system,
+        serializer: system === 'pyro4' ? 'marshal' : 'none',
+        scenario: 'transfer',
+        run: 0,
+        count: 56,
+        seconds: 0.5,
+        bytes: 4 * 52_500_000,
+        cpuUs: [100_000, 100_000],
+        faults,
+      });
+    const res = computeResults(
+      outcome([
+        transfer('raw', [12, 25_035]),
+        transfer('cinder', [12, 1_000]),
+        transfer('pyro4', [12, null]),
+      ]),
+    );
+    const faults = res.filter((e) => e.scenario === 'transfer_server_faults_per_MiB');
+    // a server /proc could not read (null) gives no figure
+    expect(faults.map((e) => e.system)).toEqual(['cinder', 'raw']);
+    expect(faults[1]!.value).toBeCloseTo(25_035 / ((4 * 52_500_000) / 1048576), 9);
+    expect(faults[1]!.unit).toBe('faults/MiB');
+    // a count, reported without ratios (MiB/s of the same runs has them)
+    expect(faults[0]!.ratios).toEqual({});
+    const rate = res.find((e) => e.scenario === 'transfer_MB_per_s' && e.system === 'cinder')!;
+    expect(rate.ratios.raw).toBeCloseTo(1, 9);
+  });
+
   it('reports peak RSS in MiB', () => {
     const res = computeResults(
       outcome(
