@@ -272,19 +272,19 @@ function connectExchange(
 }
 
 function connectMessage(
-  options: ClientHandshakeSetup,
+  setup: ClientHandshakeSetup,
   objectId: string,
   seq: number,
   keyClient: SharedKeyClient | undefined,
 ): Message {
-  const { serializer } = options;
+  const { serializer } = setup;
   // a signed CONNECT gets annotations of its own (the signature is added to them)
   const cache =
     keyClient !== undefined
       ? undefined
-      : options.annotations === undefined && options.handshake === undefined
-        ? defaultConnect(options.multiplex)
-        : options.connectCache;
+      : setup.annotations === undefined && setup.handshake === undefined
+        ? defaultConnect(setup.multiplex)
+        : setup.connectCache;
   let annotations: Annotations;
   let payload: Uint8Array;
   if (
@@ -297,10 +297,10 @@ function connectMessage(
     annotations = cache.annotations;
     payload = cache.payload;
   } else {
-    annotations = new Map(options.annotations ?? []);
-    annotations.set(CAPS_ANNOTATION, encodeCapabilities(offeredCapabilities(options.multiplex)));
-    const data: ConnectData = { handshake: options.handshake ?? DEFAULT_HANDSHAKE, object: objectId };
-    payload = serializer.encode(data, options.hooks);
+    annotations = new Map(setup.annotations ?? []);
+    annotations.set(CAPS_ANNOTATION, encodeCapabilities(offeredCapabilities(setup.multiplex)));
+    const data: ConnectData = { handshake: setup.handshake ?? DEFAULT_HANDSHAKE, object: objectId };
+    payload = serializer.encode(data, setup.hooks);
     if (cache !== undefined) {
       cache.objectId = objectId;
       cache.serializer = serializer;
@@ -310,7 +310,7 @@ function connectMessage(
   }
   const connect: Message = {
     type: MsgType.CONNECT,
-    flags: options.protocol === 48 ? Flags.META_ON_CONNECT : 0,
+    flags: setup.protocol === 48 ? Flags.META_ON_CONNECT : 0,
     seq,
     serializerId: serializer.id,
     correlationId: null,
@@ -387,7 +387,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The error for a connection that closed before the handshake was done. */
 function closedDuringHandshake(
-  options: ClientHandshakeSetup,
+  setup: ClientHandshakeSetup,
   connection: Connection,
   err: Error | undefined,
 ): Error {
@@ -404,7 +404,7 @@ function closedDuringHandshake(
     ? ''
     : connection.transport === 'tls'
       ? ' (a TLS daemon closes connections whose client certificate it refuses: see its log)'
-      : options.serializer.name === 'cbor'
+      : setup.serializer.name === 'cbor'
         ? ` (a Python Pyro peer closes connections using the cbor serializer: use json, serpent, msgpack or marshal)`
         : '';
   return new ConnectionClosedError(
@@ -418,7 +418,7 @@ function closedDuringHandshake(
  * validator runs after it (connectExchange).
  */
 function onConnectReply(
-  options: ClientHandshakeSetup,
+  setup: ClientHandshakeSetup,
   session: Session,
   message: Message,
   address: string,
@@ -430,14 +430,14 @@ function onConnectReply(
     session.authenticator = keyClient.verifyConnectReply(message);
   }
   if (message.type === MsgType.CONNECTFAIL)
-    throw refusal(options, message, address, objectId, keyClient !== undefined);
+    throw refusal(setup, message, address, objectId, keyClient !== undefined);
   if (message.type !== MsgType.CONNECTOK) {
     throw new ProtocolError(`expected CONNECTOK or CONNECTFAIL, got message type ${message.type}`);
   }
-  const serializer = options.serializers.byId(message.serializerId);
+  const serializer = setup.serializers.byId(message.serializerId);
   if (!serializer)
     throw new SerializeError(`invalid serializer in handshake response: ${message.serializerId}`);
-  const { response, metadata } = readConnectOk(serializer, message.payload, options.hooks);
+  const { response, metadata } = readConnectOk(serializer, message.payload, setup.hooks);
   if (
     metadata &&
     metadata.methods.length === 0 &&
@@ -445,27 +445,27 @@ function onConnectReply(
     metadata.oneway.length === 0
   ) {
     throw new CommunicationError(
-      `remote object '${options.uriText}' doesn't expose any methods or attributes. Did you forget to expose them?`,
+      `remote object '${setup.uriText}' doesn't expose any methods or attributes. Did you forget to expose them?`,
     );
   }
   const caps = decodeCapabilities(message.annotations?.get(CAPS_ANNOTATION));
   session.multiplexed = (caps & Capability.MULTIPLEX) !== 0;
   session.capabilities = caps;
-  session.streamCredit = options.streamCredit;
-  session.defaultSerializer = options.serializer;
-  startHeartbeat(session, options.heartbeatMs);
+  session.streamCredit = setup.streamCredit;
+  session.defaultSerializer = setup.serializer;
+  startHeartbeat(session, setup.heartbeatMs);
   return { session, response, metadata };
 }
 
 /** The error a CONNECTFAIL stands for: a SecurityError when keys are involved. */
 function refusal(
-  options: ClientHandshakeSetup,
+  setup: ClientHandshakeSetup,
   message: Message,
   address: string,
   objectId: string,
   keyed: boolean,
 ): Error {
-  const reason = failureText(options.serializers, message);
+  const reason = failureText(setup.serializers, message);
   if (keyed || reason === 'this daemon requires a shared key' || reason.includes('hmac')) {
     return new SecurityError(`connection to ${address} rejected: ${reason}`);
   }

@@ -448,13 +448,13 @@ export class ServerHandshake implements ConnectionHandler, AcceptedHandshake {
     let frame: EncodedFrame | undefined;
     try {
       const meta = objectId === undefined ? undefined : host.metadataOf(objectId);
-      const reply = response === undefined ? DEFAULT_HANDSHAKE : response;
       if (response === undefined && (objectId === undefined || meta !== undefined)) {
-        const reply = defaultReply(serializer, meta);
-        payload = reply.payload;
+        const cached = defaultReply(serializer, meta);
+        payload = cached.payload;
         if (dialect === 5 && this.authenticator === undefined)
-          frame = connectOkFrame(serializer, reply, clientCaps !== 0 ? caps : -1);
+          frame = connectOkFrame(serializer, cached, clientCaps !== 0 ? caps : -1);
       } else {
+        const reply = response === undefined ? DEFAULT_HANDSHAKE : response;
         payload = serializer.encode(
           objectId === undefined ? reply : { handshake: reply, meta },
           session.hooks,
