@@ -3,11 +3,12 @@
 // FrameReader and reach the handler synchronously. This is the hot path of every call.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { ConfigError, ConnectionClosedError, type Logger } from '@cinder/core';
+import { ConfigError, ConnectionClosedError, type Logger, type TickNode } from '@cinder/core';
 import { bufferOver, encodeMessage, encodeMessageInto, type Message } from '@cinder/protocol';
 import { formatHostPort } from './address.js';
 import { adoptReadsInto, type DirectReads, handleReading, type ReadSink } from './direct-reads.js';
 import { CLOSED, FramedConnection, OPEN } from './framed-connection.js';
+import { KeepAliveLater } from './keepalive-later.js';
 import { connectionError } from './socket-errors.js';
 import type { FramingOptions, PeerCertificate } from './transport.js';
 
@@ -43,6 +44,8 @@ export interface SocketConnectionInit {
    * lands in the frame reader's own buffer. A socket that has read by then emits 'data' instead.
    */
   adoptReads?: boolean | undefined;
+  /** A client's socket: gets keepalive from this once the connection has lived a second or two. */
+  keepAliveLater?: KeepAliveLater | null | undefined;
 }
 
 /** Checks framing options once, when a listener or connection is made. */
@@ -86,6 +89,8 @@ export class SocketConnection extends FramedConnection {
   /** Reads go through these into buffers of the frame reader's choosing; no 'data' events. */
   readonly #directReads: DirectReads | null;
   readonly #adoptReads: boolean;
+  /** The socket's place in a KeepAliveLater list until it gets keepalive or closes. */
+  #keepAliveNode: TickNode<Socket> | null;
   /** Reads go into the frame reader's buffers (directReads, or adopted when reading started). */
   #readsDirect = false;
   /** The socket is corked until the end of this tick (a large frame was written). */
@@ -117,6 +122,7 @@ export class SocketConnection extends FramedConnection {
     this.#onClosed = init.onClosed;
     this.#directReads = init.directReads ?? null;
     this.#adoptReads = init.adoptReads === true;
+    this.#keepAliveNode = init.keepAliveLater ? init.keepAliveLater.add(socket) : null;
 
     socket.on('error', this.#onSocketError);
     socket.on('end', this.#onEnd);
@@ -366,6 +372,11 @@ export class SocketConnection extends FramedConnection {
   };
 
   readonly #onSocketClose = (): void => {
+    const waiting = this.#keepAliveNode;
+    if (waiting !== null) {
+      this.#keepAliveNode = null;
+      KeepAliveLater.cancel(waiting);
+    }
     this.carrierClosed();
   };
 }

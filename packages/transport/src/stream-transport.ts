@@ -13,6 +13,7 @@ import {
 } from '@cinder/core';
 import { checkEndpoint, formatEndpoint, formatHostPort, formatUnixPath } from './address.js';
 import { DirectReads } from './direct-reads.js';
+import { defersKeepAlive, KeepAliveLater, keepAliveDelayMs } from './keepalive-later.js';
 import { checkFraming, SocketConnection } from './socket-connection.js';
 import { connectError } from './socket-errors.js';
 import { startListener } from './socket-listener.js';
@@ -33,7 +34,13 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 export interface SocketTuning {
   /** TCP_NODELAY (default true): RPC frames are small and latency-bound; Nagle only delays them. */
   noDelay?: boolean;
-  /** SO_KEEPALIVE (default true), as Pyro always sets it, so dead peers are eventually noticed. */
+  /**
+   * SO_KEEPALIVE (default true), as Pyro always sets it, so dead peers are eventually noticed. A
+   * listener sets it once and its accepted sockets inherit it; a client's socket gets it once the
+   * connection has lived a second or two (keepalive-later.ts) when the delay is 10 s or more (or
+   * the OS default), as a connection closed sooner would never send a probe; shorter delays are
+   * set at connect.
+   */
   keepAlive?: boolean;
   /** Idle time before the first keepalive probe (default 60 s; 0 = the OS default). */
   keepAliveInitialDelayMs?: number;
@@ -79,6 +86,11 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
     }
     return child;
   };
+  // client sockets waiting for keepalive (TCP, and TLS over TCP; Unix sockets have none)
+  const keepAliveLater =
+    spec.kind !== 'unix' && defersKeepAlive(spec.tuning)
+      ? new KeepAliveLater(keepAliveDelayMs(spec.tuning))
+      : null;
   const checkKind = (endpoint: Endpoint) => {
     if (!spec.endpointKinds.includes(endpoint?.kind)) {
       throw new ConfigError(`the ${spec.kind} transport cannot use a ${String(endpoint?.kind)} endpoint`);
@@ -155,6 +167,7 @@ export function streamTransport(spec: StreamTransportSpec): Transport {
             idleTimeoutMs: options.idleTimeoutMs,
             logger,
             directReads: spec.directReads ? reads : null,
+            keepAliveLater: endpoint.kind === 'tcp' ? keepAliveLater : null,
           }),
         options.onConnect,
       );
@@ -186,7 +199,8 @@ function dialTarget(endpoint: Endpoint): DialTarget {
 function tune(socket: Socket, tuning: SocketTuning): void {
   // Both calls are remembered by net.Socket and applied once the handle exists.
   socket.setNoDelay(tuning.noDelay ?? true);
-  if (tuning.keepAlive ?? true) socket.setKeepAlive(true, tuning.keepAliveInitialDelayMs ?? 60_000);
+  if ((tuning.keepAlive ?? true) && !defersKeepAlive(tuning))
+    socket.setKeepAlive(true, keepAliveDelayMs(tuning));
 }
 
 /**
@@ -194,11 +208,12 @@ function tune(socket: Socket, tuning: SocketTuning): void {
  * made (setting them on the socket before that applies them twice: 10 setsockopt calls, not 5).
  */
 export function netClientTuning(tuning: SocketTuning) {
-  const keepAlive = tuning.keepAlive ?? true;
+  // deferred keepalive is set by the connection (keepalive-later.ts), not at connect
+  const keepAlive = (tuning.keepAlive ?? true) && !defersKeepAlive(tuning);
   return {
     noDelay: tuning.noDelay ?? true,
     keepAlive,
-    ...(keepAlive ? { keepAliveInitialDelay: tuning.keepAliveInitialDelayMs ?? 60_000 } : {}),
+    ...(keepAlive ? { keepAliveInitialDelay: keepAliveDelayMs(tuning) } : {}),
   };
 }
 

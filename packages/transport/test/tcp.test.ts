@@ -7,6 +7,7 @@ import { CommunicationError, Deadline, silentLogger, TimeoutError } from '@cinde
 import { startChild, withCallCounts } from '@cinder/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tcpTransport } from '../src/index.js';
+import { KeepAliveLater } from '../src/keepalive-later.js';
 import { SocketConnection } from '../src/socket-connection.js';
 import type { Endpoint } from '../src/transport.js';
 import { type ComplianceTarget, transportCompliance } from './compliance.js';
@@ -346,6 +347,65 @@ describe('tcp specifics', () => {
       expect(await timerOfAccepted(tcpTransport({ keepAlive: false }))).toBe('00');
     },
   );
+
+  // A client's keepalive waits until its connection has lived a step (1-2 s; keepalive-later.ts)
+  // when the delay is long, and is set at connect when it is short. Three connections at once, one
+  // per tuning, read through /proc/net/tcp: the client's end (local port = its own).
+  it.runIf(process.platform === 'linux')(
+    'a client socket gets keepalive once its connection has lived a second or two; short delays at connect; none when off',
+    async () => {
+      const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+      const port = (listener.endpoint as { port: number }).port;
+      const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+      const open = async (transport: ReturnType<typeof tcpTransport>) => {
+        const conn = track.connection(
+          await transport.connect({ endpoint: listener.endpoint, framing: framing([502]) }),
+        );
+        const local = Number(conn.localAddress.split(':').pop());
+        const wanted = `0100007F:${hex(local)} 0100007F:${hex(port)} 01`;
+        return () => {
+          const line = readFileSync('/proc/net/tcp', 'utf8')
+            .split('\n')
+            .find((l) => l.includes(wanted));
+          if (line === undefined) throw new Error(`no /proc/net/tcp line for ${wanted}`);
+          return line.trim().split(/\s+/)[5]!.split(':')[0];
+        };
+      };
+      const t0 = Date.now();
+      const deferred = await open(tcpTransport());
+      const short = await open(tcpTransport({ keepAliveInitialDelayMs: 5000 }));
+      const off = await open(tcpTransport({ keepAlive: false }));
+      expect(deferred()).toBe('00');
+      expect(short()).toBe('02');
+      expect(off()).toBe('00');
+      await expect.poll(deferred, { timeout: 3500, interval: 50 }).toBe('02');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+      expect(short()).toBe('02');
+      expect(off()).toBe('00');
+    },
+  );
+
+  it('a client connection closed before it got keepalive leaves the waiting list', async () => {
+    const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const later = new KeepAliveLater(60_000);
+    const socket = netConnect((listener.endpoint as { port: number }).port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const conn = new SocketConnection({
+      socket,
+      transport: 'tcp',
+      framing: framing([502]),
+      server: false,
+      remoteAddress: 'peer',
+      localAddress: 'local',
+      logger: silentLogger,
+      keepAliveLater: later,
+    });
+    conn.setHandler(new Recorder());
+    expect(later.size).toBe(1);
+    await conn.close();
+    await expect.poll(() => socket.closed).toBe(true);
+    expect(later.size).toBe(0);
+  });
 });
 
 // The end of a connection the peer ended first: with nothing of ours queued, the socket closes at

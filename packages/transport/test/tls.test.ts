@@ -2,6 +2,7 @@
 // verification (names and IP SANs), expiry, client certificates required or from the wrong CA,
 // peerCertificate() on both sides, encrypted keys, and connect timeouts during the handshake.
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { type CinderError, ConfigError, SecurityError } from '@cinder/core';
@@ -225,6 +226,31 @@ describe('tls specifics', () => {
     expect(clientCert!.subject.CN).toBe('cinder-client');
     expect(clientCert!.fingerprint256).toBe(new X509Certificate(pki.client.cert).fingerprint256);
   });
+
+  // As over plain TCP (tcp.test.ts): the client's socket gets keepalive 1-2 s after connecting, not
+  // at connect; /proc/net/tcp shows its keepalive timer (tr 2) once it has it.
+  it.runIf(process.platform === 'linux')(
+    "a client's socket gets keepalive once the connection has lived a second or two",
+    async () => {
+      const { endpoint } = await serve();
+      const t0 = Date.now();
+      const conn = await dial(endpoint, { ca: pki.ca.cert });
+      const local = Number(conn.localAddress.split(':').pop());
+      const port = (endpoint as { port: number }).port;
+      const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+      const wanted = `0100007F:${hex(local)} 0100007F:${hex(port)} 01`;
+      const timer = () =>
+        readFileSync('/proc/net/tcp', 'utf8')
+          .split('\n')
+          .find((l) => l.includes(wanted))
+          ?.trim()
+          .split(/\s+/)[5]
+          ?.split(':')[0];
+      expect(timer()).toBe('00');
+      await expect.poll(timer, { timeout: 3500, interval: 50 }).toBe('02');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    },
+  );
 
   it('rejectUnauthorized false lets an unverified client in, with its certificate visible', async () => {
     const { endpoint, accepted } = await serve({
