@@ -71,6 +71,23 @@ export function processCpuUs(pid: number | undefined): number | null {
   }
 }
 
+/**
+ * How often a process's main thread has blocked so far — each time it slept (in epoll_wait, for a
+ * Node process) and had to be woken: `voluntary_ctxt_switches` of /proc/<pid>/status, which is the
+ * thread's own (the process's other threads are not counted). 'self' for this process; null when
+ * /proc cannot tell.
+ */
+export function mainThreadSleeps(pid: number | 'self' | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const m = /^voluntary_ctxt_switches:\s*(\d+)$/m.exec(status);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Minor page faults of a whole process so far (field 10 of /proc/<pid>/stat), or null. */
 export function processMinorFaults(pid: number | undefined): number | null {
   if (pid === undefined) return null;
@@ -155,9 +172,15 @@ async function runScenario(
       const op = (s.id === 'connections' ? d.reconnect : d.newProxyCall)!.bind(d);
       await warmUp(() => repeat(op, s.warmup), s.warmupMs);
       for (let run = 0; run < runs; run++) {
+        const sleeps0 = [mainThreadSleeps('self'), mainThreadSleeps(serverPid)] as const;
         const cpu = mark();
         const seconds = await timed(op, s.count);
-        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, cpuUs: cpuSince(cpu) });
+        const cpuUs = cpuSince(cpu);
+        const sleeps: [number | null, number | null] = [
+          since(sleeps0[0], mainThreadSleeps('self')),
+          since(sleeps0[1], mainThreadSleeps(serverPid)),
+        ];
+        emit({ type: 'run', scenario: s.id, run, count: s.count, seconds, cpuUs, sleeps });
       }
       return;
     }
@@ -327,6 +350,11 @@ async function runScenario(
  * is not enough: on this VM a ping-pong pair only reaches its steady rate after about a second of
  * traffic, whatever the language, so a count-only warm-up would time the ramp.
  */
+/** `b - a`, or null when either count is unknown. */
+function since(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : b - a;
+}
+
 async function warmUp(step: () => Promise<unknown>, minMs: number): Promise<void> {
   const t0 = now();
   do await step();

@@ -68,6 +68,11 @@ export interface RunMessage {
    * during the timed part (the server's null when /proc cannot tell).
    */
   faults?: [number, number | null];
+  /**
+   * Connections and new proxy calls: how often the client's and the server's main thread slept and
+   * had to be woken during the timed part (voluntary context switches; null when /proc cannot tell).
+   */
+  sleeps?: [number | null, number | null];
 }
 
 export type ChildMessage =

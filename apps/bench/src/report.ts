@@ -106,6 +106,11 @@ function figureOfRun(fig: FigureDef, r: RunRecord): number | undefined {
         ? undefined
         : server / (r.bytes / 1048576);
     }
+    case 'connections_server_sleeps':
+    case 'connections_client_sleeps': {
+      const n = r.sleeps?.[fig.name === 'connections_server_sleeps' ? 1 : 0];
+      return n === undefined || n === null ? undefined : n / r.count;
+    }
     case 'transfer_peak_rss_server_MiB':
     case 'transfer_peak_rss_client_MiB':
       return undefined;
@@ -269,10 +274,15 @@ function baselineFor(e: ResultEntry, b: Baseline, entries: readonly ResultEntry[
 }
 
 /**
- * Figures reported as they are, without ratios: page faults are a count that is often zero for a
- * baseline (a ratio to zero says nothing) and tell why a round was slow rather than how fast.
+ * Figures reported as they are, without ratios: page faults and sleeps are counts that explain a
+ * figure (why a round was slow; what a connection's wake-ups cost) rather than measure speed, and
+ * page faults are often zero for a baseline (a ratio to zero says nothing).
  */
-const countsOnly: ReadonlySet<string> = new Set(['transfer_server_faults_per_MiB']);
+const countsOnly: ReadonlySet<string> = new Set([
+  'transfer_server_faults_per_MiB',
+  'connections_server_sleeps',
+  'connections_client_sleeps',
+]);
 
 /**
  * Ratios to each baseline, taken within each round (both measured in it) and then summarised: the

@@ -258,6 +258,23 @@ const figureRows: readonly (readonly [string, ScenarioId, string, Better, string
   ['oneway_cpu_us', 'oneway', 'us/call', 'lower', 'CPU per oneway call, both processes'],
   ['pipelined128_cpu_us', 'pipelined128', 'us/call', 'lower', 'CPU per pipelined call, both processes'],
   ['transfer_cpu_ms_per_MiB', 'transfer', 'ms/MiB', 'lower', 'CPU per MiB transferred, both processes'],
+  // How often each side's main thread slept and had to be woken per connection: on a VM, waking a
+  // thread asleep on an idle vCPU is the costliest step of a connection, and how often it happens
+  // depends on how the two processes' work interleaves.
+  [
+    'connections_server_sleeps',
+    'connections',
+    'sleeps/conn',
+    'lower',
+    "times the server's main thread slept and was woken, per connection",
+  ],
+  [
+    'connections_client_sleeps',
+    'connections',
+    'sleeps/conn',
+    'lower',
+    "times the client's main thread slept and was woken, per connection",
+  ],
   // Fresh memory the server's allocator had to fault in per MiB it received (4 KiB pages): the part
   // of receiving bulk data that depends on how the C allocator reuses freed buffers.
   [

@@ -146,6 +146,8 @@ it("gives Cinder's headline figures, each positive", {
     'transfer_peak_rss_server_MiB',
     'transfer_peak_rss_client_MiB',
     'transfer_server_faults_per_MiB',
+    'connections_server_sleeps',
+    'connections_client_sleeps',
   ]) {
     expect(names, headline).toContain(headline);
   }

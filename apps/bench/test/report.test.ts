@@ -167,6 +167,38 @@ describe('computeResults', () => {
     expect(rate.ratios.raw).toBeCloseTo(1, 9);
   });
 
+  it("derives each side's sleeps per connection from a connections run, as counts without ratios", () => {
+    const connections = (system: RunRecord['system'], sleeps: [number | null, number | null] | undefined) =>
+      run({
+        system,
+        serializer: system === 'cinder' ? 'cbor' : 'none',
+        scenario: 'connections',
+        run: 0,
+        count: 2000,
+        seconds: 0.5,
+        cpuUs: [100_000, 100_000],
+        ...(sleeps ? { sleeps } : {}),
+      });
+    const res = computeResults(
+      outcome([connections('raw', [2000, 3_400]), connections('cinder', [1_990, null])]),
+    );
+    const of = (name: string) => res.filter((e) => e.scenario === name).map((e) => [e.system, e.value]);
+    expect(of('connections_server_sleeps')).toEqual([['raw', 1.7]]);
+    expect(of('connections_client_sleeps')).toEqual([
+      ['cinder', 0.995],
+      ['raw', 1],
+    ]);
+    const client = res.find((e) => e.scenario === 'connections_client_sleeps' && e.system === 'cinder')!;
+    expect(client.unit).toBe('sleeps/conn');
+    expect(client.ratios).toEqual({});
+    // the rate of the same runs has its ratio
+    const rate = res.find((e) => e.scenario === 'connections_per_s' && e.system === 'cinder')!;
+    expect(rate.ratios.raw).toBeCloseTo(1, 9);
+    // a run without the counts (Pyro4's Python client) gives neither figure
+    const none = computeResults(outcome([connections('raw', undefined)]));
+    expect(none.some((e) => e.scenario.endsWith('_sleeps'))).toBe(false);
+  });
+
   it('reports peak RSS in MiB', () => {
     const res = computeResults(
       outcome(
