@@ -1,5 +1,6 @@
 // Test helpers for the transport suites: messages, a recording connection handler, bounded waits,
 // and a tracker that closes every listener, connection, socket and worker a test opened.
+import { readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import { encodeMessage, type Message, type ProtocolVersion } from '@cinder/protocol';
@@ -8,6 +9,22 @@ import type { Connection, ConnectionHandler, FramingOptions, Listener } from '..
 export { encodeMessage };
 
 export const MiB = 1024 * 1024;
+
+/**
+ * The kernel's timer kind for an established IPv4 loopback socket (Linux /proc/net/tcp, column
+ * "tr"): '02' while a keepalive timer is armed (SO_KEEPALIVE on an idle socket), '00' with none;
+ * undefined when no such socket is listed. `local` and `remote` are its own and its peer's port.
+ */
+export function loopbackTcpTimer(local: number, remote: number): string | undefined {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+  const wanted = `0100007F:${hex(local)} 0100007F:${hex(remote)} 01`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .find((l) => l.includes(wanted))
+    ?.trim()
+    .split(/\s+/)[5]
+    ?.split(':')[0];
+}
 
 export function framing(versions: readonly ProtocolVersion[], maxMessageSize = 64 * MiB): FramingOptions {
   return { versions, maxMessageSize };

@@ -1,6 +1,5 @@
 // TCP over IPv4, IPv6 and a dual-stack `::` listener: the compliance suite plus what is specific to
 // TCP (real port reporting, dual-stack on/off, address formats, address in use, connect stall).
-import { readFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { CommunicationError, Deadline, silentLogger, TimeoutError } from '@cinder/core';
@@ -11,7 +10,16 @@ import { KeepAliveLater } from '../src/keepalive-later.js';
 import { SocketConnection } from '../src/socket-connection.js';
 import type { Endpoint } from '../src/transport.js';
 import { type ComplianceTarget, transportCompliance } from './compliance.js';
-import { delay, encodedBytes, framing, message, Recorder, Tracker, within } from './harness.js';
+import {
+  delay,
+  encodedBytes,
+  framing,
+  loopbackTcpTimer,
+  message,
+  Recorder,
+  Tracker,
+  within,
+} from './harness.js';
 
 const stalledScript = fileURLToPath(new URL('./fixtures/stalled_listener.py', import.meta.url));
 
@@ -326,22 +334,10 @@ describe('tcp specifics', () => {
         );
         const port = (listener.endpoint as { port: number }).port;
         const client = await rawTcpConnect(listener.endpoint, track);
-        const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
         // the accepted socket: local port = the listener's, remote port = the client's
-        const wanted = `0100007F:${hex(port)} 0100007F:${hex(client.localPort!)} 01`;
-        let line: string | undefined;
-        await expect
-          .poll(
-            () =>
-              (line = readFileSync('/proc/net/tcp', 'utf8')
-                .split('\n')
-                .find((l) => l.includes(wanted))),
-            {
-              timeout: 2000,
-            },
-          )
-          .toBeDefined();
-        return line!.trim().split(/\s+/)[5]!.split(':')[0];
+        const timer = () => loopbackTcpTimer(port, client.localPort!);
+        await expect.poll(timer, { timeout: 2000 }).toBeDefined();
+        return timer();
       };
       expect(await timerOfAccepted(tcpTransport())).toBe('02');
       expect(await timerOfAccepted(tcpTransport({ keepAlive: false }))).toBe('00');
@@ -356,20 +352,12 @@ describe('tcp specifics', () => {
     async () => {
       const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
       const port = (listener.endpoint as { port: number }).port;
-      const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
       const open = async (transport: ReturnType<typeof tcpTransport>) => {
         const conn = track.connection(
           await transport.connect({ endpoint: listener.endpoint, framing: framing([502]) }),
         );
         const local = Number(conn.localAddress.split(':').pop());
-        const wanted = `0100007F:${hex(local)} 0100007F:${hex(port)} 01`;
-        return () => {
-          const line = readFileSync('/proc/net/tcp', 'utf8')
-            .split('\n')
-            .find((l) => l.includes(wanted));
-          if (line === undefined) throw new Error(`no /proc/net/tcp line for ${wanted}`);
-          return line.trim().split(/\s+/)[5]!.split(':')[0];
-        };
+        return () => loopbackTcpTimer(local, port);
       };
       const t0 = Date.now();
       const deferred = await open(tcpTransport());
@@ -388,7 +376,7 @@ describe('tcp specifics', () => {
   it('a client connection closed before it got keepalive leaves the waiting list', async () => {
     const { listener } = await echoListener({ kind: 'tcp', host: '127.0.0.1', port: 0 });
     const later = new KeepAliveLater(60_000);
-    const socket = netConnect((listener.endpoint as { port: number }).port, '127.0.0.1');
+    const socket = track.socket(netConnect((listener.endpoint as { port: number }).port, '127.0.0.1'));
     await new Promise((resolve) => socket.once('connect', resolve));
     const conn = new SocketConnection({
       socket,

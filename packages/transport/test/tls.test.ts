@@ -2,7 +2,6 @@
 // verification (names and IP SANs), expiry, client certificates required or from the wrong CA,
 // peerCertificate() on both sides, encrypted keys, and connect timeouts during the handshake.
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { type CinderError, ConfigError, SecurityError } from '@cinder/core';
@@ -11,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TlsClientOptions, type TlsServerOptions, tlsTransport } from '../src/index.js';
 import type { Connection, Endpoint } from '../src/transport.js';
 import { type ComplianceTarget, transportCompliance } from './compliance.js';
-import { framing, message, Recorder, Tracker, within } from './harness.js';
+import { framing, loopbackTcpTimer, message, Recorder, Tracker, within } from './harness.js';
 
 const pkiPromise = generateTestPki();
 
@@ -237,15 +236,7 @@ describe('tls specifics', () => {
       const conn = await dial(endpoint, { ca: pki.ca.cert });
       const local = Number(conn.localAddress.split(':').pop());
       const port = (endpoint as { port: number }).port;
-      const hex = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
-      const wanted = `0100007F:${hex(local)} 0100007F:${hex(port)} 01`;
-      const timer = () =>
-        readFileSync('/proc/net/tcp', 'utf8')
-          .split('\n')
-          .find((l) => l.includes(wanted))
-          ?.trim()
-          .split(/\s+/)[5]
-          ?.split(':')[0];
+      const timer = () => loopbackTcpTimer(local, port);
       expect(timer()).toBe('00');
       await expect.poll(timer, { timeout: 3500, interval: 50 }).toBe('02');
       expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
